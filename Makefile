@@ -1,0 +1,40 @@
+# merchstore: `make run` starts the whole system, `make test` runs every check.
+# Both create .venv on first use and install what they need; nothing else has to be typed.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PROTOS := $(wildcard protos/merchstore/protos/*.proto)
+GENERATED := $(PROTOS:protos/%.proto=src/%_pb2.py)
+
+.PHONY: run test lint typecheck unit install protos clean
+
+run: install
+	$(BIN)/merchstore up
+
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/pytest
+
+install: $(STAMP) protos
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+# Generated from protos/ by grpcio-tools; never edited by hand, never committed.
+protos: $(GENERATED)
+
+src/%_pb2.py: protos/%.proto $(STAMP)
+	$(BIN)/python -m grpc_tools.protoc -Iprotos --python_out=src --grpc_python_out=src \
+		--mypy_out=src --mypy_grpc_out=src $<
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache src/merchstore/protos/*_pb2*.py*

@@ -1,0 +1,3 @@
+"""merchstore: an event-driven merch store with centralised event logging."""
+
+__version__ = "0.1.0"

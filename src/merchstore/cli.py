@@ -1,0 +1,103 @@
+"""The ``merchstore`` command: run the system, run one service, watch topics."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+import click
+
+from merchstore.common.config import ConfigError, Settings, load_settings
+from merchstore.common.kafka import BrokerUnavailable
+
+
+def _settings(**overrides: object) -> Settings:
+    try:
+        return load_settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ConfigError as error:
+        click.echo(f"merchstore: {error}", err=True)
+        sys.exit(2)
+
+
+def _stop_event_on_signals() -> threading.Event:
+    stop = threading.Event()
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+    return stop
+
+
+@click.group()
+@click.version_option(package_name="merchstore")
+def main() -> None:
+    """merchstore: an event-driven merch store with centralised event logging."""
+
+
+@main.command()
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where databases and logs live (default: MERCHSTORE_DATA_DIR or .merchstore).",
+)
+def up(data_dir: Path | None) -> None:
+    """Start the whole system in the foreground; Ctrl-C or SIGTERM stops it cleanly."""
+    from merchstore.runtime.up import run_up
+
+    if data_dir is not None:
+        # Children read the same value from the environment.
+        os.environ["MERCHSTORE_DATA_DIR"] = str(data_dir.resolve())
+    settings = _settings()
+    sys.exit(run_up(settings, lambda line: click.echo(line, err=False)))
+
+
+@main.command()
+@click.argument("service")
+def serve(service: str) -> None:
+    """Run one service in the foreground (what `up` and containers start)."""
+    from merchstore.services import find_service
+    from merchstore.services import serve as serve_service
+
+    settings = _settings()
+    try:
+        find_service(service)
+    except KeyError as error:
+        raise click.BadParameter(str(error.args[0]), param_hint="SERVICE") from None
+    try:
+        serve_service(service, settings)
+    except (ConfigError, BrokerUnavailable) as error:
+        click.echo(f"{service}: {error}", err=True)
+        sys.exit(2)
+
+
+@main.group()
+def events() -> None:
+    """Watch Kafka topics."""
+
+
+@events.command("tail")
+@click.option("--topic", default=None, help="Topic to follow (default: the events topic).")
+@click.option("--from-beginning", is_flag=True, help="Print what the topic already holds first.")
+def events_tail(topic: str | None, from_beginning: bool) -> None:
+    """Print each message of a topic as it arrives."""
+    from merchstore.tools.topic_tail import tail_topic
+
+    settings = _settings()
+    stop = _stop_event_on_signals()
+    try:
+        tail_topic(
+            settings,
+            topic or settings.topics.events,
+            from_beginning=from_beginning,
+            stop=stop,
+            echo=lambda line: click.echo(line),
+        )
+    except (ConfigError, LookupError) as error:
+        click.echo(f"merchstore: {error}", err=True)
+        sys.exit(2)

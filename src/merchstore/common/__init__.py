@@ -1,0 +1,1 @@
+"""Plumbing shared by every service: configuration, logging, Kafka, health checks."""

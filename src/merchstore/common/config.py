@@ -1,0 +1,190 @@
+"""Application configuration: packaged YAML defaults, an optional YAML file, then environment.
+
+Precedence, highest first: keyword arguments, ``MERCHSTORE_*`` environment variables
+(nested keys joined by ``__``, e.g. ``MERCHSTORE_EVENT_LOGGER__PORT``), the YAML file named by
+``MERCHSTORE_CONFIG_FILE``, the packaged ``config/merchstore.yaml``.
+"""
+
+from __future__ import annotations
+
+import os
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+ENV_PREFIX = "MERCHSTORE_"
+CONFIG_FILE_ENV = "MERCHSTORE_CONFIG_FILE"
+LOCAL_JWT_SECRET = "local-development-secret-change-me"
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; the message names each bad key and where to fix it."""
+
+
+class _Section(BaseModel):
+    """Base of every configuration section: unknown keys are errors, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class KafkaSettings(_Section):
+    """How every service talks to Kafka."""
+
+    session_timeout_ms: int = Field(6000, ge=1000, le=300_000)
+    delivery_timeout_ms: int = Field(10_000, ge=100)
+    request_timeout_s: float = Field(10.0, gt=0)
+
+
+class TopicSettings(_Section):
+    """Topic names and partition counts (names are configurable so tests can isolate topics)."""
+
+    events: str = "events"
+    event_log: str = "event_log"
+    log_channel: str = "log-channel"
+    events_partitions: int = Field(3, ge=1)
+    log_channel_partitions: int = Field(1, ge=1)
+    # For events and log-channel; event_log always has replication factor 1 (the contract).
+    replication_factor: int = Field(1, ge=1)
+
+
+class ServiceSettings(_Section):
+    """Where a service listens."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(ge=1, le=65535)
+
+
+class EventLoggerSettings(ServiceSettings):
+    """event-logger: consumer group and where its SQLite database lives."""
+
+    port: int = Field(8120, ge=1, le=65535)
+    group_id: str = "event-logger"
+    database_file: str = "event-logger/events.sqlite3"
+    batch_size: int = Field(500, ge=1)
+
+
+class EmbeddedSettings(_Section):
+    """The embedded PostgreSQL and broker that ``merchstore up`` starts for local use."""
+
+    kafka_host: str = "127.0.0.1"
+    kafka_port: int = Field(9092, ge=1, le=65535)
+
+
+class SupervisorSettings(_Section):
+    """How ``merchstore up`` supervises the service processes."""
+
+    start_timeout_s: float = Field(60.0, gt=0)
+    stop_timeout_s: int = Field(10, ge=1)
+    start_retries: int = Field(5, ge=0)
+
+
+class Settings(BaseSettings):
+    """Every setting of merchstore; each service reads the sections it needs."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        env_ignore_empty=True,
+        extra="forbid",
+    )
+
+    environment: Literal["local", "production"] = "local"
+    data_dir: Path = Path(".merchstore")
+    kafka_bootstrap_servers: str | None = None
+    database_url: SecretStr | None = None
+    jwt_secret: SecretStr = SecretStr(LOCAL_JWT_SECRET)
+    logging_config_file: Path | None = None
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    kafka: KafkaSettings = KafkaSettings()
+    topics: TopicSettings = TopicSettings()
+    embedded: EmbeddedSettings = EmbeddedSettings()
+    supervisor: SupervisorSettings = SupervisorSettings()
+    event_logger: EventLoggerSettings = EventLoggerSettings()
+
+    @model_validator(mode="after")
+    def _refuse_local_secret_in_production(self) -> Settings:
+        if self.environment != "local" and self.jwt_secret.get_secret_value() == LOCAL_JWT_SECRET:
+            raise ValueError(
+                "jwt_secret still has the local development value; set MERCHSTORE_JWT_SECRET"
+            )
+        return self
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """The Kafka bootstrap servers; only ``merchstore up`` may run without them."""
+        if not self.kafka_bootstrap_servers:
+            raise ConfigError(
+                "kafka_bootstrap_servers is not set: run the service through `merchstore up` "
+                "or set MERCHSTORE_KAFKA_BOOTSTRAP_SERVERS"
+            )
+        return self.kafka_bootstrap_servers
+
+    def data_path(self, relative: str | Path) -> Path:
+        """A path under the data directory (absolute paths are returned unchanged)."""
+        path = Path(relative)
+        return path if path.is_absolute() else self.data_dir.resolve() / path
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Keyword arguments, then environment, then the user's YAML, then packaged YAML."""
+        yaml_files = [default_config_file()]
+        user_file = os.environ.get(CONFIG_FILE_ENV)
+        if user_file:
+            yaml_files.append(Path(user_file))
+        yaml_source = YamlConfigSettingsSource(settings_cls, yaml_file=yaml_files)
+        return (init_settings, env_settings, yaml_source)
+
+
+def default_config_file() -> Path:
+    """The packaged YAML file with every default, documented."""
+    return Path(str(resources.files("merchstore") / "config" / "merchstore.yaml"))
+
+
+def default_logging_config_file() -> Path:
+    """The packaged YAML logging configuration (``logging.config.dictConfig`` format)."""
+    return Path(str(resources.files("merchstore") / "config" / "logging.yaml"))
+
+
+def _key_env_name(location: tuple[int | str, ...]) -> str:
+    return ENV_PREFIX + "__".join(str(part).upper() for part in location)
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """Turn a pydantic error into lines that name each bad key, its value and how to set it."""
+    lines = ["invalid configuration:"]
+    for item in error.errors():
+        location = tuple(item["loc"])
+        key = ".".join(str(part) for part in location) or "(settings)"
+        value = item.get("input")
+        shown = "" if isinstance(value, dict) or location == () else f" (got {value!r})"
+        lines.append(f"  {key}: {item['msg']}{shown}")
+        if location:
+            lines.append(f"    set it in the YAML file or with {_key_env_name(location)}")
+    return "\n".join(lines)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Load and validate the configuration, raising `ConfigError` with a readable message."""
+    user_file = os.environ.get(CONFIG_FILE_ENV)
+    if user_file and not Path(user_file).is_file():
+        raise ConfigError(f"{CONFIG_FILE_ENV} names {user_file}, which is not a file")
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        raise ConfigError(describe_validation_error(error)) from None

@@ -1,0 +1,313 @@
+"""Kafka plumbing used by every service: one producer helper and one batch-consumer loop.
+
+The producer resolves a future only when the broker acknowledged the message (or delivery
+failed), so callers can answer "accepted" truthfully. The consumer commits an offset only after
+the batch handler returned, so a crash never skips unprocessed messages (at-least-once); a
+handler that keeps its own offsets (``start_offsets``) gets exactly-once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future
+from types import FrameType
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
+
+from merchstore.common.config import Settings
+
+log = logging.getLogger(__name__)
+client_log = logging.getLogger("merchstore.kafka.client")
+"""librdkafka's own messages, routed through Python logging instead of raw stderr."""
+
+BatchHandler = Callable[[list[Message]], None]
+StartOffsets = Callable[[str, int], int | None]
+
+
+class DeliveryFailed(Exception):
+    """The broker did not acknowledge a message (unreachable, timed out, or refused it)."""
+
+
+class BrokerUnavailable(Exception):
+    """Kafka could not be reached; the message says where and what to do."""
+
+
+def client_config(settings: Settings, **overrides: Any) -> dict[str, Any]:
+    """Settings common to every Kafka client of merchstore."""
+    config: dict[str, Any] = {
+        "bootstrap.servers": settings.bootstrap_servers,
+        "logger": client_log,
+    }
+    config.update(overrides)
+    return config
+
+
+_quiet_log = logging.getLogger("merchstore.kafka.probe")
+_quiet_log.setLevel(logging.CRITICAL)
+_quiet_log.propagate = False
+
+
+def message_position(message: Message) -> tuple[str, int, int]:
+    """Topic, partition and offset of a consumed message."""
+    topic, partition, offset = message.topic(), message.partition(), message.offset()
+    assert topic is not None and partition is not None and offset is not None
+    return topic, partition, offset
+
+
+def check_broker(settings: Settings, timeout_s: float | None = None) -> None:
+    """Raise `BrokerUnavailable` with a helpful message unless the broker answers metadata."""
+    # A probe expects refusals while the broker starts: keep them out of the logs.
+    admin = AdminClient(client_config(settings, logger=_quiet_log))
+    timeout = timeout_s if timeout_s is not None else settings.kafka.request_timeout_s
+    try:
+        admin.list_topics(timeout=timeout)
+    except KafkaException as error:
+        raise BrokerUnavailable(
+            f"Kafka at {settings.bootstrap_servers} is not reachable ({error.args[0].str()}); "
+            "start it or set MERCHSTORE_KAFKA_BOOTSTRAP_SERVERS"
+        ) from None
+
+
+class KafkaProducer:
+    """An idempotent producer whose sends complete when the broker acknowledged them.
+
+    One background thread serves delivery reports, so `send` is cheap and thread-safe and
+    batching is left to the Kafka client (``linger.ms``), never one flush per message.
+    """
+
+    def __init__(self, settings: Settings, *, client_id: str, **overrides: Any) -> None:
+        self._delivery_timeout_s = settings.kafka.delivery_timeout_ms / 1000
+        config = client_config(
+            settings,
+            **{
+                "client.id": client_id,
+                "enable.idempotence": True,
+                "acks": "all",
+                "linger.ms": 5,
+                "message.timeout.ms": settings.kafka.delivery_timeout_ms,
+            },
+        )
+        config.update(overrides)
+        self._producer = Producer(config)
+        self._closed = threading.Event()
+        self._poller = threading.Thread(
+            target=self._serve_delivery_reports, name=f"{client_id}-delivery", daemon=True
+        )
+        self._poller.start()
+
+    def _serve_delivery_reports(self) -> None:
+        while not self._closed.is_set():
+            self._producer.poll(0.1)
+
+    def send(
+        self, topic: str, value: bytes | str, key: bytes | str | None = None
+    ) -> Future[Message]:
+        """Queue one message; the future resolves when acknowledged or fails (DeliveryFailed)."""
+        future: Future[Message] = Future()
+
+        def on_delivery(error: KafkaError | None, message: Message) -> None:
+            if error is not None:
+                future.set_exception(DeliveryFailed(f"delivery to {topic} failed: {error.str()}"))
+            else:
+                future.set_result(message)
+
+        deadline = time.monotonic() + self._delivery_timeout_s
+        while True:
+            try:
+                self._producer.produce(topic, value=value, key=key, on_delivery=on_delivery)
+                return future
+            except BufferError:
+                # The local queue is full: wait for acknowledgements to make room, within bound.
+                if time.monotonic() > deadline:
+                    future.set_exception(DeliveryFailed(f"producer queue for {topic} is full"))
+                    return future
+                time.sleep(0.01)
+            except KafkaException as error:
+                future.set_exception(DeliveryFailed(f"cannot send to {topic}: {error}"))
+                return future
+
+    def send_and_wait(
+        self, topic: str, value: bytes | str, key: bytes | str | None = None
+    ) -> Message:
+        """Send and block until acknowledged; raise DeliveryFailed otherwise (never hangs)."""
+        future = self.send(topic, value, key)
+        # Delivery reports always arrive by message.timeout.ms; the margin covers scheduling.
+        return future.result(timeout=self._delivery_timeout_s + 5)
+
+    async def send_async(
+        self, topic: str, value: bytes | str, key: bytes | str | None = None
+    ) -> Message:
+        """Send and await the acknowledgement without blocking the event loop."""
+        return await asyncio.wrap_future(self.send(topic, value, key))
+
+    def flush(self, timeout_s: float) -> int:
+        """Wait for queued messages; return how many are still unacknowledged."""
+        return int(self._producer.flush(timeout_s))
+
+    def close(self, timeout_s: float = 5.0) -> int:
+        """Flush within a bound, stop the delivery thread; return messages left unacknowledged."""
+        remaining = self.flush(timeout_s)
+        self._closed.set()
+        self._poller.join(timeout=1.0)
+        if remaining:
+            log.warning("producer closed with %d unacknowledged message(s)", remaining)
+        return remaining
+
+
+class BatchConsumer:
+    """A consumer-group loop that hands batches to a handler and commits after it returned.
+
+    If the handler raises, the batch is not committed: the consumer rewinds to the batch's
+    first offsets and retries after a pause, so nothing is skipped. ``start_offsets`` lets a
+    handler that stores offsets with its data (exactly-once) say where each partition resumes.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        group_id: str,
+        topics: Iterable[str],
+        handle_batch: BatchHandler,
+        batch_size: int = 500,
+        poll_timeout_s: float = 0.5,
+        start_offsets: StartOffsets | None = None,
+        retry_backoff_s: float = 1.0,
+        **overrides: Any,
+    ) -> None:
+        config = client_config(
+            settings,
+            **{
+                "group.id": group_id,
+                "client.id": group_id,
+                "enable.auto.commit": False,
+                # The embedded broker's watermarks are unreliable, so groups always start at
+                # the beginning and keep their own position.
+                "auto.offset.reset": "earliest",
+                "session.timeout.ms": settings.kafka.session_timeout_ms,
+                "isolation.level": "read_committed",
+            },
+        )
+        config.update(overrides)
+        self._config = config
+        self._topics = list(topics)
+        self._handle_batch = handle_batch
+        self._batch_size = batch_size
+        self._poll_timeout_s = poll_timeout_s
+        self._start_offsets = start_offsets
+        self._retry_backoff_s = retry_backoff_s
+        self._stop = threading.Event()
+        self.assigned = threading.Event()
+        """Set once the group gave this consumer its partitions: it is ready to consume."""
+
+    def stop(self) -> None:
+        """Ask the loop to finish its current batch and leave the group."""
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        """Whether `stop` was called."""
+        return self._stop.is_set()
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        if self._start_offsets is not None:
+            for partition in partitions:
+                stored = self._start_offsets(partition.topic, partition.partition)
+                if stored is not None:
+                    partition.offset = stored
+        consumer.assign(partitions)
+        log.info(
+            "assigned %s",
+            ", ".join(f"{p.topic}[{p.partition}]@{p.offset}" for p in partitions) or "nothing",
+        )
+        self.assigned.set()
+
+    def run(self) -> None:
+        """Consume until `stop` is called; close the consumer (leaving the group) at the end."""
+        consumer = Consumer(self._config)
+        consumer.subscribe(self._topics, on_assign=self._on_assign)
+        try:
+            while not self._stop.is_set():
+                batch = self._poll(consumer)
+                if batch:
+                    self._process(consumer, batch)
+        finally:
+            consumer.close()
+
+    def run_in_thread(self, name: str) -> threading.Thread:
+        """Start `run` in a daemon thread and return it."""
+        thread = threading.Thread(target=self.run, name=name, daemon=True)
+        thread.start()
+        return thread
+
+    def _poll(self, consumer: Consumer) -> list[Message]:
+        batch: list[Message] = []
+        for message in consumer.consume(self._batch_size, self._poll_timeout_s):
+            error = message.error()
+            if error is None:
+                batch.append(message)
+            elif error.code() != KafkaError._PARTITION_EOF:
+                log.warning("consumer error: %s", error.str())
+        return batch
+
+    def _process(self, consumer: Consumer, batch: list[Message]) -> None:
+        try:
+            self._handle_batch(batch)
+        except Exception:
+            log.exception("batch of %d message(s) failed; it will be retried", len(batch))
+            self._rewind(consumer, batch)
+            self._stop.wait(self._retry_backoff_s)
+            return
+        self._commit(consumer, batch)
+
+    @staticmethod
+    def next_offsets(batch: list[Message]) -> list[TopicPartition]:
+        """The offsets to commit after `batch`: one past the last message of each partition."""
+        highest: dict[tuple[str, int], int] = {}
+        for message in batch:
+            topic, partition, offset = message_position(message)
+            highest[(topic, partition)] = max(highest.get((topic, partition), -1), offset)
+        return [
+            TopicPartition(topic, part, offset + 1) for (topic, part), offset in highest.items()
+        ]
+
+    @staticmethod
+    def _rewind(consumer: Consumer, batch: list[Message]) -> None:
+        lowest: dict[tuple[str, int], int] = {}
+        for message in batch:
+            topic, partition, offset = message_position(message)
+            lowest[(topic, partition)] = min(lowest.get((topic, partition), offset), offset)
+        for (topic, part), offset in lowest.items():
+            try:
+                consumer.seek(TopicPartition(topic, part, offset))
+            except KafkaException as error:
+                # The partition moved to another member during a rebalance; it resumes from
+                # the last committed offset there, which is before this batch.
+                log.warning("cannot rewind %s[%d]: %s", topic, part, error)
+
+    def _commit(self, consumer: Consumer, batch: list[Message]) -> None:
+        try:
+            consumer.commit(offsets=self.next_offsets(batch), asynchronous=False)
+        except KafkaException as error:
+            # The batch's effects are durable; a lost commit only means it is seen again,
+            # which every handler tolerates (idempotent or keeping its own offsets).
+            log.warning("offset commit failed (batch will be redelivered): %s", error)
+
+
+def stop_on_signals(*callbacks: Callable[[], None]) -> None:
+    """Call ``callbacks`` on SIGTERM or SIGINT (for processes that do not run uvicorn)."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        log.info("received %s, stopping", signal.Signals(signum).name)
+        for callback in callbacks:
+            callback()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)

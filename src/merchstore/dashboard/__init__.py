@@ -1,0 +1,1 @@
+"""dashboard: a web page of statistics, event-log counts and service health."""

@@ -1,0 +1,1 @@
+"""db-service: all store data access over gRPC, PostgreSQL behind a connection pool."""

@@ -1,0 +1,58 @@
+"""What an ``event_log`` message is, and how a consumed one is checked (no I/O here)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from merchstore.common.event_log import CODE_PATTERN
+
+
+class MalformedEventLogMessage(ValueError):
+    """A message on ``event_log`` that is not JSON, has no code, or a code not four digits."""
+
+
+@dataclass(frozen=True)
+class ConsumedMessage:
+    """One message as read from Kafka, with where it was read from."""
+
+    topic: str
+    partition: int
+    offset: int
+    value: bytes | None
+
+
+@dataclass(frozen=True)
+class EventLogRecord:
+    """A valid ``event_log`` message, ready to be stored once."""
+
+    code: str
+    message: str
+    service: str | None
+    sent_at: str | None
+    source: ConsumedMessage
+
+
+def parse_event_log_message(consumed: ConsumedMessage) -> EventLogRecord:
+    """Check one consumed message against the contract; raise MalformedEventLogMessage if bad."""
+    if consumed.value is None:
+        raise MalformedEventLogMessage("empty message")
+    try:
+        body = json.loads(consumed.value)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise MalformedEventLogMessage(f"not JSON: {error}") from None
+    if not isinstance(body, dict):
+        raise MalformedEventLogMessage("not a JSON object")
+    code = body.get("code")
+    if not isinstance(code, str) or not CODE_PATTERN.match(code):
+        raise MalformedEventLogMessage(f"code must be a string of four digits, got {code!r}")
+    text = body.get("message")
+    service = body.get("service")
+    sent_at = body.get("timestamp")
+    return EventLogRecord(
+        code=code,
+        message=text if isinstance(text, str) else json.dumps(body),
+        service=service if isinstance(service, str) else None,
+        sent_at=sent_at if isinstance(sent_at, str) else None,
+        source=consumed,
+    )

@@ -1,0 +1,1 @@
+"""logging-service: operation logs over a client-streaming RPC, published to Kafka."""

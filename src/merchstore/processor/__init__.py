@@ -1,0 +1,1 @@
+"""processor: periodic statistics over stored events."""

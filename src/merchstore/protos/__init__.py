@@ -1,0 +1,1 @@
+"""Python modules generated from ``protos/`` by grpcio-tools at install time (never edited)."""

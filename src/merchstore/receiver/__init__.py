@@ -1,0 +1,1 @@
+"""receiver: the game events API that publishes user actions to Kafka."""

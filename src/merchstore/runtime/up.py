@@ -1,0 +1,246 @@
+"""``merchstore up``: the whole system on one machine, in the foreground, stopped cleanly."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+
+import grpc
+import httpx
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from merchstore.common.config import Settings
+from merchstore.common.topics import ensure_topics
+from merchstore.runtime.embedded import EmbeddedBroker, EmbeddedPostgres, StartupError, port_in_use
+from merchstore.runtime.supervision import Supervisor
+from merchstore.services import SERVICES, ServiceSpec
+
+log = logging.getLogger(__name__)
+
+Say = Callable[[str], None]
+
+
+def probe_health(spec: ServiceSpec, settings: Settings, timeout_s: float = 2.0) -> bool:
+    """Whether the service answers its health check as ready."""
+    endpoint = spec.endpoint(settings)
+    if spec.protocol == "http":
+        try:
+            answer = httpx.get(f"{spec.url(settings)}/health", timeout=timeout_s)
+        except httpx.HTTPError:
+            return False
+        return answer.status_code == 200
+    with grpc.insecure_channel(f"{endpoint.host}:{endpoint.port}") as channel:
+        try:
+            reply = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(service=""), timeout=timeout_s
+            )
+        except grpc.RpcError:
+            return False
+    return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log yet)"
+
+
+class LocalSystem:
+    """Everything ``merchstore up`` runs: embedded servers (unless given) and the services."""
+
+    def __init__(self, settings: Settings, say: Say) -> None:
+        self.settings = settings
+        self.say = say
+        self.data_dir = settings.data_dir.resolve()
+        self.log_dir = self.data_dir / "logs"
+        self.postgres: EmbeddedPostgres | None = None
+        self.broker: EmbeddedBroker | None = None
+        self.supervisor: Supervisor | None = None
+        self.database_url = (
+            settings.database_url.get_secret_value() if settings.database_url else None
+        )
+        self.bootstrap_servers = settings.kafka_bootstrap_servers
+
+    def check_ports(self) -> None:
+        """Fail before starting anything if a service port is taken."""
+        for spec in SERVICES:
+            endpoint = spec.endpoint(self.settings)
+            if port_in_use(endpoint.host, endpoint.port):
+                key = spec.name.replace("-", "_").upper()
+                raise StartupError(
+                    f"{spec.name}: port {endpoint.port} on {endpoint.host} is already in use; "
+                    f"stop what uses it or set MERCHSTORE_{key}__PORT"
+                )
+
+    def start(self) -> None:
+        """Start every component in dependency order, waiting for each to be ready."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.check_ports()
+        if self.database_url is None:
+            self.say("starting embedded PostgreSQL ...")
+            self.postgres = EmbeddedPostgres(self.data_dir)
+            self.database_url = self.postgres.start()
+            self.say(f"  PostgreSQL ready (data in {self.postgres.pgdata})")
+        if self.bootstrap_servers is None:
+            self.say("starting embedded Kafka-compatible broker (tansu) ...")
+            self.broker = EmbeddedBroker(self.settings, self.log_dir / "broker.log")
+            self.broker.start(self.settings)
+            self.bootstrap_servers = self.broker.bootstrap_servers
+            self.say(
+                f"  broker ready at {self.bootstrap_servers}. NOTE: it keeps messages in memory "
+                "only; they are gone when `merchstore up` stops. Set "
+                "MERCHSTORE_KAFKA_BOOTSTRAP_SERVERS to use a durable Apache Kafka."
+            )
+        effective = self.settings.model_copy(
+            update={"kafka_bootstrap_servers": self.bootstrap_servers}
+        )
+        partitions = ensure_topics(effective)
+        self.say(
+            "  topics: "
+            + ", ".join(f"{name} ({count} partitions)" for name, count in partitions.items())
+        )
+        self._start_services()
+
+    def _start_services(self) -> None:
+        assert self.bootstrap_servers is not None and self.database_url is not None
+        self.supervisor = Supervisor(
+            SERVICES,
+            run_dir=self.data_dir / "run",
+            log_dir=self.log_dir,
+            environment={
+                "MERCHSTORE_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
+                "MERCHSTORE_DATABASE_URL": self.database_url,
+                "MERCHSTORE_DATA_DIR": str(self.data_dir),
+            },
+            settings=self.settings.supervisor,
+        )
+        self.supervisor.start()
+        for spec in SERVICES:
+            self.say(f"starting {spec.name} ...")
+            started = time.monotonic()
+            self.wait_healthy(spec)
+            self.say(f"  {spec.name} ready in {time.monotonic() - started:.1f} s")
+
+    def wait_healthy(self, spec: ServiceSpec) -> None:
+        """Wait until ``spec`` answers healthy; fail fast if supervisord gave up on it."""
+        assert self.supervisor is not None
+        deadline = time.monotonic() + self.settings.supervisor.start_timeout_s
+        log_file = self.supervisor.log_file(spec.name)
+        while not probe_health(spec, self.settings, timeout_s=1.0):
+            state = self.supervisor.states()[spec.name]
+            if state.state == "FATAL":
+                raise StartupError(
+                    f"{spec.name} could not start ({state.spawn_error or 'it kept exiting'}); "
+                    f"its log is {log_file}:\n{_tail(log_file)}"
+                )
+            if time.monotonic() > deadline:
+                raise StartupError(
+                    f"{spec.name} was not healthy after "
+                    f"{self.settings.supervisor.start_timeout_s:.0f} s; "
+                    f"its log is {log_file}:\n{_tail(log_file)}"
+                )
+            time.sleep(0.25)
+
+    def summary(self) -> str:
+        """The table of what runs where."""
+        rows = [
+            (spec.name, spec.url(self.settings), str(self.log_dir / f"{spec.name}.log"))
+            for spec in SERVICES
+        ]
+        kafka_note = "embedded, memory only" if self.broker else "external"
+        rows.append(("kafka", f"{self.bootstrap_servers}", kafka_note))
+        rows.append(
+            (
+                "postgresql",
+                "embedded" if self.postgres else "external",
+                str(self.data_dir / "postgres"),
+            )
+        )
+        width = max(len(row[0]) for row in rows)
+        url_width = max(len(row[1]) for row in rows)
+        lines = [f"  {name:<{width}}  {url:<{url_width}}  {note}" for name, url, note in rows]
+        return "\n".join(["merchstore is up:", *lines, "Press Ctrl-C to stop."])
+
+    def watch(self, stop: threading.Event) -> None:
+        """Report services that died and were restarted, until ``stop`` is set.
+
+        Raises StartupError when supervisord gave up on a service (it kept failing).
+        """
+        assert self.supervisor is not None
+        known = {name: state.pid for name, state in self.supervisor.states().items()}
+        while not stop.wait(0.5):
+            for name, state in self.supervisor.states().items():
+                if state.state == "FATAL":
+                    raise StartupError(
+                        f"{name} kept failing and was given up on; its log is "
+                        f"{self.supervisor.log_file(name)}"
+                    )
+                if state.pid and state.pid != known.get(name):
+                    self.say(
+                        f"! {name} (pid {known.get(name)}) exited unexpectedly; restarted as pid "
+                        f"{state.pid} (log: {self.supervisor.log_file(name)})"
+                    )
+                    known[name] = state.pid
+                elif not state.pid and known.get(name):
+                    self.say(
+                        f"! {name} (pid {known[name]}) exited unexpectedly; "
+                        f"restarting ({state.state})"
+                    )
+                    known[name] = 0
+
+    def stop(self) -> None:
+        """Stop services first (they may still publish), then the broker, then PostgreSQL."""
+        if self.supervisor is not None:
+            self.say("stopping services ...")
+            self.supervisor.stop()
+            self.supervisor = None
+        if self.broker is not None:
+            self.say("stopping broker ...")
+            self.broker.stop()
+            self.broker = None
+        if self.postgres is not None:
+            self.say("stopping PostgreSQL ...")
+            self.postgres.stop()
+            self.postgres = None
+
+
+class _StopRequested(Exception):
+    """SIGTERM or Ctrl-C arrived while starting: abandon the start, stop what runs."""
+
+
+def run_up(settings: Settings, say: Say) -> int:
+    """Start everything, report, and stop everything on SIGTERM or Ctrl-C. Returns an exit code."""
+    stop = threading.Event()
+    starting = True
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+        if starting:
+            raise _StopRequested
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    system = LocalSystem(settings, say)
+    try:
+        system.start()
+        starting = False
+        say(system.summary())
+        system.watch(stop)
+        return 0
+    except _StopRequested:
+        say("stop requested while starting")
+        return 0
+    except StartupError as error:
+        say(f"error: {error}")
+        return 1
+    finally:
+        starting = False
+        system.stop()
+        say("stopped.")
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -1,0 +1,54 @@
+"""The registry of merchstore services: what ``merchstore up`` starts and ``serve`` runs."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Literal, Protocol, cast
+
+from merchstore.common.config import ServiceSettings, Settings
+from merchstore.common.logging_setup import configure_logging
+
+
+class _ServiceModule(Protocol):
+    def run(self, settings: Settings) -> None: ...
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """One service: its name, the module whose ``run(settings)`` serves it, how it is probed."""
+
+    name: str
+    module: str
+    protocol: Literal["http", "grpc"]
+
+    def endpoint(self, settings: Settings) -> ServiceSettings:
+        """The service's section of the settings (host, port and its own keys)."""
+        return cast(ServiceSettings, getattr(settings, self.name.replace("-", "_")))
+
+    def url(self, settings: Settings) -> str:
+        """Where the service answers."""
+        endpoint = self.endpoint(settings)
+        scheme = "http://" if self.protocol == "http" else "grpc://"
+        return f"{scheme}{endpoint.host}:{endpoint.port}"
+
+
+SERVICES: tuple[ServiceSpec, ...] = (
+    ServiceSpec("event-logger", "merchstore.event_logger.main", "http"),
+)
+
+
+def find_service(name: str) -> ServiceSpec:
+    """The service called ``name``; KeyError lists the known names."""
+    for spec in SERVICES:
+        if spec.name == name:
+            return spec
+    raise KeyError(f"unknown service {name!r}; known: {', '.join(s.name for s in SERVICES)}")
+
+
+def serve(name: str, settings: Settings) -> None:
+    """Run one service in this process until it is stopped."""
+    spec = find_service(name)
+    configure_logging(settings, spec.name)
+    module = cast(_ServiceModule, importlib.import_module(spec.module))
+    module.run(settings)

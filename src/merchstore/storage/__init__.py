@@ -1,0 +1,1 @@
+"""storage: consumes game events from Kafka and persists them in PostgreSQL."""

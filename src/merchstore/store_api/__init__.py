@@ -1,0 +1,1 @@
+"""store-api: the merch store's REST API (products, users, orders, JWT)."""

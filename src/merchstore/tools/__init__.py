@@ -1,0 +1,1 @@
+"""Command-line tools for operators: watching topics and logs."""

@@ -1,0 +1,82 @@
+"""``merchstore events tail``: print a topic's messages as they arrive (a small kafkacat)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, TopicPartition
+
+from merchstore.common.config import Settings
+from merchstore.common.kafka import client_config
+
+
+def follow_topic(
+    settings: Settings,
+    topic: str,
+    *,
+    from_beginning: bool,
+    stop: threading.Event,
+    timeout_s: float = 10.0,
+) -> Iterator[Message]:
+    """Yield every message of ``topic`` (all partitions), from now or from the beginning.
+
+    "From now" is found by timestamp, not by the end offset, because some Kafka-compatible
+    brokers report a wrong high watermark; it works the same on Apache Kafka.
+    """
+    consumer = Consumer(
+        client_config(settings, **{"group.id": "merchstore-tail", "enable.auto.commit": False})
+    )
+    try:
+        metadata = consumer.list_topics(topic, timeout=timeout_s).topics.get(topic)
+        if metadata is None or metadata.error is not None or not metadata.partitions:
+            raise LookupError(f"topic {topic!r} does not exist on {settings.bootstrap_servers}")
+        started_ms = int(time.time() * 1000)
+        partitions = [TopicPartition(topic, p, OFFSET_BEGINNING) for p in metadata.partitions]
+        if not from_beginning:
+            found = consumer.offsets_for_times(
+                [TopicPartition(topic, p.partition, started_ms) for p in partitions],
+                timeout=timeout_s,
+            )
+            partitions = [
+                TopicPartition(topic, p.partition, p.offset if p.offset >= 0 else OFFSET_BEGINNING)
+                for p in found
+            ]
+        consumer.assign(partitions)
+        while not stop.is_set():
+            for message in consumer.consume(100, 0.5):
+                error = message.error()
+                if error is not None:
+                    if error.code() != KafkaError._PARTITION_EOF:
+                        raise RuntimeError(error.str())
+                    continue
+                if not from_beginning and message.timestamp()[1] < started_ms:
+                    continue
+                yield message
+    finally:
+        consumer.close()
+
+
+def format_message(message: Message) -> str:
+    """One line: ``topic[partition]@offset key=K value``."""
+    key = message.key()
+    value = message.value() or b""
+    shown_key = key.decode(errors="replace") if key else "-"
+    return (
+        f"{message.topic()}[{message.partition()}]@{message.offset()} key={shown_key} "
+        f"{value.decode(errors='replace')}"
+    )
+
+
+def tail_topic(
+    settings: Settings,
+    topic: str,
+    *,
+    from_beginning: bool,
+    stop: threading.Event,
+    echo: Callable[[str], None],
+) -> None:
+    """Print each message of ``topic`` until ``stop`` is set."""
+    for message in follow_topic(settings, topic, from_beginning=from_beginning, stop=stop):
+        echo(format_message(message))

@@ -1,0 +1,78 @@
+"""Configuration: YAML defaults, YAML file and environment overrides, clear errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from merchstore.common.config import ConfigError, load_settings
+
+
+def test_defaults_come_from_the_packaged_yaml(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MERCHSTORE_CONFIG_FILE", raising=False)
+    settings = load_settings()
+    assert settings.event_logger.port == 8120
+    assert settings.topics.event_log == "event_log"
+    assert settings.topics.events_partitions == 3
+    assert settings.kafka.session_timeout_ms == 6000
+
+
+def test_environment_overrides_yaml(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    user_file = tmp_path / "mine.yaml"
+    user_file.write_text("event_logger:\n  port: 9000\n  group_id: from-yaml\n")
+    monkeypatch.setenv("MERCHSTORE_CONFIG_FILE", str(user_file))
+    monkeypatch.setenv("MERCHSTORE_EVENT_LOGGER__PORT", "9100")
+    monkeypatch.setenv("MERCHSTORE_KAFKA_BOOTSTRAP_SERVERS", "kafka:9092")
+    settings = load_settings()
+    assert settings.event_logger.port == 9100
+    assert settings.event_logger.group_id == "from-yaml"
+    assert settings.bootstrap_servers == "kafka:9092"
+
+
+def test_bad_value_names_the_key_and_its_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MERCHSTORE_EVENT_LOGGER__PORT", "not-a-port")
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+    message = str(raised.value)
+    assert "event_logger.port" in message
+    assert "not-a-port" in message
+    assert "MERCHSTORE_EVENT_LOGGER__PORT" in message
+
+
+def test_unknown_yaml_key_is_an_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    user_file = tmp_path / "typo.yaml"
+    user_file.write_text("event_loger:\n  port: 9000\n")
+    monkeypatch.setenv("MERCHSTORE_CONFIG_FILE", str(user_file))
+    with pytest.raises(ConfigError, match="event_loger"):
+        load_settings()
+
+
+def test_missing_config_file_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MERCHSTORE_CONFIG_FILE", "/nonexistent/merchstore.yaml")
+    with pytest.raises(ConfigError, match=r"/nonexistent/merchstore\.yaml"):
+        load_settings()
+
+
+def test_production_refuses_the_local_jwt_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MERCHSTORE_ENVIRONMENT", "production")
+    with pytest.raises(ConfigError, match="MERCHSTORE_JWT_SECRET"):
+        load_settings()
+    monkeypatch.setenv("MERCHSTORE_JWT_SECRET", "a-real-secret-for-this-test")
+    assert load_settings().environment == "production"
+
+
+def test_a_service_does_not_start_with_a_bad_value(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "merchstore", "serve", "event-logger"],
+        env={"MERCHSTORE_EVENT_LOGGER__BATCH_SIZE": "0", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2
+    assert "event_logger.batch_size" in result.stderr
+    assert "MERCHSTORE_EVENT_LOGGER__BATCH_SIZE" in result.stderr

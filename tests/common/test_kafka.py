@@ -1,0 +1,128 @@
+"""Kafka helpers against a real broker: delivery reports and commits after processing."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Message
+
+from merchstore.common.config import Settings
+from merchstore.common.kafka import BatchConsumer, BatchHandler, DeliveryFailed, KafkaProducer
+from merchstore.common.topics import ensure_topics
+from tests.conftest import start_broker
+from tests.support.kafka import produce_all
+
+
+def test_send_and_wait_returns_once_acknowledged(settings: Settings) -> None:
+    producer = KafkaProducer(settings, client_id="test")
+    message = producer.send_and_wait(settings.topics.events, b"hello", key=b"42")
+    assert message.offset() is not None and message.offset() >= 0
+    assert producer.close() == 0
+
+
+def test_delivery_to_a_stopped_broker_fails_instead_of_hanging(tmp_path: Path) -> None:
+    broker = start_broker(tmp_path)
+    settings = Settings(
+        kafka_bootstrap_servers=broker.bootstrap_servers,
+        kafka={"delivery_timeout_ms": 2000},
+    )
+    ensure_topics(settings)
+    producer = KafkaProducer(settings, client_id="test")
+    producer.send_and_wait(settings.topics.events, b"before")
+    broker.stop()
+    started = time.monotonic()
+    with pytest.raises(DeliveryFailed):
+        producer.send_and_wait(settings.topics.events, b"after the broker stopped")
+    assert time.monotonic() - started < 10
+    producer.close(timeout_s=1)
+
+
+def _consume(
+    settings: Settings, group: str, handler: BatchHandler, batch_size: int = 1
+) -> BatchConsumer:
+    consumer = BatchConsumer(
+        settings,
+        group_id=group,
+        topics=[settings.topics.events],
+        handle_batch=handler,
+        batch_size=batch_size,
+    )
+    return consumer
+
+
+def test_restarted_consumer_continues_after_what_was_processed(settings: Settings) -> None:
+    total, processed_first = 10, 4
+    # One partition makes "the next message" well defined.
+    topic = settings.topics.log_channel
+    settings = settings.model_copy(
+        update={"topics": settings.topics.model_copy(update={"events": topic})}
+    )
+    produce_all(settings.bootstrap_servers, topic, (f"m{i}".encode() for i in range(total)))
+
+    first_run: list[bytes] = []
+    first: BatchConsumer
+
+    def process_four_then_fail(batch: list[Message]) -> None:
+        for message in batch:
+            if len(first_run) == processed_first:
+                first.stop()
+                raise RuntimeError("crash before processing message 5")
+            first_run.append(message.value() or b"")
+
+    first = _consume(settings, "group-a", process_four_then_fail)
+    thread = first.run_in_thread("first")
+    thread.join(timeout=60)
+    assert first_run == [f"m{i}".encode() for i in range(processed_first)]
+
+    second_run: list[bytes] = []
+    done = threading.Event()
+
+    def record(batch: list[Message]) -> None:
+        second_run.extend(message.value() or b"" for message in batch)
+        if len(second_run) >= total - processed_first:
+            done.set()
+
+    second = _consume(settings, "group-a", record, batch_size=100)
+    thread = second.run_in_thread("second")
+    assert done.wait(60), f"got only {second_run}"
+    second.stop()
+    thread.join(timeout=30)
+    assert second_run == [f"m{i}".encode() for i in range(processed_first, total)]
+
+
+def test_a_failing_batch_is_retried_not_skipped(settings: Settings) -> None:
+    produce_all(settings.bootstrap_servers, settings.topics.log_channel, [b"a", b"b", b"c"])
+    settings = settings.model_copy(
+        update={
+            "topics": settings.topics.model_copy(update={"events": settings.topics.log_channel})
+        }
+    )
+    seen: list[bytes] = []
+    failures = 0
+    done = threading.Event()
+
+    def flaky(batch: list[Message]) -> None:
+        nonlocal failures
+        if failures < 2:
+            failures += 1
+            raise RuntimeError("temporary failure")
+        seen.extend(message.value() or b"" for message in batch)
+        if len(seen) >= 3:
+            done.set()
+
+    consumer = BatchConsumer(
+        settings,
+        group_id="group-retry",
+        topics=[settings.topics.events],
+        handle_batch=flaky,
+        retry_backoff_s=0.1,
+    )
+    thread = consumer.run_in_thread("retry")
+    assert done.wait(60)
+    consumer.stop()
+    thread.join(timeout=30)
+    assert seen == [b"a", b"b", b"c"]
+    assert failures == 2

@@ -1,0 +1,89 @@
+"""Shared fixtures: one real PostgreSQL and one real broker per test session, isolated per test.
+
+Every test gets its own topic names and its own database, so tests never see each other's data.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from merchstore.common.config import Settings, load_settings
+from merchstore.common.topics import ensure_topics
+from merchstore.runtime.embedded import EmbeddedBroker, EmbeddedPostgres
+from tests.support.processes import free_port
+
+
+@pytest.fixture(scope="session")
+def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real PostgreSQL server for the whole session (the same embedded one `up` uses)."""
+    server = EmbeddedPostgres(tmp_path_factory.mktemp("pg"))
+    url = server.start()
+    yield url
+    server.stop()
+
+
+@pytest.fixture
+def database_url(postgres_url: str) -> str:
+    """A fresh, empty database for one test."""
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_url, autocommit=True) as connection:
+        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return postgres_url.replace("/merchstore?", f"/{name}?")
+
+
+def start_broker(directory: Path) -> EmbeddedBroker:
+    """Start a broker of our own on a free port."""
+    port = free_port()
+    settings = load_settings(embedded={"kafka_port": port})
+    broker = EmbeddedBroker(settings, directory / "broker.log")
+    broker.start(settings)
+    return broker
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Kafka-compatible broker for the whole session."""
+    broker = start_broker(tmp_path_factory.mktemp("broker"))
+    yield broker.bootstrap_servers
+    broker.stop()
+
+
+@pytest.fixture
+def topic_names() -> dict[str, str]:
+    """Topic names unique to this test."""
+    suffix = uuid.uuid4().hex[:10]
+    return {
+        "events": f"events-{suffix}",
+        "event_log": f"event_log-{suffix}",
+        "log_channel": f"log-channel-{suffix}",
+    }
+
+
+@pytest.fixture
+def settings(tmp_path: Path, kafka_bootstrap: str, topic_names: dict[str, str]) -> Settings:
+    """Settings pointing at the session broker, with this test's topics created."""
+    configured = load_settings(
+        data_dir=tmp_path / "data",
+        kafka_bootstrap_servers=kafka_bootstrap,
+        topics=topic_names,
+    )
+    ensure_topics(configured)
+    return configured
+
+
+@pytest.fixture
+def service_env(settings: Settings, topic_names: dict[str, str]) -> dict[str, str]:
+    """Environment that gives a service process the same settings as ``settings``."""
+    env = {
+        "MERCHSTORE_DATA_DIR": str(settings.data_dir),
+        "MERCHSTORE_KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
+    }
+    for key, name in topic_names.items():
+        env[f"MERCHSTORE_TOPICS__{key.upper()}"] = name
+    return env

@@ -1,0 +1,54 @@
+"""Small Kafka helpers for tests: produce raw messages and read a whole topic."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, Producer, TopicPartition
+
+
+def produce_all(
+    bootstrap: str, topic: str, values: Iterable[bytes], key: bytes | None = None
+) -> int:
+    """Produce every value and wait until all are acknowledged; return how many."""
+    producer = Producer(
+        {"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 5}
+    )
+    failures: list[str] = []
+    count = 0
+    for value in values:
+        while True:
+            try:
+                producer.produce(
+                    topic,
+                    value=value,
+                    key=key,
+                    on_delivery=lambda err, msg: failures.append(str(err)) if err else None,
+                )
+                break
+            except BufferError:
+                producer.poll(0.05)
+        producer.poll(0)
+        count += 1
+    remaining = producer.flush(30)
+    assert remaining == 0 and not failures, f"{remaining} unflushed, failures: {failures[:3]}"
+    return count
+
+
+def read_topic(
+    bootstrap: str, topic: str, expected: int, timeout_s: float = 30.0, partitions: int = 1
+) -> list[Message]:
+    """Read ``topic`` from the beginning until ``expected`` messages arrived (or time out)."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "test-reader"})
+    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(partitions)])
+    messages: list[Message] = []
+    deadline = time.monotonic() + timeout_s
+    try:
+        while len(messages) < expected and time.monotonic() < deadline:
+            for message in consumer.consume(500, 0.5):
+                if message.error() is None:
+                    messages.append(message)
+        return messages
+    finally:
+        consumer.close()

@@ -1,0 +1,106 @@
+"""Start merchstore services as real subprocesses and wait for them to be healthy."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_until(
+    condition: Callable[[], object], timeout_s: float, what: str, interval_s: float = 0.1
+) -> None:
+    """Poll ``condition`` until it is truthy; fail with ``what`` after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+        time.sleep(interval_s)
+
+
+def http_ok(url: str) -> bool:
+    """Whether ``url`` answers 200."""
+    try:
+        return httpx.get(url, timeout=1.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+class ServiceProcess:
+    """One service run as ``python -m merchstore serve NAME`` with its own environment."""
+
+    def __init__(self, name: str, env: Mapping[str, str], port: int, log_file: Path) -> None:
+        self.name = name
+        self.env = {**os.environ, **env}
+        self.port = port
+        self.log_file = log_file
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, wait: bool = True, timeout_s: float = 60.0) -> ServiceProcess:
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_file.open("ab") as output:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "merchstore", "serve", self.name],
+                env=self.env,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
+        if wait:
+            self.wait_healthy(timeout_s)
+        return self
+
+    def wait_healthy(self, timeout_s: float = 60.0) -> None:
+        def healthy() -> bool:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise AssertionError(
+                    f"{self.name} exited with {self.process.returncode}:\n{self.log_tail()}"
+                )
+            return http_ok(f"{self.url}/health")
+
+        wait_until(healthy, timeout_s, f"{self.name} to be healthy")
+
+    def kill(self) -> None:
+        """SIGKILL: a crash at an arbitrary instant."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+
+    def terminate(self, timeout_s: float = 20.0) -> int:
+        """SIGTERM and wait; returns the exit code."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout_s)
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
