@@ -6,12 +6,12 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import uvicorn
 from confluent_kafka import Message
 from fastapi import FastAPI
 
 from merchstore.common.config import Settings
 from merchstore.common.kafka import BatchConsumer, message_position
+from merchstore.common.serving import serve_http
 from merchstore.event_logger.api import create_app
 from merchstore.event_logger.domain import ConsumedMessage
 from merchstore.event_logger.ingest import EventLogIngestor
@@ -56,9 +56,4 @@ def build_app(settings: Settings) -> FastAPI:
 
 def run(settings: Settings) -> None:
     """Serve the event-logger until SIGTERM or Ctrl-C."""
-    uvicorn.run(
-        build_app(settings),
-        host=settings.event_logger.host,
-        port=settings.event_logger.port,
-        log_config=None,
-    )
+    serve_http(build_app(settings), settings.event_logger.host, settings.event_logger.port)

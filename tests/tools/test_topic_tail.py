@@ -1,0 +1,77 @@
+"""``merchstore events tail`` as a real process against a real broker."""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+
+from merchstore.common.config import Settings
+from tests.support.kafka import produce_all
+
+
+class Tail:
+    def __init__(self, settings: Settings, *arguments: str) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "merchstore", "events", "tail", *arguments],
+            env={**os.environ, "MERCHSTORE_KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers},
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.put(line.rstrip("\n"))
+
+    def next_lines(self, count: int, timeout_s: float = 30) -> list[str]:
+        return [self.lines.get(timeout=timeout_s) for _ in range(count)]
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(30)
+
+
+def test_from_beginning_prints_old_and_new_messages(settings: Settings) -> None:
+    topic = settings.topics.log_channel
+    produce_all(settings.bootstrap_servers, topic, [b"one", b"two"], key=b"k")
+    tail = Tail(settings, "--topic", topic, "--from-beginning")
+    try:
+        first = tail.next_lines(2)
+        assert first[0].endswith("key=k one") and first[0].startswith(f"{topic}[0]@0")
+        assert first[1].endswith("key=k two")
+        produce_all(settings.bootstrap_servers, topic, [b"three"])
+        assert tail.next_lines(1)[0].endswith("three")
+    finally:
+        assert tail.stop() == 0
+
+
+def test_without_from_beginning_prints_only_new_messages(settings: Settings) -> None:
+    topic = settings.topics.events
+    produce_all(settings.bootstrap_servers, topic, [b"old"] * 5)
+    tail = Tail(settings, "--topic", topic)
+    try:
+        # Give the tail time to position itself before producing the new message.
+        threading.Event().wait(3)
+        produce_all(settings.bootstrap_servers, topic, [b"new"], key=b"user-1")
+        assert tail.next_lines(1)[0].endswith("key=user-1 new")
+        assert tail.lines.empty()
+    finally:
+        assert tail.stop() == 0
+
+
+def test_unknown_topic_is_a_clear_error(settings: Settings) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "merchstore", "events", "tail", "--topic", "no-such-topic"],
+        env={**os.environ, "MERCHSTORE_KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "no-such-topic" in result.stderr
