@@ -1,0 +1,1 @@
+"""Benchmarks, one command each; each prints its figures beside its references."""

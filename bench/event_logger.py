@@ -1,0 +1,206 @@
+"""Benchmark of the event-logger: ingest rate and ``/events_stats`` latency.
+
+Run: ``.venv/bin/python -m bench.event_logger [--messages N]``
+
+Prints, from one run on one machine:
+- the event-logger's ingest rate (messages/s from its first stored batch until caught up),
+  beside the raw consume rate of the same topic with confluent-kafka and the raw rate of
+  batched inserts of the same rows into SQLite (WAL, one transaction per 500 rows);
+- ``GET /events_stats`` p50/p99 with 10 rows and with 1,000,000 rows in its database.
+Goals: ingest >= 50% of the slower raw reference; p50 at 1,000,000 rows within 1.5x of 10 rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sqlite3
+import statistics
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+from merchstore.common.config import load_settings
+from merchstore.common.topics import ensure_topics
+from merchstore.event_logger.store import EventLogStore
+from merchstore.runtime.embedded import EmbeddedBroker
+from tests.support.kafka import produce_all
+from tests.support.processes import ServiceProcess, free_port
+
+CODES = ["0001", "0002", "0003", "0004"]
+
+
+def payloads(count: int) -> list[bytes]:
+    return [
+        json.dumps(
+            {
+                "code": CODES[i % 4],
+                "message": f"benchmark message {i} (code {CODES[i % 4]})",
+                "service": "bench",
+                "timestamp": "2026-11-22T06:00:00.000Z",
+            }
+        ).encode()
+        for i in range(count)
+    ]
+
+
+def raw_consume_rate(bootstrap: str, topic: str, count: int) -> float:
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"raw-{uuid.uuid4()}"})
+    consumer.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
+    seen, started = 0, time.perf_counter()
+    while seen < count:
+        seen += sum(1 for m in consumer.consume(500, 1.0) if m.error() is None)
+    elapsed = time.perf_counter() - started
+    consumer.close()
+    return count / elapsed
+
+
+def raw_sqlite_rate(directory: Path, values: list[bytes]) -> float:
+    connection = sqlite3.connect(directory / "raw.sqlite3", isolation_level=None)
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=NORMAL")
+    connection.execute(
+        "CREATE TABLE rows (id TEXT PRIMARY KEY, code TEXT, message TEXT, service TEXT,"
+        " sent_at TEXT, written_at TEXT, topic TEXT, part INTEGER, off INTEGER)"
+    )
+    started = time.perf_counter()
+    for start in range(0, len(values), 500):
+        rows = []
+        for offset in range(start, min(start + 500, len(values))):
+            body = json.loads(values[offset])
+            rows.append(
+                (str(uuid.uuid4()), body["code"], body["message"], body["service"],
+                 body["timestamp"], "now", "event_log", 0, offset)
+            )  # fmt: skip
+        connection.execute("BEGIN")
+        connection.executemany("INSERT INTO rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        connection.execute("COMMIT")
+    elapsed = time.perf_counter() - started
+    connection.close()
+    return len(values) / elapsed
+
+
+def service_ingest_rate(service: ServiceProcess, count: int) -> float:
+    service.start(wait=False)
+    client = httpx.Client(timeout=5)
+    first_at, first_count = None, 0
+    while True:
+        try:
+            total = sum(client.get(f"{service.url}/events_stats").json().values())
+        except httpx.HTTPError:
+            time.sleep(0.01)
+            continue
+        now = time.perf_counter()
+        if first_at is None and total > 0:
+            first_at, first_count = now, total
+        if total >= count:
+            assert first_at is not None
+            return (count - first_count) / max(now - first_at, 1e-9)
+        time.sleep(0.025)
+
+
+def stats_latency(url: str, requests: int = 2000) -> tuple[float, float]:
+    timings = []
+    with httpx.Client(timeout=5) as client:
+        for _ in range(50):
+            client.get(f"{url}/events_stats")
+        for _ in range(requests):
+            started = time.perf_counter()
+            client.get(f"{url}/events_stats").raise_for_status()
+            timings.append((time.perf_counter() - started) * 1000)
+    quantiles = statistics.quantiles(timings, n=100)
+    return quantiles[49], quantiles[98]
+
+
+def fill_database(path: Path, rows: int) -> None:
+    """Put ``rows`` stored messages into an event-logger database, counts included."""
+    EventLogStore(path).close()
+    connection = sqlite3.connect(path, isolation_level=None)
+    connection.execute("BEGIN")
+    connection.executemany(
+        "INSERT INTO event_log_messages (id, code, message, service, sent_at, written_at,"
+        " topic, kafka_partition, kafka_offset) VALUES (?, ?, 'm', 'bench', NULL,"
+        " '2026-11-22T06:00:00.000Z', 'prefill', 0, ?)",
+        ((str(uuid.uuid4()), CODES[i % 4], i) for i in range(rows)),
+    )
+    connection.executemany(
+        "INSERT INTO code_counts (code, count) VALUES (?, ?)",
+        [(code, rows // 4 + (1 if i < rows % 4 else 0)) for i, code in enumerate(CODES)],
+    )
+    connection.execute("COMMIT")
+    connection.close()
+
+
+def event_logger(directory: Path, bootstrap: str, topic: str) -> ServiceProcess:
+    port = free_port()
+    env = {
+        "MERCHSTORE_DATA_DIR": str(directory),
+        "MERCHSTORE_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "MERCHSTORE_TOPICS__EVENT_LOG": topic,
+        "MERCHSTORE_EVENT_LOGGER__PORT": str(port),
+        "MERCHSTORE_LOG_LEVEL": "WARNING",
+    }
+    return ServiceProcess("event-logger", env, port, directory / "service.out")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--messages", type=int, default=50_000)
+    parser.add_argument("--large-rows", type=int, default=1_000_000)
+    arguments = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="bench-event-logger-"))
+    settings = load_settings(embedded={"kafka_port": free_port()})
+    broker = EmbeddedBroker(settings, work / "broker.log")
+    broker.start(settings)
+    try:
+        bootstrap = broker.bootstrap_servers
+        topic = "event_log"
+        configured = settings.model_copy(update={"kafka_bootstrap_servers": bootstrap})
+        ensure_topics(configured)
+        values = payloads(arguments.messages)
+        produce_all(bootstrap, topic, values)
+        print(f"pre-filled {topic} with {len(values):,} messages; cpus={os.cpu_count()}")
+
+        consume = raw_consume_rate(bootstrap, topic, len(values))
+        insert = raw_sqlite_rate(work, values)
+        service = event_logger(work / "ingest", bootstrap, topic)
+        ingest = service_ingest_rate(service, len(values))
+        service.stop()
+        slower = min(consume, insert)
+        print("\ningest (messages/s)")
+        print(f"  event-logger                      {ingest:>12,.0f}")
+        print(f"  raw confluent-kafka consume       {consume:>12,.0f}")
+        print(f"  raw batched SQLite inserts        {insert:>12,.0f}")
+        print(f"  event-logger / slower reference   {ingest / slower:>12.0%}   (goal >= 50%)")
+
+        small_dir, large_dir = work / "small", work / "large"
+        empty_topic = "event_log-empty"
+        empty_topics = configured.topics.model_copy(update={"event_log": empty_topic})
+        ensure_topics(configured.model_copy(update={"topics": empty_topics}))
+        fill_database(small_dir / "event-logger/events.sqlite3", 10)
+        fill_database(large_dir / "event-logger/events.sqlite3", arguments.large_rows)
+        results = {}
+        for label, directory in (
+            ("10 rows", small_dir),
+            (f"{arguments.large_rows:,} rows", large_dir),
+        ):
+            service = event_logger(directory, bootstrap, empty_topic)
+            service.start()
+            results[label] = stats_latency(service.url)
+            service.stop()
+        print("\nGET /events_stats latency (ms)      p50      p99")
+        for label, (p50, p99) in results.items():
+            print(f"  {label:<30} {p50:>8.2f} {p99:>8.2f}")
+        (small_p50, _), (large_p50, _) = results.values()
+        print(f"  ratio large/small p50          {large_p50 / small_p50:>8.2f}   (goal <= 1.5)")
+    finally:
+        broker.stop()
+
+
+if __name__ == "__main__":
+    main()
