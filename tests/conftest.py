@@ -16,7 +16,7 @@ from psycopg import sql
 from merchstore.common.config import Settings, load_settings
 from merchstore.common.topics import ensure_topics
 from merchstore.runtime.embedded import EmbeddedBroker, EmbeddedPostgres
-from tests.support.processes import free_port
+from tests.support.processes import ServiceProcess, free_port
 
 
 @pytest.fixture(scope="session")
@@ -87,3 +87,48 @@ def service_env(settings: Settings, topic_names: dict[str, str]) -> dict[str, st
     for key, name in topic_names.items():
         env[f"MERCHSTORE_TOPICS__{key.upper()}"] = name
     return env
+
+
+class ServiceLauncher:
+    """Starts services as real processes on free ports, all sharing this test's settings."""
+
+    NAMES = ("event-logger", "storage", "receiver", "processor")
+
+    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
+        self.ports = {name: free_port() for name in self.NAMES}
+        self.env = dict(env)
+        for name, port in self.ports.items():
+            self.env[f"MERCHSTORE_{name.replace('-', '_').upper()}__PORT"] = str(port)
+        self.log_dir = log_dir
+        self.started: dict[str, ServiceProcess] = {}
+
+    def process(self, name: str, **extra_env: str) -> ServiceProcess:
+        """The service's process object (not started), created on first use."""
+        if name not in self.started:
+            self.started[name] = ServiceProcess(
+                name,
+                {**self.env, **extra_env},
+                self.ports[name],
+                self.log_dir / f"{name}.out",
+            )
+        return self.started[name]
+
+    def start(self, name: str, **extra_env: str) -> ServiceProcess:
+        """Start ``name`` and wait until it is healthy."""
+        return self.process(name, **extra_env).start()
+
+    def stop_all(self) -> None:
+        for service in self.started.values():
+            service.stop()
+
+
+@pytest.fixture
+def services(
+    service_env: dict[str, str], database_url: str, tmp_path: Path
+) -> Iterator[ServiceLauncher]:
+    """Start merchstore services as real processes; all are stopped after the test."""
+    launcher = ServiceLauncher(
+        {**service_env, "MERCHSTORE_DATABASE_URL": database_url}, tmp_path / "logs"
+    )
+    yield launcher
+    launcher.stop_all()

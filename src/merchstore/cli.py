@@ -13,6 +13,7 @@ import click
 
 from merchstore.common.config import ConfigError, Settings, load_settings
 from merchstore.common.kafka import BrokerUnavailable
+from merchstore.common.postgres import DatabaseUnavailable
 
 
 def _settings(**overrides: object) -> Settings:
@@ -71,7 +72,7 @@ def serve(service: str) -> None:
         raise click.BadParameter(str(error.args[0]), param_hint="SERVICE") from None
     try:
         serve_service(service, settings)
-    except (ConfigError, BrokerUnavailable) as error:
+    except (ConfigError, BrokerUnavailable, DatabaseUnavailable) as error:
         click.echo(f"{service}: {error}", err=True)
         sys.exit(2)
 

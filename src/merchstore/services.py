@@ -35,6 +35,9 @@ class ServiceSpec:
 
 SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("event-logger", "merchstore.event_logger.main", "http"),
+    ServiceSpec("storage", "merchstore.storage.main", "http"),
+    ServiceSpec("receiver", "merchstore.receiver.main", "http"),
+    ServiceSpec("processor", "merchstore.processor.main", "http"),
 )
 
 

@@ -71,6 +71,37 @@ class EventLoggerSettings(ServiceSettings):
     batch_size: int = Field(500, ge=1)
 
 
+class ReceiverSettings(ServiceSettings):
+    """receiver: the game events API."""
+
+    port: int = Field(8080, ge=1, le=65535)
+    # An answer waits at most this long for the broker's acknowledgement, then it is a 503.
+    publish_timeout_ms: int = Field(5000, ge=100)
+
+
+class StorageSettings(ServiceSettings):
+    """storage: consumes ``events`` into PostgreSQL."""
+
+    port: int = Field(8090, ge=1, le=65535)
+    group_id: str = "storage"
+    batch_size: int = Field(500, ge=1)
+    pool_min_size: int = Field(1, ge=0)
+    pool_max_size: int = Field(8, ge=1)
+
+
+class ProcessorSettings(ServiceSettings):
+    """processor: periodic statistics over the events storage holds."""
+
+    port: int = Field(8100, ge=1, le=65535)
+    period_seconds: float = Field(5.0, gt=0)
+    event_threshold: int = Field(25, ge=0)
+    # Unset: the storage service of this configuration.
+    storage_url: str | None = None
+    page_size: int = Field(1000, ge=1, le=10_000)
+    state_file: str = "processor/state.sqlite3"
+    request_timeout_s: float = Field(5.0, gt=0)
+
+
 class EmbeddedSettings(_Section):
     """The embedded PostgreSQL and broker that ``merchstore up`` starts for local use."""
 
@@ -109,6 +140,9 @@ class Settings(BaseSettings):
     embedded: EmbeddedSettings = EmbeddedSettings()
     supervisor: SupervisorSettings = SupervisorSettings()
     event_logger: EventLoggerSettings = EventLoggerSettings()
+    receiver: ReceiverSettings = ReceiverSettings()
+    storage: StorageSettings = StorageSettings()
+    processor: ProcessorSettings = ProcessorSettings()
 
     @model_validator(mode="after")
     def _refuse_local_secret_in_production(self) -> Settings:
@@ -127,6 +161,21 @@ class Settings(BaseSettings):
                 "or set MERCHSTORE_KAFKA_BOOTSTRAP_SERVERS"
             )
         return self.kafka_bootstrap_servers
+
+    @property
+    def database_dsn(self) -> str:
+        """The PostgreSQL URL; only ``merchstore up`` may run without it."""
+        if self.database_url is None:
+            raise ConfigError(
+                "database_url is not set: run the service through `merchstore up` "
+                "or set MERCHSTORE_DATABASE_URL"
+            )
+        return self.database_url.get_secret_value()
+
+    @property
+    def storage_base_url(self) -> str:
+        """Where the processor finds storage."""
+        return self.processor.storage_url or f"http://{self.storage.host}:{self.storage.port}"
 
     def data_path(self, relative: str | Path) -> Path:
         """A path under the data directory (absolute paths are returned unchanged)."""

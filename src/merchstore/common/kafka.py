@@ -80,6 +80,9 @@ class KafkaProducer:
 
     One background thread serves delivery reports, so `send` is cheap and thread-safe and
     batching is left to the Kafka client (``linger.ms``), never one flush per message.
+    A fatal producer error (e.g. a broker that lost its state no longer knows the idempotent
+    producer's id) fails the unacknowledged messages and replaces the client, so later sends
+    work again once the broker is back.
     """
 
     def __init__(self, settings: Settings, *, client_id: str, **overrides: Any) -> None:
@@ -95,16 +98,50 @@ class KafkaProducer:
             },
         )
         config.update(overrides)
+        config["error_cb"] = self._on_error
+        self._config = config
         self._producer = Producer(config)
+        self._swap_lock = threading.Lock()
+        self._fatal = threading.Event()
         self._closed = threading.Event()
         self._poller = threading.Thread(
             target=self._serve_delivery_reports, name=f"{client_id}-delivery", daemon=True
         )
         self._poller.start()
 
+    def _on_error(self, error: KafkaError) -> None:
+        if error.fatal():
+            log.error("producer fatal error: %s", error.str())
+            self._fatal.set()
+        else:
+            # Transient (e.g. broker unreachable): librdkafka retries; deliveries time out.
+            log.debug("producer error: %s", error.str())
+
     def _serve_delivery_reports(self) -> None:
         while not self._closed.is_set():
-            self._producer.poll(0.1)
+            try:
+                self._producer.poll(0.1)
+            except KafkaException as error:
+                log.error("producer error: %s", error)
+                if error.args[0].fatal():
+                    self._fatal.set()
+            if self._fatal.is_set():
+                self._replace_producer()
+
+    def _replace_producer(self) -> None:
+        with self._swap_lock:
+            broken = self._producer
+            self._producer = Producer(self._config)
+            self._fatal.clear()
+        # Serve the failed deliveries of the broken client, so every waiting send fails.
+        deadline = time.monotonic() + 5
+        while len(broken) and time.monotonic() < deadline:
+            try:
+                broken.purge()
+                broken.poll(0.1)
+            except KafkaException:
+                continue
+        log.warning("replaced the producer after a fatal error; unacknowledged sends failed")
 
     def send(
         self, topic: str, value: bytes | str, key: bytes | str | None = None
@@ -121,7 +158,8 @@ class KafkaProducer:
         deadline = time.monotonic() + self._delivery_timeout_s
         while True:
             try:
-                self._producer.produce(topic, value=value, key=key, on_delivery=on_delivery)
+                with self._swap_lock:
+                    self._producer.produce(topic, value=value, key=key, on_delivery=on_delivery)
                 return future
             except BufferError:
                 # The local queue is full: wait for acknowledgements to make room, within bound.
@@ -149,7 +187,11 @@ class KafkaProducer:
 
     def flush(self, timeout_s: float) -> int:
         """Wait for queued messages; return how many are still unacknowledged."""
-        return int(self._producer.flush(timeout_s))
+        try:
+            return int(self._producer.flush(timeout_s))
+        except KafkaException as error:
+            log.error("flush failed: %s", error)
+            return len(self._producer)
 
     def close(self, timeout_s: float = 5.0) -> int:
         """Flush within a bound, stop the delivery thread; return messages left unacknowledged."""

@@ -10,7 +10,7 @@ from confluent_kafka import Message
 from fastapi import FastAPI
 
 from merchstore.common.config import Settings
-from merchstore.common.kafka import BatchConsumer, message_position
+from merchstore.common.kafka import BatchConsumer, check_broker, message_position
 from merchstore.common.serving import serve_http
 from merchstore.event_logger.api import create_app
 from merchstore.event_logger.domain import ConsumedMessage
@@ -56,4 +56,5 @@ def build_app(settings: Settings) -> FastAPI:
 
 def run(settings: Settings) -> None:
     """Serve the event-logger until SIGTERM or Ctrl-C."""
+    check_broker(settings)
     serve_http(build_app(settings), settings.event_logger.host, settings.event_logger.port)

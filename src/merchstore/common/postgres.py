@@ -1,0 +1,91 @@
+"""PostgreSQL plumbing: one connection pool per service and versioned SQL migrations."""
+
+from __future__ import annotations
+
+import logging
+from importlib import resources
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+log = logging.getLogger(__name__)
+
+
+class DatabaseUnavailable(Exception):
+    """PostgreSQL could not be reached; the message says where (without the password)."""
+
+
+def describe_database(url: str) -> str:
+    """``host:port/dbname`` of a connection URL, safe to print."""
+    try:
+        info = conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return "(unparsable database URL)"
+    return f"{info.get('host', 'localhost')}:{info.get('port', 5432)}/{info.get('dbname', '')}"
+
+
+def open_pool(
+    url: str, *, name: str, min_size: int, max_size: int, timeout_s: float = 10.0
+) -> ConnectionPool:
+    """Open a pool and wait for its first connection, or raise DatabaseUnavailable.
+
+    Connections are checked when handed out, so one broken while idle (a PostgreSQL
+    restart) is discarded and replaced rather than given to a caller.
+    """
+    pool = ConnectionPool(
+        url,
+        name=name,
+        min_size=min_size,
+        max_size=max_size,
+        open=False,
+        check=ConnectionPool.check_connection,
+        timeout=timeout_s,
+    )
+    try:
+        pool.open(wait=True, timeout=timeout_s)
+    except PoolTimeout:
+        pool.close()
+        raise DatabaseUnavailable(
+            f"PostgreSQL at {describe_database(url)} is not reachable; start it or set "
+            "MERCHSTORE_DATABASE_URL"
+        ) from None
+    return pool
+
+
+def apply_migrations(pool: ConnectionPool, package: str, service: str) -> list[str]:
+    """Apply the ``migrations/*.sql`` files of ``package`` not applied yet, in name order.
+
+    Each file runs in its own transaction with its version recorded; an advisory lock makes
+    concurrent starts of several replicas apply each file once.
+    """
+    folder = resources.files(package) / "migrations"
+    files = sorted(
+        (entry for entry in folder.iterdir() if entry.name.endswith(".sql")),
+        key=lambda entry: entry.name,
+    )
+    applied: list[str] = []
+    with pool.connection() as connection:
+        connection.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " service text NOT NULL, version text NOT NULL,"
+            " applied_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (service, version))"
+        )
+        connection.commit()
+        for entry in files:
+            with connection.transaction():
+                connection.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (service,))
+                done = connection.execute(
+                    "SELECT 1 FROM schema_migrations WHERE service = %s AND version = %s",
+                    (service, entry.name),
+                ).fetchone()
+                if done:
+                    continue
+                connection.execute(entry.read_text())
+                connection.execute(
+                    "INSERT INTO schema_migrations (service, version) VALUES (%s, %s)",
+                    (service, entry.name),
+                )
+                applied.append(entry.name)
+                log.info("applied migration %s/%s", service, entry.name)
+    return applied

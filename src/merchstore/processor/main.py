@@ -1,0 +1,89 @@
+"""Entry point of the processor: a scheduled run every period, statistics over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from fastapi import FastAPI
+
+from merchstore.common.config import Settings
+from merchstore.common.event_log import EventLogPublisher
+from merchstore.common.kafka import DeliveryFailed, KafkaProducer, check_broker
+from merchstore.common.serving import serve_http
+from merchstore.processor.api import create_app
+from merchstore.processor.runs import RunResult, StatisticsRuns
+from merchstore.processor.state import ProcessorState
+from merchstore.processor.storage_client import StorageClient, StorageUnavailable
+
+log = logging.getLogger(__name__)
+
+STARTED_MESSAGE = "Processor started (code 0003)"
+
+
+def build_app(settings: Settings) -> FastAPI:
+    """The processor application; ready once 0003 is on ``event_log``."""
+    config = settings.processor
+    state = ProcessorState(settings.data_path(config.state_file))
+    storage = StorageClient(settings.storage_base_url, config.request_timeout_s)
+    producer = KafkaProducer(settings, client_id="processor")
+    publisher = EventLogPublisher(producer, settings.topics.event_log, "processor")
+    runs = StatisticsRuns(
+        state,
+        storage,
+        lambda text: publisher.publish("0004", text),
+        threshold=config.event_threshold,
+        page_size=config.page_size,
+    )
+    one_run_at_a_time = asyncio.Lock()
+    ready = asyncio.Event()
+    scheduler = AsyncIOScheduler(timezone=UTC)
+
+    async def run_now() -> RunResult:
+        async with one_run_at_a_time:
+            return await asyncio.to_thread(runs.run_once)
+
+    async def scheduled_run() -> None:
+        try:
+            await run_now()
+        except (StorageUnavailable, DeliveryFailed) as error:
+            log.warning("run failed; the next period retries it: %s", error)
+
+    def is_ready() -> str | None:
+        return None if ready.is_set() else "announcing start on event_log"
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await publisher.publish_async("0003", STARTED_MESSAGE)
+        scheduler.add_job(
+            scheduled_run,
+            "interval",
+            seconds=config.period_seconds,
+            next_run_time=datetime.now(UTC) + timedelta(seconds=config.period_seconds),
+            max_instances=1,
+            coalesce=True,
+        )
+        scheduler.start()
+        ready.set()
+        log.info(
+            "ready: a run every %.1f s against %s", config.period_seconds, settings.storage_base_url
+        )
+        yield
+        scheduler.shutdown(wait=False)
+        async with one_run_at_a_time:
+            pass
+        await asyncio.to_thread(producer.close, 5.0)
+        storage.close()
+        state.close()
+
+    return create_app(runs.statistics, lambda: runs.last_run, run_now, is_ready, lifespan=lifespan)
+
+
+def run(settings: Settings) -> None:
+    """Serve the processor until SIGTERM or Ctrl-C."""
+    check_broker(settings)
+    serve_http(build_app(settings), settings.processor.host, settings.processor.port)

@@ -1,0 +1,78 @@
+"""The processor's use case: one periodic run, from storage's feed to saved statistics."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from merchstore.processor.domain import Statistics, alert_message, exceeds_threshold
+from merchstore.processor.state import ProcessorState
+from merchstore.processor.storage_client import StorageClient
+
+log = logging.getLogger(__name__)
+
+SendAlert = Callable[[str], None]
+"""Publishes a 0004 message and returns once the broker acknowledged it."""
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What one run did."""
+
+    new_events: int
+    alerted: bool
+    at: datetime
+
+
+class StatisticsRuns:
+    """Each run reads every event stored since the previous one and updates the totals."""
+
+    def __init__(
+        self,
+        state: ProcessorState,
+        storage: StorageClient,
+        send_alert: SendAlert,
+        *,
+        threshold: int,
+        page_size: int,
+    ) -> None:
+        self._state = state
+        self._storage = storage
+        self._send_alert = send_alert
+        self._threshold = threshold
+        self._page_size = page_size
+        self.last_run: RunResult | None = None
+
+    def statistics(self) -> Statistics:
+        """The statistics as last saved."""
+        return self._state.load()[0]
+
+    def run_once(self) -> RunResult:
+        """One run; if storage fails midway, nothing is saved and the next run starts over."""
+        statistics, cursor = self._state.load()
+        new_events = 0
+        now = datetime.now(UTC)
+        while True:
+            events, cursor = self._storage.page(cursor, self._page_size)
+            statistics = statistics.with_events(events, now)
+            new_events += len(events)
+            if len(events) < self._page_size:
+                break
+        alerted = exceeds_threshold(new_events, self._threshold)
+        if new_events:
+            self._state.save_run(
+                statistics, cursor, (new_events, self._threshold) if alerted else None
+            )
+        self.send_pending_alerts()
+        self.last_run = RunResult(new_events, alerted, now)
+        if new_events:
+            log.info("run: %d new events, %d in total", new_events, statistics.total_events)
+        return self.last_run
+
+    def send_pending_alerts(self) -> None:
+        """Publish the alerts saved but not yet acknowledged (after a crash, too)."""
+        for alert_id, new_events, threshold in self._state.pending_alerts():
+            self._send_alert(alert_message(new_events, threshold))
+            self._state.alert_sent(alert_id)

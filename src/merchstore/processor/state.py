@@ -1,0 +1,110 @@
+"""SQLite adapter of the processor: statistics, feed position and pending alerts, together.
+
+A run's statistics, the position it reached and its 0004 alert (if any) are written in one
+transaction, so a crash never counts events twice or loses them; the alert is sent after the
+commit and removed once the broker acknowledged it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from dataclasses import asdict
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+from merchstore.processor.domain import Statistics
+from merchstore.storage.repository import FEED_START
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS statistics (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    body TEXT NOT NULL,
+    feed_cursor TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS pending_alerts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    new_events INTEGER NOT NULL,
+    threshold INTEGER NOT NULL
+);
+"""
+
+
+def _encode(statistics: Statistics) -> str:
+    body = asdict(statistics)
+    body["counts"] = dict(statistics.counts)
+    body["revenue"] = str(statistics.revenue)
+    body["last_updated"] = statistics.last_updated.isoformat() if statistics.last_updated else None
+    return json.dumps(body)
+
+
+def _decode(text: str) -> Statistics:
+    body = json.loads(text)
+    return Statistics(
+        total_events=body["total_events"],
+        counts=body["counts"],
+        orders_placed=body["orders_placed"],
+        orders_cancelled=body["orders_cancelled"],
+        revenue=Decimal(body["revenue"]),
+        last_updated=datetime.fromisoformat(body["last_updated"]) if body["last_updated"] else None,
+    )
+
+
+class ProcessorState:
+    """The processor's durable state in one SQLite file."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._connection.execute("PRAGMA journal_mode=WAL")
+        self._connection.executescript(_SCHEMA)
+        self._lock = threading.Lock()
+
+    def load(self) -> tuple[Statistics, str]:
+        """The statistics so far and the feed position they include."""
+        with self._lock:
+            row = self._connection.execute(
+                "SELECT body, feed_cursor FROM statistics WHERE id = 1"
+            ).fetchone()
+        if row is None:
+            return Statistics(), FEED_START
+        return _decode(row[0]), str(row[1])
+
+    def save_run(self, statistics: Statistics, cursor: str, alert: tuple[int, int] | None) -> None:
+        """Record one run atomically: statistics, position, and its alert if it has one."""
+        with self._lock:
+            self._connection.execute("BEGIN IMMEDIATE")
+            try:
+                self._connection.execute(
+                    "INSERT INTO statistics (id, body, feed_cursor) VALUES (1, ?, ?)"
+                    " ON CONFLICT (id) DO UPDATE SET body = excluded.body,"
+                    " feed_cursor = excluded.feed_cursor",
+                    (_encode(statistics), cursor),
+                )
+                if alert is not None:
+                    self._connection.execute(
+                        "INSERT INTO pending_alerts (new_events, threshold) VALUES (?, ?)", alert
+                    )
+                self._connection.execute("COMMIT")
+            except BaseException:
+                self._connection.execute("ROLLBACK")
+                raise
+
+    def pending_alerts(self) -> list[tuple[int, int, int]]:
+        """Alerts recorded but not yet acknowledged by the broker: (id, new_events, threshold)."""
+        with self._lock:
+            rows = self._connection.execute(
+                "SELECT id, new_events, threshold FROM pending_alerts ORDER BY id"
+            ).fetchall()
+        return [(int(a), int(b), int(c)) for a, b, c in rows]
+
+    def alert_sent(self, alert_id: int) -> None:
+        """Forget an alert the broker acknowledged."""
+        with self._lock:
+            self._connection.execute("DELETE FROM pending_alerts WHERE id = ?", (alert_id,))
+
+    def close(self) -> None:
+        """Close the database."""
+        self._connection.close()

@@ -1,0 +1,62 @@
+"""Entry point of the receiver: Kafka producer, event_log announcement, HTTP API."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from merchstore.common.config import Settings
+from merchstore.common.domain_events import DomainEvent
+from merchstore.common.event_log import EventLogPublisher
+from merchstore.common.kafka import KafkaProducer, check_broker
+from merchstore.common.serving import serve_http
+from merchstore.receiver.api import create_app
+
+log = logging.getLogger(__name__)
+
+READY_MESSAGE = (
+    "Receiver connected to Kafka and ready to receive events on its REST API (code 0001)"
+)
+
+
+def build_app(settings: Settings) -> FastAPI:
+    """The receiver application; it is ready once 0001 is on ``event_log``."""
+    timeout_ms = settings.receiver.publish_timeout_ms
+    # A delivery report arrives within the answer timeout, so a 503 means "not written".
+    producer_overrides = {"message.timeout.ms": timeout_ms}
+    state: dict[str, KafkaProducer] = {}
+    ready = asyncio.Event()
+
+    async def publish(event: DomainEvent) -> None:
+        producer = state["producer"]
+        await asyncio.wait_for(
+            producer.send_async(settings.topics.events, event.to_json(), key=event.user_id),
+            timeout=timeout_ms / 1000 + 1,
+        )
+
+    def is_ready() -> str | None:
+        return None if ready.is_set() else "connecting to Kafka"
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        producer = KafkaProducer(settings, client_id="receiver", **producer_overrides)
+        state["producer"] = producer
+        await EventLogPublisher(producer, settings.topics.event_log, "receiver").publish_async(
+            "0001", READY_MESSAGE
+        )
+        ready.set()
+        log.info("ready: publishing to %s", settings.topics.events)
+        yield
+        await asyncio.to_thread(producer.close, 5.0)
+
+    return create_app(publish, is_ready, lifespan=lifespan)
+
+
+def run(settings: Settings) -> None:
+    """Serve the receiver until SIGTERM or Ctrl-C."""
+    check_broker(settings)
+    serve_http(build_app(settings), settings.receiver.host, settings.receiver.port)

@@ -1,0 +1,55 @@
+"""What storage keeps: valid events, and dead letters for everything else (no I/O)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from merchstore.common.domain_events import DomainEvent, InvalidDomainEvent
+
+
+@dataclass(frozen=True)
+class ConsumedEvent:
+    """A valid event and where it was read from."""
+
+    event: DomainEvent
+    partition: int
+    offset: int
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A message that is not a valid event, kept with the reason."""
+
+    topic: str
+    partition: int
+    offset: int
+    payload: bytes | None
+    error: str
+
+
+@dataclass(frozen=True)
+class RawMessage:
+    """A message as read from Kafka."""
+
+    topic: str
+    partition: int
+    offset: int
+    value: bytes | None
+
+
+def classify(batch: list[RawMessage]) -> tuple[list[ConsumedEvent], list[DeadLetter]]:
+    """Split a batch into valid events and dead letters."""
+    events: list[ConsumedEvent] = []
+    dead: list[DeadLetter] = []
+    for message in batch:
+        try:
+            event = DomainEvent.from_json(message.value)
+        except InvalidDomainEvent as error:
+            dead.append(
+                DeadLetter(
+                    message.topic, message.partition, message.offset, message.value, str(error)
+                )
+            )
+            continue
+        events.append(ConsumedEvent(event, message.partition, message.offset))
+    return events, dead

@@ -1,0 +1,87 @@
+"""Entry point of storage: PostgreSQL pool, the `events` consumer, event_log, HTTP API."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from confluent_kafka import Message
+from fastapi import FastAPI
+
+from merchstore.common.config import Settings
+from merchstore.common.event_log import EventLogPublisher
+from merchstore.common.kafka import BatchConsumer, KafkaProducer, check_broker, message_position
+from merchstore.common.postgres import apply_migrations, open_pool
+from merchstore.common.serving import serve_http
+from merchstore.storage.api import create_app
+from merchstore.storage.domain import RawMessage, classify
+from merchstore.storage.repository import EventRepository
+
+log = logging.getLogger(__name__)
+
+READY_MESSAGE = "Storage connected to Kafka and ready to consume events (code 0002)"
+
+
+def build_app(settings: Settings) -> FastAPI:
+    """The storage application; ready once it consumes `events` and announced 0002."""
+    ready = asyncio.Event()
+    state: dict[str, object] = {}
+
+    def is_ready() -> str | None:
+        return None if ready.is_set() else "connecting to PostgreSQL and Kafka"
+
+    pool = open_pool(
+        settings.database_dsn,
+        name="storage",
+        min_size=settings.storage.pool_min_size,
+        max_size=settings.storage.pool_max_size,
+    )
+    repository = EventRepository(pool)
+
+    def handle_batch(batch: list[Message]) -> None:
+        events, dead = classify([RawMessage(*message_position(m), m.value()) for m in batch])
+        for letter in dead:
+            log.warning(
+                "dead letter %s[%d]@%d: %s",
+                letter.topic,
+                letter.partition,
+                letter.offset,
+                letter.error,
+            )
+        repository.store_batch(events, dead)
+
+    consumer = BatchConsumer(
+        settings,
+        group_id=settings.storage.group_id,
+        topics=[settings.topics.events],
+        handle_batch=handle_batch,
+        batch_size=settings.storage.batch_size,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await asyncio.to_thread(apply_migrations, pool, "merchstore.storage", "storage")
+        thread = consumer.run_in_thread("events-consumer")
+        await asyncio.to_thread(consumer.assigned.wait, 60)
+        producer = KafkaProducer(settings, client_id="storage")
+        state["producer"] = producer
+        await EventLogPublisher(producer, settings.topics.event_log, "storage").publish_async(
+            "0002", READY_MESSAGE
+        )
+        ready.set()
+        log.info("ready: consuming %s", settings.topics.events)
+        yield
+        consumer.stop()
+        await asyncio.to_thread(thread.join, settings.supervisor.stop_timeout_s)
+        await asyncio.to_thread(producer.close, 5.0)
+        pool.close()
+
+    return create_app(repository, is_ready, lifespan=lifespan)
+
+
+def run(settings: Settings) -> None:
+    """Serve storage until SIGTERM or Ctrl-C."""
+    check_broker(settings)
+    serve_http(build_app(settings), settings.storage.host, settings.storage.port)

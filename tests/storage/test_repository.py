@@ -1,0 +1,96 @@
+"""storage's PostgreSQL adapter on a real PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from psycopg_pool import ConnectionPool
+
+from merchstore.common.domain_events import DomainEvent
+from merchstore.common.postgres import apply_migrations, open_pool
+from merchstore.storage.domain import ConsumedEvent, DeadLetter
+from merchstore.storage.repository import FEED_START, EventRepository
+
+BASE = datetime(2026, 11, 22, 6, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def pool(database_url: str) -> Iterator[ConnectionPool]:
+    pool = open_pool(database_url, name="test", min_size=1, max_size=4)
+    apply_migrations(pool, "merchstore.storage", "storage")
+    yield pool
+    pool.close()
+
+
+def consumed(minutes: int, event_type: str = "join_guild") -> ConsumedEvent:
+    event = DomainEvent(
+        event_id=uuid.uuid4(),
+        event_type=event_type,  # type: ignore[arg-type]
+        user_id="7",
+        metadata={"guild_name": "red"},
+        timestamp=BASE + timedelta(minutes=minutes),
+    )
+    return ConsumedEvent(event, 0, minutes)
+
+
+def test_migrations_apply_once(pool: ConnectionPool) -> None:
+    assert apply_migrations(pool, "merchstore.storage", "storage") == []
+
+
+def test_a_redelivered_event_is_stored_once(pool: ConnectionPool) -> None:
+    repository = EventRepository(pool)
+    events = [consumed(i) for i in range(5)]
+    assert repository.store_batch(events, []) == 5
+    assert repository.store_batch([*events[3:], consumed(9)], []) == 1
+    assert repository.count() == 6
+
+
+def test_between_is_half_open_and_ordered(pool: ConnectionPool) -> None:
+    repository = EventRepository(pool)
+    repository.store_batch([consumed(i) for i in (3, 1, 2, 0)], [])
+    rows = repository.between(BASE + timedelta(minutes=1), BASE + timedelta(minutes=3), 100)
+    assert [row["timestamp"] for row in rows] == [
+        "2026-11-22T06:01:00.000Z",
+        "2026-11-22T06:02:00.000Z",
+    ]
+    assert rows[0]["metadata"] == {"guild_name": "red"}
+
+
+def test_feed_pages_through_everything_once(pool: ConnectionPool) -> None:
+    repository = EventRepository(pool)
+    for start in range(0, 25, 5):
+        repository.store_batch([consumed(i) for i in range(start, start + 5)], [])
+    seen: list[str] = []
+    cursor = FEED_START
+    while True:
+        page, cursor = repository.feed(cursor, 7)
+        seen.extend(row["event_id"] for row in page)
+        if not page:
+            break
+    assert len(seen) == len(set(seen)) == 25
+    assert repository.feed(cursor, 7) == ([], cursor)
+
+
+def test_feed_waits_for_transactions_still_running(pool: ConnectionPool, database_url: str) -> None:
+    repository = EventRepository(pool)
+    repository.store_batch([consumed(0)], [])
+    with ConnectionPool(database_url, min_size=1, max_size=1) as other, other.connection() as slow:
+        # A writer that started earlier commits later: the feed must not move past it.
+        slow.execute("SELECT pg_current_xact_id()")
+        repository.store_batch([consumed(1)], [])
+        page, cursor = repository.feed(FEED_START, 100)
+        assert len(page) == 1
+        slow.rollback()
+    page, _ = repository.feed(cursor, 100)
+    assert len(page) == 1
+
+
+def test_dead_letters_are_kept_once(pool: ConnectionPool) -> None:
+    repository = EventRepository(pool)
+    letter = DeadLetter("events", 2, 17, b"garbage", "not JSON")
+    repository.store_batch([], [letter])
+    repository.store_batch([], [letter])
+    assert repository.dead_letter_count() == 1
