@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 PROTOS := $(wildcard protos/merchstore/protos/*.proto)
 GENERATED := $(PROTOS:protos/%.proto=src/%_pb2.py)
 
-.PHONY: run test lint typecheck unit install protos clean
+.PHONY: run test install protos openapi clean
 
 run: install
 	$(BIN)/merchstore up
@@ -35,6 +35,11 @@ protos: $(GENERATED)
 src/%_pb2.py: protos/%.proto $(STAMP)
 	$(BIN)/python -m grpc_tools.protoc -Iprotos --python_out=src --grpc_python_out=src \
 		--mypy_out=src --mypy_grpc_out=src $<
+
+# Regenerate the committed OpenAPI documents (a test fails while they are stale).
+openapi: install
+	for service in event-logger storage receiver processor; do \
+		$(BIN)/merchstore openapi $$service > docs/openapi/$$service.yaml; done
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache src/merchstore/protos/*_pb2*.py*

@@ -77,6 +77,22 @@ def serve(service: str) -> None:
         sys.exit(2)
 
 
+@main.command()
+@click.argument("service")
+def openapi(service: str) -> None:
+    """Print the OpenAPI document (YAML) of an HTTP service, as kept in docs/openapi/."""
+    from merchstore.common.openapi import openapi_document, to_yaml
+    from merchstore.services import find_service
+
+    try:
+        spec = find_service(service)
+    except KeyError as error:
+        raise click.BadParameter(str(error.args[0]), param_hint="SERVICE") from None
+    if spec.protocol != "http":
+        raise click.BadParameter(f"{service} speaks gRPC; see protos/", param_hint="SERVICE")
+    click.echo(to_yaml(openapi_document(spec.api_module)), nl=False)
+
+
 @main.group()
 def events() -> None:
     """Watch Kafka topics."""

@@ -22,6 +22,11 @@ class ServiceSpec:
     module: str
     protocol: Literal["http", "grpc"]
 
+    @property
+    def api_module(self) -> str:
+        """The module whose ``documentation_app`` renders the HTTP API's OpenAPI document."""
+        return self.module.rsplit(".", 1)[0] + ".api"
+
     def endpoint(self, settings: Settings) -> ServiceSettings:
         """The service's section of the settings (host, port and its own keys)."""
         return cast(ServiceSettings, getattr(settings, self.name.replace("-", "_")))

@@ -56,17 +56,20 @@ class UpProcess:
         return found[0]
 
 
+SERVICES = ("event_logger", "storage", "receiver", "processor")
+
+
 @pytest.fixture
 def up_ports() -> dict[str, int]:
-    return {"kafka": free_port(), "event_logger": free_port()}
+    return {name: free_port() for name in ("kafka", *SERVICES)}
 
 
 @pytest.fixture
 def up_env(up_ports: dict[str, int]) -> dict[str, str]:
-    return {
-        "MERCHSTORE_EMBEDDED__KAFKA_PORT": str(up_ports["kafka"]),
-        "MERCHSTORE_EVENT_LOGGER__PORT": str(up_ports["event_logger"]),
-    }
+    env = {"MERCHSTORE_EMBEDDED__KAFKA_PORT": str(up_ports["kafka"])}
+    for name in SERVICES:
+        env[f"MERCHSTORE_{name.upper()}__PORT"] = str(up_ports[name])
+    return env
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, FastAPI, Query
 from pydantic import BaseModel, Field
@@ -60,3 +60,9 @@ def create_app(store: EventLogStore, is_ready: ReadinessCheck, **app_options: An
 
     app.include_router(router)
     return app
+
+
+def documentation_app() -> FastAPI:
+    """The event-logger's routes with no database behind them, to render the document."""
+    # Route handlers are never called here, so no store is needed.
+    return create_app(cast(EventLogStore, None), lambda: None)

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from merchstore.common.health import ReadinessCheck, health_router
 from merchstore.common.http_errors import install_error_handlers
+from merchstore.common.openapi import not_served
 from merchstore.common.timeutil import to_rfc3339
 from merchstore.processor.domain import Statistics
 from merchstore.processor.runs import RunResult
@@ -96,3 +97,8 @@ def create_app(
 
     app.include_router(router)
     return app
+
+
+def documentation_app() -> FastAPI:
+    """The processor's routes with nothing behind them, to render the OpenAPI document."""
+    return create_app(not_served, not_served, not_served, lambda: None)

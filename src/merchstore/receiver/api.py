@@ -12,6 +12,7 @@ from merchstore.common.domain_events import DomainEvent
 from merchstore.common.health import ReadinessCheck, health_router
 from merchstore.common.http_errors import install_error_handlers
 from merchstore.common.kafka import DeliveryFailed
+from merchstore.common.openapi import not_served
 from merchstore.receiver.domain import (
     DEFAULT_ACTION,
     JOIN_GUILD,
@@ -117,3 +118,8 @@ def create_app(publish: PublishEvent, is_ready: ReadinessCheck, **app_options: A
 
     app.include_router(router)
     return app
+
+
+def documentation_app() -> FastAPI:
+    """The receiver's routes with no Kafka behind them, to render the OpenAPI document."""
+    return create_app(not_served, lambda: None)

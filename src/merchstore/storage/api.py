@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, FastAPI, HTTPException, Query
 from fastapi.concurrency import run_in_threadpool
@@ -93,3 +93,9 @@ def create_app(repository: EventRepository, is_ready: ReadinessCheck, **options:
 
     app.include_router(router)
     return app
+
+
+def documentation_app() -> FastAPI:
+    """Storage's routes with no database behind them, to render the OpenAPI document."""
+    # Route handlers are never called here, so no repository is needed.
+    return create_app(cast(EventRepository, None), lambda: None)
