@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 PROTOS := $(wildcard protos/merchstore/protos/*.proto)
 GENERATED := $(PROTOS:protos/%.proto=src/%_pb2.py)
 
-.PHONY: run test install protos openapi clean
+.PHONY: run test install protos openapi bench bench-event-logger bench-pipeline clean
 
 run: install
 	$(BIN)/merchstore up
@@ -35,6 +35,16 @@ protos: $(GENERATED)
 src/%_pb2.py: protos/%.proto $(STAMP)
 	$(BIN)/python -m grpc_tools.protoc -Iprotos --python_out=src --grpc_python_out=src \
 		--mypy_out=src --mypy_grpc_out=src $<
+
+# Benchmarks print their figures beside their references; wrk comes from Debian's packages.
+bench: bench-event-logger bench-pipeline
+
+bench-event-logger: install
+	$(BIN)/python -m bench.event_logger
+
+bench-pipeline: install
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(BIN)/python -m bench.pipeline
 
 # Regenerate the committed OpenAPI documents (a test fails while they are stale).
 openapi: install

@@ -77,6 +77,8 @@ class ReceiverSettings(ServiceSettings):
     port: int = Field(8080, ge=1, le=65535)
     # An answer waits at most this long for the broker's acknowledgement, then it is a 503.
     publish_timeout_ms: int = Field(5000, ge=100)
+    # Requests wait for the ack: a short linger keeps them fast; concurrent ones still batch.
+    linger_ms: int = Field(1, ge=0, le=1000)
 
 
 class StorageSettings(ServiceSettings):

@@ -36,8 +36,8 @@ class DomainEvent(BaseModel):
     def new(
         cls, event_type: EventType, user_id: str, metadata: dict[str, str] | None = None
     ) -> DomainEvent:
-        """A new event happening now, with a fresh id."""
-        return cls(
+        """A new event happening now, with a fresh id (built from trusted values, not parsed)."""
+        return cls.model_construct(
             event_id=uuid.uuid4(),
             event_type=event_type,
             user_id=user_id,

@@ -102,6 +102,9 @@ class KafkaProducer:
         self._config = config
         self._producer = Producer(config)
         self._swap_lock = threading.Lock()
+        # Acknowledgements for awaiting coroutines, handed to their event loop once per poll.
+        self._acks_for_loops: dict[asyncio.AbstractEventLoop, list[Callable[[], None]]] = {}
+        self._acks_lock = threading.Lock()
         self._fatal = threading.Event()
         self._closed = threading.Event()
         self._poller = threading.Thread(
@@ -125,8 +128,19 @@ class KafkaProducer:
                 log.error("producer error: %s", error)
                 if error.args[0].fatal():
                     self._fatal.set()
+            self._hand_acks_to_loops()
             if self._fatal.is_set():
                 self._replace_producer()
+
+    def _hand_acks_to_loops(self) -> None:
+        # One wake-up per event loop for everything one poll acknowledged, not one per message.
+        with self._acks_lock:
+            batches, self._acks_for_loops = self._acks_for_loops, {}
+        for loop, callbacks in batches.items():
+            try:
+                loop.call_soon_threadsafe(_run_all, callbacks)
+            except RuntimeError:
+                log.debug("event loop closed before %d acknowledgement(s)", len(callbacks))
 
     def _replace_producer(self) -> None:
         with self._swap_lock:
@@ -155,21 +169,59 @@ class KafkaProducer:
             else:
                 future.set_result(message)
 
+        self._produce(topic, value, key, on_delivery, future.set_exception)
+        return future
+
+    async def send_async(
+        self, topic: str, value: bytes | str, key: bytes | str | None = None
+    ) -> Message:
+        """Send and await the acknowledgement without blocking the event loop."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Message] = loop.create_future()
+
+        def resolve(error: KafkaError | None, message: Message) -> None:
+            if future.done():  # the caller gave up waiting (cancelled)
+                return
+            if error is not None:
+                future.set_exception(DeliveryFailed(f"delivery to {topic} failed: {error.str()}"))
+            else:
+                future.set_result(message)
+
+        def on_delivery(error: KafkaError | None, message: Message) -> None:
+            # Runs on the delivery thread, inside poll(); delivered to the loop after it.
+            with self._acks_lock:
+                self._acks_for_loops.setdefault(loop, []).append(lambda: resolve(error, message))
+
+        def fail(error: BaseException) -> None:
+            if not future.done():
+                future.set_exception(error)
+
+        self._produce(topic, value, key, on_delivery, fail)
+        return await future
+
+    def _produce(
+        self,
+        topic: str,
+        value: bytes | str,
+        key: bytes | str | None,
+        on_delivery: Callable[[KafkaError | None, Message], None],
+        fail: Callable[[BaseException], None],
+    ) -> None:
         deadline = time.monotonic() + self._delivery_timeout_s
         while True:
             try:
                 with self._swap_lock:
                     self._producer.produce(topic, value=value, key=key, on_delivery=on_delivery)
-                return future
+                return
             except BufferError:
                 # The local queue is full: wait for acknowledgements to make room, within bound.
                 if time.monotonic() > deadline:
-                    future.set_exception(DeliveryFailed(f"producer queue for {topic} is full"))
-                    return future
+                    fail(DeliveryFailed(f"producer queue for {topic} is full"))
+                    return
                 time.sleep(0.01)
             except KafkaException as error:
-                future.set_exception(DeliveryFailed(f"cannot send to {topic}: {error}"))
-                return future
+                fail(DeliveryFailed(f"cannot send to {topic}: {error}"))
+                return
 
     def send_and_wait(
         self, topic: str, value: bytes | str, key: bytes | str | None = None
@@ -179,12 +231,6 @@ class KafkaProducer:
         # Delivery reports always arrive by message.timeout.ms; the margin covers scheduling.
         return future.result(timeout=self._delivery_timeout_s + 5)
 
-    async def send_async(
-        self, topic: str, value: bytes | str, key: bytes | str | None = None
-    ) -> Message:
-        """Send and await the acknowledgement without blocking the event loop."""
-        return await asyncio.wrap_future(self.send(topic, value, key))
-
     def flush(self, timeout_s: float) -> int:
         """Wait for queued messages; return how many are still unacknowledged."""
         try:
@@ -192,6 +238,8 @@ class KafkaProducer:
         except KafkaException as error:
             log.error("flush failed: %s", error)
             return len(self._producer)
+        finally:
+            self._hand_acks_to_loops()
 
     def close(self, timeout_s: float = 5.0) -> int:
         """Flush within a bound, stop the delivery thread; return messages left unacknowledged."""
@@ -201,6 +249,11 @@ class KafkaProducer:
         if remaining:
             log.warning("producer closed with %d unacknowledged message(s)", remaining)
         return remaining
+
+
+def _run_all(callbacks: list[Callable[[], None]]) -> None:
+    for callback in callbacks:
+        callback()
 
 
 class BatchConsumer:
@@ -290,8 +343,14 @@ class BatchConsumer:
         return thread
 
     def _poll(self, consumer: Consumer) -> list[Message]:
+        # Wait for the first message only, then take what is already fetched: a quiet topic
+        # gets low latency, a busy one gets full batches.
+        first = consumer.poll(self._poll_timeout_s)
+        if first is None:
+            return []
         batch: list[Message] = []
-        for message in consumer.consume(self._batch_size, self._poll_timeout_s):
+        more = consumer.consume(self._batch_size - 1, 0) if self._batch_size > 1 else []
+        for message in [first, *more]:
             error = message.error()
             if error is None:
                 batch.append(message)

@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, HTTPException
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from merchstore.common.domain_events import DomainEvent
@@ -77,43 +78,56 @@ def create_app(publish: PublishEvent, is_ready: ReadinessCheck, **app_options: A
         action: PlayerAction,
         user_id: str | None,
         metadata: WeaponMetadata | GuildMetadata | NoMetadata,
-    ) -> EventAccepted:
+        status_code: int = 201,
+    ) -> JSONResponse:
         event = action_event(action, user_id, metadata)
         try:
             await publish(event)
         except (DeliveryFailed, TimeoutError) as error:
             raise HTTPException(503, f"the event could not be published: {error}") from None
-        return EventAccepted(message=action.answer, event_id=str(event.event_id))
+        # Built directly: the answer is ours and needs no re-validation on this hot path.
+        body = {"message": action.answer, "event_id": str(event.event_id)}
+        return JSONResponse(body, status_code=status_code)
 
-    @router.get("/", responses=unavailable, summary="Default event")
-    async def default_event() -> EventAccepted:
-        return await accept(DEFAULT_ACTION, None, NoMetadata())
+    @router.get("/", response_model=EventAccepted, responses=unavailable, summary="Default event")
+    async def default_event() -> JSONResponse:
+        return await accept(DEFAULT_ACTION, None, NoMetadata(), status_code=200)
 
-    @router.post("/purchase_a_sword", status_code=201, responses=unavailable)
-    async def purchase_a_sword(body: WeaponPurchase | None = None) -> EventAccepted:
+    @router.post(
+        "/purchase_a_sword", status_code=201, response_model=EventAccepted, responses=unavailable
+    )
+    async def purchase_a_sword(body: WeaponPurchase | None = None) -> JSONResponse:
         body = body or WeaponPurchase()
         return await accept(PURCHASE_SWORD, body.user_id, body.metadata)
 
-    @router.get("/purchase_a_sword", status_code=201, responses=unavailable)
-    async def purchase_a_sword_by_get() -> EventAccepted:
+    @router.get(
+        "/purchase_a_sword", status_code=201, response_model=EventAccepted, responses=unavailable
+    )
+    async def purchase_a_sword_by_get() -> JSONResponse:
         return await accept(PURCHASE_SWORD, None, WeaponMetadata())
 
-    @router.post("/purchase_a_knife", status_code=201, responses=unavailable)
-    async def purchase_a_knife(body: WeaponPurchase | None = None) -> EventAccepted:
+    @router.post(
+        "/purchase_a_knife", status_code=201, response_model=EventAccepted, responses=unavailable
+    )
+    async def purchase_a_knife(body: WeaponPurchase | None = None) -> JSONResponse:
         body = body or WeaponPurchase()
         return await accept(PURCHASE_KNIFE, body.user_id, body.metadata)
 
-    @router.get("/purchase_a_knife", status_code=201, responses=unavailable)
-    async def purchase_a_knife_by_get() -> EventAccepted:
+    @router.get(
+        "/purchase_a_knife", status_code=201, response_model=EventAccepted, responses=unavailable
+    )
+    async def purchase_a_knife_by_get() -> JSONResponse:
         return await accept(PURCHASE_KNIFE, None, WeaponMetadata())
 
-    @router.post("/join_guild", status_code=201, responses=unavailable)
-    async def join_guild(body: GuildJoin | None = None) -> EventAccepted:
+    @router.post(
+        "/join_guild", status_code=201, response_model=EventAccepted, responses=unavailable
+    )
+    async def join_guild(body: GuildJoin | None = None) -> JSONResponse:
         body = body or GuildJoin()
         return await accept(JOIN_GUILD, body.user_id, body.metadata)
 
-    @router.get("/join_guild", status_code=201, responses=unavailable)
-    async def join_guild_by_get() -> EventAccepted:
+    @router.get("/join_guild", status_code=201, response_model=EventAccepted, responses=unavailable)
+    async def join_guild_by_get() -> JSONResponse:
         return await accept(JOIN_GUILD, None, GuildMetadata())
 
     app.include_router(router)

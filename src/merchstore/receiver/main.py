@@ -27,16 +27,18 @@ def build_app(settings: Settings) -> FastAPI:
     """The receiver application; it is ready once 0001 is on ``event_log``."""
     timeout_ms = settings.receiver.publish_timeout_ms
     # A delivery report arrives within the answer timeout, so a 503 means "not written".
-    producer_overrides = {"message.timeout.ms": timeout_ms}
+    producer_overrides = {
+        "message.timeout.ms": timeout_ms,
+        "linger.ms": settings.receiver.linger_ms,
+    }
     state: dict[str, KafkaProducer] = {}
     ready = asyncio.Event()
 
     async def publish(event: DomainEvent) -> None:
         producer = state["producer"]
-        await asyncio.wait_for(
-            producer.send_async(settings.topics.events, event.to_json(), key=event.user_id),
-            timeout=timeout_ms / 1000 + 1,
-        )
+        # The delivery report comes within message.timeout.ms; this bound is a safety net.
+        async with asyncio.timeout(timeout_ms / 1000 + 1):
+            await producer.send_async(settings.topics.events, event.to_json(), key=event.user_id)
 
     def is_ready() -> str | None:
         return None if ready.is_set() else "connecting to Kafka"

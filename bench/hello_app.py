@@ -1,0 +1,27 @@
+"""The ceiling reference: a bare FastAPI endpoint served the same way as the services."""
+
+from __future__ import annotations
+
+import sys
+
+from fastapi import FastAPI
+
+from merchstore.common.serving import serve_http
+
+app = FastAPI()
+
+
+@app.post("/hello", status_code=201)
+async def hello(body: dict[str, object] | None = None) -> dict[str, str]:
+    """Answer at once: no validation beyond JSON, no I/O."""
+    return {"message": "hello"}
+
+
+@app.get("/health")
+async def health() -> dict[str, str]:
+    """Ready as soon as it listens."""
+    return {"status": "ok"}
+
+
+if __name__ == "__main__":
+    serve_http(app, "127.0.0.1", int(sys.argv[1]))

@@ -1,0 +1,82 @@
+"""Run wrk (Debian package) against one URL and read its figures."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """What one wrk run measured."""
+
+    requests: int
+    failed: int
+    per_second: float
+    p50_ms: float
+    p99_ms: float
+
+    @property
+    def accepted(self) -> int:
+        """Requests answered 2xx."""
+        return self.requests - self.failed
+
+
+def require_wrk() -> str:
+    """The wrk binary, or a clear message on how to get it."""
+    path = shutil.which("wrk")
+    if path is None:
+        raise SystemExit("wrk is not installed: `apt-get install wrk` (or run `make bench`)")
+    return path
+
+
+def _ms(text: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s)", text)
+    assert match, text
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def post_load(url: str, body: str, connections: int, seconds: int) -> LoadResult:
+    """POST ``body`` to ``url`` from ``connections`` connections for ``seconds``."""
+    script = Path(tempfile.mkstemp(suffix=".lua")[1])
+    script.write_text(
+        'wrk.method = "POST"\n'
+        f"wrk.body = [[{body}]]\n"
+        'wrk.headers["Content-Type"] = "application/json"\n'
+    )
+    output = subprocess.run(
+        [
+            require_wrk(),
+            "-t1",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--latency",
+            "-s",
+            str(script),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    requests = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
+    failed_match = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    failed = int(failed_match.group(1)) if failed_match else 0
+    if errors:
+        failed += sum(int(n) for n in errors.groups())
+    return LoadResult(
+        requests=requests,
+        failed=failed,
+        per_second=float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),  # type: ignore[union-attr]
+        p50_ms=_ms(re.search(r"^\s+50%\s+(\S+)", output, re.M).group(1)),  # type: ignore[union-attr]
+        p99_ms=_ms(re.search(r"^\s+99%\s+(\S+)", output, re.M).group(1)),  # type: ignore[union-attr]
+    )
