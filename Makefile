@@ -34,7 +34,8 @@ protos: $(GENERATED)
 
 src/%_pb2.py: protos/%.proto $(STAMP)
 	$(BIN)/python -m grpc_tools.protoc -Iprotos --python_out=src --grpc_python_out=src \
-		--mypy_out=src --mypy_grpc_out=src $<
+		--plugin=protoc-gen-mypy=$(BIN)/protoc-gen-mypy --mypy_out=src \
+		--plugin=protoc-gen-mypy_grpc=$(BIN)/protoc-gen-mypy_grpc --mypy_grpc_out=src $<
 
 # Benchmarks print their figures beside their references; wrk comes from Debian's packages.
 bench: bench-event-logger bench-pipeline

@@ -40,6 +40,8 @@ class ServiceSpec:
 
 SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("event-logger", "merchstore.event_logger.main", "http"),
+    ServiceSpec("db-service", "merchstore.db_service.main", "grpc"),
+    ServiceSpec("store-api", "merchstore.store_api.main", "http"),
     ServiceSpec("storage", "merchstore.storage.main", "http"),
     ServiceSpec("receiver", "merchstore.receiver.main", "http"),
     ServiceSpec("processor", "merchstore.processor.main", "http"),

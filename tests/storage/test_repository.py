@@ -20,7 +20,8 @@ BASE = datetime(2026, 11, 22, 6, 0, tzinfo=UTC)
 @pytest.fixture
 def pool(database_url: str) -> Iterator[ConnectionPool]:
     pool = open_pool(database_url, name="test", min_size=1, max_size=4)
-    apply_migrations(pool, "merchstore.storage", "storage")
+    with pool.connection() as connection:
+        apply_migrations(connection, "merchstore.storage", "storage")
     yield pool
     pool.close()
 
@@ -37,7 +38,8 @@ def consumed(minutes: int, event_type: str = "join_guild") -> ConsumedEvent:
 
 
 def test_migrations_apply_once(pool: ConnectionPool) -> None:
-    assert apply_migrations(pool, "merchstore.storage", "storage") == []
+    with pool.connection() as connection:
+        assert apply_migrations(connection, "merchstore.storage", "storage") == []
 
 
 def test_a_redelivered_event_is_stored_once(pool: ConnectionPool) -> None:

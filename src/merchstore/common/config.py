@@ -104,6 +104,31 @@ class ProcessorSettings(ServiceSettings):
     request_timeout_s: float = Field(5.0, gt=0)
 
 
+class DbServiceSettings(ServiceSettings):
+    """db-service: store data access over gRPC, PostgreSQL behind a connection pool."""
+
+    port: int = Field(50051, ge=1, le=65535)
+    pool_min_size: int = Field(2, ge=0)
+    pool_max_size: int = Field(10, ge=1)
+    # Benchmarks only: open a new PostgreSQL connection per request (the design a pool replaces).
+    per_request_connections: bool = False
+    outbox_poll_interval_s: float = Field(0.2, gt=0)
+    outbox_batch_size: int = Field(100, ge=1)
+    grace_period_s: float = Field(5.0, ge=0)
+
+
+class StoreApiSettings(ServiceSettings):
+    """store-api: the merch store's REST API."""
+
+    port: int = Field(8000, ge=1, le=65535)
+    # Unset: db_service.host:db_service.port.
+    db_service_target: str | None = None
+    rpc_timeout_s: float = Field(5.0, gt=0)
+    token_ttl_s: int = Field(3600, ge=60)
+    # Shown in the X-Served-By header (defaults to host:port), so load balancing is visible.
+    replica_name: str | None = None
+
+
 class EmbeddedSettings(_Section):
     """The embedded PostgreSQL and broker that ``merchstore up`` starts for local use."""
 
@@ -145,6 +170,8 @@ class Settings(BaseSettings):
     receiver: ReceiverSettings = ReceiverSettings()
     storage: StorageSettings = StorageSettings()
     processor: ProcessorSettings = ProcessorSettings()
+    db_service: DbServiceSettings = DbServiceSettings()
+    store_api: StoreApiSettings = StoreApiSettings()
 
     @model_validator(mode="after")
     def _refuse_local_secret_in_production(self) -> Settings:
@@ -173,6 +200,11 @@ class Settings(BaseSettings):
                 "or set MERCHSTORE_DATABASE_URL"
             )
         return self.database_url.get_secret_value()
+
+    @property
+    def db_service_target(self) -> str:
+        """Where store-api finds db-service (gRPC target)."""
+        return self.store_api.db_service_target or f"{self.db_service.host}:{self.db_service.port}"
 
     @property
     def storage_base_url(self) -> str:

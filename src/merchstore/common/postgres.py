@@ -7,7 +7,7 @@ from importlib import resources
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
-from psycopg_pool import ConnectionPool, PoolTimeout
+from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolTimeout
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,31 @@ def open_pool(
     return pool
 
 
-def apply_migrations(pool: ConnectionPool, package: str, service: str) -> list[str]:
+async def open_async_pool(
+    url: str, *, name: str, min_size: int, max_size: int, timeout_s: float = 10.0
+) -> AsyncConnectionPool:
+    """The asyncio twin of `open_pool`, with the same checks and errors."""
+    pool = AsyncConnectionPool(
+        url,
+        name=name,
+        min_size=min_size,
+        max_size=max_size,
+        open=False,
+        check=AsyncConnectionPool.check_connection,
+        timeout=timeout_s,
+    )
+    try:
+        await pool.open(wait=True, timeout=timeout_s)
+    except PoolTimeout:
+        await pool.close()
+        raise DatabaseUnavailable(
+            f"PostgreSQL at {describe_database(url)} is not reachable; start it or set "
+            "MERCHSTORE_DATABASE_URL"
+        ) from None
+    return pool
+
+
+def apply_migrations(connection: psycopg.Connection, package: str, service: str) -> list[str]:
     """Apply the ``migrations/*.sql`` files of ``package`` not applied yet, in name order.
 
     Each file runs in its own transaction with its version recorded; an advisory lock makes
@@ -65,27 +89,26 @@ def apply_migrations(pool: ConnectionPool, package: str, service: str) -> list[s
         key=lambda entry: entry.name,
     )
     applied: list[str] = []
-    with pool.connection() as connection:
-        connection.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations ("
-            " service text NOT NULL, version text NOT NULL,"
-            " applied_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (service, version))"
-        )
-        connection.commit()
-        for entry in files:
-            with connection.transaction():
-                connection.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (service,))
-                done = connection.execute(
-                    "SELECT 1 FROM schema_migrations WHERE service = %s AND version = %s",
-                    (service, entry.name),
-                ).fetchone()
-                if done:
-                    continue
-                connection.execute(entry.read_text())
-                connection.execute(
-                    "INSERT INTO schema_migrations (service, version) VALUES (%s, %s)",
-                    (service, entry.name),
-                )
-                applied.append(entry.name)
-                log.info("applied migration %s/%s", service, entry.name)
+    connection.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+        " service text NOT NULL, version text NOT NULL,"
+        " applied_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (service, version))"
+    )
+    connection.commit()
+    for entry in files:
+        with connection.transaction():
+            connection.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (service,))
+            done = connection.execute(
+                "SELECT 1 FROM schema_migrations WHERE service = %s AND version = %s",
+                (service, entry.name),
+            ).fetchone()
+            if done:
+                continue
+            connection.execute(entry.read_text())
+            connection.execute(
+                "INSERT INTO schema_migrations (service, version) VALUES (%s, %s)",
+                (service, entry.name),
+            )
+            applied.append(entry.name)
+            log.info("applied migration %s/%s", service, entry.name)
     return applied

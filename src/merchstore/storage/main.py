@@ -40,6 +40,10 @@ def build_app(settings: Settings) -> FastAPI:
     )
     repository = EventRepository(pool)
 
+    def migrate() -> None:
+        with pool.connection() as connection:
+            apply_migrations(connection, "merchstore.storage", "storage")
+
     def handle_batch(batch: list[Message]) -> None:
         events, dead = classify([RawMessage(*message_position(m), m.value()) for m in batch])
         for letter in dead:
@@ -62,7 +66,7 @@ def build_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await asyncio.to_thread(apply_migrations, pool, "merchstore.storage", "storage")
+        await asyncio.to_thread(migrate)
         thread = consumer.run_in_thread("events-consumer")
         await asyncio.to_thread(consumer.assigned.wait, 60)
         producer = KafkaProducer(settings, client_id="storage")

@@ -1,0 +1,250 @@
+"""PostgreSQL adapter of db-service: every multi-statement change is one transaction."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any, Protocol
+
+import psycopg
+from psycopg.rows import dict_row
+
+from merchstore.common.domain_events import DomainEvent
+from merchstore.db_service import domain
+from merchstore.db_service.domain import (
+    AlreadyExists,
+    Conflict,
+    NotFound,
+    Order,
+    PermissionDenied,
+    Product,
+    Unauthenticated,
+    User,
+)
+from merchstore.db_service.passwords import hash_password, verify_password
+
+_PRODUCT = "id, name, description, category, price, slogan, stock, created_at"
+_USER = "id, sid, username, email, created_at"
+_ORDER = "id, user_id, product_id, quantity, total_price, status, created_at"
+
+
+class ConnectionSource(Protocol):
+    """Hands out connections: the pool, or (for comparison) a new connection each time."""
+
+    def connection(self) -> AbstractAsyncContextManager[psycopg.AsyncConnection[Any]]:
+        """A connection for one unit of work."""
+        ...
+
+
+class NewConnectionEachTime:
+    """A fresh PostgreSQL connection per unit of work: what the pool exists to replace."""
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        """Connect, yield, commit (or roll back) and close."""
+        async with await psycopg.AsyncConnection.connect(self._url) as connection:
+            yield connection
+
+
+def _taken(error: psycopg.errors.UniqueViolation) -> AlreadyExists:
+    constraint = error.diag.constraint_name or ""
+    for field in ("sid", "username", "email"):
+        if field in constraint:
+            return AlreadyExists(f"{field} is already taken")
+    return AlreadyExists("already exists")
+
+
+class StoreRepository:
+    """Products, users, orders and the outbox."""
+
+    def __init__(self, connections: ConnectionSource) -> None:
+        self._connections = connections
+
+    async def list_products(self) -> list[Product]:
+        """Every product, by id."""
+        async with self._connections.connection() as connection:
+            cursor = connection.cursor(row_factory=dict_row)
+            rows = await (
+                await cursor.execute(f"SELECT {_PRODUCT} FROM products ORDER BY id")
+            ).fetchall()
+        return [Product(**row) for row in rows]
+
+    async def get_product(self, product_id: int) -> Product:
+        """One product; NotFound if there is none."""
+        async with self._connections.connection() as connection:
+            cursor = connection.cursor(row_factory=dict_row)
+            await cursor.execute(f"SELECT {_PRODUCT} FROM products WHERE id = %s", (product_id,))
+            row = await cursor.fetchone()
+        if row is None:
+            raise NotFound(f"product {product_id} not found")
+        return Product(**row)
+
+    async def create_user(self, sid: str, username: str, email: str, password: str) -> User:
+        """Register a user; AlreadyExists if the sid, username or email is taken."""
+        domain.check_new_user(sid, username, email, password)
+        password_hash = await asyncio.to_thread(hash_password, password)
+        try:
+            async with self._connections.connection() as connection:
+                cursor = connection.cursor(row_factory=dict_row)
+                await cursor.execute(
+                    "INSERT INTO users (sid, username, email, password_hash)"
+                    f" VALUES (%s, %s, %s, %s) RETURNING {_USER}",
+                    (sid, username, email, password_hash),
+                )
+                row = await cursor.fetchone()
+        except psycopg.errors.UniqueViolation as error:
+            raise _taken(error) from None
+        assert row is not None
+        return User(**row)
+
+    async def authenticate(self, username: str, password: str) -> User:
+        """The active user with these credentials; Unauthenticated otherwise."""
+        async with self._connections.connection() as connection:
+            cursor = connection.cursor(row_factory=dict_row)
+            await cursor.execute(
+                f"SELECT {_USER}, password_hash FROM users WHERE username = %s AND active",
+                (username,),
+            )
+            row = await cursor.fetchone()
+        password_hash = row.pop("password_hash") if row else None
+        if not await asyncio.to_thread(verify_password, password_hash, password) or row is None:
+            raise Unauthenticated("wrong username or password")
+        return User(**row)
+
+    async def get_user(self, user_id: int) -> User:
+        """An active user; NotFound for an unknown or deactivated one."""
+        async with self._connections.connection() as connection:
+            cursor = connection.cursor(row_factory=dict_row)
+            await cursor.execute(f"SELECT {_USER} FROM users WHERE id = %s AND active", (user_id,))
+            row = await cursor.fetchone()
+        if row is None:
+            raise NotFound(f"user {user_id} not found")
+        return User(**row)
+
+    async def update_user(self, user_id: int, email: str | None, password: str | None) -> User:
+        """Change the email and/or password of an active user."""
+        if email is not None:
+            domain.check_email(email)
+        password_hash = None
+        if password is not None:
+            domain.check_password(password)
+            password_hash = await asyncio.to_thread(hash_password, password)
+        try:
+            async with self._connections.connection() as connection:
+                cursor = connection.cursor(row_factory=dict_row)
+                await cursor.execute(
+                    "UPDATE users SET email = coalesce(%s, email),"
+                    " password_hash = coalesce(%s, password_hash)"
+                    f" WHERE id = %s AND active RETURNING {_USER}",
+                    (email, password_hash, user_id),
+                )
+                row = await cursor.fetchone()
+        except psycopg.errors.UniqueViolation as error:
+            raise _taken(error) from None
+        if row is None:
+            raise NotFound(f"user {user_id} not found")
+        return User(**row)
+
+    async def deactivate_user(self, user_id: int) -> None:
+        """Deactivate a user: login and tokens stop working."""
+        async with self._connections.connection() as connection:
+            cursor = await connection.execute(
+                "UPDATE users SET active = false WHERE id = %s AND active", (user_id,)
+            )
+            if cursor.rowcount == 0:
+                raise NotFound(f"user {user_id} not found")
+
+    async def place_order(self, user_id: int, product_id: int, quantity: int) -> Order:
+        """Take stock and record the order and its event, all or nothing.
+
+        The stock update is conditional (``stock >= quantity``) on a locked row, so concurrent
+        orders for the last items never oversell.
+        """
+        domain.check_quantity(quantity)
+        async with self._connections.connection() as connection, connection.transaction():
+            cursor = connection.cursor(row_factory=dict_row)
+            await cursor.execute(
+                "UPDATE products SET stock = stock - %s WHERE id = %s AND stock >= %s"
+                " RETURNING price",
+                (quantity, product_id, quantity),
+            )
+            taken = await cursor.fetchone()
+            if taken is None:
+                await cursor.execute("SELECT stock FROM products WHERE id = %s", (product_id,))
+                product = await cursor.fetchone()
+                if product is None:
+                    raise NotFound(f"product {product_id} not found")
+                raise Conflict(f"not enough stock: {product['stock']} left, {quantity} asked")
+            await cursor.execute(
+                "INSERT INTO orders (user_id, product_id, quantity, total_price)"
+                f" VALUES (%s, %s, %s, %s * %s) RETURNING {_ORDER}",
+                (user_id, product_id, quantity, taken["price"], quantity),
+            )
+            row = await cursor.fetchone()
+            assert row is not None
+            order = Order(**row)
+            await self._add_to_outbox(connection, domain.order_event("order_placed", order))
+        return order
+
+    async def list_orders(self, user_id: int) -> list[Order]:
+        """The user's orders, oldest first."""
+        async with self._connections.connection() as connection:
+            cursor = connection.cursor(row_factory=dict_row)
+            await cursor.execute(
+                f"SELECT {_ORDER} FROM orders WHERE user_id = %s ORDER BY id", (user_id,)
+            )
+            rows = await cursor.fetchall()
+        return [Order(**row) for row in rows]
+
+    async def get_order(self, order_id: int, user_id: int) -> Order:
+        """One of the caller's orders; NotFound, or PermissionDenied if someone else's."""
+        async with self._connections.connection() as connection:
+            cursor = connection.cursor(row_factory=dict_row)
+            await cursor.execute(f"SELECT {_ORDER} FROM orders WHERE id = %s", (order_id,))
+            row = await cursor.fetchone()
+        return _owned(row, order_id, user_id)
+
+    async def cancel_order(self, order_id: int, user_id: int) -> Order:
+        """Cancel the caller's order and restore its stock, all or nothing."""
+        async with self._connections.connection() as connection, connection.transaction():
+            cursor = connection.cursor(row_factory=dict_row)
+            await cursor.execute(
+                f"SELECT {_ORDER} FROM orders WHERE id = %s FOR UPDATE", (order_id,)
+            )
+            order = _owned(await cursor.fetchone(), order_id, user_id)
+            if order.status == "cancelled":
+                raise Conflict(f"order {order_id} is already cancelled")
+            await cursor.execute(
+                "UPDATE orders SET status = 'cancelled', cancelled_at = now()"
+                f" WHERE id = %s RETURNING {_ORDER}",
+                (order_id,),
+            )
+            row = await cursor.fetchone()
+            await cursor.execute(
+                "UPDATE products SET stock = stock + %s WHERE id = %s",
+                (order.quantity, order.product_id),
+            )
+            assert row is not None
+            cancelled = Order(**row)
+            await self._add_to_outbox(connection, domain.order_event("order_cancelled", cancelled))
+        return cancelled
+
+    @staticmethod
+    async def _add_to_outbox(connection: psycopg.AsyncConnection[Any], event: DomainEvent) -> None:
+        await connection.execute(
+            "INSERT INTO outbox (event_id, message_key, payload) VALUES (%s, %s, %s)",
+            (event.event_id, event.user_id, event.to_json().decode()),
+        )
+
+
+def _owned(row: dict[str, Any] | None, order_id: int, user_id: int) -> Order:
+    if row is None:
+        raise NotFound(f"order {order_id} not found")
+    order = Order(**row)
+    if order.user_id != user_id:
+        raise PermissionDenied(f"order {order_id} belongs to another user")
+    return order

@@ -1,0 +1,206 @@
+"""HTTP API of the merch store: products, users, orders, JWT authentication."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, cast
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Request, Response
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from merchstore.common.health import ReadinessCheck, health_router
+from merchstore.common.http_errors import install_error_handlers
+from merchstore.store_api import schemas
+from merchstore.store_api.db_client import StoreDataClient, StoreUnavailableError
+from merchstore.store_api.security import InvalidToken, create_access_token, user_id_from_token
+
+WELCOME = "Welcome to the SUSTech Merch Store!"
+Id = Annotated[int, Path(ge=1, le=schemas.MAX_ID)]
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    descriptions = {
+        401: "Missing, invalid or expired token, or wrong credentials",
+        403: "A valid token acting on another user's resource",
+        404: "Not found",
+        409: "Conflict",
+        503: "The store's data service is unavailable",
+    }
+    return {
+        code: {"model": schemas.ErrorDetail, "description": descriptions[code]} for code in codes
+    }
+
+
+_bearer = HTTPBearer(auto_error=False, description="A token from POST /users/login")
+
+
+def store_client(request: Request) -> StoreDataClient:
+    """The db-service client of this application."""
+    return cast(StoreDataClient, request.app.state.store)
+
+
+Store = Annotated[StoreDataClient, Depends(store_client)]
+
+
+async def current_user(
+    request: Request,
+    store: Store,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> schemas.User:
+    """The active user the bearer token names; 401 otherwise."""
+    if credentials is None:
+        raise HTTPException(401, "not authenticated", {"WWW-Authenticate": "Bearer"})
+    try:
+        user_id = user_id_from_token(credentials.credentials, request.app.state.jwt_secret)
+    except InvalidToken as error:
+        raise HTTPException(401, str(error), {"WWW-Authenticate": "Bearer"}) from None
+    try:
+        # Every request checks the user is still active: deactivation takes effect at once.
+        return await store.get_user(user_id)
+    except StoreUnavailableError as error:
+        if error.status == 404:
+            raise HTTPException(401, "the user no longer exists or is deactivated") from None
+        raise
+
+
+CurrentUser = Annotated[schemas.User, Depends(current_user)]
+
+
+def require_self(user: schemas.User, user_id: int) -> None:
+    """403 unless the caller acts on their own account."""
+    if user.id != user_id:
+        raise HTTPException(403, "you can only act on your own account")
+
+
+class ServedByHeader:
+    """ASGI middleware adding ``X-Served-By`` to every answer, so load balancing is visible."""
+
+    def __init__(self, app: ASGIApp, served_by: str) -> None:
+        self._app = app
+        self._header = (b"x-served-by", served_by.encode())
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request on; add the header to the response start."""
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+
+        async def send_with_header(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), self._header]
+            await send(message)
+
+        await self._app(scope, receive, send_with_header)
+
+
+def create_app(
+    *,
+    jwt_secret: str,
+    token_ttl_s: int,
+    served_by: str,
+    is_ready: ReadinessCheck,
+    **options: Any,
+) -> FastAPI:
+    """The store-api FastAPI application; ``app.state.store`` must hold the db-service client.
+
+    The client is created by the lifespan, inside the server's event loop (gRPC channels
+    belong to the loop that creates them).
+    """
+    app = FastAPI(
+        title="merchstore store-api",
+        description="The SUSTech merch store: products, users and orders. "
+        "Authenticate with `Authorization: Bearer <token>` from `POST /users/login`.",
+        version="1.0.0",
+        **options,
+    )
+    install_error_handlers(app)
+    app.include_router(health_router(is_ready))
+
+    @app.exception_handler(StoreUnavailableError)
+    async def store_error(request: Request, error: Exception) -> JSONResponse:
+        failure = cast(StoreUnavailableError, error)
+        return JSONResponse({"detail": failure.detail}, status_code=failure.status)
+
+    app.add_middleware(ServedByHeader, served_by=served_by)
+    app.state.jwt_secret = jwt_secret
+
+    router = APIRouter()
+
+    @router.get("/", tags=["store"], summary="Welcome")
+    async def welcome() -> dict[str, str]:
+        return {"message": WELCOME}
+
+    @router.get("/products", tags=["products"], responses=_errors(503))
+    async def list_products(store: Store) -> list[schemas.Product]:
+        return await store.list_products()
+
+    @router.get("/products/{id}", tags=["products"], responses=_errors(404, 503))
+    async def get_product(id: Id, store: Store) -> schemas.Product:
+        return await store.get_product(id)
+
+    @router.post("/users/register", status_code=201, tags=["users"], responses=_errors(409, 503))
+    async def register(registration: schemas.UserRegistration, store: Store) -> schemas.User:
+        return await store.create_user(registration)
+
+    @router.post("/users/login", tags=["users"], responses=_errors(401, 503))
+    async def login(credentials: schemas.Credentials, store: Store) -> schemas.AccessToken:
+        user = await store.authenticate(credentials)
+        token = create_access_token(user.id, jwt_secret, token_ttl_s)
+        return schemas.AccessToken(access_token=token, expires_in=token_ttl_s)
+
+    @router.get("/users/{id}", tags=["users"], responses=_errors(401, 403, 404, 503))
+    async def get_user(id: Id, user: CurrentUser) -> schemas.User:
+        require_self(user, id)
+        return user
+
+    @router.patch("/users/{id}", tags=["users"], responses=_errors(401, 403, 404, 409, 503))
+    async def update_user(
+        id: Id,
+        changes: schemas.UserChanges,
+        user: CurrentUser,
+        store: Store,
+    ) -> schemas.User:
+        require_self(user, id)
+        if changes.email is None and changes.password is None:
+            raise HTTPException(422, "give an email and/or a password to change")
+        return await store.update_user(id, changes)
+
+    @router.delete(
+        "/users/{id}", status_code=204, tags=["users"], responses=_errors(401, 403, 404, 503)
+    )
+    async def deactivate_user(id: Id, user: CurrentUser, store: Store) -> Response:
+        require_self(user, id)
+        await store.deactivate_user(id)
+        return Response(status_code=204)
+
+    @router.post("/orders", status_code=201, tags=["orders"], responses=_errors(401, 404, 409, 503))
+    async def place_order(
+        order: schemas.OrderRequest, user: CurrentUser, store: Store
+    ) -> schemas.Order:
+        return await store.place_order(user.id, order)
+
+    @router.get("/orders", tags=["orders"], responses=_errors(401, 503))
+    async def list_orders(user: CurrentUser, store: Store) -> list[schemas.Order]:
+        return await store.list_orders(user.id)
+
+    @router.get("/orders/{id}", tags=["orders"], responses=_errors(401, 403, 404, 503))
+    async def get_order(id: Id, user: CurrentUser, store: Store) -> schemas.Order:
+        return await store.get_order(id, user.id)
+
+    @router.delete("/orders/{id}", tags=["orders"], responses=_errors(401, 403, 404, 409, 503))
+    async def cancel_order(id: Id, user: CurrentUser, store: Store) -> schemas.Order:
+        return await store.cancel_order(id, user.id)
+
+    app.include_router(router)
+    return app
+
+
+def documentation_app() -> FastAPI:
+    """The store's routes with no db-service behind them, to render the OpenAPI document."""
+    return create_app(
+        jwt_secret="unused",
+        token_ttl_s=3600,
+        served_by="docs",
+        is_ready=lambda: None,
+    )

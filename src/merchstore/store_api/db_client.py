@@ -1,0 +1,156 @@
+"""gRPC adapter of store-api: one long-lived channel to db-service, deadlines on every call."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import TypeVar
+
+import grpc
+
+from merchstore.protos import store_pb2, store_pb2_grpc
+from merchstore.store_api import schemas
+
+T = TypeVar("T")
+
+HTTP_STATUS = {
+    grpc.StatusCode.NOT_FOUND: 404,
+    grpc.StatusCode.ALREADY_EXISTS: 409,
+    grpc.StatusCode.FAILED_PRECONDITION: 409,
+    grpc.StatusCode.INVALID_ARGUMENT: 422,
+    grpc.StatusCode.UNAUTHENTICATED: 401,
+    grpc.StatusCode.PERMISSION_DENIED: 403,
+    grpc.StatusCode.UNAVAILABLE: 503,
+    grpc.StatusCode.DEADLINE_EXCEEDED: 503,
+}
+
+# Reconnect quickly after db-service restarts (gRPC's default back-off grows to 120 s).
+CHANNEL_OPTIONS = [
+    ("grpc.initial_reconnect_backoff_ms", 200),
+    ("grpc.min_reconnect_backoff_ms", 200),
+    ("grpc.max_reconnect_backoff_ms", 2000),
+]
+
+
+class StoreUnavailableError(Exception):
+    """db-service answered with an error; ``status`` is the HTTP status it maps to."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+def _product(message: store_pb2.Product) -> schemas.Product:
+    return schemas.Product(
+        id=message.id,
+        name=message.name,
+        description=message.description,
+        category=message.category,
+        price=message.price,
+        slogan=message.slogan,
+        stock=message.stock,
+        created_at=message.created_at,
+    )
+
+
+def _user(message: store_pb2.User) -> schemas.User:
+    return schemas.User(
+        id=message.id,
+        sid=message.sid,
+        username=message.username,
+        email=message.email,
+        created_at=message.created_at,
+    )
+
+
+def _order(message: store_pb2.Order) -> schemas.Order:
+    return schemas.Order(
+        id=message.id,
+        user_id=message.user_id,
+        product_id=message.product_id,
+        quantity=message.quantity,
+        total_price=message.total_price,
+        status=message.status,
+        created_at=message.created_at,
+    )
+
+
+class StoreDataClient:
+    """The store's data, as seen through db-service."""
+
+    def __init__(self, target: str, timeout_s: float) -> None:
+        self._channel = grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS)
+        self._stub = store_pb2_grpc.StoreDataStub(self._channel)
+        self._timeout_s = timeout_s
+
+    async def close(self) -> None:
+        """Close the channel."""
+        await self._channel.close()
+
+    async def _call(self, call: Awaitable[T]) -> T:
+        try:
+            return await call
+        except grpc.aio.AioRpcError as error:
+            status = HTTP_STATUS.get(error.code(), 500)
+            detail = error.details() or error.code().name
+            if status == 503:
+                detail = f"the store's data service is unavailable ({error.code().name}); retry"
+            raise StoreUnavailableError(status, detail) from None
+
+    async def list_products(self) -> list[schemas.Product]:
+        """Every product."""
+        reply = await self._call(
+            self._stub.ListProducts(store_pb2.ListProductsRequest(), timeout=self._timeout_s)
+        )
+        return [_product(p) for p in reply.products]
+
+    async def get_product(self, product_id: int) -> schemas.Product:
+        """One product."""
+        request = store_pb2.GetProductRequest(id=product_id)
+        return _product(await self._call(self._stub.GetProduct(request, timeout=self._timeout_s)))
+
+    async def create_user(self, registration: schemas.UserRegistration) -> schemas.User:
+        """Register a user."""
+        request = store_pb2.CreateUserRequest(**registration.model_dump())
+        return _user(await self._call(self._stub.CreateUser(request, timeout=self._timeout_s)))
+
+    async def authenticate(self, credentials: schemas.Credentials) -> schemas.User:
+        """The user these credentials belong to."""
+        request = store_pb2.AuthenticateRequest(**credentials.model_dump())
+        return _user(await self._call(self._stub.Authenticate(request, timeout=self._timeout_s)))
+
+    async def get_user(self, user_id: int) -> schemas.User:
+        """An active user."""
+        request = store_pb2.GetUserRequest(id=user_id)
+        return _user(await self._call(self._stub.GetUser(request, timeout=self._timeout_s)))
+
+    async def update_user(self, user_id: int, changes: schemas.UserChanges) -> schemas.User:
+        """Change email and/or password."""
+        request = store_pb2.UpdateUserRequest(id=user_id, **changes.model_dump(exclude_none=True))
+        return _user(await self._call(self._stub.UpdateUser(request, timeout=self._timeout_s)))
+
+    async def deactivate_user(self, user_id: int) -> None:
+        """Deactivate a user."""
+        request = store_pb2.DeactivateUserRequest(id=user_id)
+        await self._call(self._stub.DeactivateUser(request, timeout=self._timeout_s))
+
+    async def place_order(self, user_id: int, order: schemas.OrderRequest) -> schemas.Order:
+        """Place an order."""
+        request = store_pb2.PlaceOrderRequest(user_id=user_id, **order.model_dump())
+        return _order(await self._call(self._stub.PlaceOrder(request, timeout=self._timeout_s)))
+
+    async def list_orders(self, user_id: int) -> list[schemas.Order]:
+        """The user's orders."""
+        request = store_pb2.ListOrdersRequest(user_id=user_id)
+        reply = await self._call(self._stub.ListOrders(request, timeout=self._timeout_s))
+        return [_order(o) for o in reply.orders]
+
+    async def get_order(self, order_id: int, user_id: int) -> schemas.Order:
+        """One of the user's orders."""
+        request = store_pb2.GetOrderRequest(id=order_id, user_id=user_id)
+        return _order(await self._call(self._stub.GetOrder(request, timeout=self._timeout_s)))
+
+    async def cancel_order(self, order_id: int, user_id: int) -> schemas.Order:
+        """Cancel one of the user's orders."""
+        request = store_pb2.CancelOrderRequest(id=order_id, user_id=user_id)
+        return _order(await self._call(self._stub.CancelOrder(request, timeout=self._timeout_s)))

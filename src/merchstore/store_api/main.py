@@ -1,0 +1,55 @@
+"""Entry point of store-api: the channel to db-service, event_log announcement, HTTP API."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from merchstore.common.config import Settings
+from merchstore.common.event_log import EventLogPublisher
+from merchstore.common.kafka import KafkaProducer, check_broker
+from merchstore.common.serving import serve_http
+from merchstore.store_api.api import create_app
+from merchstore.store_api.db_client import StoreDataClient
+
+log = logging.getLogger(__name__)
+
+READY_MESSAGE = "store-api ready (code 0005)"
+
+
+def build_app(settings: Settings) -> FastAPI:
+    """The store-api application; it is ready once 0005 is on ``event_log``."""
+    config = settings.store_api
+    ready = asyncio.Event()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        client = StoreDataClient(settings.db_service_target, config.rpc_timeout_s)
+        app.state.store = client
+        producer = KafkaProducer(settings, client_id="store-api")
+        await EventLogPublisher(producer, settings.topics.event_log, "store-api").publish_async(
+            "0005", READY_MESSAGE
+        )
+        await asyncio.to_thread(producer.close, 5.0)
+        ready.set()
+        log.info("ready; db-service at %s", settings.db_service_target)
+        yield
+        await client.close()
+
+    return create_app(
+        jwt_secret=settings.jwt_secret.get_secret_value(),
+        token_ttl_s=config.token_ttl_s,
+        served_by=config.replica_name or f"{config.host}:{config.port}",
+        is_ready=lambda: None if ready.is_set() else "announcing start on event_log",
+        lifespan=lifespan,
+    )
+
+
+def run(settings: Settings) -> None:
+    """Serve store-api until SIGTERM or Ctrl-C."""
+    check_broker(settings)
+    serve_http(build_app(settings), settings.store_api.host, settings.store_api.port)
