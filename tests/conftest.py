@@ -92,11 +92,12 @@ def service_env(settings: Settings, topic_names: dict[str, str]) -> dict[str, st
 class ServiceLauncher:
     """Starts services as real processes on free ports, all sharing this test's settings."""
 
-    NAMES = ("event-logger", "storage", "receiver", "processor")
+    NAMES = ("event-logger", "storage", "receiver", "processor", "db-service", "store-api")
+    JWT_SECRET = "test-secret-for-forging-expired-tokens"
 
     def __init__(self, env: dict[str, str], log_dir: Path) -> None:
         self.ports = {name: free_port() for name in self.NAMES}
-        self.env = dict(env)
+        self.env = {"MERCHSTORE_JWT_SECRET": self.JWT_SECRET, **env}
         for name, port in self.ports.items():
             self.env[f"MERCHSTORE_{name.replace('-', '_').upper()}__PORT"] = str(port)
         self.log_dir = log_dir
@@ -110,6 +111,7 @@ class ServiceLauncher:
                 {**self.env, **extra_env},
                 self.ports[name],
                 self.log_dir / f"{name}.out",
+                grpc=name == "db-service",
             )
         return self.started[name]
 

@@ -12,6 +12,7 @@ from confluent_kafka import Message
 from merchstore.common.config import Settings
 from merchstore.common.kafka import BatchConsumer, BatchHandler, DeliveryFailed, KafkaProducer
 from merchstore.common.topics import ensure_topics
+from merchstore.runtime.embedded import EmbeddedBroker
 from tests.conftest import start_broker
 from tests.support.kafka import produce_all
 
@@ -126,3 +127,34 @@ def test_a_failing_batch_is_retried_not_skipped(settings: Settings) -> None:
     thread.join(timeout=30)
     assert seen == [b"a", b"b", b"c"]
     assert failures == 2
+
+
+def test_producer_recovers_after_the_broker_lost_its_state(tmp_path: Path) -> None:
+    broker = start_broker(tmp_path)
+    settings = Settings(
+        kafka_bootstrap_servers=broker.bootstrap_servers,
+        embedded={"kafka_port": broker.port},
+        kafka={"delivery_timeout_ms": 2000},
+    )
+    ensure_topics(settings)
+    producer = KafkaProducer(settings, client_id="test")
+    producer.send_and_wait(settings.topics.events, b"before")
+    broker.stop()
+    with pytest.raises(DeliveryFailed):
+        producer.send_and_wait(settings.topics.events, b"during the outage")
+    # The memory-only broker comes back empty: topics and producer ids are gone.
+    broker = EmbeddedBroker(settings, tmp_path / "broker-again.log")
+    broker.start(settings)
+    ensure_topics(settings)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                producer.send_and_wait(settings.topics.event_log, b"after")
+                break
+            except DeliveryFailed:
+                assert time.monotonic() < deadline, "the producer never recovered"
+        assert producer.replacements >= 1
+    finally:
+        producer.close(timeout_s=1)
+        broker.stop()

@@ -11,7 +11,9 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+import grpc
 import httpx
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 
 def free_port() -> int:
@@ -32,6 +34,18 @@ def wait_until(
         time.sleep(interval_s)
 
 
+def grpc_serving(port: int) -> bool:
+    """Whether the gRPC server on ``port`` reports SERVING on the standard health service."""
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        try:
+            reply = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(service=""), timeout=1.0
+            )
+        except grpc.RpcError:
+            return False
+    return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
+
+
 def http_ok(url: str) -> bool:
     """Whether ``url`` answers 200."""
     try:
@@ -43,8 +57,11 @@ def http_ok(url: str) -> bool:
 class ServiceProcess:
     """One service run as ``python -m merchstore serve NAME`` with its own environment."""
 
-    def __init__(self, name: str, env: Mapping[str, str], port: int, log_file: Path) -> None:
+    def __init__(
+        self, name: str, env: Mapping[str, str], port: int, log_file: Path, grpc: bool = False
+    ) -> None:
         self.name = name
+        self.grpc = grpc
         self.env = {**os.environ, **env}
         self.port = port
         self.log_file = log_file
@@ -74,7 +91,7 @@ class ServiceProcess:
                 raise AssertionError(
                     f"{self.name} exited with {self.process.returncode}:\n{self.log_tail()}"
                 )
-            return http_ok(f"{self.url}/health")
+            return grpc_serving(self.port) if self.grpc else http_ok(f"{self.url}/health")
 
         wait_until(healthy, timeout_s, f"{self.name} to be healthy")
 

@@ -80,9 +80,11 @@ class KafkaProducer:
 
     One background thread serves delivery reports, so `send` is cheap and thread-safe and
     batching is left to the Kafka client (``linger.ms``), never one flush per message.
-    A fatal producer error (e.g. a broker that lost its state no longer knows the idempotent
-    producer's id) fails the unacknowledged messages and replaces the client, so later sends
-    work again once the broker is back.
+    A fatal producer error, or deliveries timing out, fails the unacknowledged messages and
+    replaces the client: a broker that lost its state (the memory-only embedded broker after a
+    restart) no longer knows the idempotent producer's id, and only a new client gets a new one.
+    Topics are never auto-created by producers: ``ensure_topics`` creates them with the
+    contract's layout.
     """
 
     def __init__(self, settings: Settings, *, client_id: str, **overrides: Any) -> None:
@@ -95,6 +97,7 @@ class KafkaProducer:
                 "acks": "all",
                 "linger.ms": 5,
                 "message.timeout.ms": settings.kafka.delivery_timeout_ms,
+                "allow.auto.create.topics": False,
             },
         )
         config.update(overrides)
@@ -107,6 +110,8 @@ class KafkaProducer:
         self._acks_lock = threading.Lock()
         self._fatal = threading.Event()
         self._closed = threading.Event()
+        self.replacements = 0
+        """How many times the client was replaced after a fatal error or timeouts."""
         self._poller = threading.Thread(
             target=self._serve_delivery_reports, name=f"{client_id}-delivery", daemon=True
         )
@@ -147,6 +152,7 @@ class KafkaProducer:
             broken = self._producer
             self._producer = Producer(self._config)
             self._fatal.clear()
+        self.replacements += 1
         # Serve the failed deliveries of the broken client, so every waiting send fails.
         deadline = time.monotonic() + 5
         while len(broken) and time.monotonic() < deadline:
@@ -155,7 +161,7 @@ class KafkaProducer:
                 broken.poll(0.1)
             except KafkaException:
                 continue
-        log.warning("replaced the producer after a fatal error; unacknowledged sends failed")
+        log.warning("replaced the producer (fatal error or deliveries timing out)")
 
     def send(
         self, topic: str, value: bytes | str, key: bytes | str | None = None
@@ -207,11 +213,18 @@ class KafkaProducer:
         on_delivery: Callable[[KafkaError | None, Message], None],
         fail: Callable[[BaseException], None],
     ) -> None:
+        def on_delivery_watching_timeouts(error: KafkaError | None, message: Message) -> None:
+            if error is not None and error.code() == KafkaError._MSG_TIMED_OUT:
+                self._fatal.set()
+            on_delivery(error, message)
+
         deadline = time.monotonic() + self._delivery_timeout_s
         while True:
             try:
                 with self._swap_lock:
-                    self._producer.produce(topic, value=value, key=key, on_delivery=on_delivery)
+                    self._producer.produce(
+                        topic, value=value, key=key, on_delivery=on_delivery_watching_timeouts
+                    )
                 return
             except BufferError:
                 # The local queue is full: wait for acknowledgements to make room, within bound.

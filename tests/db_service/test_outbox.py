@@ -1,0 +1,68 @@
+"""Order events reach Kafka through the outbox, even across a broker outage."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import httpx
+
+from merchstore.common.config import load_settings
+from merchstore.common.topics import ensure_topics
+from merchstore.runtime.embedded import EmbeddedBroker
+from tests.conftest import ServiceLauncher
+from tests.store_api.conftest import Store
+from tests.support.kafka import read_topic
+from tests.support.processes import free_port
+
+
+def test_orders_placed_while_the_broker_is_down_all_arrive_once(
+    tmp_path: Path, database_url: str, kafka_bootstrap: str
+) -> None:
+    port = free_port()
+    settings = load_settings(
+        embedded={"kafka_port": port}, kafka_bootstrap_servers=f"127.0.0.1:{port}"
+    )
+    broker = EmbeddedBroker(settings, tmp_path / "broker.log")
+    broker.start(settings)
+    ensure_topics(settings)
+    services = ServiceLauncher(
+        {
+            "MERCHSTORE_KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
+            "MERCHSTORE_DATABASE_URL": database_url,
+            "MERCHSTORE_DATA_DIR": str(tmp_path),
+            "MERCHSTORE_KAFKA__DELIVERY_TIMEOUT_MS": "2000",
+        },
+        tmp_path / "logs",
+    )
+    try:
+        services.start("db-service")
+        store = Store(services.start("store-api").url)
+        shopper = store.register()
+        broker.stop()
+        order_ids = []
+        for _ in range(10):
+            answer = store.http.post(
+                "/orders", headers=shopper.auth, json={"product_id": 3, "quantity": 1}
+            )
+            assert answer.status_code == 201, "orders do not need Kafka to be placed"
+            order_ids.append(answer.json()["id"])
+        time.sleep(3)  # the relay fails and backs off meanwhile
+
+        broker = EmbeddedBroker(settings, tmp_path / "broker2.log")
+        broker.start(settings)
+        ensure_topics(settings)
+        messages = read_topic(settings.bootstrap_servers, "events", 10, timeout_s=60, partitions=3)
+        time.sleep(2)
+        messages = read_topic(settings.bootstrap_servers, "events", 11, timeout_s=3, partitions=3)
+        events = [json.loads(m.value() or b"") for m in messages]
+        assert len(events) == 10
+        assert len({e["event_id"] for e in events}) == 10
+        assert sorted(int(e["metadata"]["order_id"]) for e in events) == order_ids
+        assert {e["event_type"] for e in events} == {"order_placed"}
+        assert {e["user_id"] for e in events} == {str(shopper.id)}
+        assert httpx.get(f"{store.url}/health").status_code == 200
+    finally:
+        services.stop_all()
+        broker.stop()
