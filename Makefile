@@ -49,7 +49,7 @@ bench-pipeline: install
 
 # Regenerate the committed OpenAPI documents (a test fails while they are stale).
 openapi: install
-	for service in event-logger storage receiver processor; do \
+	for service in event-logger storage receiver processor store-api; do \
 		$(BIN)/merchstore openapi $$service > docs/openapi/$$service.yaml; done
 
 clean:

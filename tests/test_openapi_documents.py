@@ -13,7 +13,8 @@ DOCS = Path(__file__).parent.parent / "docs" / "openapi"
 
 
 def test_committed_documents_equal_the_served_ones(services: ServiceLauncher) -> None:
-    for name in ("event-logger", "storage", "receiver", "processor"):
+    services.start("db-service")
+    for name in ("event-logger", "storage", "receiver", "processor", "store-api"):
         service = services.start(name)
         served = httpx.get(f"{service.url}/openapi.json").json()
         committed = yaml.safe_load((DOCS / f"{name}.yaml").read_text())

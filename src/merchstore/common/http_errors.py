@@ -2,10 +2,26 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+
+class ValidationErrorAnswer(BaseModel):
+    """A 422 answer: a readable ``detail``, and the machine-readable ``errors`` when present."""
+
+    detail: str
+    errors: list[dict[str, Any]] = Field(default_factory=list)
+
+
+VALIDATION_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    422: {"model": ValidationErrorAnswer, "description": "Invalid input; `detail` says why"}
+}
+"""Give to every APIRouter: documents 422 as answered, instead of FastAPI's default shape."""
 
 
 def describe_validation_errors(error: RequestValidationError) -> str:

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from merchstore.common.event_log import SEED_CODES
 from merchstore.common.health import ReadinessCheck, health_router
-from merchstore.common.http_errors import install_error_handlers
+from merchstore.common.http_errors import VALIDATION_ERROR_RESPONSES, install_error_handlers
 from merchstore.event_logger.store import EventLogStore
 
 
@@ -36,7 +36,7 @@ def create_app(store: EventLogStore, is_ready: ReadinessCheck, **app_options: An
     )
     install_error_handlers(app)
     app.include_router(health_router(is_ready))
-    router = APIRouter(tags=["event log"])
+    router = APIRouter(responses=VALIDATION_ERROR_RESPONSES, tags=["event log"])
     example = {code: 0 for code in SEED_CODES}
 
     @router.get(

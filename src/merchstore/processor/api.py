@@ -9,7 +9,7 @@ from fastapi import APIRouter, FastAPI, HTTPException
 from pydantic import BaseModel, Field
 
 from merchstore.common.health import ReadinessCheck, health_router
-from merchstore.common.http_errors import install_error_handlers
+from merchstore.common.http_errors import VALIDATION_ERROR_RESPONSES, install_error_handlers
 from merchstore.common.openapi import not_served
 from merchstore.common.timeutil import to_rfc3339
 from merchstore.processor.domain import Statistics
@@ -64,7 +64,7 @@ def create_app(
     )
     install_error_handlers(app)
     app.include_router(health_router(is_ready))
-    router = APIRouter(tags=["statistics"])
+    router = APIRouter(responses=VALIDATION_ERROR_RESPONSES, tags=["statistics"])
 
     @router.get("/stats", summary="Cumulative statistics")
     def get_stats() -> StatisticsView:

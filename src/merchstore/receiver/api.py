@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from merchstore.common.domain_events import DomainEvent
 from merchstore.common.health import ReadinessCheck, health_router
-from merchstore.common.http_errors import install_error_handlers
+from merchstore.common.http_errors import VALIDATION_ERROR_RESPONSES, install_error_handlers
 from merchstore.common.kafka import DeliveryFailed
 from merchstore.common.openapi import not_served
 from merchstore.receiver.domain import (
@@ -69,7 +69,7 @@ def create_app(publish: PublishEvent, is_ready: ReadinessCheck, **app_options: A
     )
     install_error_handlers(app)
     app.include_router(health_router(is_ready))
-    router = APIRouter(tags=["game events"])
+    router = APIRouter(responses=VALIDATION_ERROR_RESPONSES, tags=["game events"])
     unavailable: dict[int | str, dict[str, Any]] = {
         503: {"model": ErrorDetail, "description": "Kafka is unreachable or too slow"}
     }

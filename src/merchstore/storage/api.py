@@ -11,7 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from merchstore.common.health import ReadinessCheck, health_router
-from merchstore.common.http_errors import install_error_handlers
+from merchstore.common.http_errors import VALIDATION_ERROR_RESPONSES, install_error_handlers
 from merchstore.storage.repository import FEED_START, EventRepository
 
 _CURSOR = re.compile(r"^\d+:\d+$")
@@ -61,7 +61,7 @@ def create_app(repository: EventRepository, is_ready: ReadinessCheck, **options:
     )
     install_error_handlers(app)
     app.include_router(health_router(is_ready))
-    router = APIRouter(tags=["events"])
+    router = APIRouter(responses=VALIDATION_ERROR_RESPONSES, tags=["events"])
 
     @router.get("/events", summary="Events with start <= timestamp < end, oldest first")
     async def events_between(

@@ -10,7 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from merchstore.common.health import ReadinessCheck, health_router
-from merchstore.common.http_errors import install_error_handlers
+from merchstore.common.http_errors import VALIDATION_ERROR_RESPONSES, install_error_handlers
 from merchstore.store_api import schemas
 from merchstore.store_api.db_client import StoreDataClient, StoreUnavailableError
 from merchstore.store_api.security import InvalidToken, create_access_token, user_id_from_token
@@ -125,7 +125,7 @@ def create_app(
     app.add_middleware(ServedByHeader, served_by=served_by)
     app.state.jwt_secret = jwt_secret
 
-    router = APIRouter()
+    router = APIRouter(responses=VALIDATION_ERROR_RESPONSES)
 
     @router.get("/", tags=["store"], summary="Welcome")
     async def welcome() -> dict[str, str]:

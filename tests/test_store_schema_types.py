@@ -1,0 +1,74 @@
+"""Field types agree across the .proto, the store-api OpenAPI document and the SQL schema."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+import yaml
+from google.protobuf.descriptor import FieldDescriptor
+
+from merchstore.common.postgres import apply_migrations
+from merchstore.protos import store_pb2
+
+OPENAPI = Path(__file__).parent.parent / "docs" / "openapi" / "store-api.yaml"
+TABLES = {"Product": "products", "User": "users", "Order": "orders"}
+MONEY_PATTERN = r"^\d+\.\d{2}$"
+
+# For each kind of field, the one type it has in each of the three places.
+PROTO_TYPES = {
+    FieldDescriptor.TYPE_INT64: "int64",
+    FieldDescriptor.TYPE_INT32: "int32",
+    FieldDescriptor.TYPE_STRING: "string",
+}
+SQL_FOR_PROTO = {
+    "int64": {"bigint"},
+    "int32": {"integer"},
+    "string": {"text", "character varying", "numeric", "timestamp with time zone"},
+}
+
+
+def sql_columns(database_url: str) -> dict[str, dict[str, tuple[str, int | None]]]:
+    with psycopg.connect(database_url) as connection:
+        apply_migrations(connection, "merchstore.db_service", "db-service")
+        rows = connection.execute(
+            "SELECT table_name, column_name, data_type, numeric_scale"
+            " FROM information_schema.columns WHERE table_schema = 'public'"
+        ).fetchall()
+    columns: dict[str, dict[str, tuple[str, int | None]]] = {}
+    for table, column, data_type, scale in rows:
+        columns.setdefault(table, {})[column] = (data_type, scale)
+    return columns
+
+
+def test_types_agree(database_url: str) -> None:
+    schemas = yaml.safe_load(OPENAPI.read_text())["components"]["schemas"]
+    columns = sql_columns(database_url)
+    for message_name, table in TABLES.items():
+        message = store_pb2.DESCRIPTOR.message_types_by_name[message_name]
+        schema = schemas[message_name]["properties"]
+        proto_fields = {field.name: PROTO_TYPES[field.type] for field in message.fields}
+        assert set(proto_fields) == set(schema), f"{message_name}: proto and OpenAPI fields differ"
+        for name, proto_type in proto_fields.items():
+            sql_type, scale = columns[table][name]
+            openapi = schema[name]
+            where = f"{message_name}.{name}"
+            assert sql_type in SQL_FOR_PROTO[proto_type], f"{where}: {proto_type} vs SQL {sql_type}"
+            if proto_type in ("int64", "int32"):
+                assert openapi["type"] == "integer", where
+            elif sql_type == "numeric":
+                # Money: exact decimal everywhere, never a float.
+                assert scale == 2, where
+                assert openapi["type"] == "string" and openapi["pattern"] == MONEY_PATTERN, where
+            elif sql_type == "timestamp with time zone":
+                assert openapi["type"] == "string" and "RFC 3339" in openapi["description"], where
+            else:
+                assert openapi["type"] == "string" or "enum" in openapi, where
+
+
+def test_no_credentials_outside_db_service() -> None:
+    schemas = yaml.safe_load(OPENAPI.read_text())["components"]["schemas"]
+    user_message = store_pb2.DESCRIPTOR.message_types_by_name["User"]
+    for field in ("password", "password_hash"):
+        assert field not in user_message.fields_by_name
+        assert field not in schemas["User"]["properties"]
