@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 PROTOS := $(wildcard protos/merchstore/protos/*.proto)
 GENERATED := $(PROTOS:protos/%.proto=src/%_pb2.py)
 
-.PHONY: run test install protos openapi bench bench-event-logger bench-pipeline clean
+.PHONY: run test install protos openapi bench bench-event-logger bench-pipeline bench-store wrk clean
 
 run: install
 	$(BIN)/merchstore up
@@ -38,14 +38,19 @@ src/%_pb2.py: protos/%.proto $(STAMP)
 		--plugin=protoc-gen-mypy_grpc=$(BIN)/protoc-gen-mypy_grpc --mypy_grpc_out=src $<
 
 # Benchmarks print their figures beside their references; wrk comes from Debian's packages.
-bench: bench-event-logger bench-pipeline
+bench: bench-event-logger bench-pipeline bench-store
 
 bench-event-logger: install
 	$(BIN)/python -m bench.event_logger
 
-bench-pipeline: install
-	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+bench-pipeline: install wrk
 	$(BIN)/python -m bench.pipeline
+
+bench-store: install wrk
+	$(BIN)/python -m bench.store_api
+
+wrk:
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 
 # Regenerate the committed OpenAPI documents (a test fails while they are stale).
 openapi: install

@@ -17,6 +17,12 @@ async def hello(body: dict[str, object] | None = None) -> dict[str, str]:
     return {"message": "hello"}
 
 
+@app.get("/hello")
+async def hello_get() -> dict[str, str]:
+    """Answer at once, no I/O."""
+    return {"message": "hello"}
+
+
 @app.get("/health")
 async def health() -> dict[str, str]:
     """Ready as soon as it listens."""

@@ -42,14 +42,24 @@ def _ms(text: str) -> float:
     return float(match.group(1)) * _UNITS[match.group(2)]
 
 
-def post_load(url: str, body: str, connections: int, seconds: int) -> LoadResult:
-    """POST ``body`` to ``url`` from ``connections`` connections for ``seconds``."""
+def run_load(
+    url: str,
+    connections: int,
+    seconds: int,
+    *,
+    method: str = "GET",
+    body: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> LoadResult:
+    """Send ``method`` requests to ``url`` from ``connections`` connections for ``seconds``."""
+    lines = [f'wrk.method = "{method}"']
+    if body is not None:
+        lines.append(f"wrk.body = [[{body}]]")
+        lines.append('wrk.headers["Content-Type"] = "application/json"')
+    for name, value in (headers or {}).items():
+        lines.append(f'wrk.headers["{name}"] = "{value}"')
     script = Path(tempfile.mkstemp(suffix=".lua")[1])
-    script.write_text(
-        'wrk.method = "POST"\n'
-        f"wrk.body = [[{body}]]\n"
-        'wrk.headers["Content-Type"] = "application/json"\n'
-    )
+    script.write_text("\n".join(lines) + "\n")
     output = subprocess.run(
         [
             require_wrk(),
@@ -80,3 +90,8 @@ def post_load(url: str, body: str, connections: int, seconds: int) -> LoadResult
         p50_ms=_ms(re.search(r"^\s+50%\s+(\S+)", output, re.M).group(1)),  # type: ignore[union-attr]
         p99_ms=_ms(re.search(r"^\s+99%\s+(\S+)", output, re.M).group(1)),  # type: ignore[union-attr]
     )
+
+
+def post_load(url: str, body: str, connections: int, seconds: int) -> LoadResult:
+    """POST ``body`` to ``url`` from ``connections`` connections for ``seconds``."""
+    return run_load(url, connections, seconds, method="POST", body=body)
