@@ -54,7 +54,7 @@ wrk:
 
 # Regenerate the committed OpenAPI documents (a test fails while they are stale).
 openapi: install
-	for service in event-logger storage receiver processor store-api; do \
+	for service in event-logger storage receiver processor store-api dashboard; do \
 		$(BIN)/merchstore openapi $$service > docs/openapi/$$service.yaml; done
 
 clean:

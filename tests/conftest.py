@@ -92,7 +92,15 @@ def service_env(settings: Settings, topic_names: dict[str, str]) -> dict[str, st
 class ServiceLauncher:
     """Starts services as real processes on free ports, all sharing this test's settings."""
 
-    NAMES = ("event-logger", "storage", "receiver", "processor", "db-service", "store-api")
+    NAMES = (
+        "event-logger",
+        "storage",
+        "receiver",
+        "processor",
+        "db-service",
+        "store-api",
+        "dashboard",
+    )
     JWT_SECRET = "test-secret-for-forging-expired-tokens"
 
     def __init__(self, env: dict[str, str], log_dir: Path) -> None:

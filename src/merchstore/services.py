@@ -45,6 +45,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("storage", "merchstore.storage.main", "http"),
     ServiceSpec("receiver", "merchstore.receiver.main", "http"),
     ServiceSpec("processor", "merchstore.processor.main", "http"),
+    ServiceSpec("dashboard", "merchstore.dashboard.main", "http"),
 )
 
 

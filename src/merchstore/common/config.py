@@ -129,6 +129,16 @@ class StoreApiSettings(ServiceSettings):
     replica_name: str | None = None
 
 
+class DashboardSettings(ServiceSettings):
+    """dashboard: statistics, event-log counts and service health in the browser."""
+
+    port: int = Field(8130, ge=1, le=65535)
+    refresh_seconds: float = Field(3.0, gt=0)
+    # Each service gets this long to answer; a slow one shows as down, the rest still show.
+    request_timeout_s: float = Field(1.5, gt=0)
+    history_points: int = Field(200, ge=2)
+
+
 class EmbeddedSettings(_Section):
     """The embedded PostgreSQL and broker that ``merchstore up`` starts for local use."""
 
@@ -172,6 +182,7 @@ class Settings(BaseSettings):
     processor: ProcessorSettings = ProcessorSettings()
     db_service: DbServiceSettings = DbServiceSettings()
     store_api: StoreApiSettings = StoreApiSettings()
+    dashboard: DashboardSettings = DashboardSettings()
 
     @model_validator(mode="after")
     def _refuse_local_secret_in_production(self) -> Settings:

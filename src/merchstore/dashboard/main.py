@@ -1,0 +1,57 @@
+"""Entry point of the dashboard: refreshes the overview on a schedule, serves the page."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+
+from fastapi import FastAPI
+
+from merchstore.common.config import Settings
+from merchstore.common.serving import serve_http
+from merchstore.dashboard.api import create_app
+from merchstore.dashboard.overview import OverviewKeeper
+from merchstore.dashboard.sources import ServiceSources
+
+log = logging.getLogger(__name__)
+
+
+def build_app(settings: Settings) -> FastAPI:
+    """The dashboard application; ready once the first overview is built."""
+    config = settings.dashboard
+    state: dict[str, OverviewKeeper] = {}
+
+    async def keep_refreshing(keeper: OverviewKeeper) -> None:
+        while True:
+            await asyncio.sleep(config.refresh_seconds)
+            try:
+                await keeper.refresh()
+            except Exception:
+                log.exception("refreshing the overview failed")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        sources = ServiceSources(settings)
+        keeper = OverviewKeeper(sources, config.history_points)
+        await keeper.refresh()
+        state["keeper"] = keeper
+        task = asyncio.create_task(keep_refreshing(keeper))
+        yield
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task
+        await sources.close()
+
+    return create_app(
+        lambda: state["keeper"].latest,
+        config.refresh_seconds,
+        lambda: None if "keeper" in state else "building the first overview",
+        lifespan=lifespan,
+    )
+
+
+def run(settings: Settings) -> None:
+    """Serve the dashboard until SIGTERM or Ctrl-C."""
+    serve_http(build_app(settings), settings.dashboard.host, settings.dashboard.port)

@@ -1,0 +1,66 @@
+"""The dashboard's use case: refresh one overview from every service, whatever is down."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from merchstore.common.timeutil import to_rfc3339
+from merchstore.dashboard.domain import EventHistory, ServiceHealthBook, event_log_lines
+from merchstore.dashboard.sources import ServiceSources
+
+log = logging.getLogger(__name__)
+
+
+def _problem(error: BaseException) -> str:
+    return f"unavailable ({type(error).__name__})"
+
+
+class OverviewKeeper:
+    """Holds the latest overview; each refresh asks every service concurrently."""
+
+    def __init__(self, sources: ServiceSources, history_points: int) -> None:
+        self._sources = sources
+        self._health = ServiceHealthBook()
+        self._history = EventHistory.keeping(history_points)
+        self._last_stats: dict[str, Any] | None = None
+        self._last_counts: dict[str, int] | None = None
+        self.latest: dict[str, Any] = {}
+
+    async def refresh(self) -> dict[str, Any]:
+        """Ask every service; a failing one is marked, the others still show."""
+        stats, counts, health = await asyncio.gather(
+            self._sources.processor_stats(),
+            self._sources.event_log_counts(),
+            self._sources.health(),
+            return_exceptions=True,
+        )
+        now = datetime.now(UTC)
+        stats_error = counts_error = None
+        if isinstance(stats, BaseException):
+            stats_error = _problem(stats)
+        else:
+            self._last_stats = stats
+            self._history.add(now, stats.get("counts", {}))
+        if isinstance(counts, BaseException):
+            counts_error = _problem(counts)
+        else:
+            self._last_counts = counts
+        if isinstance(health, BaseException):
+            log.warning("health probes failed: %s", health)
+        else:
+            for name, ok, detail in health:
+                self._health.record(name, ok, detail, now)
+        self.latest = {
+            "generated_at": to_rfc3339(now),
+            # The last known values stay visible, marked stale, while a source is down.
+            "stats": self._last_stats,
+            "stats_error": stats_error,
+            "event_log": event_log_lines(self._last_counts) if self._last_counts else [],
+            "event_log_error": counts_error,
+            "services": self._health.view(now),
+            "history": list(self._history.points),
+        }
+        return self.latest

@@ -1,0 +1,67 @@
+"""HTTP and gRPC adapter of the dashboard: asks every service, each within a timeout."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import grpc
+import httpx
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from merchstore.common.config import Settings
+from merchstore.services import SERVICES, ServiceSpec
+
+
+class ServiceSources:
+    """Where the dashboard's numbers come from, and how each service is probed."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._timeout_s = settings.dashboard.request_timeout_s
+        self._http = httpx.AsyncClient(timeout=self._timeout_s)
+        self._specs = [spec for spec in SERVICES if spec.name != "dashboard"]
+        self._settings = settings
+        self._channels: dict[str, grpc.aio.Channel] = {}
+
+    def _url(self, name: str) -> str:
+        return next(spec for spec in self._specs if spec.name == name).url(self._settings)
+
+    async def processor_stats(self) -> dict[str, Any]:
+        """The processor's ``/stats``; raises on failure or timeout."""
+        answer = await self._http.get(f"{self._url('processor')}/stats")
+        answer.raise_for_status()
+        return dict(answer.json())
+
+    async def event_log_counts(self) -> dict[str, int]:
+        """The event-logger's ``/events_stats``; raises on failure or timeout."""
+        answer = await self._http.get(f"{self._url('event-logger')}/events_stats")
+        answer.raise_for_status()
+        return {str(code): int(count) for code, count in answer.json().items()}
+
+    async def health(self) -> list[tuple[str, bool, str | None]]:
+        """Every service's health, probed concurrently."""
+        return list(await asyncio.gather(*(self._probe(spec) for spec in self._specs)))
+
+    async def _probe(self, spec: ServiceSpec) -> tuple[str, bool, str | None]:
+        try:
+            if spec.protocol == "http":
+                answer = await self._http.get(f"{spec.url(self._settings)}/health")
+                ok = answer.status_code == 200
+                return spec.name, ok, None if ok else f"health answered {answer.status_code}"
+            endpoint = spec.endpoint(self._settings)
+            target = f"{endpoint.host}:{endpoint.port}"
+            if target not in self._channels:
+                self._channels[target] = grpc.aio.insecure_channel(target)
+            reply = await health_pb2_grpc.HealthStub(self._channels[target]).Check(
+                health_pb2.HealthCheckRequest(service=""), timeout=self._timeout_s
+            )
+            ok = reply.status == health_pb2.HealthCheckResponse.SERVING
+            return spec.name, ok, None if ok else "not serving"
+        except (httpx.HTTPError, grpc.RpcError) as error:
+            return spec.name, False, type(error).__name__
+
+    async def close(self) -> None:
+        """Close connections."""
+        await self._http.aclose()
+        for channel in self._channels.values():
+            await channel.close()
