@@ -56,7 +56,15 @@ class UpProcess:
         return found[0]
 
 
-SERVICES = ("event_logger", "storage", "receiver", "processor")
+SERVICES = (
+    "event_logger",
+    "storage",
+    "receiver",
+    "processor",
+    "db_service",
+    "store_api",
+    "dashboard",
+)
 
 
 @pytest.fixture
