@@ -47,13 +47,20 @@ def main() -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="Where databases and logs live (default: MERCHSTORE_DATA_DIR or .merchstore).",
 )
-def up(data_dir: Path | None) -> None:
+@click.option(
+    "--store-api-replicas",
+    type=click.IntRange(1, 16),
+    help="Run N store-api replicas behind a local NGINX (when installed) on store-api's port.",
+)
+def up(data_dir: Path | None, store_api_replicas: int | None) -> None:
     """Start the whole system in the foreground; Ctrl-C or SIGTERM stops it cleanly."""
     from merchstore.runtime.up import run_up
 
+    # Children read the same values from the environment.
     if data_dir is not None:
-        # Children read the same value from the environment.
         os.environ["MERCHSTORE_DATA_DIR"] = str(data_dir.resolve())
+    if store_api_replicas is not None:
+        os.environ["MERCHSTORE_STORE_API__REPLICAS"] = str(store_api_replicas)
     settings = _settings()
     sys.exit(run_up(settings, lambda line: click.echo(line, err=False)))
 
@@ -91,6 +98,34 @@ def openapi(service: str) -> None:
     if spec.protocol != "http":
         raise click.BadParameter(f"{service} speaks gRPC; see protos/", param_hint="SERVICE")
     click.echo(to_yaml(openapi_document(spec.api_module)), nl=False)
+
+
+@main.command()
+@click.argument("service", required=False, envvar="MERCHSTORE_SERVICE")
+def health(service: str | None) -> None:
+    """Exit 0 if SERVICE (or $MERCHSTORE_SERVICE) answers its health check as ready, else 1."""
+    from merchstore.runtime.supervision import Program
+    from merchstore.runtime.up import Member
+    from merchstore.services import find_service
+
+    if not service:
+        raise click.UsageError("name a service, or set MERCHSTORE_SERVICE")
+    spec = find_service(service)
+    endpoint = spec.endpoint(_settings())
+    # A service bound to every interface answers on loopback.
+    host = "127.0.0.1" if endpoint.host in ("0.0.0.0", "::") else endpoint.host
+    member = Member(Program.service(service), spec.protocol, host, endpoint.port)
+    healthy = member.healthy()
+    click.echo(f"{service}: {'ready' if healthy else 'not ready'} ({member.url})")
+    sys.exit(0 if healthy else 1)
+
+
+@main.command("nginx-config")
+def nginx_config() -> None:
+    """Print the NGINX configuration of the Docker Compose deployment (deploy/nginx/)."""
+    from merchstore.runtime.load_balancer import compose_nginx_config
+
+    click.echo(compose_nginx_config(), nl=False)
 
 
 @main.group()

@@ -125,8 +125,10 @@ class StoreApiSettings(ServiceSettings):
     db_service_target: str | None = None
     rpc_timeout_s: float = Field(5.0, gt=0)
     token_ttl_s: int = Field(3600, ge=60)
-    # Shown in the X-Served-By header (defaults to host:port), so load balancing is visible.
+    # Shown in the X-Served-By header (default hostname:port), so load balancing is visible.
     replica_name: str | None = None
+    # `merchstore up` only: run this many replicas (on port+1, port+2, ...) behind NGINX on port.
+    replicas: int = Field(1, ge=1, le=16)
 
 
 class DashboardSettings(ServiceSettings):

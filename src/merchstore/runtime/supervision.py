@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -16,8 +17,8 @@ import sys
 import tempfile
 import time
 import xmlrpc.client
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
@@ -25,7 +26,26 @@ import psutil
 from supervisor.xmlrpc import SupervisorTransport
 
 from merchstore.common.config import SupervisorSettings
-from merchstore.services import ServiceSpec
+
+
+@dataclass(frozen=True)
+class Program:
+    """One supervised process: a name, its command and the environment it adds."""
+
+    name: str
+    command: Sequence[str]
+    environment: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def service(cls, name: str, environment: Mapping[str, str] | None = None) -> Program:
+        """The program serving merchstore service ``name``."""
+        command = [sys.executable, "-m", "merchstore", "serve", name]
+        return cls(name, command, environment or {})
+
+
+def _supervisor_value(value: str) -> str:
+    # supervisord expands %(name)s in its configuration, so a literal % is written %%.
+    return value.replace("%", "%%")
 
 
 @dataclass(frozen=True)
@@ -39,14 +59,14 @@ class ProcessState:
 
 
 def render_config(
-    services: Iterable[ServiceSpec],
+    programs: Iterable[Program],
     *,
     socket_path: Path,
     log_dir: Path,
     pid_file: Path,
     settings: SupervisorSettings,
 ) -> str:
-    """The supervisord configuration for ``services`` (each run as ``merchstore serve NAME``)."""
+    """The supervisord configuration that runs ``programs``."""
     sections = [
         f"[unix_http_server]\nfile={socket_path}\nchmod=0700\n",
         "[supervisord]\nnodaemon=true\n"
@@ -55,11 +75,16 @@ def render_config(
         "[rpcinterface:supervisor]\n"
         "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n",
     ]
-    for spec in services:
+    for program in programs:
+        command = _supervisor_value(shlex.join(program.command))
+        environment = ",".join(
+            f'{key}="{_supervisor_value(value)}"' for key, value in program.environment.items()
+        )
         sections.append(
-            f"[program:{spec.name}]\n"
-            f"command={sys.executable} -m merchstore serve {spec.name}\n"
-            "autostart=true\nautorestart=true\n"
+            f"[program:{program.name}]\n"
+            f"command={command}\n"
+            + (f"environment={environment}\n" if environment else "")
+            + "autostart=true\nautorestart=true\n"
             # A process that dies within startsecs counts as a failed start: it is retried
             # with a growing pause (1 s, 2 s, ...) and given up after start_retries.
             "startsecs=3\n"
@@ -67,7 +92,7 @@ def render_config(
             f"stopsignal=TERM\nstopwaitsecs={settings.stop_timeout_s}\n"
             "stopasgroup=true\nkillasgroup=true\n"
             "redirect_stderr=true\n"
-            f"stdout_logfile={log_dir / (spec.name + '.log')}\n"
+            f"stdout_logfile={log_dir / (program.name + '.log')}\n"
             "stdout_logfile_maxbytes=20MB\nstdout_logfile_backups=3\n"
         )
     return "\n".join(sections)
@@ -78,14 +103,14 @@ class Supervisor:
 
     def __init__(
         self,
-        services: Iterable[ServiceSpec],
+        programs: Iterable[Program],
         *,
         run_dir: Path,
         log_dir: Path,
         environment: Mapping[str, str],
         settings: SupervisorSettings,
     ) -> None:
-        self.services = list(services)
+        self.programs = list(programs)
         self.log_dir = log_dir
         self._settings = settings
         self._environment = dict(environment)
@@ -112,7 +137,7 @@ class Supervisor:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.config_file.write_text(
             render_config(
-                self.services,
+                self.programs,
                 socket_path=self._socket_path,
                 log_dir=self.log_dir,
                 pid_file=self._pid_file,

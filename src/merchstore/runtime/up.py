@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+import shutil
 import signal
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
+from typing import Literal
 
 import grpc
 import httpx
@@ -17,31 +20,89 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from merchstore.common.config import Settings
 from merchstore.common.topics import ensure_topics
 from merchstore.runtime.embedded import EmbeddedBroker, EmbeddedPostgres, StartupError, port_in_use
-from merchstore.runtime.supervision import Supervisor
-from merchstore.services import SERVICES, ServiceSpec
+from merchstore.runtime.load_balancer import local_nginx_config
+from merchstore.runtime.supervision import Program, Supervisor
+from merchstore.services import SERVICES
 
 log = logging.getLogger(__name__)
 
 Say = Callable[[str], None]
 
 
-def probe_health(spec: ServiceSpec, settings: Settings, timeout_s: float = 2.0) -> bool:
-    """Whether the service answers its health check as ready."""
-    endpoint = spec.endpoint(settings)
-    if spec.protocol == "http":
-        try:
-            answer = httpx.get(f"{spec.url(settings)}/health", timeout=timeout_s)
-        except httpx.HTTPError:
-            return False
-        return answer.status_code == 200
-    with grpc.insecure_channel(f"{endpoint.host}:{endpoint.port}") as channel:
-        try:
-            reply = health_pb2_grpc.HealthStub(channel).Check(
-                health_pb2.HealthCheckRequest(service=""), timeout=timeout_s
+@dataclass(frozen=True)
+class Member:
+    """A process `up` runs, and where its health check answers."""
+
+    program: Program
+    protocol: Literal["http", "grpc"]
+    host: str
+    port: int
+
+    @property
+    def url(self) -> str:
+        """Where it answers."""
+        return f"{'http' if self.protocol == 'http' else 'grpc'}://{self.host}:{self.port}"
+
+    def healthy(self, timeout_s: float = 2.0) -> bool:
+        """Whether it answers its health check as ready."""
+        if self.protocol == "http":
+            try:
+                return httpx.get(f"{self.url}/health", timeout=timeout_s).status_code == 200
+            except httpx.HTTPError:
+                return False
+        with grpc.insecure_channel(f"{self.host}:{self.port}") as channel:
+            try:
+                reply = health_pb2_grpc.HealthStub(channel).Check(
+                    health_pb2.HealthCheckRequest(service=""), timeout=timeout_s
+                )
+            except grpc.RpcError:
+                return False
+        return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
+
+
+def plan_members(settings: Settings, run_dir: Path, say: Say) -> list[Member]:
+    """Every process to run: one per service, or N store-api replicas behind NGINX."""
+    members: list[Member] = []
+    for spec in SERVICES:
+        endpoint = spec.endpoint(settings)
+        replicas = settings.store_api.replicas
+        if spec.name != "store-api" or replicas == 1:
+            members.append(
+                Member(Program.service(spec.name), spec.protocol, endpoint.host, endpoint.port)
             )
-        except grpc.RpcError:
-            return False
-    return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
+            continue
+        ports = [endpoint.port + index for index in range(1, replicas + 1)]
+        for index, port in enumerate(ports, start=1):
+            environment = {
+                "MERCHSTORE_STORE_API__PORT": str(port),
+                "MERCHSTORE_STORE_API__REPLICA_NAME": f"store-api-{index}",
+            }
+            program = Program.service("store-api", environment)
+            members.append(
+                Member(
+                    Program(f"store-api-{index}", program.command, environment),
+                    "http",
+                    endpoint.host,
+                    port,
+                )
+            )
+        nginx = shutil.which("nginx") or (
+            "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
+        )
+        if nginx is None:
+            say(
+                f"  nginx is not installed: {replicas} store-api replicas on ports {ports}, "
+                "no load balancer"
+            )
+            continue
+        config_file = run_dir / "nginx.conf"
+        config_file.parent.mkdir(parents=True, exist_ok=True)
+        config_file.write_text(local_nginx_config(settings, ports, run_dir / "nginx"))
+        command = [nginx, "-c", str(config_file), "-g", "daemon off;"]
+        members.append(
+            Member(Program("load-balancer", command), "http", endpoint.host, endpoint.port)
+        )
+    return members
 
 
 def _tail(path: Path, lines: int = 15) -> str:
@@ -59,28 +120,29 @@ class LocalSystem:
         self.say = say
         self.data_dir = settings.data_dir.resolve()
         self.log_dir = self.data_dir / "logs"
+        self.run_dir = self.data_dir / "run"
         self.postgres: EmbeddedPostgres | None = None
         self.broker: EmbeddedBroker | None = None
         self.supervisor: Supervisor | None = None
+        self.members: list[Member] = []
         self.database_url = (
             settings.database_url.get_secret_value() if settings.database_url else None
         )
         self.bootstrap_servers = settings.kafka_bootstrap_servers
 
     def check_ports(self) -> None:
-        """Fail before starting anything if a service port is taken."""
-        for spec in SERVICES:
-            endpoint = spec.endpoint(self.settings)
-            if port_in_use(endpoint.host, endpoint.port):
-                key = spec.name.replace("-", "_").upper()
+        """Fail before starting anything if a port is taken."""
+        for member in self.members:
+            if port_in_use(member.host, member.port):
                 raise StartupError(
-                    f"{spec.name}: port {endpoint.port} on {endpoint.host} is already in use; "
-                    f"stop what uses it or set MERCHSTORE_{key}__PORT"
+                    f"{member.program.name}: port {member.port} on {member.host} is already in "
+                    "use; stop what uses it or set its port (e.g. MERCHSTORE_EVENT_LOGGER__PORT)"
                 )
 
     def start(self) -> None:
         """Start every component in dependency order, waiting for each to be ready."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.members = plan_members(self.settings, self.run_dir, self.say)
         self.check_ports()
         if self.database_url is None:
             self.say("starting embedded PostgreSQL ...")
@@ -105,13 +167,13 @@ class LocalSystem:
             "  topics: "
             + ", ".join(f"{name} ({count} partitions)" for name, count in partitions.items())
         )
-        self._start_services()
+        self._start_members()
 
-    def _start_services(self) -> None:
+    def _start_members(self) -> None:
         assert self.bootstrap_servers is not None and self.database_url is not None
         self.supervisor = Supervisor(
-            SERVICES,
-            run_dir=self.data_dir / "run",
+            [member.program for member in self.members],
+            run_dir=self.run_dir,
             log_dir=self.log_dir,
             environment={
                 "MERCHSTORE_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
@@ -121,27 +183,28 @@ class LocalSystem:
             settings=self.settings.supervisor,
         )
         self.supervisor.start()
-        for spec in SERVICES:
-            self.say(f"starting {spec.name} ...")
+        for member in self.members:
+            self.say(f"starting {member.program.name} ...")
             started = time.monotonic()
-            self.wait_healthy(spec)
-            self.say(f"  {spec.name} ready in {time.monotonic() - started:.1f} s")
+            self.wait_healthy(member)
+            self.say(f"  {member.program.name} ready in {time.monotonic() - started:.1f} s")
 
-    def wait_healthy(self, spec: ServiceSpec) -> None:
-        """Wait until ``spec`` answers healthy; fail fast if supervisord gave up on it."""
+    def wait_healthy(self, member: Member) -> None:
+        """Wait until ``member`` answers healthy; fail fast if supervisord gave up on it."""
         assert self.supervisor is not None
+        name = member.program.name
         deadline = time.monotonic() + self.settings.supervisor.start_timeout_s
-        log_file = self.supervisor.log_file(spec.name)
-        while not probe_health(spec, self.settings, timeout_s=1.0):
-            state = self.supervisor.states()[spec.name]
+        log_file = self.supervisor.log_file(name)
+        while not member.healthy(timeout_s=1.0):
+            state = self.supervisor.states()[name]
             if state.state == "FATAL":
                 raise StartupError(
-                    f"{spec.name} could not start ({state.spawn_error or 'it kept exiting'}); "
+                    f"{name} could not start ({state.spawn_error or 'it kept exiting'}); "
                     f"its log is {log_file}:\n{_tail(log_file)}"
                 )
             if time.monotonic() > deadline:
                 raise StartupError(
-                    f"{spec.name} was not healthy after "
+                    f"{name} was not healthy after "
                     f"{self.settings.supervisor.start_timeout_s:.0f} s; "
                     f"its log is {log_file}:\n{_tail(log_file)}"
                 )
@@ -150,8 +213,8 @@ class LocalSystem:
     def summary(self) -> str:
         """The table of what runs where."""
         rows = [
-            (spec.name, spec.url(self.settings), str(self.log_dir / f"{spec.name}.log"))
-            for spec in SERVICES
+            (m.program.name, m.url, str(self.log_dir / f"{m.program.name}.log"))
+            for m in self.members
         ]
         kafka_note = "embedded, memory only" if self.broker else "external"
         rows.append(("kafka", f"{self.bootstrap_servers}", kafka_note))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -43,7 +44,7 @@ def build_app(settings: Settings) -> FastAPI:
     return create_app(
         jwt_secret=settings.jwt_secret.get_secret_value(),
         token_ttl_s=config.token_ttl_s,
-        served_by=config.replica_name or f"{config.host}:{config.port}",
+        served_by=config.replica_name or f"{socket.gethostname()}:{config.port}",
         is_ready=lambda: None if ready.is_set() else "announcing start on event_log",
         lifespan=lifespan,
     )

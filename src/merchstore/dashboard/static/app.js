@@ -123,7 +123,7 @@ function renderChart(history) {
 
 async function refresh() {
   try {
-    const answer = await fetch("/api/overview", { cache: "no-store" });
+    const answer = await fetch("api/overview", { cache: "no-store" });
     if (!answer.ok) throw new Error(`answered ${answer.status}`);
     const overview = await answer.json();
     renderStats(overview.stats, overview.stats_error);

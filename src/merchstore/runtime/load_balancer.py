@@ -1,0 +1,86 @@
+"""The NGINX load balancer: its configuration for Docker Compose and for local replicas."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from string import Template
+
+from merchstore.common.config import Settings
+
+COMPOSE_FILES = {
+    "pid_file": "/tmp/nginx.pid",
+    "error_log": "/dev/stderr",
+    "access_log": "/dev/stdout",
+    "temp_dir": "/tmp",
+}
+
+
+@dataclass(frozen=True)
+class NginxLayout:
+    """Where NGINX listens and where it sends each path."""
+
+    listen_port: int
+    store_api_servers: Sequence[str]
+    receiver: str
+    dashboard: str
+    event_logger: str
+
+
+def render_nginx_config(layout: NginxLayout, files: dict[str, str]) -> str:
+    """The NGINX configuration for ``layout``, from the one template."""
+    template = Template((resources.files("merchstore.runtime") / "nginx.conf.template").read_text())
+    servers = "\n".join(
+        f"        server {server} max_fails=1 fail_timeout=2s;"
+        for server in layout.store_api_servers
+    )
+    return template.substitute(
+        files,
+        listen_port=layout.listen_port,
+        store_api_servers=servers,
+        receiver=layout.receiver,
+        dashboard=layout.dashboard,
+        event_logger=layout.event_logger,
+    )
+
+
+def compose_nginx_config() -> str:
+    """The configuration ``deploy/nginx/nginx.conf`` holds: services by their Compose names.
+
+    With ``deploy.replicas``, Docker's DNS answers ``store-api`` with every replica's address
+    and NGINX balances over all of them.
+    """
+    layout = NginxLayout(
+        listen_port=80,
+        store_api_servers=["store-api:8000"],
+        receiver="receiver:8080",
+        dashboard="dashboard:8130",
+        event_logger="event-logger:8120",
+    )
+    return render_nginx_config(layout, COMPOSE_FILES)
+
+
+def local_nginx_config(settings: Settings, replica_ports: Sequence[int], run_dir: Path) -> str:
+    """The configuration for `merchstore up`: local replicas, files under ``run_dir``."""
+
+    def address(host: str, port: int) -> str:
+        return f"{host}:{port}"
+
+    host = settings.store_api.host
+    run_dir.mkdir(parents=True, exist_ok=True)
+    layout = NginxLayout(
+        listen_port=settings.store_api.port,
+        store_api_servers=[address(host, port) for port in replica_ports],
+        receiver=address(settings.receiver.host, settings.receiver.port),
+        dashboard=address(settings.dashboard.host, settings.dashboard.port),
+        event_logger=address(settings.event_logger.host, settings.event_logger.port),
+    )
+    files = {
+        "pid_file": str(run_dir / "nginx.pid"),
+        "error_log": str(run_dir / "nginx-error.log"),
+        "access_log": str(run_dir / "nginx-access.log"),
+        "temp_dir": str(run_dir),
+    }
+    return render_nginx_config(layout, files)
