@@ -10,7 +10,7 @@ COPY protos ./protos
 COPY src ./src
 # Generated from protos/ here, never committed (the same command as `make protos`).
 RUN /opt/merchstore/bin/python -m grpc_tools.protoc -Iprotos --python_out=src \
-        --grpc_python_out=src protos/merchstore/protos/store.proto \
+        --grpc_python_out=src protos/merchstore/protos/*.proto \
     && /opt/merchstore/bin/pip install --no-cache-dir . \
     && /opt/merchstore/bin/pip uninstall --yes grpcio-tools
 

@@ -129,6 +129,34 @@ def nginx_config() -> None:
 
 
 @main.group()
+def logs() -> None:
+    """Operation logs of the services (the log-channel topic)."""
+
+
+@logs.command("tail")
+@click.option("--from-beginning", is_flag=True, help="Print what log-channel already holds first.")
+@click.option("--service", default=None, help="Only lines of this service (e.g. store-api).")
+def logs_tail(from_beginning: bool, service: str | None) -> None:
+    """Print each log line as it arrives and append it to logs/log_YYYYMMDD_HH.jsonl."""
+    from merchstore.tools.log_tail import tail_logs
+
+    settings = _settings()
+    stop = _stop_event_on_signals()
+    try:
+        tail_logs(
+            settings,
+            from_beginning=from_beginning,
+            service=service,
+            stop=stop,
+            echo=lambda line: click.echo(line),
+            colour=sys.stdout.isatty(),
+        )
+    except (ConfigError, LookupError) as error:
+        click.echo(f"merchstore: {error}", err=True)
+        sys.exit(2)
+
+
+@main.group()
 def events() -> None:
     """Watch Kafka topics."""
 

@@ -40,6 +40,7 @@ class ServiceSpec:
 
 SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("event-logger", "merchstore.event_logger.main", "http"),
+    ServiceSpec("logging-service", "merchstore.logging_service.main", "grpc"),
     ServiceSpec("db-service", "merchstore.db_service.main", "grpc"),
     ServiceSpec("store-api", "merchstore.store_api.main", "http"),
     ServiceSpec("storage", "merchstore.storage.main", "http"),

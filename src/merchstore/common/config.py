@@ -131,6 +131,32 @@ class StoreApiSettings(ServiceSettings):
     replicas: int = Field(1, ge=1, le=16)
 
 
+class LoggingServiceSettings(ServiceSettings):
+    """logging-service: operation logs over gRPC, published to ``log-channel``."""
+
+    port: int = Field(50052, ge=1, le=65535)
+    # Where messages wait while Kafka is unreachable (relative to data_dir), and how many fit.
+    spill_file: str = "logging-service/spill.sqlite3"
+    spill_max_messages: int = Field(100_000, ge=1)
+    # A stream's messages are settled (acknowledged or spilled) at least this often.
+    settle_every: int = Field(1000, ge=1)
+    drain_batch_size: int = Field(500, ge=1)
+    # On SIGTERM, how long to keep sending spilled messages before exiting.
+    shutdown_drain_s: float = Field(10.0, ge=0)
+
+
+class LogShippingSettings(_Section):
+    """How services stream their own logs to logging-service."""
+
+    enabled: bool = True
+    # Lines wait here while logging-service is slow or down; beyond it they are dropped.
+    queue_size: int = Field(10_000, ge=1)
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Unset: logging_service.host:logging_service.port.
+    target: str | None = None
+    shutdown_flush_s: float = Field(3.0, ge=0)
+
+
 class DashboardSettings(ServiceSettings):
     """dashboard: statistics, event-log counts and service health in the browser."""
 
@@ -185,6 +211,8 @@ class Settings(BaseSettings):
     db_service: DbServiceSettings = DbServiceSettings()
     store_api: StoreApiSettings = StoreApiSettings()
     dashboard: DashboardSettings = DashboardSettings()
+    logging_service: LoggingServiceSettings = LoggingServiceSettings()
+    log_shipping: LogShippingSettings = LogShippingSettings()
 
     @model_validator(mode="after")
     def _refuse_local_secret_in_production(self) -> Settings:

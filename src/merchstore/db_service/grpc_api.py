@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable
 from typing import TypeVar
 
 import grpc
@@ -152,12 +151,3 @@ class StoreDataServicer(store_pb2_grpc.StoreDataServicer):
             context, self._repository.cancel_order(request.id, request.user_id)
         )
         return order_message(order)
-
-
-@asynccontextmanager
-async def grpc_server(address: str) -> AsyncIterator[grpc.aio.Server]:
-    """A gRPC server bound to ``address``; raises OSError if the port is taken."""
-    server = grpc.aio.server()
-    if server.add_insecure_port(address) == 0:
-        raise OSError(f"cannot listen on {address}: the port is in use")
-    yield server

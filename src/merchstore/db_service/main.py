@@ -12,10 +12,13 @@ from psycopg_pool import AsyncConnectionPool
 
 from merchstore.common.config import Settings
 from merchstore.common.event_log import EventLogPublisher
+from merchstore.common.grpc_serving import grpc_server
 from merchstore.common.health import add_health_and_reflection, set_grpc_serving
 from merchstore.common.kafka import KafkaProducer, check_broker
+from merchstore.common.log_shipping import ship_logs, stop_shipping_logs
 from merchstore.common.postgres import apply_migrations, open_async_pool
-from merchstore.db_service.grpc_api import SERVICE_NAME, StoreDataServicer, grpc_server
+from merchstore.common.request_logging import RpcLogging
+from merchstore.db_service.grpc_api import SERVICE_NAME, StoreDataServicer
 from merchstore.db_service.outbox import OutboxRelay
 from merchstore.db_service.repository import NewConnectionEachTime, StoreRepository
 from merchstore.protos import store_pb2_grpc
@@ -49,7 +52,9 @@ async def serve(settings: Settings) -> None:
     for stop_signal in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(stop_signal, stop.set)
 
-    async with grpc_server(f"{config.host}:{config.port}") as server:
+    shipping = ship_logs(settings, "db-service")
+    interceptors = [RpcLogging("merchstore.db_service.rpc")]
+    async with grpc_server(f"{config.host}:{config.port}", interceptors) as server:
         store_pb2_grpc.add_StoreDataServicer_to_server(StoreDataServicer(repository), server)
         health = await add_health_and_reflection(server, [SERVICE_NAME])
         await server.start()
@@ -66,6 +71,7 @@ async def serve(settings: Settings) -> None:
         await relay_task
     await asyncio.to_thread(producer.close, 5.0)
     await pool.close()
+    await asyncio.to_thread(stop_shipping_logs, shipping, settings)
     log.info("stopped; outbox relay sent %d event(s)", relay.sent)
 
 

@@ -11,6 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from merchstore.common.health import ReadinessCheck, health_router
 from merchstore.common.http_errors import VALIDATION_ERROR_RESPONSES, install_error_handlers
+from merchstore.common.request_logging import RequestLogging
 from merchstore.store_api import schemas
 from merchstore.store_api.db_client import StoreDataClient, StoreUnavailableError
 from merchstore.store_api.security import InvalidToken, create_access_token, user_id_from_token
@@ -123,6 +124,7 @@ def create_app(
         return JSONResponse({"detail": failure.detail}, status_code=failure.status)
 
     app.add_middleware(ServedByHeader, served_by=served_by)
+    app.add_middleware(RequestLogging, logger_name="merchstore.store_api.requests")
     app.state.jwt_secret = jwt_secret
 
     router = APIRouter(responses=VALIDATION_ERROR_RESPONSES)

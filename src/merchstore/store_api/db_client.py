@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import grpc
 
+from merchstore.common.request_logging import trace_metadata
 from merchstore.protos import store_pb2, store_pb2_grpc
 from merchstore.store_api import schemas
 
@@ -87,6 +88,10 @@ class StoreDataClient:
         """Close the channel."""
         await self._channel.close()
 
+    def _call_options(self) -> dict[str, Any]:
+        # A deadline on every call, and the request's trace id for db-service's logs.
+        return {"timeout": self._timeout_s, "metadata": trace_metadata()}
+
     async def _call(self, call: Awaitable[T]) -> T:
         try:
             return await call
@@ -100,57 +105,59 @@ class StoreDataClient:
     async def list_products(self) -> list[schemas.Product]:
         """Every product."""
         reply = await self._call(
-            self._stub.ListProducts(store_pb2.ListProductsRequest(), timeout=self._timeout_s)
+            self._stub.ListProducts(
+                store_pb2.ListProductsRequest(), timeout=self._timeout_s, metadata=trace_metadata()
+            )
         )
         return [_product(p) for p in reply.products]
 
     async def get_product(self, product_id: int) -> schemas.Product:
         """One product."""
         request = store_pb2.GetProductRequest(id=product_id)
-        return _product(await self._call(self._stub.GetProduct(request, timeout=self._timeout_s)))
+        return _product(await self._call(self._stub.GetProduct(request, **self._call_options())))
 
     async def create_user(self, registration: schemas.UserRegistration) -> schemas.User:
         """Register a user."""
         request = store_pb2.CreateUserRequest(**registration.model_dump())
-        return _user(await self._call(self._stub.CreateUser(request, timeout=self._timeout_s)))
+        return _user(await self._call(self._stub.CreateUser(request, **self._call_options())))
 
     async def authenticate(self, credentials: schemas.Credentials) -> schemas.User:
         """The user these credentials belong to."""
         request = store_pb2.AuthenticateRequest(**credentials.model_dump())
-        return _user(await self._call(self._stub.Authenticate(request, timeout=self._timeout_s)))
+        return _user(await self._call(self._stub.Authenticate(request, **self._call_options())))
 
     async def get_user(self, user_id: int) -> schemas.User:
         """An active user."""
         request = store_pb2.GetUserRequest(id=user_id)
-        return _user(await self._call(self._stub.GetUser(request, timeout=self._timeout_s)))
+        return _user(await self._call(self._stub.GetUser(request, **self._call_options())))
 
     async def update_user(self, user_id: int, changes: schemas.UserChanges) -> schemas.User:
         """Change email and/or password."""
         request = store_pb2.UpdateUserRequest(id=user_id, **changes.model_dump(exclude_none=True))
-        return _user(await self._call(self._stub.UpdateUser(request, timeout=self._timeout_s)))
+        return _user(await self._call(self._stub.UpdateUser(request, **self._call_options())))
 
     async def deactivate_user(self, user_id: int) -> None:
         """Deactivate a user."""
         request = store_pb2.DeactivateUserRequest(id=user_id)
-        await self._call(self._stub.DeactivateUser(request, timeout=self._timeout_s))
+        await self._call(self._stub.DeactivateUser(request, **self._call_options()))
 
     async def place_order(self, user_id: int, order: schemas.OrderRequest) -> schemas.Order:
         """Place an order."""
         request = store_pb2.PlaceOrderRequest(user_id=user_id, **order.model_dump())
-        return _order(await self._call(self._stub.PlaceOrder(request, timeout=self._timeout_s)))
+        return _order(await self._call(self._stub.PlaceOrder(request, **self._call_options())))
 
     async def list_orders(self, user_id: int) -> list[schemas.Order]:
         """The user's orders."""
         request = store_pb2.ListOrdersRequest(user_id=user_id)
-        reply = await self._call(self._stub.ListOrders(request, timeout=self._timeout_s))
+        reply = await self._call(self._stub.ListOrders(request, **self._call_options()))
         return [_order(o) for o in reply.orders]
 
     async def get_order(self, order_id: int, user_id: int) -> schemas.Order:
         """One of the user's orders."""
         request = store_pb2.GetOrderRequest(id=order_id, user_id=user_id)
-        return _order(await self._call(self._stub.GetOrder(request, timeout=self._timeout_s)))
+        return _order(await self._call(self._stub.GetOrder(request, **self._call_options())))
 
     async def cancel_order(self, order_id: int, user_id: int) -> schemas.Order:
         """Cancel one of the user's orders."""
         request = store_pb2.CancelOrderRequest(id=order_id, user_id=user_id)
-        return _order(await self._call(self._stub.CancelOrder(request, timeout=self._timeout_s)))
+        return _order(await self._call(self._stub.CancelOrder(request, **self._call_options())))

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from merchstore.common.config import Settings
 from merchstore.common.event_log import EventLogPublisher
 from merchstore.common.kafka import KafkaProducer, check_broker
+from merchstore.common.log_shipping import ship_logs, stop_shipping_logs
 from merchstore.common.serving import serve_http
 from merchstore.store_api.api import create_app
 from merchstore.store_api.db_client import StoreDataClient
@@ -29,6 +30,7 @@ def build_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        shipping = ship_logs(settings, "store-api")
         client = StoreDataClient(settings.db_service_target, config.rpc_timeout_s)
         app.state.store = client
         producer = KafkaProducer(settings, client_id="store-api")
@@ -40,6 +42,7 @@ def build_app(settings: Settings) -> FastAPI:
         log.info("ready; db-service at %s", settings.db_service_target)
         yield
         await client.close()
+        await asyncio.to_thread(stop_shipping_logs, shipping, settings)
 
     return create_app(
         jwt_secret=settings.jwt_secret.get_secret_value(),

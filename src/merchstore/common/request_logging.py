@@ -1,0 +1,115 @@
+"""Request logging with trace ids, for HTTP (ASGI middleware) and gRPC (server interceptor)."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import grpc
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from merchstore.common.log_shipping import TRACE_METADATA_KEY, trace_id_var
+
+_QUIET_RPC_PREFIXES = ("/grpc.health.", "/grpc.reflection.")
+
+
+class RequestLogging:
+    """ASGI middleware: a trace id per request (``X-Request-ID`` in or new), one log line out.
+
+    The line says method, path, status, latency around the whole handler and client address;
+    the trace id is in the context for everything the request logs or calls.
+    """
+
+    def __init__(self, app: ASGIApp, logger_name: str) -> None:
+        self._app = app
+        self._log = logging.getLogger(logger_name)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one request with its trace id and log it."""
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        trace_id = headers.get(b"x-request-id", b"").decode("latin-1")[:128] or uuid.uuid4().hex
+        token = trace_id_var.set(trace_id)
+        status = 500
+        started = time.perf_counter()
+
+        async def send_with_trace(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-request-id", trace_id.encode("latin-1")),
+                ]
+            await send(message)
+
+        try:
+            await self._app(scope, receive, send_with_trace)
+        finally:
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            client = scope.get("client")
+            if scope["path"] != "/health":
+                self._log.info(
+                    "%s %s %d %.1fms client=%s",
+                    scope["method"],
+                    scope["path"],
+                    status,
+                    elapsed_ms,
+                    client[0] if client else "-",
+                    extra={"trace_id": trace_id},
+                )
+            trace_id_var.reset(token)
+
+
+def trace_metadata() -> tuple[tuple[str, str], ...]:
+    """GRPC metadata carrying the current trace id (empty when there is none)."""
+    trace_id = trace_id_var.get()
+    return ((TRACE_METADATA_KEY, trace_id),) if trace_id else ()
+
+
+class RpcLogging(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+    """Logs every unary RPC (method, status, latency) under the caller's trace id."""
+
+    def __init__(self, logger_name: str) -> None:
+        self._log = logging.getLogger(logger_name)
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        """Wrap unary-unary handlers; leave health checks and reflection unlogged."""
+        handler = await continuation(handler_call_details)
+        method = handler_call_details.method
+        if handler is None or handler.unary_unary is None or method.startswith(_QUIET_RPC_PREFIXES):
+            return handler
+        metadata = dict(handler_call_details.invocation_metadata or ())
+        trace_id = metadata.get(TRACE_METADATA_KEY) or uuid.uuid4().hex
+        inner = handler.unary_unary
+        log = self._log
+
+        async def logged(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            token = trace_id_var.set(trace_id)
+            started = time.perf_counter()
+            outcome = "OK"
+            try:
+                return await inner(request, context)
+            except BaseException:
+                code = context.code()
+                outcome = code.name if isinstance(code, grpc.StatusCode) else "ERROR"
+                raise
+            finally:
+                elapsed_ms = (time.perf_counter() - started) * 1000
+                log.info("%s %s %.1fms", method, outcome, elapsed_ms, extra={"trace_id": trace_id})
+                trace_id_var.reset(token)
+
+        return grpc.unary_unary_rpc_method_handler(
+            logged,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )

@@ -1,0 +1,127 @@
+"""Publishing to ``log-channel``: batched by the Kafka client, spilled to disk when it fails."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+
+from confluent_kafka import Message
+
+from merchstore.common.kafka import DeliveryFailed, KafkaProducer
+from merchstore.logging_service.spill import SpillBuffer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class InFlight:
+    """Messages of one stream not settled yet: sent to Kafka, or held behind spilled ones."""
+
+    sent: list[tuple[bytes, Future[Message]]] = field(default_factory=list)
+    held: list[bytes] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.sent) + len(self.held)
+
+
+@dataclass
+class Settled:
+    """What became of a batch of accepted messages."""
+
+    published: int = 0
+    spilled: int = 0
+    dropped: int = 0
+
+    def add(self, other: Settled) -> None:
+        """Add another batch's outcome."""
+        self.published += other.published
+        self.spilled += other.spilled
+        self.dropped += other.dropped
+
+
+class LogPublisher:
+    """Sends messages to Kafka; while anything is spilled, new messages queue behind it.
+
+    Keeping new messages behind the spilled ones keeps ``log-channel`` in order; the drain
+    loop sends the spilled messages oldest first and removes each batch once acknowledged.
+    """
+
+    def __init__(
+        self, producer: KafkaProducer, topic: str, spill: SpillBuffer, drain_batch: int
+    ) -> None:
+        self._producer = producer
+        self._topic = topic
+        self._spill = spill
+        self._drain_batch = drain_batch
+        self._lock = asyncio.Lock()
+        self.draining = asyncio.Event()
+
+    def submit(self, payload: bytes, batch: InFlight) -> None:
+        """Send ``payload`` now (the Kafka client batches), or queue it behind spilled ones."""
+        if len(self._spill) or batch.held:
+            batch.held.append(payload)
+        else:
+            batch.sent.append((payload, self._producer.send(self._topic, payload)))
+
+    async def settle(self, batch: InFlight) -> Settled:
+        """Wait for the batch's acknowledgements; spill what failed, then what was held."""
+        results = await asyncio.gather(
+            *(asyncio.wrap_future(future) for _, future in batch.sent), return_exceptions=True
+        )
+        failed = [
+            payload
+            for (payload, _), result in zip(batch.sent, results, strict=True)
+            if isinstance(result, BaseException)
+        ]
+        outcome = Settled(published=len(batch.sent) - len(failed))
+        if failed:
+            log.warning("Kafka did not acknowledge %d message(s); spilling them", len(failed))
+        to_spill = failed + batch.held
+        if to_spill:
+            async with self._lock:
+                outcome.add(self._spill_all(to_spill))
+        batch.sent.clear()
+        batch.held.clear()
+        return outcome
+
+    def _spill_all(self, payloads: list[bytes]) -> Settled:
+        kept, dropped = self._spill.append(payloads)
+        if dropped:
+            log.error("spill buffer full: dropped %d message(s)", dropped)
+        self.draining.set()
+        return Settled(spilled=kept, dropped=dropped)
+
+    async def drain_once(self) -> int:
+        """Send the oldest spilled batch; return how many were acknowledged (0 on failure)."""
+        async with self._lock:
+            batch = self._spill.oldest(self._drain_batch)
+            if not batch:
+                self.draining.clear()
+                return 0
+            try:
+                await asyncio.gather(*(self._producer.send_async(self._topic, p) for _, p in batch))
+            except DeliveryFailed as error:
+                log.info("still cannot reach Kafka (%s); %d spilled", error, len(self._spill))
+                return 0
+            self._spill.remove([message_id for message_id, _ in batch])
+            return len(batch)
+
+    async def drain_forever(self, pause_s: float = 1.0) -> None:
+        """Drain whenever something is spilled, pausing after failures."""
+        while True:
+            await self.draining.wait()
+            if await self.drain_once() == 0 and len(self._spill):
+                await asyncio.sleep(pause_s)
+
+    async def drain_until_empty(self, timeout_s: float) -> None:
+        """On shutdown: keep draining within a bound."""
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while len(self._spill) and asyncio.get_running_loop().time() < deadline:
+            if await self.drain_once() == 0:
+                await asyncio.sleep(0.5)
+        if len(self._spill):
+            log.warning(
+                "%d message(s) stay spilled on disk; sent at the next start", len(self._spill)
+            )

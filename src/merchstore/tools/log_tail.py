@@ -1,0 +1,95 @@
+"""``merchstore logs tail``: follow ``log-channel``, print each line, keep hourly files."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+import click
+
+from merchstore.common.config import Settings
+from merchstore.tools.topic_tail import follow_topic
+
+LEVEL_COLOURS = {"DEBUG": "bright_black", "INFO": "green", "WARNING": "yellow",
+                 "ERROR": "red", "CRITICAL": "magenta"}  # fmt: skip
+
+
+def hour_of(body: dict[str, Any]) -> str:
+    """``YYYYMMDD_HH`` of the message's timestamp (UTC), or of now if it has none."""
+    try:
+        moment = datetime.fromisoformat(str(body["timestamp"]).replace("Z", "+00:00"))
+    except (KeyError, ValueError):
+        moment = datetime.now(UTC)
+    return moment.astimezone(UTC).strftime("%Y%m%d_%H")
+
+
+def format_log_line(body: dict[str, Any], colour: bool) -> str:
+    """One readable line: time, level, service, message, trace id."""
+    level = str(body.get("level", "?"))
+    shown_level = f"{level:<8}"
+    if colour:
+        shown_level = click.style(shown_level, fg=LEVEL_COLOURS.get(level, "white"), bold=True)
+    trace = f"  trace={body['trace_id']}" if body.get("trace_id") else ""
+    service = body.get("service_name", "?")
+    return (
+        f"{body.get('timestamp', '-')} {shown_level} [{service}] {body.get('message', '')}{trace}"
+    )
+
+
+class HourlyFiles:
+    """Appends JSON lines to ``<dir>/log_YYYYMMDD_HH.jsonl``, one file per hour."""
+
+    def __init__(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self._directory = directory
+        self._hour: str | None = None
+        self._file: TextIO | None = None
+
+    def append(self, hour: str, line: str) -> None:
+        """Append one line to the file of ``hour``."""
+        if hour != self._hour:
+            self.close()
+            self._file = (self._directory / f"log_{hour}.jsonl").open("a", encoding="utf-8")
+            self._hour = hour
+        assert self._file is not None
+        self._file.write(line + "\n")
+        self._file.flush()
+
+    def close(self) -> None:
+        """Close the current file."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def tail_logs(
+    settings: Settings,
+    *,
+    from_beginning: bool,
+    service: str | None,
+    stop: threading.Event,
+    echo: Callable[[str], None],
+    colour: bool,
+) -> None:
+    """Print and save every ``log-channel`` message until ``stop`` is set."""
+    files = HourlyFiles(settings.data_path("logs"))
+    try:
+        for message in follow_topic(
+            settings, settings.topics.log_channel, from_beginning=from_beginning, stop=stop
+        ):
+            raw = (message.value() or b"").decode("utf-8", errors="replace")
+            try:
+                body = json.loads(raw)
+            except json.JSONDecodeError:
+                echo(f"(not JSON at offset {message.offset()}: {raw[:200]!r})")
+                continue
+            if service and body.get("service_name") != service:
+                continue
+            files.append(hour_of(body), raw)
+            echo(format_log_line(body, colour))
+    finally:
+        files.close()
