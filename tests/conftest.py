@@ -94,6 +94,7 @@ class ServiceLauncher:
 
     NAMES = (
         "event-logger",
+        "logging-service",
         "storage",
         "receiver",
         "processor",
@@ -119,7 +120,7 @@ class ServiceLauncher:
                 {**self.env, **extra_env},
                 self.ports[name],
                 self.log_dir / f"{name}.out",
-                grpc=name == "db-service",
+                grpc=name in ("db-service", "logging-service"),
             )
         return self.started[name]
 

@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -19,7 +20,7 @@ DEPLOY = ROOT / "deploy"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
 
-def compose() -> dict:  # type: ignore[type-arg]
+def compose() -> dict[str, Any]:
     return dict(yaml.safe_load((DEPLOY / "docker-compose.yml").read_text()))
 
 
