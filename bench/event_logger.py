@@ -74,9 +74,18 @@ def raw_sqlite_rate(directory: Path, values: list[bytes]) -> float:
         for offset in range(start, min(start + 500, len(values))):
             body = json.loads(values[offset])
             rows.append(
-                (str(uuid.uuid4()), body["code"], body["message"], body["service"],
-                 body["timestamp"], "now", "event_log", 0, offset)
-            )  # fmt: skip
+                (
+                    str(uuid.uuid4()),
+                    body["code"],
+                    body["message"],
+                    body["service"],
+                    body["timestamp"],
+                    "now",
+                    "event_log",
+                    0,
+                    offset,
+                )
+            )
         connection.execute("BEGIN")
         connection.executemany("INSERT INTO rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
         connection.execute("COMMIT")

@@ -50,8 +50,12 @@ def start_store(
 
 def token_for(store_url: str) -> str:
     """Register a benchmark user and log in."""
-    body = {"sid": "B0000001", "username": "bench", "email": "bench@example.com",
-            "password": "bench-password"}  # fmt: skip
+    body = {
+        "sid": "B0000001",
+        "username": "bench",
+        "email": "bench@example.com",
+        "password": "bench-password",
+    }
     httpx.post(f"{store_url}/users/register", json=body, timeout=30)
     answer = httpx.post(
         f"{store_url}/users/login",
@@ -67,8 +71,14 @@ def measure(
     """One wrk run."""
     headers = {"Authorization": f"Bearer {token}"} if token else None
     if post:
-        return run_load(url, clients, seconds, method="POST",
-                        body='{"product_id": 3, "quantity": 1}', headers=headers)  # fmt: skip
+        return run_load(
+            url,
+            clients,
+            seconds,
+            method="POST",
+            body='{"product_id": 3, "quantity": 1}',
+            headers=headers,
+        )
     return run_load(url, clients, seconds, headers=headers)
 
 
@@ -116,9 +126,11 @@ def main() -> None:
         wait_until(lambda: http_ok(f"{hello_url}/health"), 30, "hello app")
 
         print(f"cpus={os.cpu_count()}  {arguments.seconds} s per measurement, wrk -t1\n")
-        print(f"{'path':<18} {'clients':>7} | {'pooled/s':>9} {'p50':>6} {'p99':>6} | "
-              f"{'per-req/s':>9} {'p50':>6} {'p99':>6} | {'ratio':>5} | "
-              f"{'hello/s':>8} {'p50':>6} {'p99':>6}")  # fmt: skip
+        print(
+            f"{'path':<18} {'clients':>7} | {'pooled/s':>9} {'p50':>6} {'p99':>6} | "
+            f"{'per-req/s':>9} {'p50':>6} {'p99':>6} | {'ratio':>5} | "
+            f"{'hello/s':>8} {'p50':>6} {'p99':>6}"
+        )
         print("-" * 110)
         goal_ratio = 0.0
         for label, path, post in (
@@ -134,8 +146,13 @@ def main() -> None:
                     tokens[pooled_url] if post else None,
                     post,
                 )
-                b = measure(f"{per_request_url}{path}", clients, arguments.seconds,
-                            tokens[per_request_url] if post else None, post)  # fmt: skip
+                b = measure(
+                    f"{per_request_url}{path}",
+                    clients,
+                    arguments.seconds,
+                    tokens[per_request_url] if post else None,
+                    post,
+                )
                 c = measure(f"{hello_url}/hello", clients, arguments.seconds)
                 ratio = a.per_second / b.per_second
                 if path == "/products" and clients == 32:

@@ -28,8 +28,15 @@ def test_welcome_and_products(store: Store) -> None:
     ]
     for product in products:
         assert set(product) == {
-            "id", "name", "description", "category", "price", "slogan", "stock", "created_at"
-        }  # fmt: skip
+            "id",
+            "name",
+            "description",
+            "category",
+            "price",
+            "slogan",
+            "stock",
+            "created_at",
+        }
         assert product["description"] and product["slogan"]
         assert RFC3339.match(product["created_at"])
     first = products[0]
@@ -41,8 +48,12 @@ def test_welcome_and_products(store: Store) -> None:
 
 
 def test_register_and_conflicts(store: Store) -> None:
-    body = {"sid": "12010001", "username": "alice", "email": "alice@example.com",
-            "password": "correct-horse"}  # fmt: skip
+    body = {
+        "sid": "12010001",
+        "username": "alice",
+        "email": "alice@example.com",
+        "password": "correct-horse",
+    }
     created = store.http.post("/users/register", json=body)
     assert created.status_code == 201
     assert set(created.json()) == USER_FIELDS
@@ -52,8 +63,13 @@ def test_register_and_conflicts(store: Store) -> None:
         ("username", "alice"),
         ("email", "ALICE@example.com"),
     ):
-        other = {"sid": "99999999", "username": "bob", "email": "bob@example.com",
-                 "password": "correct-horse", field: value}  # fmt: skip
+        other = {
+            "sid": "99999999",
+            "username": "bob",
+            "email": "bob@example.com",
+            "password": "correct-horse",
+            field: value,
+        }
         taken = store.http.post("/users/register", json=other)
         assert taken.status_code == 409, (field, taken.text)
         assert field in taken.json()["detail"]

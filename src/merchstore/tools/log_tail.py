@@ -14,8 +14,13 @@ import click
 from merchstore.common.config import Settings
 from merchstore.tools.topic_tail import follow_topic
 
-LEVEL_COLOURS = {"DEBUG": "bright_black", "INFO": "green", "WARNING": "yellow",
-                 "ERROR": "red", "CRITICAL": "magenta"}  # fmt: skip
+LEVEL_COLOURS = {
+    "DEBUG": "bright_black",
+    "INFO": "green",
+    "WARNING": "yellow",
+    "ERROR": "red",
+    "CRITICAL": "magenta",
+}
 
 
 def hour_of(body: dict[str, Any]) -> str:

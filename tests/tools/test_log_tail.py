@@ -1,0 +1,70 @@
+"""``merchstore logs tail`` as a real process: prints lines and writes hourly files."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from merchstore.common.config import Settings
+from tests.support.kafka import produce_all
+
+
+def line(service: str, message: str, timestamp: str) -> bytes:
+    return json.dumps(
+        {
+            "level": "WARNING",
+            "service_name": service,
+            "message": message,
+            "timestamp": timestamp,
+            "trace_id": "abc",
+        }
+    ).encode()
+
+
+def test_prints_filters_and_writes_hourly_files(settings: Settings, tmp_path: Path) -> None:
+    produce_all(
+        settings.bootstrap_servers,
+        settings.topics.log_channel,
+        [
+            line("store-api", "GET /products 200 3.1ms", "2026-11-22T06:59:59.000Z"),
+            line("db-service", "ListProducts OK", "2026-11-22T07:00:00.000Z"),
+            line("store-api", "GET /orders 200 5.0ms", "2026-11-22T07:00:01.000Z"),
+        ],
+    )
+    tail = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "merchstore",
+            "logs",
+            "tail",
+            "--from-beginning",
+            "--service",
+            "store-api",
+        ],
+        env={
+            **os.environ,
+            "MERCHSTORE_KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
+            "MERCHSTORE_TOPICS__LOG_CHANNEL": settings.topics.log_channel,
+            "MERCHSTORE_DATA_DIR": str(tmp_path),
+        },
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert tail.stdout is not None
+    printed = [tail.stdout.readline().rstrip("\n") for _ in range(2)]
+    time.sleep(1)
+    tail.send_signal(signal.SIGTERM)
+    assert tail.wait(30) == 0
+    assert "WARNING" in printed[0] and "[store-api] GET /products 200 3.1ms" in printed[0]
+    assert "trace=abc" in printed[0]
+    assert "GET /orders" in printed[1]
+    six = (tmp_path / "logs" / "log_20261122_06.jsonl").read_text().splitlines()
+    seven = (tmp_path / "logs" / "log_20261122_07.jsonl").read_text().splitlines()
+    assert [json.loads(x)["message"] for x in six] == ["GET /products 200 3.1ms"]
+    assert [json.loads(x)["message"] for x in seven] == ["GET /orders 200 5.0ms"]
