@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 PROTOS := $(wildcard protos/merchstore/protos/*.proto)
 GENERATED := $(PROTOS:protos/%.proto=src/%_pb2.py)
 
-.PHONY: run test install protos openapi bench bench-event-logger bench-pipeline bench-store wrk clean
+.PHONY: run test install protos openapi bench bench-event-logger bench-pipeline bench-store bench-logging wrk clean
 
 run: install
 	$(BIN)/merchstore up
@@ -38,7 +38,7 @@ src/%_pb2.py: protos/%.proto $(STAMP)
 		--plugin=protoc-gen-mypy_grpc=$(BIN)/protoc-gen-mypy_grpc --mypy_grpc_out=src $<
 
 # Benchmarks print their figures beside their references; wrk comes from Debian's packages.
-bench: bench-event-logger bench-pipeline bench-store
+bench: bench-event-logger bench-pipeline bench-store bench-logging
 
 bench-event-logger: install
 	$(BIN)/python -m bench.event_logger
@@ -48,6 +48,9 @@ bench-pipeline: install wrk
 
 bench-store: install wrk
 	$(BIN)/python -m bench.store_api
+
+bench-logging: install wrk
+	$(BIN)/python -m bench.logging_service
 
 wrk:
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)

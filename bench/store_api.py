@@ -33,7 +33,7 @@ LEVELS = (1, 8, 32)
 
 
 def start_store(
-    work: Path, name: str, env: dict[str, str], per_request: bool
+    work: Path, name: str, env: dict[str, str], per_request: bool = False
 ) -> tuple[list[ServiceProcess], str]:
     """db-service and store-api on their own ports; return them and store-api's URL."""
     ports = {"db": free_port(), "api": free_port()}

@@ -205,6 +205,23 @@ class KafkaProducer:
         self._produce(topic, value, key, on_delivery, fail)
         return await future
 
+    def send_with_callback(
+        self,
+        topic: str,
+        value: bytes | str,
+        on_delivery: Callable[[KafkaError | None, Message], None],
+        key: bytes | str | None = None,
+    ) -> None:
+        """Queue one message; ``on_delivery`` runs on the delivery thread with the outcome.
+
+        The cheapest way to send many messages whose outcomes are tallied together.
+        """
+
+        def fail(error: BaseException) -> None:
+            on_delivery(KafkaError(KafkaError._FAIL, str(error)), None)  # type: ignore[arg-type]
+
+        self._produce(topic, value, key, on_delivery, fail)
+
     def _produce(
         self,
         topic: str,

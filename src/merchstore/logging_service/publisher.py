@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from concurrent.futures import Future
-from dataclasses import dataclass, field
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
 
-from confluent_kafka import Message
+from confluent_kafka import KafkaError, Message
 
 from merchstore.common.kafka import DeliveryFailed, KafkaProducer
 from merchstore.logging_service.spill import SpillBuffer
@@ -15,15 +16,52 @@ from merchstore.logging_service.spill import SpillBuffer
 log = logging.getLogger(__name__)
 
 
-@dataclass
 class InFlight:
-    """Messages of one stream not settled yet: sent to Kafka, or held behind spilled ones."""
+    """Messages of one stream not settled yet: sent to Kafka, or held behind spilled ones.
 
-    sent: list[tuple[bytes, Future[Message]]] = field(default_factory=list)
-    held: list[bytes] = field(default_factory=list)
+    Acknowledgements are tallied on the delivery thread; the event loop is woken once, when
+    the last one of the batch arrived, rather than once per message.
+    """
+
+    def __init__(self) -> None:
+        self.sent: list[bytes] = []
+        self.held: list[bytes] = []
+        self.failed: list[int] = []
+        self._outstanding = 0
+        self._lock = threading.Lock()
+        self._loop = asyncio.get_running_loop()
+        self._all_acknowledged = asyncio.Event()
+        self._all_acknowledged.set()
 
     def __len__(self) -> int:
         return len(self.sent) + len(self.held)
+
+    def track(self, payload: bytes) -> Callable[[KafkaError | None, Message], None]:
+        """Count ``payload`` as sent; return the delivery callback that settles it."""
+        index = len(self.sent)
+        self.sent.append(payload)
+        with self._lock:
+            self._outstanding += 1
+        self._all_acknowledged.clear()
+
+        def on_delivery(error: KafkaError | None, message: Message) -> None:
+            with self._lock:
+                if error is not None:
+                    self.failed.append(index)
+                self._outstanding -= 1
+                done = self._outstanding == 0
+            if done:
+                self._loop.call_soon_threadsafe(self._all_acknowledged.set)
+
+        return on_delivery
+
+    async def acknowledged(self) -> None:
+        """Wait until every sent message has its delivery report."""
+        await self._all_acknowledged.wait()
+
+    def clear(self) -> None:
+        """Forget the settled batch."""
+        self.sent, self.held, self.failed = [], [], []
 
 
 @dataclass
@@ -63,18 +101,12 @@ class LogPublisher:
         if len(self._spill) or batch.held:
             batch.held.append(payload)
         else:
-            batch.sent.append((payload, self._producer.send(self._topic, payload)))
+            self._producer.send_with_callback(self._topic, payload, batch.track(payload))
 
     async def settle(self, batch: InFlight) -> Settled:
         """Wait for the batch's acknowledgements; spill what failed, then what was held."""
-        results = await asyncio.gather(
-            *(asyncio.wrap_future(future) for _, future in batch.sent), return_exceptions=True
-        )
-        failed = [
-            payload
-            for (payload, _), result in zip(batch.sent, results, strict=True)
-            if isinstance(result, BaseException)
-        ]
+        await batch.acknowledged()
+        failed = [batch.sent[index] for index in sorted(batch.failed)]
         outcome = Settled(published=len(batch.sent) - len(failed))
         if failed:
             log.warning("Kafka did not acknowledge %d message(s); spilling them", len(failed))
@@ -82,8 +114,7 @@ class LogPublisher:
         if to_spill:
             async with self._lock:
                 outcome.add(self._spill_all(to_spill))
-        batch.sent.clear()
-        batch.held.clear()
+        batch.clear()
         return outcome
 
     def _spill_all(self, payloads: list[bytes]) -> Settled:
