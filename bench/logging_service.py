@@ -15,20 +15,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import tempfile
 import time
-from pathlib import Path
 
 import grpc
 from confluent_kafka import Producer
 
+from bench.harness import BenchServers, embedded_servers
 from bench.store_api import start_store
 from bench.wrk import LoadResult, require_wrk, run_load
-from merchstore.common.config import load_settings
-from merchstore.common.topics import ensure_topics
 from merchstore.logging_service.domain import log_channel_json
 from merchstore.protos import logging_pb2, logging_pb2_grpc
-from merchstore.runtime.embedded import EmbeddedBroker, EmbeddedPostgres
 from tests.support.processes import ServiceProcess, free_port
 
 
@@ -84,24 +80,17 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=32)
     arguments = parser.parse_args()
     require_wrk()
-    work = Path(tempfile.mkdtemp(prefix="bench-logging-"))
-    postgres = EmbeddedPostgres(work)
-    database_url = postgres.start()
-    settings = load_settings(embedded={"kafka_port": free_port()})
-    broker = EmbeddedBroker(settings, work / "broker.log")
-    broker.start(settings)
+    with embedded_servers("logging") as servers:
+        measure(arguments, servers)
+
+
+def measure(arguments: argparse.Namespace, servers: BenchServers) -> None:
+    """Run the measurements of ``main`` on ``servers``."""
+    work, bootstrap = servers.work, servers.bootstrap
     processes: list[ServiceProcess] = []
     try:
-        bootstrap = broker.bootstrap_servers
-        ensure_topics(settings.model_copy(update={"kafka_bootstrap_servers": bootstrap}))
         logging_port = free_port()
-        env = {
-            "MERCHSTORE_DATA_DIR": str(work),
-            "MERCHSTORE_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-            "MERCHSTORE_DATABASE_URL": database_url,
-            "MERCHSTORE_LOG_LEVEL": "WARNING",
-            "MERCHSTORE_LOGGING_SERVICE__PORT": str(logging_port),
-        }
+        env = servers.service_env(MERCHSTORE_LOGGING_SERVICE__PORT=str(logging_port))
         logging_service = ServiceProcess(
             "logging-service", env, logging_port, work / "logging-service.out", grpc=True
         )
@@ -133,8 +122,6 @@ def main() -> None:
     finally:
         for process in processes:
             process.stop()
-        broker.stop()
-        postgres.stop()
 
 
 if __name__ == "__main__":

@@ -17,25 +17,18 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
-import httpx
 import psycopg
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 from psycopg.types.json import Jsonb
 
+from bench.harness import BenchServers, embedded_servers, hello_ceiling
 from bench.wrk import LoadResult, post_load, require_wrk
-from merchstore.common.config import load_settings
 from merchstore.common.domain_events import DomainEvent
-from merchstore.common.topics import ensure_topics
-from merchstore.runtime.embedded import EmbeddedBroker, EmbeddedPostgres
-from tests.support.processes import ServiceProcess, free_port, wait_until
+from tests.support.processes import ServiceProcess, free_port
 
 BODY = '{"user_id": "7", "metadata": {"kind": "katana", "price": "9.99"}}'
 LEVELS = (1, 8, 32, 64)
@@ -204,39 +197,25 @@ def main() -> None:
     parser.add_argument("--raw-count", type=int, default=30_000)
     arguments = parser.parse_args()
     require_wrk()
-    work = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
-    postgres = EmbeddedPostgres(work)
-    database_url = postgres.start()
-    settings = load_settings(embedded={"kafka_port": free_port()})
-    broker = EmbeddedBroker(settings, work / "broker.log")
-    broker.start(settings)
+    with embedded_servers("pipeline") as servers, hello_ceiling() as hello_url:
+        measure_all(arguments, servers, hello_url)
+
+
+def measure_all(arguments: argparse.Namespace, servers: BenchServers, hello_url: str) -> None:
+    """Run the measurements of ``main`` on ``servers``."""
+    work, bootstrap, database_url = servers.work, servers.bootstrap, servers.database_url
     started: list[ServiceProcess] = []
-    hello = None
     try:
-        bootstrap = broker.bootstrap_servers
-        configured = settings.model_copy(update={"kafka_bootstrap_servers": bootstrap})
-        ensure_topics(configured)
         ports = {"storage": free_port(), "receiver": free_port()}
-        env = {
-            "MERCHSTORE_DATA_DIR": str(work),
-            "MERCHSTORE_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-            "MERCHSTORE_DATABASE_URL": database_url,
-            "MERCHSTORE_LOG_LEVEL": "WARNING",
-            "MERCHSTORE_STORAGE__PORT": str(ports["storage"]),
-            "MERCHSTORE_RECEIVER__PORT": str(ports["receiver"]),
-        }
+        env = servers.service_env(
+            MERCHSTORE_STORAGE__PORT=str(ports["storage"]),
+            MERCHSTORE_RECEIVER__PORT=str(ports["receiver"]),
+        )
         for name in ("storage", "receiver"):
             service = ServiceProcess(name, env, ports[name], work / f"{name}.out")
             started.append(service.start())
         receiver = started[1]
-        hello_port = free_port()
-        hello = subprocess.Popen(
-            [sys.executable, "-m", "bench.hello_app", str(hello_port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_until(lambda: _ok(f"http://127.0.0.1:{hello_port}/health"), 30, "hello app")
-        counter = TopicCounter(bootstrap, "events", configured.topics.events_partitions)
+        counter = TopicCounter(bootstrap, "events", servers.settings.topics.events_partitions)
 
         print(f"cpus={os.cpu_count()}  load per level: {arguments.seconds:.0f} s, wrk -t1\n")
         header = (
@@ -252,7 +231,7 @@ def main() -> None:
                 clients,
                 arguments.seconds,
                 receiver_url=f"{receiver.url}/purchase_a_sword",
-                ceiling_url=f"http://127.0.0.1:{hello_port}/hello",
+                ceiling_url=f"{hello_url}/hello",
                 counter=counter,
                 database_url=database_url,
             )
@@ -274,20 +253,8 @@ def main() -> None:
         print(f"  receiver / hello ceiling, best level   {best_ratio:>6.0%}   (goal >= 50%)")
         print(f"  slowest lag drain after load stops      {worst_drain:>6.2f} s (goal <= 2 s)")
     finally:
-        if hello is not None:
-            hello.terminate()
-            hello.wait()
         for service in started:
             service.stop()
-        broker.stop()
-        postgres.stop()
-
-
-def _ok(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 if __name__ == "__main__":

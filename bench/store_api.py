@@ -15,19 +15,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
-import sys
-import tempfile
 from pathlib import Path
 
 import httpx
 import psycopg
 
+from bench.harness import BenchServers, embedded_servers, hello_ceiling
 from bench.wrk import LoadResult, require_wrk, run_load
-from merchstore.common.config import load_settings
-from merchstore.common.topics import ensure_topics
-from merchstore.runtime.embedded import EmbeddedBroker, EmbeddedPostgres
-from tests.support.processes import ServiceProcess, free_port, http_ok, wait_until
+from tests.support.processes import ServiceProcess, free_port
 
 LEVELS = (1, 8, 32)
 
@@ -91,24 +86,16 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=5, help="load duration per measurement")
     arguments = parser.parse_args()
     require_wrk()
-    work = Path(tempfile.mkdtemp(prefix="bench-store-"))
-    postgres = EmbeddedPostgres(work)
-    database_url = postgres.start()
-    settings = load_settings(embedded={"kafka_port": free_port()})
-    broker = EmbeddedBroker(settings, work / "broker.log")
-    broker.start(settings)
+    with embedded_servers("store") as servers, hello_ceiling() as hello_url:
+        measure_all(arguments, servers, hello_url)
+
+
+def measure_all(arguments: argparse.Namespace, servers: BenchServers, hello_url: str) -> None:
+    """Run the measurements of ``main`` on ``servers``."""
+    work, database_url = servers.work, servers.database_url
+    env = servers.service_env()
     processes: list[ServiceProcess] = []
-    hello = None
     try:
-        ensure_topics(
-            settings.model_copy(update={"kafka_bootstrap_servers": broker.bootstrap_servers})
-        )
-        env = {
-            "MERCHSTORE_DATA_DIR": str(work),
-            "MERCHSTORE_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
-            "MERCHSTORE_DATABASE_URL": database_url,
-            "MERCHSTORE_LOG_LEVEL": "WARNING",
-        }
         pooled, pooled_url = start_store(work, "pooled", env, per_request=False)
         per_request, per_request_url = start_store(work, "per-request", env, per_request=True)
         processes += pooled + per_request
@@ -116,15 +103,6 @@ def main() -> None:
             # Enough stock that POST /orders measures the write path, not "sold out".
             connection.execute("UPDATE products SET stock = 100000000")
         tokens = {pooled_url: token_for(pooled_url), per_request_url: token_for(per_request_url)}
-        hello_port = free_port()
-        hello = subprocess.Popen(
-            [sys.executable, "-m", "bench.hello_app", str(hello_port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        hello_url = f"http://127.0.0.1:{hello_port}"
-        wait_until(lambda: http_ok(f"{hello_url}/health"), 30, "hello app")
-
         print(f"cpus={os.cpu_count()}  {arguments.seconds} s per measurement, wrk -t1\n")
         print(
             f"{'path':<18} {'clients':>7} | {'pooled/s':>9} {'p50':>6} {'p99':>6} | "
@@ -167,13 +145,8 @@ def main() -> None:
             " (>= 3x)"
         )
     finally:
-        if hello is not None:
-            hello.terminate()
-            hello.wait()
         for process in processes:
             process.stop()
-        broker.stop()
-        postgres.stop()
 
 
 if __name__ == "__main__":

@@ -15,7 +15,8 @@ from psycopg import sql
 
 from merchstore.common.config import Settings, load_settings
 from merchstore.common.topics import ensure_topics
-from merchstore.runtime.embedded import EmbeddedBroker, EmbeddedPostgres
+from merchstore.runtime.embedded import EmbeddedPostgres
+from tests.support.broker import PrivateBroker
 from tests.support.processes import ServiceProcess, free_port
 
 
@@ -37,19 +38,18 @@ def database_url(postgres_url: str) -> str:
     return postgres_url.replace("/merchstore?", f"/{name}?")
 
 
-def start_broker(directory: Path) -> EmbeddedBroker:
-    """Start a broker of our own on a free port."""
-    port = free_port()
-    settings = load_settings(embedded={"kafka_port": port})
-    broker = EmbeddedBroker(settings, directory / "broker.log")
-    broker.start(settings)
-    return broker
+@pytest.fixture
+def private_broker(tmp_path: Path) -> Iterator[PrivateBroker]:
+    """A broker of this test's own (delivery timeout 2 s), to stop and restart at will."""
+    broker = PrivateBroker(tmp_path, kafka={"delivery_timeout_ms": 2000}).start()
+    yield broker
+    broker.stop()
 
 
 @pytest.fixture(scope="session")
 def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real Kafka-compatible broker for the whole session."""
-    broker = start_broker(tmp_path_factory.mktemp("broker"))
+    broker = PrivateBroker(tmp_path_factory.mktemp("broker")).start()
     yield broker.bootstrap_servers
     broker.stop()
 

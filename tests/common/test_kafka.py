@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import threading
 import time
-from pathlib import Path
 
 import pytest
 from confluent_kafka import Message
 
 from merchstore.common.config import Settings
 from merchstore.common.kafka import BatchConsumer, BatchHandler, DeliveryFailed, KafkaProducer
-from merchstore.common.topics import ensure_topics
-from merchstore.runtime.embedded import EmbeddedBroker
-from tests.conftest import start_broker
+from tests.support.broker import PrivateBroker
 from tests.support.kafka import produce_all
 
 
@@ -24,13 +21,10 @@ def test_send_and_wait_returns_once_acknowledged(settings: Settings) -> None:
     assert producer.close() == 0
 
 
-def test_delivery_to_a_stopped_broker_fails_instead_of_hanging(tmp_path: Path) -> None:
-    broker = start_broker(tmp_path)
-    settings = Settings(
-        kafka_bootstrap_servers=broker.bootstrap_servers,
-        kafka={"delivery_timeout_ms": 2000},
-    )
-    ensure_topics(settings)
+def test_delivery_to_a_stopped_broker_fails_instead_of_hanging(
+    private_broker: PrivateBroker,
+) -> None:
+    broker, settings = private_broker, private_broker.settings
     producer = KafkaProducer(settings, client_id="test")
     producer.send_and_wait(settings.topics.events, b"before")
     broker.stop()
@@ -129,23 +123,17 @@ def test_a_failing_batch_is_retried_not_skipped(settings: Settings) -> None:
     assert failures == 2
 
 
-def test_producer_recovers_after_the_broker_lost_its_state(tmp_path: Path) -> None:
-    broker = start_broker(tmp_path)
-    settings = Settings(
-        kafka_bootstrap_servers=broker.bootstrap_servers,
-        embedded={"kafka_port": broker.port},
-        kafka={"delivery_timeout_ms": 2000},
-    )
-    ensure_topics(settings)
+def test_producer_recovers_after_the_broker_lost_its_state(
+    private_broker: PrivateBroker,
+) -> None:
+    broker, settings = private_broker, private_broker.settings
     producer = KafkaProducer(settings, client_id="test")
     producer.send_and_wait(settings.topics.events, b"before")
     broker.stop()
     with pytest.raises(DeliveryFailed):
         producer.send_and_wait(settings.topics.events, b"during the outage")
     # The memory-only broker comes back empty: topics and producer ids are gone.
-    broker = EmbeddedBroker(settings, tmp_path / "broker-again.log")
-    broker.start(settings)
-    ensure_topics(settings)
+    broker.start()
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -157,4 +145,3 @@ def test_producer_recovers_after_the_broker_lost_its_state(tmp_path: Path) -> No
         assert producer.replacements >= 1
     finally:
         producer.close(timeout_s=1)
-        broker.stop()

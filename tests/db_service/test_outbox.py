@@ -8,25 +8,16 @@ from pathlib import Path
 
 import httpx
 
-from merchstore.common.config import load_settings
-from merchstore.common.topics import ensure_topics
-from merchstore.runtime.embedded import EmbeddedBroker
 from tests.conftest import ServiceLauncher
 from tests.store_api.conftest import Store
+from tests.support.broker import PrivateBroker
 from tests.support.kafka import read_topic
-from tests.support.processes import free_port
 
 
 def test_orders_placed_while_the_broker_is_down_all_arrive_once(
-    tmp_path: Path, database_url: str, kafka_bootstrap: str
+    tmp_path: Path, database_url: str, private_broker: PrivateBroker
 ) -> None:
-    port = free_port()
-    settings = load_settings(
-        embedded={"kafka_port": port}, kafka_bootstrap_servers=f"127.0.0.1:{port}"
-    )
-    broker = EmbeddedBroker(settings, tmp_path / "broker.log")
-    broker.start(settings)
-    ensure_topics(settings)
+    broker, settings = private_broker, private_broker.settings
     services = ServiceLauncher(
         {
             "MERCHSTORE_KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
@@ -50,9 +41,7 @@ def test_orders_placed_while_the_broker_is_down_all_arrive_once(
             order_ids.append(answer.json()["id"])
         time.sleep(3)  # the relay fails and backs off meanwhile
 
-        broker = EmbeddedBroker(settings, tmp_path / "broker2.log")
-        broker.start(settings)
-        ensure_topics(settings)
+        broker.start()
         messages = read_topic(settings.bootstrap_servers, "events", 10, timeout_s=60, partitions=3)
         time.sleep(2)
         messages = read_topic(settings.bootstrap_servers, "events", 11, timeout_s=3, partitions=3)
@@ -65,4 +54,3 @@ def test_orders_placed_while_the_broker_is_down_all_arrive_once(
         assert httpx.get(f"{store.url}/health").status_code == 200
     finally:
         services.stop_all()
-        broker.stop()

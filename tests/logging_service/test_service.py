@@ -12,13 +12,12 @@ from typing import Any
 import grpc
 import httpx
 
-from merchstore.common.config import Settings, load_settings
-from merchstore.common.topics import ensure_topics
+from merchstore.common.config import Settings
 from merchstore.protos import logging_pb2, logging_pb2_grpc
-from merchstore.runtime.embedded import EmbeddedBroker
 from tests.conftest import ServiceLauncher
+from tests.support.broker import PrivateBroker
 from tests.support.kafka import read_topic
-from tests.support.processes import free_port, wait_until
+from tests.support.processes import wait_until
 
 CONTRACT_FIELDS = {"level", "service_name", "message", "timestamp", "trace_id"}
 
@@ -82,14 +81,10 @@ def test_announces_0007(services: ServiceLauncher, settings: Settings) -> None:
     assert body["code"] == "0007" and body["service"] == "logging-service"
 
 
-def test_a_broker_outage_loses_and_duplicates_nothing(tmp_path: Path, database_url: str) -> None:
-    port = free_port()
-    broker_settings = load_settings(
-        embedded={"kafka_port": port}, kafka_bootstrap_servers=f"127.0.0.1:{port}"
-    )
-    broker = EmbeddedBroker(broker_settings, tmp_path / "broker.log")
-    broker.start(broker_settings)
-    ensure_topics(broker_settings)
+def test_a_broker_outage_loses_and_duplicates_nothing(
+    tmp_path: Path, private_broker: PrivateBroker
+) -> None:
+    broker, broker_settings = private_broker, private_broker.settings
     services = ServiceLauncher(
         {
             "MERCHSTORE_KAFKA_BOOTSTRAP_SERVERS": broker_settings.bootstrap_servers,
@@ -106,16 +101,13 @@ def test_a_broker_outage_loses_and_duplicates_nothing(tmp_path: Path, database_u
         summary = stream(service.port, lines(5000))
         assert summary.accepted == 5000 and summary.dropped == 0
         assert summary.spilled + summary.published == 5000 and summary.spilled > 0
-        broker = EmbeddedBroker(broker_settings, tmp_path / "broker-again.log")
-        broker.start(broker_settings)
-        ensure_topics(broker_settings)
+        broker.start()
         bodies = log_channel(broker_settings, 5000, timeout_s=120)
         time.sleep(2)
         bodies = log_channel(broker_settings, 5001, timeout_s=3)
         assert [body["message"] for body in bodies] == [f"line {i}" for i in range(5000)]
     finally:
         services.stop_all()
-        broker.stop()
 
 
 def test_one_request_one_trace_across_store_api_and_db_service(

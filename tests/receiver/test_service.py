@@ -9,10 +9,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from merchstore.common.config import Settings, load_settings
-from merchstore.common.topics import ensure_topics
-from merchstore.runtime.embedded import EmbeddedBroker
+from merchstore.common.config import Settings
 from tests.conftest import ServiceLauncher
+from tests.support.broker import PrivateBroker
 from tests.support.kafka import read_topic
 from tests.support.processes import ServiceProcess, free_port
 
@@ -91,14 +90,10 @@ def test_announces_0001_once(services: ServiceLauncher, settings: Settings) -> N
     assert len(read_topic(settings.bootstrap_servers, settings.topics.event_log, 2, 3)) == 1
 
 
-def test_broker_outage_gives_503_then_recovers(tmp_path: Path) -> None:
-    port = free_port()
-    broker_settings = load_settings(
-        embedded={"kafka_port": port}, kafka_bootstrap_servers=f"127.0.0.1:{port}"
-    )
-    broker = EmbeddedBroker(broker_settings, tmp_path / "broker.log")
-    broker.start(broker_settings)
-    ensure_topics(broker_settings)
+def test_broker_outage_gives_503_then_recovers(
+    tmp_path: Path, private_broker: PrivateBroker
+) -> None:
+    broker = private_broker
     receiver_port = free_port()
     receiver = ServiceProcess(
         "receiver",
@@ -120,10 +115,7 @@ def test_broker_outage_gives_503_then_recovers(tmp_path: Path) -> None:
         assert "could not be published" in answer.json()["detail"]
         assert time.monotonic() - started < 5, "answers within its timeout"
 
-        # The broker comes back (memory only: its topics must be created again).
-        broker = EmbeddedBroker(broker_settings, tmp_path / "broker2.log")
-        broker.start(broker_settings)
-        ensure_topics(broker_settings)
+        broker.start()
         deadline = time.monotonic() + 60
         while httpx.post(f"{receiver.url}/join_guild", timeout=30).status_code != 201:
             assert time.monotonic() < deadline, "receiver did not recover"
@@ -131,4 +123,3 @@ def test_broker_outage_gives_503_then_recovers(tmp_path: Path) -> None:
         assert httpx.get(f"{receiver.url}/health").status_code == 200
     finally:
         receiver.stop()
-        broker.stop()

@@ -25,6 +25,13 @@ def describe_database(url: str) -> str:
     return f"{info.get('host', 'localhost')}:{info.get('port', 5432)}/{info.get('dbname', '')}"
 
 
+def _unreachable(url: str) -> DatabaseUnavailable:
+    return DatabaseUnavailable(
+        f"PostgreSQL at {describe_database(url)} is not reachable; start it or set "
+        "MERCHSTORE_DATABASE_URL"
+    )
+
+
 def open_pool(
     url: str, *, name: str, min_size: int, max_size: int, timeout_s: float = 10.0
 ) -> ConnectionPool:
@@ -46,10 +53,7 @@ def open_pool(
         pool.open(wait=True, timeout=timeout_s)
     except PoolTimeout:
         pool.close()
-        raise DatabaseUnavailable(
-            f"PostgreSQL at {describe_database(url)} is not reachable; start it or set "
-            "MERCHSTORE_DATABASE_URL"
-        ) from None
+        raise _unreachable(url) from None
     return pool
 
 
@@ -70,10 +74,7 @@ async def open_async_pool(
         await pool.open(wait=True, timeout=timeout_s)
     except PoolTimeout:
         await pool.close()
-        raise DatabaseUnavailable(
-            f"PostgreSQL at {describe_database(url)} is not reachable; start it or set "
-            "MERCHSTORE_DATABASE_URL"
-        ) from None
+        raise _unreachable(url) from None
     return pool
 
 

@@ -9,8 +9,9 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from merchstore.common.health import ReadinessCheck, health_router
-from merchstore.common.http_errors import VALIDATION_ERROR_RESPONSES, install_error_handlers
+from merchstore.common.health import ReadinessCheck
+from merchstore.common.http_errors import VALIDATION_ERROR_RESPONSES
+from merchstore.common.http_service import service_app
 
 STATIC = resources.files("merchstore.dashboard") / "static"
 
@@ -19,14 +20,12 @@ def create_app(
     overview: Any, refresh_seconds: float, is_ready: ReadinessCheck, **options: Any
 ) -> FastAPI:
     """The dashboard application; ``overview()`` returns the latest overview."""
-    app = FastAPI(
-        title="merchstore dashboard",
-        description="Processor statistics, event-log counts and service health.",
-        version="1.0.0",
+    app = service_app(
+        "dashboard",
+        "Processor statistics, event-log counts and service health.",
+        is_ready,
         **options,
     )
-    install_error_handlers(app)
-    app.include_router(health_router(is_ready))
     page = (
         (STATIC / "index.html")
         .read_text()

@@ -8,8 +8,9 @@ from fastapi import APIRouter, FastAPI, Query
 from pydantic import BaseModel, Field
 
 from merchstore.common.event_log import SEED_CODES
-from merchstore.common.health import ReadinessCheck, health_router
-from merchstore.common.http_errors import VALIDATION_ERROR_RESPONSES, install_error_handlers
+from merchstore.common.health import ReadinessCheck
+from merchstore.common.http_errors import VALIDATION_ERROR_RESPONSES
+from merchstore.common.http_service import service_app
 from merchstore.event_logger.store import EventLogStore
 
 
@@ -28,14 +29,12 @@ class EventLogEntry(BaseModel):
 
 def create_app(store: EventLogStore, is_ready: ReadinessCheck, **app_options: Any) -> FastAPI:
     """The event-logger's FastAPI application over ``store``."""
-    app = FastAPI(
-        title="merchstore event-logger",
-        description="Consumes `event_log` exactly once and counts messages per code.",
-        version="1.0.0",
+    app = service_app(
+        "event-logger",
+        "Consumes `event_log` exactly once and counts messages per code.",
+        is_ready,
         **app_options,
     )
-    install_error_handlers(app)
-    app.include_router(health_router(is_ready))
     router = APIRouter(responses=VALIDATION_ERROR_RESPONSES, tags=["event log"])
     example = {code: 0 for code in SEED_CODES}
 

@@ -8,8 +8,9 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, HTTPException
 from pydantic import BaseModel, Field
 
-from merchstore.common.health import ReadinessCheck, health_router
-from merchstore.common.http_errors import VALIDATION_ERROR_RESPONSES, install_error_handlers
+from merchstore.common.health import ReadinessCheck
+from merchstore.common.http_errors import VALIDATION_ERROR_RESPONSES
+from merchstore.common.http_service import service_app
 from merchstore.common.openapi import not_served
 from merchstore.common.timeutil import to_rfc3339
 from merchstore.processor.domain import Statistics
@@ -56,14 +57,12 @@ def create_app(
     **options: Any,
 ) -> FastAPI:
     """The processor's FastAPI application."""
-    app = FastAPI(
-        title="merchstore processor",
-        description="Periodic statistics over the events storage holds.",
-        version="1.0.0",
+    app = service_app(
+        "processor",
+        "Periodic statistics over the events storage holds.",
+        is_ready,
         **options,
     )
-    install_error_handlers(app)
-    app.include_router(health_router(is_ready))
     router = APIRouter(responses=VALIDATION_ERROR_RESPONSES, tags=["statistics"])
 
     @router.get("/stats", summary="Cumulative statistics")

@@ -10,8 +10,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from merchstore.common.domain_events import DomainEvent
-from merchstore.common.health import ReadinessCheck, health_router
-from merchstore.common.http_errors import VALIDATION_ERROR_RESPONSES, install_error_handlers
+from merchstore.common.health import ReadinessCheck
+from merchstore.common.http_errors import VALIDATION_ERROR_RESPONSES
+from merchstore.common.http_service import service_app
 from merchstore.common.kafka import DeliveryFailed
 from merchstore.common.openapi import not_served
 from merchstore.receiver.domain import (
@@ -60,15 +61,13 @@ class GuildJoin(BaseModel):
 
 def create_app(publish: PublishEvent, is_ready: ReadinessCheck, **app_options: Any) -> FastAPI:
     """The receiver's FastAPI application; ``publish`` returns once the broker acknowledged."""
-    app = FastAPI(
-        title="merchstore receiver",
-        description="The game events API: each player action is published to Kafka `events`. "
+    app = service_app(
+        "receiver",
+        "The game events API: each player action is published to Kafka `events`. "
         "GET on an action path does the same as POST with no body.",
-        version="1.0.0",
+        is_ready,
         **app_options,
     )
-    install_error_handlers(app)
-    app.include_router(health_router(is_ready))
     router = APIRouter(responses=VALIDATION_ERROR_RESPONSES, tags=["game events"])
     unavailable: dict[int | str, dict[str, Any]] = {
         503: {"model": ErrorDetail, "description": "Kafka is unreachable or too slow"}

@@ -10,8 +10,9 @@ from fastapi import APIRouter, FastAPI, HTTPException, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
-from merchstore.common.health import ReadinessCheck, health_router
-from merchstore.common.http_errors import VALIDATION_ERROR_RESPONSES, install_error_handlers
+from merchstore.common.health import ReadinessCheck
+from merchstore.common.http_errors import VALIDATION_ERROR_RESPONSES
+from merchstore.common.http_service import service_app
 from merchstore.storage.repository import FEED_START, EventRepository
 
 _CURSOR = re.compile(r"^\d+:\d+$")
@@ -53,14 +54,12 @@ def _rfc3339(value: str, name: str) -> datetime:
 
 def create_app(repository: EventRepository, is_ready: ReadinessCheck, **options: Any) -> FastAPI:
     """The storage FastAPI application over ``repository``."""
-    app = FastAPI(
-        title="merchstore storage",
-        description="Events consumed from Kafka `events`, stored once each in PostgreSQL.",
-        version="1.0.0",
+    app = service_app(
+        "storage",
+        "Events consumed from Kafka `events`, stored once each in PostgreSQL.",
+        is_ready,
         **options,
     )
-    install_error_handlers(app)
-    app.include_router(health_router(is_ready))
     router = APIRouter(responses=VALIDATION_ERROR_RESPONSES, tags=["events"])
 
     @router.get("/events", summary="Events with start <= timestamp < end, oldest first")

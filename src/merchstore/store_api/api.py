@@ -9,8 +9,9 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from merchstore.common.health import ReadinessCheck, health_router
-from merchstore.common.http_errors import VALIDATION_ERROR_RESPONSES, install_error_handlers
+from merchstore.common.health import ReadinessCheck
+from merchstore.common.http_errors import VALIDATION_ERROR_RESPONSES
+from merchstore.common.http_service import service_app
 from merchstore.common.request_logging import RequestLogging
 from merchstore.store_api import schemas
 from merchstore.store_api.db_client import StoreDataClient, StoreUnavailableError
@@ -108,15 +109,13 @@ def create_app(
     The client is created by the lifespan, inside the server's event loop (gRPC channels
     belong to the loop that creates them).
     """
-    app = FastAPI(
-        title="merchstore store-api",
-        description="The SUSTech merch store: products, users and orders. "
+    app = service_app(
+        "store-api",
+        "The SUSTech merch store: products, users and orders. "
         "Authenticate with `Authorization: Bearer <token>` from `POST /users/login`.",
-        version="1.0.0",
+        is_ready,
         **options,
     )
-    install_error_handlers(app)
-    app.include_router(health_router(is_ready))
 
     @app.exception_handler(StoreUnavailableError)
     async def store_error(request: Request, error: Exception) -> JSONResponse:

@@ -1,0 +1,18 @@
+"""One way to make a service's FastAPI application: title, error answers, health check."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+
+from merchstore.common.health import ReadinessCheck, health_router
+from merchstore.common.http_errors import install_error_handlers
+
+
+def service_app(name: str, description: str, is_ready: ReadinessCheck, **options: Any) -> FastAPI:
+    """A FastAPI application for service ``name``, answering errors as JSON, with ``/health``."""
+    app = FastAPI(title=f"merchstore {name}", description=description, version="1.0.0", **options)
+    install_error_handlers(app)
+    app.include_router(health_router(is_ready))
+    return app
