@@ -58,6 +58,7 @@ def test_numbers_change_live_and_a_down_service_shows_as_down(
         "MERCHSTORE_PROCESSOR__PERIOD_SECONDS": "1",
         "MERCHSTORE_DASHBOARD__REFRESH_SECONDS": "1",
     }
+    services.start("logging-service")
     for name in ("event-logger", "storage", "receiver", "processor", "db-service", "store-api"):
         services.start(name, **fast)
     dashboard = services.start("dashboard", **fast)
