@@ -65,8 +65,8 @@ def raw_sqlite_rate(directory: Path, values: list[bytes]) -> float:
     connection.execute("PRAGMA journal_mode=WAL")
     connection.execute("PRAGMA synchronous=NORMAL")
     connection.execute(
-        "CREATE TABLE rows (id TEXT PRIMARY KEY, code TEXT, message TEXT, service TEXT,"
-        " sent_at TEXT, written_at TEXT, topic TEXT, part INTEGER, off INTEGER)"
+        "CREATE TABLE rows (id INTEGER PRIMARY KEY AUTOINCREMENT, code TEXT, message TEXT,"
+        " service TEXT, sent_at TEXT, written_at TEXT, topic TEXT, part INTEGER, off INTEGER)"
     )
     started = time.perf_counter()
     for start in range(0, len(values), 500):
@@ -75,7 +75,6 @@ def raw_sqlite_rate(directory: Path, values: list[bytes]) -> float:
             body = json.loads(values[offset])
             rows.append(
                 (
-                    str(uuid.uuid4()),
                     body["code"],
                     body["message"],
                     body["service"],
@@ -87,7 +86,11 @@ def raw_sqlite_rate(directory: Path, values: list[bytes]) -> float:
                 )
             )
         connection.execute("BEGIN")
-        connection.executemany("INSERT INTO rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        connection.executemany(
+            "INSERT INTO rows (code, message, service, sent_at, written_at, topic, part, off)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
         connection.execute("COMMIT")
     elapsed = time.perf_counter() - started
     connection.close()
@@ -132,10 +135,10 @@ def fill_database(path: Path, rows: int) -> None:
     connection = sqlite3.connect(path, isolation_level=None)
     connection.execute("BEGIN")
     connection.executemany(
-        "INSERT INTO event_log_messages (id, code, message, service, sent_at, written_at,"
-        " topic, kafka_partition, kafka_offset) VALUES (?, ?, 'm', 'bench', NULL,"
+        "INSERT INTO event_log_messages (code, message, service, sent_at, written_at,"
+        " topic, kafka_partition, kafka_offset) VALUES (?, 'm', 'bench', NULL,"
         " '2026-11-22T06:00:00.000Z', 'prefill', 0, ?)",
-        ((str(uuid.uuid4()), CODES[i % 4], i) for i in range(rows)),
+        ((CODES[i % 4], i) for i in range(rows)),
     )
     connection.executemany(
         "INSERT INTO code_counts (code, count) VALUES (?, ?)",

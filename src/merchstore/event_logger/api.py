@@ -17,7 +17,7 @@ from merchstore.event_logger.store import EventLogStore
 class EventLogEntry(BaseModel):
     """One stored ``event_log`` message."""
 
-    id: str
+    id: int
     code: str
     message: str
     service: str | None

@@ -2,7 +2,7 @@
 
 -- Each consumed event_log message, stored exactly once.
 CREATE TABLE IF NOT EXISTS event_log_messages (
-    id              TEXT    PRIMARY KEY,          -- a UUID given when the row is written
+    id              INTEGER PRIMARY KEY AUTOINCREMENT, -- unique, never reused
     code            TEXT    NOT NULL CHECK (length(code) = 4),
     message         TEXT    NOT NULL,
     service         TEXT,

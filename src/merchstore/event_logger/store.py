@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-import uuid
 from collections import Counter
 from collections.abc import Iterable
 from importlib import resources
@@ -81,12 +80,11 @@ class EventLogStore:
                 ]
                 written_at = utc_now_rfc3339()
                 cursor.executemany(
-                    "INSERT INTO event_log_messages (id, code, message, service, sent_at,"
+                    "INSERT INTO event_log_messages (code, message, service, sent_at,"
                     " written_at, topic, kafka_partition, kafka_offset)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     [
                         (
-                            str(uuid.uuid4()),
                             r.code,
                             r.message,
                             r.service,
