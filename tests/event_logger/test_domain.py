@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from merchstore.common.consumed import ConsumedMessage
 from merchstore.event_logger.domain import (
-    ConsumedMessage,
     MalformedEventLogMessage,
     parse_event_log_message,
 )

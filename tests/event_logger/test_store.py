@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from merchstore.event_logger.domain import ConsumedMessage, parse_event_log_message
+from merchstore.common.consumed import ConsumedMessage
+from merchstore.event_logger.domain import parse_event_log_message
 from merchstore.event_logger.store import EventLogStore
 
 

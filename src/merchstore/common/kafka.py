@@ -22,6 +22,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 from confluent_kafka.admin import AdminClient
 
 from merchstore.common.config import Settings
+from merchstore.common.consumed import ConsumedMessage
 
 log = logging.getLogger(__name__)
 client_log = logging.getLogger("merchstore.kafka.client")
@@ -59,6 +60,11 @@ def message_position(message: Message) -> tuple[str, int, int]:
     topic, partition, offset = message.topic(), message.partition(), message.offset()
     assert topic is not None and partition is not None and offset is not None
     return topic, partition, offset
+
+
+def consumed_messages(batch: list[Message]) -> list[ConsumedMessage]:
+    """A consumed batch as plain data, for handlers whose domain knows nothing of Kafka."""
+    return [ConsumedMessage(*message_position(m), m.value()) for m in batch]
 
 
 def check_broker(settings: Settings, timeout_s: float | None = None) -> None:

@@ -5,21 +5,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from merchstore.common.consumed import ConsumedMessage
 from merchstore.common.event_log import CODE_PATTERN
 
 
 class MalformedEventLogMessage(ValueError):
     """A message on ``event_log`` that is not JSON, has no code, or a code not four digits."""
-
-
-@dataclass(frozen=True)
-class ConsumedMessage:
-    """One message as read from Kafka, with where it was read from."""
-
-    topic: str
-    partition: int
-    offset: int
-    value: bytes | None
 
 
 @dataclass(frozen=True)

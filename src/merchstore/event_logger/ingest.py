@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 
+from merchstore.common.consumed import ConsumedMessage
 from merchstore.common.timeutil import utc_now_rfc3339
 from merchstore.event_logger.domain import (
-    ConsumedMessage,
     EventLogRecord,
     MalformedEventLogMessage,
     parse_event_log_message,

@@ -10,10 +10,9 @@ from confluent_kafka import Message
 from fastapi import FastAPI
 
 from merchstore.common.config import Settings
-from merchstore.common.kafka import BatchConsumer, check_broker, message_position
+from merchstore.common.kafka import BatchConsumer, check_broker, consumed_messages
 from merchstore.common.serving import serve_http
 from merchstore.event_logger.api import create_app
-from merchstore.event_logger.domain import ConsumedMessage
 from merchstore.event_logger.ingest import EventLogIngestor
 from merchstore.event_logger.store import EventLogStore
 
@@ -26,7 +25,7 @@ def build_app(settings: Settings) -> FastAPI:
     ingestor = EventLogIngestor(store)
 
     def handle_batch(batch: list[Message]) -> None:
-        ingestor.ingest([ConsumedMessage(*message_position(m), m.value()) for m in batch])
+        ingestor.ingest(consumed_messages(batch))
 
     consumer = BatchConsumer(
         settings,

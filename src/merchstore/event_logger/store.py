@@ -14,9 +14,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from merchstore.common.consumed import ConsumedMessage
 from merchstore.common.event_log import SEED_CODES
 from merchstore.common.timeutil import utc_now_rfc3339
-from merchstore.event_logger.domain import ConsumedMessage, EventLogRecord
+from merchstore.event_logger.domain import EventLogRecord
 
 _SELECT_POSITION = (
     "SELECT next_offset FROM consumer_positions WHERE topic = ? AND kafka_partition = ?"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from merchstore.common.consumed import ConsumedMessage
 from merchstore.common.domain_events import DomainEvent, InvalidDomainEvent
 
 
@@ -27,17 +28,7 @@ class DeadLetter:
     error: str
 
 
-@dataclass(frozen=True)
-class RawMessage:
-    """A message as read from Kafka."""
-
-    topic: str
-    partition: int
-    offset: int
-    value: bytes | None
-
-
-def classify(batch: list[RawMessage]) -> tuple[list[ConsumedEvent], list[DeadLetter]]:
+def classify(batch: list[ConsumedMessage]) -> tuple[list[ConsumedEvent], list[DeadLetter]]:
     """Split a batch into valid events and dead letters."""
     events: list[ConsumedEvent] = []
     dead: list[DeadLetter] = []

@@ -12,11 +12,11 @@ from fastapi import FastAPI
 
 from merchstore.common.config import Settings
 from merchstore.common.event_log import EventLogPublisher
-from merchstore.common.kafka import BatchConsumer, KafkaProducer, check_broker, message_position
+from merchstore.common.kafka import BatchConsumer, KafkaProducer, check_broker, consumed_messages
 from merchstore.common.postgres import apply_migrations, open_pool
 from merchstore.common.serving import serve_http
 from merchstore.storage.api import create_app
-from merchstore.storage.domain import RawMessage, classify
+from merchstore.storage.domain import classify
 from merchstore.storage.repository import EventRepository
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ def build_app(settings: Settings) -> FastAPI:
             apply_migrations(connection, "merchstore.storage", "storage")
 
     def handle_batch(batch: list[Message]) -> None:
-        events, dead = classify([RawMessage(*message_position(m), m.value()) for m in batch])
+        events, dead = classify(consumed_messages(batch))
         for letter in dead:
             log.warning(
                 "dead letter %s[%d]@%d: %s",
