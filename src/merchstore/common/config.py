@@ -55,6 +55,13 @@ class TopicSettings(_Section):
     replication_factor: int = Field(1, ge=1)
 
 
+class HttpSettings(_Section):
+    """How every HTTP service serves its clients."""
+
+    # An idle keep-alive connection stays open this long, so clients and proxies may reuse it.
+    keep_alive_s: float = Field(75.0, ge=1)
+
+
 class ServiceSettings(_Section):
     """Where a service listens."""
 
@@ -201,6 +208,7 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     kafka: KafkaSettings = KafkaSettings()
+    http: HttpSettings = HttpSettings()
     topics: TopicSettings = TopicSettings()
     embedded: EmbeddedSettings = EmbeddedSettings()
     supervisor: SupervisorSettings = SupervisorSettings()

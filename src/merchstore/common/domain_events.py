@@ -16,6 +16,12 @@ EventType = Literal[
 ]
 EVENT_TYPES: tuple[str, ...] = get_args(EventType)
 
+METADATA_MAX_KEYS = 16
+"""At most this many metadata keys per event (the contract's limit)."""
+
+MetadataValue = bool | int | float | str
+"""What a metadata value may be: a string, a number or a boolean (a flat object)."""
+
 
 class InvalidDomainEvent(ValueError):
     """A message on ``events`` that is not a valid domain event."""
@@ -29,12 +35,15 @@ class DomainEvent(BaseModel):
     event_id: uuid.UUID
     event_type: EventType
     user_id: str = Field(min_length=1, max_length=64)
-    metadata: dict[str, str] = Field(default_factory=dict)
+    metadata: dict[str, MetadataValue] = Field(default_factory=dict)
     timestamp: AwareDatetime
 
     @classmethod
     def new(
-        cls, event_type: EventType, user_id: str, metadata: dict[str, str] | None = None
+        cls,
+        event_type: EventType,
+        user_id: str,
+        metadata: dict[str, MetadataValue] | None = None,
     ) -> DomainEvent:
         """A new event happening now, with a fresh id (built from trusted values, not parsed)."""
         return cls.model_construct(

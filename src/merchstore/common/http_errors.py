@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -9,6 +10,10 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+
+from merchstore.common.log_shipping import trace_id_var
+
+log = logging.getLogger(__name__)
 
 
 class ValidationErrorAnswer(BaseModel):
@@ -23,6 +28,9 @@ VALIDATION_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 """Give to every APIRouter: documents 422 as answered, instead of FastAPI's default shape."""
 
+_ECHOED_KEYS = ("input", "ctx", "url")
+"""Parts of pydantic's error items that may repeat what the client sent (a password, say)."""
+
 
 def describe_validation_errors(error: RequestValidationError) -> str:
     """One sentence per problem, e.g. ``body.metadata.price: Input should be ...``."""
@@ -33,8 +41,16 @@ def describe_validation_errors(error: RequestValidationError) -> str:
     return "; ".join(parts) or "invalid request"
 
 
+def validation_error_items(error: RequestValidationError) -> list[dict[str, Any]]:
+    """Where and what, never the submitted values: an answer must not repeat a password."""
+    return [
+        {key: value for key, value in item.items() if key not in _ECHOED_KEYS}
+        for item in error.errors()
+    ]
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    """Make request validation errors a 422 whose ``detail`` is a readable string."""
+    """Validation errors as a readable 422, and any unexpected error as a JSON 500."""
 
     async def on_validation_error(request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, RequestValidationError)
@@ -42,8 +58,16 @@ def install_error_handlers(app: FastAPI) -> None:
             status_code=422,
             content={
                 "detail": describe_validation_errors(error),
-                "errors": jsonable_encoder(error.errors()),
+                "errors": jsonable_encoder(validation_error_items(error)),
             },
         )
 
+    async def on_unexpected_error(request: Request, error: Exception) -> JSONResponse:
+        # The exception's text may hold data (a row, a hash): it goes to the log only.
+        trace_id = trace_id_var.get()
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        detail = "internal error" + (f" (trace id {trace_id})" if trace_id else "")
+        return JSONResponse(status_code=500, content={"detail": detail})
+
     app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(Exception, on_unexpected_error)

@@ -8,11 +8,17 @@ from fastapi import FastAPI
 
 from merchstore.common.health import ReadinessCheck, health_router
 from merchstore.common.http_errors import install_error_handlers
+from merchstore.common.request_guard import RequestGuard
 
 
 def service_app(name: str, description: str, is_ready: ReadinessCheck, **options: Any) -> FastAPI:
-    """A FastAPI application for service ``name``, answering errors as JSON, with ``/health``."""
+    """A FastAPI application for service ``name``, answering errors as JSON, with ``/health``.
+
+    Every request passes the shared edge check first (413 for large bodies, 422 for control
+    characters and unpaired surrogates).
+    """
     app = FastAPI(title=f"merchstore {name}", description=description, version="1.0.0", **options)
+    app.add_middleware(RequestGuard)
     install_error_handlers(app)
     app.include_router(health_router(is_ready))
     return app

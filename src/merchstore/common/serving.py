@@ -8,8 +8,10 @@ import sys
 import uvicorn
 from fastapi import FastAPI
 
+from merchstore.common.config import HttpSettings
 
-def serve_http(app: FastAPI, host: str, port: int) -> None:
+
+def serve_http(app: FastAPI, host: str, port: int, http: HttpSettings) -> None:
     """Serve ``app`` until SIGTERM or Ctrl-C, then shut down gracefully and exit 0.
 
     uvicorn re-raises the signal it caught once it has shut down, so the previous handler
@@ -18,7 +20,11 @@ def serve_http(app: FastAPI, host: str, port: int) -> None:
     """
     for stop_signal in (signal.SIGTERM, signal.SIGINT):
         signal.signal(stop_signal, lambda signum, frame: None)
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_config=None))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, host=host, port=port, log_config=None, timeout_keep_alive=int(http.keep_alive_s)
+        )
+    )
     server.run()
     if not server.started:
         # uvicorn could not bind or start the application; it has logged why.

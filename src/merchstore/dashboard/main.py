@@ -54,4 +54,4 @@ def build_app(settings: Settings) -> FastAPI:
 
 def run(settings: Settings) -> None:
     """Serve the dashboard until SIGTERM or Ctrl-C."""
-    serve_http(build_app(settings), settings.dashboard.host, settings.dashboard.port)
+    serve_http(build_app(settings), settings.dashboard.host, settings.dashboard.port, settings.http)

@@ -56,4 +56,6 @@ def build_app(settings: Settings) -> FastAPI:
 def run(settings: Settings) -> None:
     """Serve the event-logger until SIGTERM or Ctrl-C."""
     check_broker(settings)
-    serve_http(build_app(settings), settings.event_logger.host, settings.event_logger.port)
+    serve_http(
+        build_app(settings), settings.event_logger.host, settings.event_logger.port, settings.http
+    )

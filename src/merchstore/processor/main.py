@@ -86,4 +86,4 @@ def build_app(settings: Settings) -> FastAPI:
 def run(settings: Settings) -> None:
     """Serve the processor until SIGTERM or Ctrl-C."""
     check_broker(settings)
-    serve_http(build_app(settings), settings.processor.host, settings.processor.port)
+    serve_http(build_app(settings), settings.processor.host, settings.processor.port, settings.http)

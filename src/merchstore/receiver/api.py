@@ -7,29 +7,23 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, HTTPException
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
-from merchstore.common.domain_events import DomainEvent
+from merchstore.common.domain_events import DomainEvent, MetadataValue
 from merchstore.common.health import ReadinessCheck
 from merchstore.common.http_errors import VALIDATION_ERROR_RESPONSES
 from merchstore.common.http_service import service_app
 from merchstore.common.kafka import DeliveryFailed
 from merchstore.common.openapi import not_served
 from merchstore.receiver.domain import (
+    ACTIONS,
     DEFAULT_ACTION,
-    JOIN_GUILD,
-    PURCHASE_KNIFE,
-    PURCHASE_SWORD,
-    GuildMetadata,
-    NoMetadata,
+    ActionBody,
     PlayerAction,
-    WeaponMetadata,
     action_event,
 )
 
 PublishEvent = Callable[[DomainEvent], Awaitable[None]]
-
-UserId = Field(None, min_length=1, max_length=64, examples=["42"])
 
 
 class EventAccepted(BaseModel):
@@ -45,18 +39,9 @@ class ErrorDetail(BaseModel):
     detail: str
 
 
-class WeaponPurchase(BaseModel):
-    """Body of a sword or knife purchase (optional)."""
-
-    user_id: str | None = UserId
-    metadata: WeaponMetadata = Field(default_factory=WeaponMetadata)
-
-
-class GuildJoin(BaseModel):
-    """Body of joining a guild (optional)."""
-
-    user_id: str | None = UserId
-    metadata: GuildMetadata = Field(default_factory=GuildMetadata)
+UNAVAILABLE: dict[int | str, dict[str, Any]] = {
+    503: {"model": ErrorDetail, "description": "Kafka is unreachable or too slow"}
+}
 
 
 def create_app(publish: PublishEvent, is_ready: ReadinessCheck, **app_options: Any) -> FastAPI:
@@ -69,14 +54,11 @@ def create_app(publish: PublishEvent, is_ready: ReadinessCheck, **app_options: A
         **app_options,
     )
     router = APIRouter(responses=VALIDATION_ERROR_RESPONSES, tags=["game events"])
-    unavailable: dict[int | str, dict[str, Any]] = {
-        503: {"model": ErrorDetail, "description": "Kafka is unreachable or too slow"}
-    }
 
     async def accept(
         action: PlayerAction,
         user_id: str | None,
-        metadata: WeaponMetadata | GuildMetadata | NoMetadata,
+        metadata: dict[str, MetadataValue] | None,
         status_code: int = 201,
     ) -> JSONResponse:
         event = action_event(action, user_id, metadata)
@@ -88,49 +70,51 @@ def create_app(publish: PublishEvent, is_ready: ReadinessCheck, **app_options: A
         body = {"message": action.answer, "event_id": str(event.event_id)}
         return JSONResponse(body, status_code=status_code)
 
-    @router.get("/", response_model=EventAccepted, responses=unavailable, summary="Default event")
+    @router.get(
+        DEFAULT_ACTION.path,
+        response_model=EventAccepted,
+        responses=UNAVAILABLE,
+        summary="Default event",
+    )
     async def default_event() -> JSONResponse:
-        return await accept(DEFAULT_ACTION, None, NoMetadata(), status_code=200)
+        return await accept(DEFAULT_ACTION, None, None, status_code=200)
 
-    @router.post(
-        "/purchase_a_sword", status_code=201, response_model=EventAccepted, responses=unavailable
-    )
-    async def purchase_a_sword(body: WeaponPurchase | None = None) -> JSONResponse:
-        body = body or WeaponPurchase()
-        return await accept(PURCHASE_SWORD, body.user_id, body.metadata)
-
-    @router.get(
-        "/purchase_a_sword", status_code=201, response_model=EventAccepted, responses=unavailable
-    )
-    async def purchase_a_sword_by_get() -> JSONResponse:
-        return await accept(PURCHASE_SWORD, None, WeaponMetadata())
-
-    @router.post(
-        "/purchase_a_knife", status_code=201, response_model=EventAccepted, responses=unavailable
-    )
-    async def purchase_a_knife(body: WeaponPurchase | None = None) -> JSONResponse:
-        body = body or WeaponPurchase()
-        return await accept(PURCHASE_KNIFE, body.user_id, body.metadata)
-
-    @router.get(
-        "/purchase_a_knife", status_code=201, response_model=EventAccepted, responses=unavailable
-    )
-    async def purchase_a_knife_by_get() -> JSONResponse:
-        return await accept(PURCHASE_KNIFE, None, WeaponMetadata())
-
-    @router.post(
-        "/join_guild", status_code=201, response_model=EventAccepted, responses=unavailable
-    )
-    async def join_guild(body: GuildJoin | None = None) -> JSONResponse:
-        body = body or GuildJoin()
-        return await accept(JOIN_GUILD, body.user_id, body.metadata)
-
-    @router.get("/join_guild", status_code=201, response_model=EventAccepted, responses=unavailable)
-    async def join_guild_by_get() -> JSONResponse:
-        return await accept(JOIN_GUILD, None, GuildMetadata())
+    for action in ACTIONS:
+        _add_action_routes(router, action, accept)
 
     app.include_router(router)
     return app
+
+
+def _add_action_routes(
+    router: APIRouter,
+    action: PlayerAction,
+    accept: Callable[
+        [PlayerAction, str | None, dict[str, MetadataValue] | None], Awaitable[JSONResponse]
+    ],
+) -> None:
+    """POST (optional body) and GET (no body) routes of one action, from its table entry."""
+    name = action.path.strip("/")
+
+    async def by_post(body: ActionBody | None = None) -> JSONResponse:
+        body = body or ActionBody()
+        return await accept(action, body.user_id, body.metadata)
+
+    async def by_get() -> JSONResponse:
+        return await accept(action, None, None)
+
+    documented: dict[str, Any] = {
+        "status_code": 201,
+        "response_model": EventAccepted,
+        "responses": UNAVAILABLE,
+        "summary": f"{action.answer.rstrip('!')} ({action.event_type})",
+    }
+    router.add_api_route(
+        action.path, by_post, methods=["POST"], operation_id=f"{name}_post", **documented
+    )
+    router.add_api_route(
+        action.path, by_get, methods=["GET"], operation_id=f"{name}_get", **documented
+    )
 
 
 def documentation_app() -> FastAPI:

@@ -3,62 +3,70 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints
 
-from merchstore.common.domain_events import DomainEvent, EventType
+from merchstore.common.domain_events import (
+    METADATA_MAX_KEYS,
+    DomainEvent,
+    EventType,
+    MetadataValue,
+)
 
 ANONYMOUS_USER = "anonymous"
 
+MetadataKey = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+"""A metadata key: 1 to 64 characters of the client's choice."""
 
-class ActionMetadata(BaseModel):
-    """Validated metadata of a player action."""
+MetadataInput = (
+    StrictBool
+    | StrictInt
+    | Annotated[float, Field(strict=True, allow_inf_nan=False)]
+    | Annotated[str, StringConstraints(max_length=256)]
+)
+"""A metadata value as a client may send it: a string of at most 256 characters, a finite
+number or a boolean. Strict, so ``"9.99"`` stays a string and ``true`` a boolean."""
+
+Metadata = Annotated[
+    dict[MetadataKey, MetadataInput],
+    Field(
+        max_length=METADATA_MAX_KEYS,
+        description=f"A flat object of at most {METADATA_MAX_KEYS} keys; published as given",
+        examples=[{"sword_type": "katana", "price": "9.99"}],
+    ),
+]
+
+
+class ActionBody(BaseModel):
+    """Body of a player action (optional): who did it and anything worth keeping about it."""
 
     model_config = ConfigDict(extra="forbid")
 
-    def as_strings(self) -> dict[str, str]:
-        """Metadata as the string map events carry (money with two decimals)."""
-        values = self.model_dump(exclude_none=True)
-        return {
-            key: f"{value:.2f}" if isinstance(value, Decimal) else str(value)
-            for key, value in values.items()
-        }
-
-
-class NoMetadata(ActionMetadata):
-    """The default event carries no metadata."""
-
-
-class WeaponMetadata(ActionMetadata):
-    """A sword or knife purchase: which kind and at what price."""
-
-    kind: str | None = Field(None, min_length=1, max_length=64, description="e.g. katana")
-    price: Decimal | None = Field(None, ge=0, max_digits=12, decimal_places=2)
-
-
-class GuildMetadata(ActionMetadata):
-    """Joining a guild: which one."""
-
-    guild_name: str | None = Field(None, min_length=1, max_length=64)
+    user_id: str | None = Field(None, min_length=1, max_length=64, examples=["42"])
+    metadata: Metadata = Field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class PlayerAction:
-    """One kind of player action: the event it publishes and the answer it gives."""
+    """One kind of player action: where it is taken, the event it publishes, its answer."""
 
+    path: str
     event_type: EventType
     answer: str
 
 
-PURCHASE_SWORD = PlayerAction("purchase_sword", "Sword Purchased!")
-PURCHASE_KNIFE = PlayerAction("purchase_knife", "Knife Purchased!")
-JOIN_GUILD = PlayerAction("join_guild", "Guild Joined!")
-DEFAULT_ACTION = PlayerAction("default", "This is the default response!")
+PURCHASE_SWORD = PlayerAction("/purchase_a_sword", "purchase_sword", "Sword Purchased!")
+PURCHASE_KNIFE = PlayerAction("/purchase_a_knife", "purchase_knife", "Knife Purchased!")
+JOIN_GUILD = PlayerAction("/join_guild", "join_guild", "Guild Joined!")
+DEFAULT_ACTION = PlayerAction("/", "default", "This is the default response!")
+
+ACTIONS: tuple[PlayerAction, ...] = (PURCHASE_SWORD, PURCHASE_KNIFE, JOIN_GUILD)
+"""The actions taken by POST (with an optional body) or by GET (with none)."""
 
 
 def action_event(
-    action: PlayerAction, user_id: str | None, metadata: ActionMetadata
+    action: PlayerAction, user_id: str | None, metadata: dict[str, MetadataValue] | None = None
 ) -> DomainEvent:
-    """The domain event a player action produces."""
-    return DomainEvent.new(action.event_type, user_id or ANONYMOUS_USER, metadata.as_strings())
+    """The domain event a player action produces, its metadata published as given."""
+    return DomainEvent.new(action.event_type, user_id or ANONYMOUS_USER, metadata or {})

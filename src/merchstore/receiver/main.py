@@ -61,4 +61,4 @@ def build_app(settings: Settings) -> FastAPI:
 def run(settings: Settings) -> None:
     """Serve the receiver until SIGTERM or Ctrl-C."""
     check_broker(settings)
-    serve_http(build_app(settings), settings.receiver.host, settings.receiver.port)
+    serve_http(build_app(settings), settings.receiver.host, settings.receiver.port, settings.http)

@@ -10,6 +10,7 @@ from fastapi import APIRouter, FastAPI, HTTPException, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
+from merchstore.common.domain_events import MetadataValue
 from merchstore.common.health import ReadinessCheck
 from merchstore.common.http_errors import VALIDATION_ERROR_RESPONSES
 from merchstore.common.http_service import service_app
@@ -24,7 +25,7 @@ class StoredEvent(BaseModel):
     event_id: str
     event_type: str
     user_id: str
-    metadata: dict[str, str]
+    metadata: dict[str, MetadataValue]
     timestamp: str
 
 

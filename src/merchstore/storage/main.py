@@ -88,4 +88,4 @@ def build_app(settings: Settings) -> FastAPI:
 def run(settings: Settings) -> None:
     """Serve storage until SIGTERM or Ctrl-C."""
     check_broker(settings)
-    serve_http(build_app(settings), settings.storage.host, settings.storage.port)
+    serve_http(build_app(settings), settings.storage.host, settings.storage.port, settings.http)

@@ -56,4 +56,4 @@ def build_app(settings: Settings) -> FastAPI:
 def run(settings: Settings) -> None:
     """Serve store-api until SIGTERM or Ctrl-C."""
     check_broker(settings)
-    serve_http(build_app(settings), settings.store_api.host, settings.store_api.port)
+    serve_http(build_app(settings), settings.store_api.host, settings.store_api.port, settings.http)

@@ -1,0 +1,143 @@
+"""The shared edge check, on every HTTP service's application: 413, 422, never a 500."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from merchstore.common.openapi import openapi_document  # noqa: F401 - documents the apps
+from merchstore.common.request_guard import ForbiddenInput, check_json_body, check_text
+from merchstore.services import SERVICES
+from tests.conftest import ServiceLauncher
+
+HTTP_SERVICES = [spec for spec in SERVICES if spec.protocol == "http"]
+
+
+def _client(api_module: str) -> TestClient:
+    import importlib
+
+    module = importlib.import_module(api_module)
+    return TestClient(module.documentation_app(), raise_server_exceptions=False)
+
+
+def _first_post_path(client: TestClient) -> str:
+    paths = client.app.openapi()["paths"]  # type: ignore[attr-defined]
+    return next((path for path, ops in paths.items() if "post" in ops), "/health")
+
+
+@pytest.mark.parametrize("spec", HTTP_SERVICES, ids=lambda spec: spec.name)
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"user_id": "\\u0000"}',
+        '{"username": "a\\u001fb", "password": "secret-password"}',
+        '{"metadata": {"k\\u007f": "v"}}',
+        '{"user_id": "\\ud800"}',
+        '{"list": ["ok", "\\udfff"]}',
+        '{"text": "line\\nbreak"}',
+    ],
+)
+def test_control_characters_and_lone_surrogates_are_422(spec: object, body: str) -> None:
+    client = _client(spec.api_module)  # type: ignore[attr-defined]
+    answer = client.post(
+        _first_post_path(client), content=body, headers={"content-type": "application/json"}
+    )
+    assert answer.status_code == 422
+    detail = answer.json()["detail"]
+    assert "U+" in detail and "secret-password" not in detail
+
+
+@pytest.mark.parametrize("spec", HTTP_SERVICES, ids=lambda spec: spec.name)
+def test_bodies_over_64_kib_are_413(spec: object) -> None:
+    client = _client(spec.api_module)  # type: ignore[attr-defined]
+    path = _first_post_path(client)
+    big = json.dumps({"padding": "x" * 65 * 1024})
+    answer = client.post(path, content=big, headers={"content-type": "application/json"})
+    assert answer.status_code == 413
+    assert "64 KiB" in answer.json()["detail"]
+
+
+@pytest.mark.parametrize("spec", HTTP_SERVICES, ids=lambda spec: spec.name)
+def test_query_and_path_text_is_checked(spec: object) -> None:
+    client = _client(spec.api_module)  # type: ignore[attr-defined]
+    assert client.get("/health?x=%00").status_code == 422
+    assert client.get("/%01").status_code == 422
+    assert client.get("/health?x=%ED%A0%80").status_code == 422
+
+
+@pytest.mark.parametrize("spec", HTTP_SERVICES, ids=lambda spec: spec.name)
+def test_bodies_that_are_not_utf8_are_422_json(spec: object) -> None:
+    client = _client(spec.api_module)  # type: ignore[attr-defined]
+    answer = client.post(
+        _first_post_path(client),
+        content=b'{"a": "\xff"}',
+        headers={"content-type": "application/json"},
+    )
+    assert answer.status_code == 422
+    assert "UTF-8" in answer.json()["detail"]
+
+
+def test_deep_nesting_is_refused_without_recursion_error() -> None:
+    with pytest.raises(ForbiddenInput):
+        check_json_body(b"[" * 5000 + b"]" * 5000)
+    with pytest.raises(ForbiddenInput):
+        check_json_body(b"[" * 100 + b"]" * 100)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text())
+def test_check_text_refuses_exactly_the_forbidden_characters(text: str) -> None:
+    forbidden = any(ord(c) < 0x20 or ord(c) == 0x7F or 0xD800 <= ord(c) <= 0xDFFF for c in text)
+    try:
+        check_text(text, "field")
+    except ForbiddenInput:
+        assert forbidden
+    else:
+        assert not forbidden
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=300))
+def test_arbitrary_bodies_never_give_a_500(body: bytes) -> None:
+    client = _client("merchstore.event_logger.api")
+    answer = client.post(
+        "/events_stats", content=body, headers={"content-type": "application/json"}
+    )
+    assert answer.status_code < 500
+    assert "detail" in answer.json()
+
+
+def _read_response(connection: socket.socket) -> bytes:
+    """One whole HTTP/1.1 response (headers and a Content-Length body), or b"" when closed."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = connection.recv(4096)
+        if not chunk:
+            return data
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    while len(body) < length:
+        body += connection.recv(4096)
+    return head + b"\r\n\r\n" + body
+
+
+def test_idle_keep_alive_connection_is_reused_after_8_s(services: ServiceLauncher) -> None:
+    event_logger = services.start("event-logger")
+    request = f"GET /health HTTP/1.1\r\nHost: 127.0.0.1:{event_logger.port}\r\n\r\n".encode()
+    with socket.create_connection(("127.0.0.1", event_logger.port), timeout=10) as connection:
+        connection.sendall(request)
+        assert _read_response(connection).startswith(b"HTTP/1.1 200")
+        time.sleep(8)
+        connection.sendall(request)
+        assert _read_response(connection).startswith(b"HTTP/1.1 200"), "closed while idle"
