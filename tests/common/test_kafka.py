@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 
 import pytest
-from confluent_kafka import Message
 
 from merchstore.common.config import Settings
+from merchstore.common.consumed import ConsumedMessage
 from merchstore.common.kafka import BatchConsumer, BatchHandler, DeliveryFailed, KafkaProducer
 from tests.support.broker import PrivateBroker
 from tests.support.kafka import produce_all
@@ -60,12 +61,12 @@ def test_restarted_consumer_continues_after_what_was_processed(settings: Setting
     first_run: list[bytes] = []
     first: BatchConsumer
 
-    def process_four_then_fail(batch: list[Message]) -> None:
+    def process_four_then_fail(batch: Sequence[ConsumedMessage]) -> None:
         for message in batch:
             if len(first_run) == processed_first:
                 first.stop()
                 raise RuntimeError("crash before processing message 5")
-            first_run.append(message.value() or b"")
+            first_run.append(message.value or b"")
 
     first = _consume(settings, "group-a", process_four_then_fail)
     thread = first.run_in_thread("first")
@@ -75,8 +76,8 @@ def test_restarted_consumer_continues_after_what_was_processed(settings: Setting
     second_run: list[bytes] = []
     done = threading.Event()
 
-    def record(batch: list[Message]) -> None:
-        second_run.extend(message.value() or b"" for message in batch)
+    def record(batch: Sequence[ConsumedMessage]) -> None:
+        second_run.extend(message.value or b"" for message in batch)
         if len(second_run) >= total - processed_first:
             done.set()
 
@@ -99,12 +100,12 @@ def test_a_failing_batch_is_retried_not_skipped(settings: Settings) -> None:
     failures = 0
     done = threading.Event()
 
-    def flaky(batch: list[Message]) -> None:
+    def flaky(batch: Sequence[ConsumedMessage]) -> None:
         nonlocal failures
         if failures < 2:
             failures += 1
             raise RuntimeError("temporary failure")
-        seen.extend(message.value() or b"" for message in batch)
+        seen.extend(message.value or b"" for message in batch)
         if len(seen) >= 3:
             done.set()
 

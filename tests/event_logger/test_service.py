@@ -151,7 +151,7 @@ def test_malformed_messages_are_skipped_and_consumption_goes_on(
     output = event_logger.log_tail(200)
     for offset in (1, 2, 3, 5):
         assert (
-            f"skipped malformed event_log message at {settings.topics.event_log}[0]@{offset}"
+            f"set aside malformed event_log message at {settings.topics.event_log}[0]@{offset}"
             in output
         )
     assert database_rows(settings) == (3, 3)

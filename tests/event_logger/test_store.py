@@ -34,7 +34,7 @@ def test_a_redelivered_batch_is_not_stored_twice(tmp_path: Path) -> None:
     assert store_all(store, batch(0, 10)) == 10
     assert store_all(store, batch(5, 15)) == 5
     assert store.counts()["0001"] == 15
-    assert store.next_offset("event_log", 0) == 15
+    assert store.next_offset("event_log", "", 0) == 15
     rows = sqlite3.connect(tmp_path / "db.sqlite3").execute(
         "SELECT count(*), count(DISTINCT id), count(DISTINCT kafka_offset) FROM event_log_messages"
     )
@@ -57,4 +57,4 @@ def test_a_failed_batch_changes_nothing(tmp_path: Path) -> None:
     with pytest.raises(sqlite3.IntegrityError):
         store.store_batch([*records, records[0]], messages)
     assert store.counts()["0001"] == 2
-    assert store.next_offset("event_log", 0) == 2
+    assert store.next_offset("event_log", "", 0) == 2

@@ -41,6 +41,8 @@ class KafkaSettings(_Section):
     session_timeout_ms: int = Field(6000, ge=1000, le=300_000)
     delivery_timeout_ms: int = Field(10_000, ge=100)
     request_timeout_s: float = Field(10.0, gt=0)
+    # A consumer whose every attempt to store what it read failed this long answers 503.
+    stall_after_s: float = Field(30.0, gt=0)
 
 
 class TopicSettings(_Section):
@@ -75,6 +77,7 @@ class EventLoggerSettings(ServiceSettings):
     port: int = Field(8120, ge=1, le=65535)
     group_id: str = "event-logger"
     database_file: str = "event-logger/events.sqlite3"
+    log_file: str = "event-logger/app.log"
     batch_size: int = Field(500, ge=1)
 
 

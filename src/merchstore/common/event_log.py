@@ -9,7 +9,8 @@ from typing import Any
 from merchstore.common.kafka import KafkaProducer
 from merchstore.common.timeutil import utc_now_rfc3339
 
-CODE_PATTERN = re.compile(r"^\d{4}$")
+CODE_PATTERN = re.compile(r"[0-9]{4}\Z")
+"""Exactly four ASCII digits; use with ``fullmatch`` (no trailing newline slips through)."""
 
 SEED_CODES: dict[str, str] = {
     "0001": "receiver ready to receive events",
@@ -29,7 +30,7 @@ KNOWN_CODES: dict[str, str] = {
 
 def build_event_log_message(code: str, text: str, service: str) -> dict[str, Any]:
     """The contract's ``event_log`` message; the code is added to the text if it is missing."""
-    if not CODE_PATTERN.match(code):
+    if not CODE_PATTERN.fullmatch(code):
         raise ValueError(f"event_log code must be four digits, got {code!r}")
     if code not in text:
         text = f"{text} (code {code})"

@@ -13,23 +13,38 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from types import FrameType
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka import (
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+    TopicCollection,
+    TopicPartition,
+)
 from confluent_kafka.admin import AdminClient
 
 from merchstore.common.config import Settings
 from merchstore.common.consumed import ConsumedMessage
+from merchstore.common.poison import PoisonPolicy, Progress, handle_or_set_aside
 
 log = logging.getLogger(__name__)
 client_log = logging.getLogger("merchstore.kafka.client")
 """librdkafka's own messages, routed through Python logging instead of raw stderr."""
 
-BatchHandler = Callable[[list[Message]], None]
-StartOffsets = Callable[[str, int], int | None]
+BatchHandler = Callable[[Sequence[ConsumedMessage]], object]
+SetAsideHandler = Callable[[ConsumedMessage, str], None]
+StartOffsets = Callable[[str, str, int], int | None]
+"""Where to resume (topic, topic id, partition), or None to start at the beginning."""
+
+
+NOTHING_IS_PERMANENT = PoisonPolicy()
+"""The default policy: every failure is retried (only ``Unfixable`` items are set aside)."""
 
 
 class DeliveryFailed(Exception):
@@ -60,11 +75,6 @@ def message_position(message: Message) -> tuple[str, int, int]:
     topic, partition, offset = message.topic(), message.partition(), message.offset()
     assert topic is not None and partition is not None and offset is not None
     return topic, partition, offset
-
-
-def consumed_messages(batch: list[Message]) -> list[ConsumedMessage]:
-    """A consumed batch as plain data, for handlers whose domain knows nothing of Kafka."""
-    return [ConsumedMessage(*message_position(m), m.value()) for m in batch]
 
 
 def check_broker(settings: Settings, timeout_s: float | None = None) -> None:
@@ -295,9 +305,13 @@ def _run_all(callbacks: list[Callable[[], None]]) -> None:
 class BatchConsumer:
     """A consumer-group loop that hands batches to a handler and commits after it returned.
 
-    If the handler raises, the batch is not committed: the consumer rewinds to the batch's
-    first offsets and retries after a pause, so nothing is skipped. ``start_offsets`` lets a
-    handler that stores offsets with its data (exactly-once) say where each partition resumes.
+    Batches go through the shared poison-message mechanism (`merchstore.common.poison`): an
+    item that fails permanently is handed to ``set_aside`` with its reason and consumption
+    moves on; a transient failure is not committed: the consumer rewinds to the batch's first
+    offsets and retries with doubling back-off, so nothing is skipped. ``progress`` tells
+    ``/health`` whether attempts keep failing. ``start_offsets`` lets a handler that stores
+    offsets with its data (exactly-once) say where each partition resumes; it is asked with
+    the topic's id, so offsets of an earlier incarnation of the topic are never trusted.
     """
 
     def __init__(
@@ -307,10 +321,12 @@ class BatchConsumer:
         group_id: str,
         topics: Iterable[str],
         handle_batch: BatchHandler,
+        set_aside: SetAsideHandler | None = None,
+        policy: PoisonPolicy = NOTHING_IS_PERMANENT,
         batch_size: int = 500,
         poll_timeout_s: float = 0.5,
         start_offsets: StartOffsets | None = None,
-        retry_backoff_s: float = 1.0,
+        retry_backoff_s: float = 0.5,
         **overrides: Any,
     ) -> None:
         config = client_config(
@@ -327,14 +343,20 @@ class BatchConsumer:
             },
         )
         config.update(overrides)
+        self._settings = settings
         self._config = config
         self._topics = list(topics)
         self._handle_batch = handle_batch
+        self._set_aside = set_aside or _refuse_to_set_aside
+        self._policy = policy
         self._batch_size = batch_size
         self._poll_timeout_s = poll_timeout_s
         self._start_offsets = start_offsets
         self._retry_backoff_s = retry_backoff_s
+        self._topic_ids: dict[str, str] = {}
         self._stop = threading.Event()
+        self.progress = Progress()
+        """Messages processed and set aside, and whether attempts keep failing."""
         self.assigned = threading.Event()
         """Set once the group gave this consumer its partitions: it is ready to consume."""
 
@@ -347,16 +369,27 @@ class BatchConsumer:
         """Whether `stop` was called."""
         return self._stop.is_set()
 
+    def stalled(self) -> str | None:
+        """Why the consumer is stalled (every attempt failed for a while), or None."""
+        return self.progress.stalled(self._settings.kafka.stall_after_s)
+
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._topic_ids = topic_ids(self._settings, {p.topic for p in partitions})
         if self._start_offsets is not None:
             for partition in partitions:
-                stored = self._start_offsets(partition.topic, partition.partition)
+                stored = self._start_offsets(
+                    partition.topic, self._topic_ids.get(partition.topic, ""), partition.partition
+                )
                 if stored is not None:
                     partition.offset = stored
         consumer.assign(partitions)
         log.info(
             "assigned %s",
-            ", ".join(f"{p.topic}[{p.partition}]@{p.offset}" for p in partitions) or "nothing",
+            ", ".join(
+                f"{p.topic}[{p.partition}]@{p.offset} (topic id {self._topic_ids.get(p.topic)})"
+                for p in partitions
+            )
+            or "nothing",
         )
         self.assigned.set()
 
@@ -395,13 +428,30 @@ class BatchConsumer:
         return batch
 
     def _process(self, consumer: Consumer, batch: list[Message]) -> None:
+        consumed = [
+            ConsumedMessage(
+                *message_position(m), m.value(), self._topic_ids.get(m.topic() or "", "")
+            )
+            for m in batch
+        ]
         try:
-            self._handle_batch(batch)
-        except Exception:
-            log.exception("batch of %d message(s) failed; it will be retried", len(batch))
+            set_aside = handle_or_set_aside(
+                consumed, self._handle_batch, self._set_aside, self._policy
+            )
+        except Exception as error:
+            self.progress.failed(error)
+            pause = self.progress.backoff_s(self._retry_backoff_s)
+            log.warning(
+                "batch of %d message(s) failed (%s); retrying in %.1f s",
+                len(batch),
+                error,
+                pause,
+                exc_info=self.progress.consecutive_failures == 1,
+            )
             self._rewind(consumer, batch)
-            self._stop.wait(self._retry_backoff_s)
+            self._stop.wait(pause)
             return
+        self.progress.succeeded(len(batch) - set_aside, set_aside)
         self._commit(consumer, batch)
 
     @staticmethod
@@ -436,6 +486,30 @@ class BatchConsumer:
             # The batch's effects are durable; a lost commit only means it is seen again,
             # which every handler tolerates (idempotent or keeping its own offsets).
             log.warning("offset commit failed (batch will be redelivered): %s", error)
+
+
+def _refuse_to_set_aside(message: ConsumedMessage, reason: str) -> None:
+    # A consumer without a place for poison messages must not lose one: retry instead.
+    raise RuntimeError(f"cannot set aside {message.topic}[{message.partition}]@{message.offset}")
+
+
+def topic_ids(settings: Settings, topics: Iterable[str]) -> dict[str, str]:
+    """The broker's id of each topic's current incarnation ("" where the broker has none)."""
+    names = sorted(set(topics))
+    if not names:
+        return {}
+    admin = AdminClient(client_config(settings))
+    ids: dict[str, str] = {}
+    try:
+        futures = admin.describe_topics(TopicCollection(names))
+        for name, future in futures.items():
+            ids[name] = str(future.result(settings.kafka.request_timeout_s).topic_id or "")
+    except Exception as error:
+        # Without ids, positions cannot tell a new topic from the old one: say so loudly.
+        log.warning(
+            "cannot read topic ids of %s (%s); positions are trusted as stored", names, error
+        )
+    return ids
 
 
 def stop_on_signals(*callbacks: Callable[[], None]) -> None:

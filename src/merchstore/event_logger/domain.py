@@ -32,10 +32,12 @@ def parse_event_log_message(consumed: ConsumedMessage) -> EventLogRecord:
         body = json.loads(consumed.value)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise MalformedEventLogMessage(f"not JSON: {error}") from None
+    except RecursionError:
+        raise MalformedEventLogMessage("nested too deep to parse") from None
     if not isinstance(body, dict):
         raise MalformedEventLogMessage("not a JSON object")
     code = body.get("code")
-    if not isinstance(code, str) or not CODE_PATTERN.match(code):
+    if not isinstance(code, str) or not CODE_PATTERN.fullmatch(code):
         raise MalformedEventLogMessage(f"code must be a string of four digits, got {code!r}")
     text = body.get("message")
     service = body.get("service")

@@ -1,61 +1,65 @@
-"""The event-logger's use case: take a consumed batch, log each message, store it exactly once."""
+"""The event-logger's use case: take a consumed batch, store it exactly once, then log it."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from merchstore.common.consumed import ConsumedMessage
-from merchstore.common.timeutil import utc_now_rfc3339
 from merchstore.event_logger.domain import (
     EventLogRecord,
     MalformedEventLogMessage,
     parse_event_log_message,
 )
-from merchstore.event_logger.store import EventLogStore
+from merchstore.event_logger.record_file import RecordFile
+from merchstore.event_logger.store import EventLogStore, SetAsideMessage, StoredRecord
 
 log = logging.getLogger(__name__)
-record_log = logging.getLogger("merchstore.event_logger.records")
-"""Writes each consumed message to the service's log file (``app.log``, from logging.yaml)."""
 
 
 class EventLogIngestor:
-    """Validates a batch, writes the good messages to the log file and the database."""
+    """Validates a batch, stores it (malformed messages set aside), then writes the log file."""
 
-    def __init__(self, store: EventLogStore) -> None:
+    def __init__(self, store: EventLogStore, record_file: RecordFile) -> None:
         self._store = store
+        self._record_file = record_file
         self.stored = 0
-        self.skipped = 0
+        self.set_aside = 0
 
-    def ingest(self, batch: list[ConsumedMessage]) -> list[EventLogRecord]:
-        """Store the batch; malformed messages are logged with their offset and skipped.
+    def ingest(self, batch: Sequence[ConsumedMessage]) -> list[StoredRecord]:
+        """Store the batch in one transaction, then append what it stored to the log file.
 
-        Each message goes to the log file before the database commit, so a crash between
-        the two can repeat a log line on redelivery but never leave one out.
+        The file is written from what committed, after the commit: a crash in between leaves
+        lines that `RecordFile.reconcile` writes at the next start, never a line twice.
         """
         records: list[EventLogRecord] = []
+        malformed: list[SetAsideMessage] = []
         for message in batch:
             try:
                 records.append(parse_event_log_message(message))
             except MalformedEventLogMessage as error:
-                self.skipped += 1
+                malformed.append(SetAsideMessage(message, str(error)))
                 log.warning(
-                    "skipped malformed event_log message at %s[%d]@%d: %s",
+                    "set aside malformed event_log message at %s[%d]@%d: %s",
                     message.topic,
                     message.partition,
                     message.offset,
                     error,
                 )
-        if records:
-            # One log call per batch (one line per message) keeps the file write as cheap as
-            # the database's one transaction per batch.
-            consumed_at = utc_now_rfc3339()
-            record_log.info(
-                "\n".join(
-                    f"{consumed_at} code={r.code} service={r.service} "
-                    f"partition={r.source.partition} offset={r.source.offset} message={r.message}"
-                    for r in records
-                )
-            )
-        stored = self._store.store_batch(records, batch)
+        stored = self._store.store_batch(records, batch, malformed)
+        self._record_file.append_committed(self._store, stored)
         self.stored += len(stored)
+        self.set_aside += len(malformed)
         return stored
+
+    def refuse(self, message: ConsumedMessage, reason: str) -> None:
+        """Set aside a message the database refused (the poison path), moving past it."""
+        log.warning(
+            "set aside event_log message at %s[%d]@%d: %s",
+            message.topic,
+            message.partition,
+            message.offset,
+            reason,
+        )
+        self._store.set_aside(message, reason)
+        self.set_aside += 1

@@ -1,54 +1,68 @@
-"""Entry point of the event-logger: wires Kafka, SQLite and HTTP together and runs them."""
+"""Entry point of the event-logger: wires Kafka, SQLite, the log file and HTTP together."""
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from confluent_kafka import Message
 from fastapi import FastAPI
 
 from merchstore.common.config import Settings
-from merchstore.common.kafka import BatchConsumer, check_broker, consumed_messages
+from merchstore.common.kafka import BatchConsumer, check_broker
+from merchstore.common.poison import PoisonPolicy
 from merchstore.common.serving import serve_http
 from merchstore.event_logger.api import create_app
 from merchstore.event_logger.ingest import EventLogIngestor
+from merchstore.event_logger.record_file import RecordFile
 from merchstore.event_logger.store import EventLogStore
 
 log = logging.getLogger(__name__)
+
+EVENT_LOGGER_POISON_POLICY = PoisonPolicy(
+    permanent=(sqlite3.IntegrityError, sqlite3.DataError, sqlite3.InterfaceError, ValueError)
+)
+"""SQLite refusing a value (a check, text it cannot encode, a value too big) is never
+transient; a locked or failing database (OperationalError) is, and is retried."""
 
 
 def build_app(settings: Settings) -> FastAPI:
     """The event-logger application, consuming while it is served."""
     store = EventLogStore(settings.data_path(settings.event_logger.database_file))
-    ingestor = EventLogIngestor(store)
-
-    def handle_batch(batch: list[Message]) -> None:
-        ingestor.ingest(consumed_messages(batch))
+    record_file = RecordFile(settings.data_path(settings.event_logger.log_file))
+    ingestor = EventLogIngestor(store, record_file)
 
     consumer = BatchConsumer(
         settings,
         group_id=settings.event_logger.group_id,
         topics=[settings.topics.event_log],
-        handle_batch=handle_batch,
+        handle_batch=ingestor.ingest,
+        set_aside=ingestor.refuse,
+        policy=EVENT_LOGGER_POISON_POLICY,
         batch_size=settings.event_logger.batch_size,
         # The database, not Kafka, knows where to resume: its position commits with the rows.
         start_offsets=store.next_offset,
     )
 
     def is_ready() -> str | None:
-        return None if consumer.assigned.is_set() else "waiting for the event_log partition"
+        if not consumer.assigned.is_set():
+            return "waiting for the event_log partition"
+        return consumer.stalled()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        caught_up = record_file.reconcile(store)
+        if caught_up:
+            log.info("wrote %d committed message(s) missing from %s", caught_up, record_file.path)
         thread = consumer.run_in_thread("event-log-consumer")
         log.info("consuming %s into %s", settings.topics.event_log, store.path)
         yield
         consumer.stop()
         thread.join(timeout=settings.supervisor.stop_timeout_s)
         store.close()
-        log.info("stopped: %d stored, %d skipped", ingestor.stored, ingestor.skipped)
+        record_file.close()
+        log.info("stopped: %d stored, %d set aside", ingestor.stored, ingestor.set_aside)
 
     return create_app(store, is_ready, lifespan=lifespan)
 

@@ -1,7 +1,9 @@
-"""SQLite adapter of the event-logger: rows, per-code counts and consumer positions.
+"""SQLite adapter of the event-logger: rows, per-code counts, set-aside messages, positions.
 
-A batch's rows, the counts and the next offsets are written in one transaction, so after a
-crash at any instant the database and its resume position agree: nothing lost, nothing twice.
+A batch's rows, the counts, the messages set aside and the next offsets are written in one
+transaction, so after a crash at any instant the database and its resume position agree:
+nothing lost, nothing twice. Positions are kept per incarnation of the topic (its broker-given
+id), so a topic created again (a memory-only broker started again) is read from its beginning.
 """
 
 from __future__ import annotations
@@ -9,40 +11,86 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from merchstore.common import sqlite
 from merchstore.common.consumed import ConsumedMessage
 from merchstore.common.event_log import SEED_CODES
 from merchstore.common.timeutil import utc_now_rfc3339
 from merchstore.event_logger.domain import EventLogRecord
 
 _SELECT_POSITION = (
-    "SELECT next_offset FROM consumer_positions WHERE topic = ? AND kafka_partition = ?"
+    "SELECT next_offset FROM topic_positions"
+    " WHERE topic = ? AND topic_id = ? AND kafka_partition = ?"
 )
+_RECORD_COLUMNS = "id, code, message, service, sent_at, written_at, kafka_partition, kafka_offset"
 
 
-def _connect(path: Path) -> sqlite3.Connection:
-    connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
-    connection.execute("PRAGMA journal_mode=WAL")
-    # With WAL, NORMAL survives any process crash; only an OS crash could lose the last commit.
-    connection.execute("PRAGMA synchronous=NORMAL")
-    return connection
+@dataclass(frozen=True)
+class StoredRecord:
+    """A row of ``event_log_messages``: what the log file and the API show."""
+
+    id: int
+    code: str
+    message: str
+    service: str | None
+    sent_at: str | None
+    written_at: str
+    partition: int
+    offset: int
+
+
+@dataclass(frozen=True)
+class SetAsideMessage:
+    """A consumed message that can never be stored, and why."""
+
+    source: ConsumedMessage
+    reason: str
+
+
+def _migrate_version_1(connection: sqlite3.Connection) -> None:
+    """Version 1 keyed offsets by topic name only; give rows the topic id column ('')."""
+    tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
+    if "consumer_positions" not in tables:
+        return
+    with sqlite.transaction(connection) as cursor:
+        cursor.execute("ALTER TABLE event_log_messages RENAME TO event_log_messages_v1")
+        cursor.execute("DROP INDEX IF EXISTS event_log_messages_by_code")
+        # executescript would commit half-way: create the new table by its own statement.
+        [create_table] = [
+            statement
+            for statement in _schema().split(";")
+            if "CREATE TABLE IF NOT EXISTS event_log_messages" in statement
+        ]
+        cursor.execute(create_table)
+        cursor.execute(
+            "INSERT INTO event_log_messages (id, code, message, service, sent_at, written_at,"
+            " topic, topic_id, kafka_partition, kafka_offset) SELECT id, code, message, service,"
+            " sent_at, written_at, topic, '', kafka_partition, kafka_offset"
+            " FROM event_log_messages_v1"
+        )
+        cursor.execute("DROP TABLE event_log_messages_v1")
+        # Positions of version 1 cannot say which incarnation of the topic they belong to.
+        cursor.execute("DROP TABLE consumer_positions")
+
+
+def _schema() -> str:
+    return (resources.files("merchstore.event_logger") / "schema.sql").read_text()
 
 
 class EventLogStore:
     """The event-logger's database: one writer connection, one reader connection."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._writer = _connect(path)
-        self._writer.executescript(
-            (resources.files("merchstore.event_logger") / "schema.sql").read_text()
-        )
-        self._reader = _connect(path)
+        self._writer = sqlite.connect(path)
+        _migrate_version_1(self._writer)
+        self._writer.executescript(_schema())
+        self._reader = sqlite.connect(path)
         self._reader_lock = threading.Lock()
         self._writer_lock = threading.Lock()
 
@@ -51,85 +99,114 @@ class EventLogStore:
         self._writer.close()
         self._reader.close()
 
-    def next_offset(self, topic: str, partition: int) -> int | None:
-        """Where consumption of ``topic[partition]`` resumes, or None if never consumed."""
+    def next_offset(self, topic: str, topic_id: str, partition: int) -> int | None:
+        """Where consumption of this incarnation of ``topic[partition]`` resumes, or None."""
         with self._reader_lock:
-            row = self._reader.execute(
-                _SELECT_POSITION,
-                (topic, partition),
-            ).fetchone()
+            row = self._reader.execute(_SELECT_POSITION, (topic, topic_id, partition)).fetchone()
         return None if row is None else int(row[0])
 
     def store_batch(
-        self, records: Iterable[EventLogRecord], consumed: Iterable[ConsumedMessage]
-    ) -> list[EventLogRecord]:
-        """Store ``records`` and advance positions past every ``consumed`` message, atomically.
+        self,
+        records: Iterable[EventLogRecord],
+        consumed: Iterable[ConsumedMessage],
+        set_aside: Sequence[SetAsideMessage] = (),
+    ) -> list[StoredRecord]:
+        """Store ``records`` and ``set_aside``, advance positions past ``consumed``, atomically.
 
         Records at or past the stored position of their partition are new; older ones were
-        stored before (a redelivery) and are left out. Returns the records actually stored.
+        stored before (a redelivery) and are left out. Returns the rows actually stored, with
+        their ids, in id order.
         """
         consumed = list(consumed)
-        with self._writer_lock:
-            cursor = self._writer.cursor()
-            cursor.execute("BEGIN IMMEDIATE")
-            try:
-                positions = self._positions(cursor, {(m.topic, m.partition) for m in consumed})
-                fresh = [
-                    r
-                    for r in records
-                    if r.source.offset >= positions.get((r.source.topic, r.source.partition), 0)
-                ]
-                written_at = utc_now_rfc3339()
-                cursor.executemany(
-                    "INSERT INTO event_log_messages (code, message, service, sent_at,"
-                    " written_at, topic, kafka_partition, kafka_offset)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        (
-                            r.code,
-                            r.message,
-                            r.service,
-                            r.sent_at,
-                            written_at,
-                            r.source.topic,
-                            r.source.partition,
-                            r.source.offset,
-                        )
-                        for r in fresh
-                    ],
-                )
-                cursor.executemany(
-                    "INSERT INTO code_counts (code, count) VALUES (?, ?)"
-                    " ON CONFLICT (code) DO UPDATE SET count = count + excluded.count",
-                    Counter(r.code for r in fresh).items(),
-                )
-                cursor.executemany(
-                    "INSERT INTO consumer_positions (topic, kafka_partition, next_offset)"
-                    " VALUES (?, ?, ?) ON CONFLICT (topic, kafka_partition)"
-                    " DO UPDATE SET next_offset = max(next_offset, excluded.next_offset)",
-                    [
-                        (topic, partition, offset + 1)
-                        for (topic, partition), offset in _highest_offsets(consumed).items()
-                    ],
-                )
-                cursor.execute("COMMIT")
-            except BaseException:
-                cursor.execute("ROLLBACK")
-                raise
-        return fresh
+        with self._writer_lock, sqlite.transaction(self._writer) as cursor:
+            positions = self._positions(cursor, consumed)
+
+            def is_new(source: ConsumedMessage) -> bool:
+                key = (source.topic, source.topic_id, source.partition)
+                return source.offset >= positions.get(key, 0)
+
+            fresh = [r for r in records if is_new(r.source)]
+            written_at = utc_now_rfc3339()
+            # One writer in an IMMEDIATE transaction: AUTOINCREMENT ids follow insertion order.
+            row = cursor.execute(
+                "SELECT seq FROM sqlite_sequence WHERE name = 'event_log_messages'"
+            ).fetchone()
+            first_id = (int(row[0]) if row else 0) + 1
+            cursor.executemany(
+                "INSERT INTO event_log_messages (code, message, service, sent_at,"
+                " written_at, topic, topic_id, kafka_partition, kafka_offset)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        r.code,
+                        r.message,
+                        r.service,
+                        r.sent_at,
+                        written_at,
+                        r.source.topic,
+                        r.source.topic_id,
+                        r.source.partition,
+                        r.source.offset,
+                    )
+                    for r in fresh
+                ],
+            )
+            cursor.executemany(
+                "INSERT INTO code_counts (code, count) VALUES (?, ?)"
+                " ON CONFLICT (code) DO UPDATE SET count = count + excluded.count",
+                Counter(r.code for r in fresh).items(),
+            )
+            cursor.executemany(
+                "INSERT INTO set_aside_messages (topic, topic_id, kafka_partition, kafka_offset,"
+                " payload, reason, set_aside_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT DO NOTHING",
+                [
+                    (
+                        s.source.topic,
+                        s.source.topic_id,
+                        s.source.partition,
+                        s.source.offset,
+                        s.source.value,
+                        s.reason,
+                        written_at,
+                    )
+                    for s in set_aside
+                    if is_new(s.source)
+                ],
+            )
+            cursor.executemany(
+                "INSERT INTO topic_positions (topic, topic_id, kafka_partition, next_offset)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (topic, topic_id, kafka_partition)"
+                " DO UPDATE SET next_offset = max(next_offset, excluded.next_offset)",
+                [(*key, offset + 1) for key, offset in _highest_offsets(consumed).items()],
+            )
+        return [
+            StoredRecord(
+                first_id + index,
+                r.code,
+                r.message,
+                r.service,
+                r.sent_at,
+                written_at,
+                r.source.partition,
+                r.source.offset,
+            )
+            for index, r in enumerate(fresh)
+        ]
+
+    def set_aside(self, message: ConsumedMessage, reason: str) -> None:
+        """Keep one message this database refused, with the reason, and move past it."""
+        self.store_batch([], [message], [SetAsideMessage(message, reason)])
 
     @staticmethod
     def _positions(
-        cursor: sqlite3.Cursor, partitions: set[tuple[str, int]]
-    ) -> dict[tuple[str, int], int]:
-        positions: dict[tuple[str, int], int] = {}
-        for topic, partition in partitions:
-            row = cursor.execute(
-                _SELECT_POSITION,
-                (topic, partition),
-            ).fetchone()
+        cursor: sqlite3.Cursor, consumed: list[ConsumedMessage]
+    ) -> dict[tuple[str, str, int], int]:
+        positions: dict[tuple[str, str, int], int] = {}
+        for key in {(m.topic, m.topic_id, m.partition) for m in consumed}:
+            row = cursor.execute(_SELECT_POSITION, key).fetchone()
             if row is not None:
-                positions[(topic, partition)] = int(row[0])
+                positions[key] = int(row[0])
         return positions
 
     def counts(self) -> dict[str, int]:
@@ -140,26 +217,39 @@ class EventLogStore:
         counts.update({code: int(count) for code, count in rows})
         return dict(sorted(counts.items()))
 
+    def set_aside_count(self) -> int:
+        """How many messages were set aside."""
+        with self._reader_lock:
+            row = self._reader.execute("SELECT count(*) FROM set_aside_messages").fetchone()
+        return int(row[0])
+
+    def records_after(self, last_id: int, limit: int = 10_000) -> list[StoredRecord]:
+        """Stored rows with an id above ``last_id``, in id order."""
+        with self._reader_lock:
+            rows = self._reader.execute(
+                f"SELECT {_RECORD_COLUMNS} FROM event_log_messages WHERE id > ?"
+                " ORDER BY id LIMIT ?",
+                (last_id, limit),
+            ).fetchall()
+        return [StoredRecord(*row) for row in rows]
+
     def recent(self, code: str | None, limit: int) -> list[dict[str, Any]]:
         """The most recently written messages, newest first, optionally of one code."""
-        query = (
-            "SELECT id, code, message, service, sent_at, written_at, kafka_partition, kafka_offset"
-            " FROM event_log_messages"
-        )
+        query = f"SELECT {_RECORD_COLUMNS} FROM event_log_messages"
         parameters: tuple[Any, ...] = ()
         if code is not None:
             query += " WHERE code = ?"
             parameters = (code,)
-        query += " ORDER BY written_at DESC, kafka_offset DESC LIMIT ?"
+        query += " ORDER BY id DESC LIMIT ?"
         with self._reader_lock:
             rows = self._reader.execute(query, (*parameters, limit)).fetchall()
         keys = ("id", "code", "message", "service", "sent_at", "written_at", "partition", "offset")
         return [dict(zip(keys, row, strict=True)) for row in rows]
 
 
-def _highest_offsets(consumed: list[ConsumedMessage]) -> dict[tuple[str, int], int]:
-    highest: dict[tuple[str, int], int] = {}
+def _highest_offsets(consumed: list[ConsumedMessage]) -> dict[tuple[str, str, int], int]:
+    highest: dict[tuple[str, str, int], int] = {}
     for message in consumed:
-        key = (message.topic, message.partition)
+        key = (message.topic, message.topic_id, message.partition)
         highest[key] = max(highest.get(key, -1), message.offset)
     return highest

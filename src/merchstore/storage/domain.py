@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from merchstore.common.consumed import ConsumedMessage
@@ -26,9 +27,22 @@ class DeadLetter:
     offset: int
     payload: bytes | None
     error: str
+    topic_id: str = ""
+
+    @classmethod
+    def of(cls, message: ConsumedMessage, error: str) -> DeadLetter:
+        """The dead letter of ``message``, kept with where it came from and why."""
+        return cls(
+            message.topic,
+            message.partition,
+            message.offset,
+            message.value,
+            error,
+            message.topic_id,
+        )
 
 
-def classify(batch: list[ConsumedMessage]) -> tuple[list[ConsumedEvent], list[DeadLetter]]:
+def classify(batch: Sequence[ConsumedMessage]) -> tuple[list[ConsumedEvent], list[DeadLetter]]:
     """Split a batch into valid events and dead letters."""
     events: list[ConsumedEvent] = []
     dead: list[DeadLetter] = []
@@ -36,11 +50,7 @@ def classify(batch: list[ConsumedMessage]) -> tuple[list[ConsumedEvent], list[De
         try:
             event = DomainEvent.from_json(message.value)
         except InvalidDomainEvent as error:
-            dead.append(
-                DeadLetter(
-                    message.topic, message.partition, message.offset, message.value, str(error)
-                )
-            )
+            dead.append(DeadLetter.of(message, str(error)))
             continue
         events.append(ConsumedEvent(event, message.partition, message.offset))
     return events, dead

@@ -6,6 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+import psycopg
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
@@ -60,12 +61,22 @@ class EventRepository:
                 returning=False,
             )
             inserted = cursor.rowcount if events else 0
-            cursor.executemany(
-                "INSERT INTO dead_letters (topic, kafka_partition, kafka_offset, payload, error)"
-                " VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                [(d.topic, d.partition, d.offset, d.payload, d.error) for d in dead],
-            )
+            self._insert_dead_letters(cursor, dead)
         return inserted
+
+    def set_aside(self, letter: DeadLetter) -> None:
+        """Keep one message PostgreSQL refused as a dead letter, in its own transaction."""
+        with self._pool.connection() as connection, connection.cursor() as cursor:
+            self._insert_dead_letters(cursor, [letter])
+
+    @staticmethod
+    def _insert_dead_letters(cursor: psycopg.Cursor[Any], dead: list[DeadLetter]) -> None:
+        # A redelivered dead letter (same topic incarnation and offset) is kept once.
+        cursor.executemany(
+            "INSERT INTO dead_letters (topic, topic_id, kafka_partition, kafka_offset, payload,"
+            " error) VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+            [(d.topic, d.topic_id, d.partition, d.offset, d.payload, d.error) for d in dead],
+        )
 
     def between(self, start: datetime, end: datetime, limit: int) -> list[dict[str, Any]]:
         """Events with ``start <= timestamp < end``, oldest first."""

@@ -1,0 +1,96 @@
+"""The event-logger's log file: each stored message once, one line each, from what committed.
+
+Lines are appended only after the database committed their rows, in id order, each carrying
+its row id. At start the file is reconciled with the database: a line cut short by a crash is
+removed, and the rows committed after the last complete line are written. So whatever instant
+the process dies at, the file ends up holding every stored row exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+
+from merchstore.event_logger.store import EventLogStore, StoredRecord
+
+log = logging.getLogger(__name__)
+
+_ID = re.compile(rb" id=(\d+) ")
+_TAIL_BYTES = 64 * 1024
+
+
+def format_line(record: StoredRecord) -> str:
+    """One line: when, id, code, service, origin, and the message with newlines escaped."""
+    # JSON string escaping turns every control character (newlines included) into \\n, \\u001f.
+    message = json.dumps(record.message, ensure_ascii=False)[1:-1]
+    return (
+        f"{record.written_at} id={record.id} code={record.code} service={record.service} "
+        f"partition={record.partition} offset={record.offset} message={message}\n"
+    )
+
+
+class RecordFile:
+    """Appends stored records to the log file; `reconcile` makes it agree with the database."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.Lock()
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+        self.last_id = self._last_complete_id()
+
+    def _last_complete_id(self) -> int:
+        """Drop a line cut short by a crash; return the id of the last complete line (0)."""
+        size = os.fstat(self._fd).st_size
+        if size == 0:
+            return 0
+        start = max(size - _TAIL_BYTES, 0)
+        tail = os.pread(self._fd, size - start, start)
+        if not tail.endswith(b"\n"):
+            cut = tail.rfind(b"\n")
+            keep = start + cut + 1 if cut >= 0 else start
+            os.ftruncate(self._fd, keep)
+            log.warning("removed a line of %s cut short by a crash", self.path)
+            tail = tail[: cut + 1] if cut >= 0 else b""
+        for line in reversed(tail.splitlines()):
+            found = _ID.search(line)
+            if found is not None:
+                return int(found.group(1))
+        return 0
+
+    def reconcile(self, store: EventLogStore) -> int:
+        """Write the rows committed after the file's last line; return how many."""
+        written = 0
+        while True:
+            missing = store.records_after(self.last_id)
+            if not missing:
+                return written
+            self.append(missing)
+            written += len(missing)
+
+    def append_committed(self, store: EventLogStore, records: list[StoredRecord]) -> None:
+        """Append a just-committed batch; first fill any gap an earlier failed write left."""
+        if records and records[0].id > self.last_id + 1:
+            self.reconcile(store)
+        self.append(records)
+
+    def append(self, records: Iterable[StoredRecord]) -> None:
+        """Append committed records (in id order) in one write; older ids are skipped."""
+        with self._lock:
+            fresh = [r for r in records if r.id > self.last_id]
+            if not fresh:
+                return
+            data = "".join(format_line(r) for r in fresh).encode("utf-8", "backslashreplace")
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self._fd, view) :]
+            self.last_id = fresh[-1].id
+
+    def close(self) -> None:
+        """Close the file."""
+        os.close(self._fd)
