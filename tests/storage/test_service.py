@@ -81,3 +81,44 @@ def test_announces_0002_once_ready(services: ServiceLauncher, settings: Settings
     messages = read_topic(settings.bootstrap_servers, settings.topics.event_log, 2, timeout_s=3)
     assert [json.loads(m.value() or b"")["code"] for m in messages] == ["0002"]
     assert "0002" in json.loads(messages[0].value() or b"")["message"]
+
+
+def test_a_nul_postgresql_refuses_is_set_aside_and_the_next_event_stored(
+    services: ServiceLauncher, settings: Settings, database_url: str
+) -> None:
+    storage = services.start("storage")
+    poison = DomainEvent.new("join_guild", "\u0000")
+    good = DomainEvent.new("join_guild", "7", {"guild_name": "red", "level": 3, "vip": True})
+    produce_all(
+        settings.bootstrap_servers,
+        settings.topics.events,
+        [poison.to_json(), good.to_json()],
+        key=b"7",
+    )
+    wait_until(lambda: count(storage.url) == 1, 30, "the event after the poison stored")
+    assert httpx.get(f"{storage.url}/events/count").json()["dead_letters"] == 1
+    assert httpx.get(f"{storage.url}/health").status_code == 200
+
+
+def test_health_says_503_while_nothing_can_be_stored_then_recovers(
+    services: ServiceLauncher, settings: Settings, database_url: str
+) -> None:
+    storage = services.start("storage", MERCHSTORE_KAFKA__STALL_AFTER_S="3")
+    with psycopg.connect(database_url, autocommit=True) as connection:
+        connection.execute("ALTER TABLE events RENAME TO events_elsewhere")
+    produce_all(
+        settings.bootstrap_servers,
+        settings.topics.events,
+        [DomainEvent.new("default", "1").to_json()],
+    )
+
+    def health() -> httpx.Response:
+        return httpx.get(f"{storage.url}/health", timeout=5)
+
+    wait_until(lambda: health().status_code == 503, 60, "storage to report the stall")
+    assert "no progress" in health().json()["detail"]
+    with psycopg.connect(database_url, autocommit=True) as connection:
+        assert connection.execute("SELECT count(*) FROM dead_letters").fetchone() == (0,)
+        connection.execute("ALTER TABLE events_elsewhere RENAME TO events")
+    wait_until(lambda: health().status_code == 200, 60, "storage to recover")
+    wait_until(lambda: count(storage.url) == 1, 30, "the retried event stored")

@@ -41,7 +41,7 @@ class PoisonPolicy:
     def is_permanent(self, error: BaseException) -> bool:
         """Whether retrying ``error`` can never succeed."""
         # Too deep to parse or too large to encode is a property of the item, never transient.
-        return isinstance(error, Unfixable | RecursionError | UnicodeError | self.permanent)
+        return isinstance(error, (Unfixable, RecursionError, UnicodeError, *self.permanent))
 
 
 def reason_of(error: BaseException) -> str:

@@ -4,30 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import psycopg
 from fastapi import FastAPI
 
 from merchstore.common.config import Settings
-from merchstore.common.consumed import ConsumedMessage
 from merchstore.common.event_log import EventLogPublisher
 from merchstore.common.kafka import BatchConsumer, KafkaProducer, check_broker
-from merchstore.common.poison import PoisonPolicy
 from merchstore.common.postgres import apply_migrations, open_pool
 from merchstore.common.serving import serve_http
 from merchstore.storage.api import create_app
-from merchstore.storage.domain import DeadLetter, classify
+from merchstore.storage.ingest import STORAGE_POISON_POLICY, EventIngestor
 from merchstore.storage.repository import EventRepository
 
 log = logging.getLogger(__name__)
 
 READY_MESSAGE = "Storage connected to Kafka and ready to consume events (code 0002)"
-
-STORAGE_POISON_POLICY = PoisonPolicy(permanent=(psycopg.DataError, psycopg.IntegrityError))
-"""PostgreSQL refusing the data (a NUL, an invalid JSON number, a check) is never transient;
-a connection or pool failure is, and is retried."""
 
 
 def build_app(settings: Settings) -> FastAPI:
@@ -52,30 +45,14 @@ def build_app(settings: Settings) -> FastAPI:
         with pool.connection() as connection:
             apply_migrations(connection, "merchstore.storage", "storage")
 
-    def store_events(batch: Sequence[ConsumedMessage]) -> None:
-        events, dead = classify(batch)
-        for letter in dead:
-            log.warning(
-                "dead letter %s[%d]@%d: %s",
-                letter.topic,
-                letter.partition,
-                letter.offset,
-                letter.error,
-            )
-        repository.store_batch(events, dead)
-
-    def set_aside(message: ConsumedMessage, reason: str) -> None:
-        log.warning(
-            "dead letter %s[%d]@%d: %s", message.topic, message.partition, message.offset, reason
-        )
-        repository.set_aside(DeadLetter.of(message, reason))
+    ingestor = EventIngestor(repository)
 
     consumer = BatchConsumer(
         settings,
         group_id=settings.storage.group_id,
         topics=[settings.topics.events],
-        handle_batch=store_events,
-        set_aside=set_aside,
+        handle_batch=ingestor.store,
+        set_aside=ingestor.set_aside,
         policy=STORAGE_POISON_POLICY,
         batch_size=settings.storage.batch_size,
     )

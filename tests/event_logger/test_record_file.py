@@ -1,0 +1,77 @@
+"""app.log: each stored message once, one line each, written from what committed."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from merchstore.common.consumed import ConsumedMessage
+from merchstore.event_logger.domain import parse_event_log_message
+from merchstore.event_logger.ingest import EventLogIngestor
+from merchstore.event_logger.record_file import RecordFile
+from merchstore.event_logger.store import EventLogStore
+
+
+def messages(start: int, stop: int, text: str = "m") -> list[ConsumedMessage]:
+    return [
+        ConsumedMessage(
+            "event_log", 0, offset, json.dumps({"code": "0001", "message": text}).encode(), "t1"
+        )
+        for offset in range(start, stop)
+    ]
+
+
+def logged_ids(path: Path) -> list[int]:
+    return [int(i) for i in re.findall(r" id=(\d+) ", path.read_text())]
+
+
+def test_lines_follow_the_commit_and_escape_newlines(tmp_path: Path) -> None:
+    store = EventLogStore(tmp_path / "db.sqlite3")
+    record_file = RecordFile(tmp_path / "app.log")
+    EventLogIngestor(store, record_file).ingest(messages(0, 3, text="two\nlines\r\tand tab"))
+    lines = (tmp_path / "app.log").read_text().split("\n")
+    assert len(lines) == 4 and lines[-1] == ""
+    assert "message=two\\nlines\\r\\tand tab" in lines[0]
+    assert logged_ids(tmp_path / "app.log") == [1, 2, 3]
+
+
+def test_a_crash_between_commit_and_write_is_made_good_at_start(tmp_path: Path) -> None:
+    store = EventLogStore(tmp_path / "db.sqlite3")
+    record_file = RecordFile(tmp_path / "app.log")
+    EventLogIngestor(store, record_file).ingest(messages(0, 2))
+    # Committed, then the process died before writing its lines.
+    batch = messages(2, 5)
+    store.store_batch([parse_event_log_message(m) for m in batch], batch)
+    record_file.close()
+
+    restarted = RecordFile(tmp_path / "app.log")
+    assert restarted.reconcile(store) == 3
+    assert logged_ids(tmp_path / "app.log") == [1, 2, 3, 4, 5]
+    assert RecordFile(tmp_path / "app.log").reconcile(store) == 0
+
+
+def test_a_line_cut_short_by_a_crash_is_rewritten_once(tmp_path: Path) -> None:
+    store = EventLogStore(tmp_path / "db.sqlite3")
+    record_file = RecordFile(tmp_path / "app.log")
+    EventLogIngestor(store, record_file).ingest(messages(0, 3))
+    record_file.close()
+    text = (tmp_path / "app.log").read_bytes()
+    (tmp_path / "app.log").write_bytes(text[:-10])  # the last write stopped mid-line
+
+    restarted = RecordFile(tmp_path / "app.log")
+    assert restarted.reconcile(store) == 1
+    assert logged_ids(tmp_path / "app.log") == [1, 2, 3]
+    assert (tmp_path / "app.log").read_bytes() == text
+
+
+def test_a_new_topic_incarnation_is_counted_from_offset_0(tmp_path: Path) -> None:
+    store = EventLogStore(tmp_path / "db.sqlite3")
+    ingestor = EventLogIngestor(store, RecordFile(tmp_path / "app.log"))
+    ingestor.ingest(messages(0, 5))
+    assert store.next_offset("event_log", "t1", 0) == 5
+    assert store.next_offset("event_log", "t2", 0) is None
+    again = [ConsumedMessage(m.topic, m.partition, m.offset, m.value, "t2") for m in messages(0, 3)]
+    assert len(ingestor.ingest(again)) == 3
+    assert store.counts()["0001"] == 8
+    assert logged_ids(tmp_path / "app.log") == list(range(1, 9))
