@@ -145,9 +145,10 @@ class LoggingServiceSettings(ServiceSettings):
     """logging-service: operation logs over gRPC, published to ``log-channel``."""
 
     port: int = Field(50052, ge=1, le=65535)
-    # Where messages wait while Kafka is unreachable (relative to data_dir), and how many fit.
+    # Where messages wait while Kafka is unreachable (relative to data_dir), and how many
+    # bytes of them fit before new ones are dropped (and counted).
     spill_file: str = "logging-service/spill.sqlite3"
-    spill_max_messages: int = Field(100_000, ge=1)
+    spill_max_bytes: int = Field(256 * 1024 * 1024, ge=64 * 1024)
     # A stream's messages are settled (acknowledged or spilled) at least this often.
     settle_every: int = Field(1000, ge=1)
     drain_batch_size: int = Field(500, ge=1)
@@ -165,6 +166,10 @@ class LogShippingSettings(_Section):
     # Unset: logging_service.host:logging_service.port.
     target: str | None = None
     shutdown_flush_s: float = Field(3.0, ge=0)
+    # A stream ends (and its summary acknowledges its lines) after this many lines or seconds;
+    # until then the client keeps the lines, to send again if the stream breaks.
+    lines_per_stream: int = Field(1000, ge=1)
+    stream_max_s: float = Field(5.0, gt=0)
 
 
 class DashboardSettings(ServiceSettings):

@@ -51,6 +51,26 @@ class DeliveryFailed(Exception):
     """The broker did not acknowledge a message (unreachable, timed out, or refused it)."""
 
 
+class RefusedByBroker(DeliveryFailed):
+    """The message itself is refused (too large, invalid): sending it again cannot succeed."""
+
+
+_REFUSALS = {
+    KafkaError.MSG_SIZE_TOO_LARGE,
+    KafkaError.INVALID_MSG,
+    KafkaError.INVALID_MSG_SIZE,
+    KafkaError.INVALID_RECORD,
+    KafkaError.RECORD_LIST_TOO_LARGE,
+    KafkaError.INVALID_TIMESTAMP,
+}
+
+
+def delivery_failure(topic: str, error: KafkaError) -> DeliveryFailed:
+    """The exception for a failed delivery: `RefusedByBroker` when the message is at fault."""
+    kind = RefusedByBroker if error.code() in _REFUSALS else DeliveryFailed
+    return kind(f"delivery to {topic} failed: {error.str()}")
+
+
 class BrokerUnavailable(Exception):
     """Kafka could not be reached; the message says where and what to do."""
 
@@ -187,7 +207,7 @@ class KafkaProducer:
 
         def on_delivery(error: KafkaError | None, message: Message) -> None:
             if error is not None:
-                future.set_exception(DeliveryFailed(f"delivery to {topic} failed: {error.str()}"))
+                future.set_exception(delivery_failure(topic, error))
             else:
                 future.set_result(message)
 
@@ -205,7 +225,7 @@ class KafkaProducer:
             if future.done():  # the caller gave up waiting (cancelled)
                 return
             if error is not None:
-                future.set_exception(DeliveryFailed(f"delivery to {topic} failed: {error.str()}"))
+                future.set_exception(delivery_failure(topic, error))
             else:
                 future.set_result(message)
 
@@ -266,7 +286,7 @@ class KafkaProducer:
                     return
                 time.sleep(0.01)
             except KafkaException as error:
-                fail(DeliveryFailed(f"cannot send to {topic}: {error}"))
+                fail(delivery_failure(topic, error.args[0]))
                 return
 
     def send_and_wait(

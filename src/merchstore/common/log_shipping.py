@@ -1,9 +1,10 @@
 """Shipping a service's log lines to logging-service over one long-lived client stream.
 
 Records go into a bounded queue (``emit`` never blocks the service); one background thread
-feeds them into a ``StreamLogs`` call. If logging-service is down, the thread reconnects with
-back-off, the queue absorbs what it can, and what is dropped or lost is counted and logged
-locally. ``close`` flushes what is queued, within a bound.
+feeds them into ``StreamLogs`` calls, each ended after a bounded number of lines or seconds so
+that its summary acknowledges them. Lines stay with the client until acknowledged; if
+logging-service is down, the thread reconnects with back-off and sends them again. What is
+dropped (queue full) is counted and logged locally. ``close`` flushes, within a bound.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -42,21 +44,47 @@ _NOT_SHIPPED = ("merchstore.log_shipping", "grpc", "merchstore.kafka.client")
 
 
 class LogShippingHandler(logging.Handler):
-    """A logging handler that streams records to logging-service."""
+    """A logging handler that streams records to logging-service, keeping each until acknowledged.
 
-    def __init__(self, target: str, service: str, queue_size: int, level: int) -> None:
+    logging-service acknowledges a stream's lines with its summary, sent when the client ends
+    the stream. So the client ends each stream after ``lines_per_stream`` lines or
+    ``stream_max_s`` seconds and opens the next; it keeps the lines of the open stream until
+    the summary arrives. If the stream breaks (logging-service crashed or restarted), those
+    lines are sent again on the next stream: at least once, nothing acknowledged is lost.
+    """
+
+    def __init__(
+        self,
+        target: str,
+        service: str,
+        queue_size: int,
+        level: int,
+        *,
+        lines_per_stream: int = 1000,
+        stream_max_s: float = 5.0,
+    ) -> None:
         super().__init__(level)
         self._target = target
         self._service = service
         self._queue: queue.Queue[logging_pb2.LogMessage | None] = queue.Queue(queue_size)
+        self._queue_size = queue_size
+        self._lines_per_stream = lines_per_stream
+        self._stream_max_s = stream_max_s
         self._closing = threading.Event()
+        self._close_requested = False
+        self._close_deadline = float("inf")
+        # Lines on the open stream, and lines of a broken stream waiting to be sent again.
+        self._unacknowledged: list[logging_pb2.LogMessage] = []
+        self._resend: deque[logging_pb2.LogMessage] = deque()
+        self._lock = threading.Lock()
         self.dropped = 0
-        """Records dropped because the queue was full."""
+        """Records dropped because the queue (or the resend buffer) was full."""
         self.lost = 0
-        """Records handed to a stream that broke before its summary (may or may not be kept)."""
+        """Records never acknowledged because closing ran out of time."""
+        self.resent = 0
+        """Records sent again after a stream broke (logging-service may have them twice)."""
         self.accepted = 0
         """Records logging-service accepted, per the summaries received."""
-        self._in_stream = 0
         self._thread = threading.Thread(target=self._run, name="log-shipping", daemon=True)
         self._thread.start()
 
@@ -79,69 +107,108 @@ class LogShippingHandler(logging.Handler):
         except Exception:
             self.handleError(record)
 
+    @property
+    def pending(self) -> int:
+        """Lines not acknowledged yet: queued, on the open stream, or waiting to be resent."""
+        return self._queue.qsize() + len(self._unacknowledged) + len(self._resend)
+
     def _messages(self, broken: threading.Event) -> Iterator[logging_pb2.LogMessage]:
-        while not broken.is_set():
+        """One stream's lines: first those a broken stream left, then new ones, within bounds."""
+        opened = time.monotonic()
+        while True:
+            with self._lock:
+                if broken.is_set():
+                    return
+                again = self._resend.popleft() if self._resend else None
+                if again is not None:
+                    self._unacknowledged.append(again)
+            if again is not None:
+                yield again
+                continue
+            if len(self._unacknowledged) >= self._lines_per_stream or (
+                self._unacknowledged and time.monotonic() - opened >= self._stream_max_s
+            ):
+                return  # end the stream: its summary acknowledges these lines
+            if self._close_requested and self._queue.empty():
+                return
             try:
-                item = self._queue.get(timeout=0.2)
+                item: logging_pb2.LogMessage | None = self._queue.get(timeout=0.2)
             except queue.Empty:
                 continue
             if item is None:  # close(): end the stream to receive its summary
-                return
-            self._in_stream += 1
+                self._close_requested = True
+                continue
+            with self._lock:
+                if broken.is_set():
+                    self._resend.append(item)
+                    return
+                self._unacknowledged.append(item)
             yield item
 
     def _run(self) -> None:
         backoff = 0.2
         while True:
             broken = threading.Event()
-            self._in_stream = 0
-            with grpc.insecure_channel(self._target) as channel:
-                try:
+            try:
+                with grpc.insecure_channel(self._target) as channel:
                     summary = logging_pb2_grpc.LogCollectorStub(channel).StreamLogs(
                         self._messages(broken)
                     )
-                except grpc.RpcError as error:
-                    broken.set()
-                    self.lost += self._in_stream
-                    if not self._closing.is_set():
-                        local_log.warning(
-                            "logging-service at %s unreachable (%s); %d line(s) may be lost, "
-                            "%d queued, %d dropped; reconnecting in %.1f s",
-                            self._target,
-                            error.code().name,
-                            self._in_stream,
-                            self._queue.qsize(),
-                            self.dropped,
-                            backoff,
-                        )
-                    if self._closing.wait(backoff):
-                        return
-                    backoff = min(backoff * 2, 5.0)
-                    continue
+            except grpc.RpcError as error:
+                self._keep_for_resending(broken)
+                local_log.warning(
+                    "logging-service at %s unreachable (%s); %d line(s) kept to send again, "
+                    "%d dropped; reconnecting in %.1f s",
+                    self._target,
+                    error.code().name,
+                    len(self._resend),
+                    self.dropped,
+                    backoff,
+                )
+                if time.monotonic() + backoff > self._close_deadline:
+                    self.lost += len(self._resend) + self._queue.qsize()
+                    return
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            with self._lock:
+                self._unacknowledged = []
+            backoff = 0.2
             self.accepted += summary.accepted
-            local_log.info(
-                "log stream closed: %d accepted, %d rejected, %d dropped by logging-service",
-                summary.accepted,
-                summary.rejected,
-                summary.dropped,
-            )
-            return
+            if summary.rejected or summary.dropped:
+                local_log.warning(
+                    "logging-service rejected %d and dropped %d line(s): %s",
+                    summary.rejected,
+                    summary.dropped,
+                    list(summary.rejection_reasons)[:3],
+                )
+            if self._close_requested and self._queue.empty() and not self._resend:
+                return
+
+    def _keep_for_resending(self, broken: threading.Event) -> None:
+        with self._lock:
+            broken.set()
+            kept = [*self._unacknowledged, *self._resend]
+            self._unacknowledged = []
+            # Bounded like the queue: beyond it the oldest lines are dropped (and counted).
+            excess = max(len(kept) - self._queue_size, 0)
+            self.dropped += excess
+            self.resent += len(kept) - excess
+            self._resend = deque(kept[excess:])
 
     def close(self, timeout_s: float = 3.0) -> None:
         """Flush what is queued (within ``timeout_s``), end the stream, stop the thread."""
         self._closing.set()
-        deadline = time.monotonic() + timeout_s
+        self._close_deadline = time.monotonic() + timeout_s
         with contextlib.suppress(queue.Full):
             self._queue.put(None, timeout=timeout_s)
-        self._thread.join(max(deadline - time.monotonic(), 0))
+        self._thread.join(max(self._close_deadline - time.monotonic(), 0))
         if self._thread.is_alive():
             local_log.warning(
-                "log shipping did not finish in %.1f s; %d line(s) left",
-                timeout_s,
-                self._queue.qsize(),
+                "log shipping did not finish in %.1f s; %d line(s) left", timeout_s, self.pending
             )
         if self.dropped or self.lost:
-            local_log.warning("log shipping: %d dropped, %d possibly lost", self.dropped, self.lost)
+            local_log.warning("log shipping: %d dropped, %d lost", self.dropped, self.lost)
         super().close()
 
 
@@ -152,7 +219,12 @@ def ship_logs(settings: Settings, service: str) -> LogShippingHandler | None:
         return None
     target = config.target or f"{settings.logging_service.host}:{settings.logging_service.port}"
     handler = LogShippingHandler(
-        target, service, config.queue_size, logging.getLevelName(config.level)
+        target,
+        service,
+        config.queue_size,
+        logging.getLevelName(config.level),
+        lines_per_stream=config.lines_per_stream,
+        stream_max_s=config.stream_max_s,
     )
     logging.getLogger("merchstore").addHandler(handler)
     return handler

@@ -25,7 +25,7 @@ READY_MESSAGE = "logging-service ready (code 0007)"
 async def serve(settings: Settings) -> None:
     """Serve until SIGTERM or Ctrl-C; then finish streams and drain the spill buffer."""
     config = settings.logging_service
-    spill = SpillBuffer(settings.data_path(config.spill_file), config.spill_max_messages)
+    spill = SpillBuffer(settings.data_path(config.spill_file), config.spill_max_bytes)
     producer = KafkaProducer(settings, client_id="logging-service")
     publisher = LogPublisher(producer, settings.topics.log_channel, spill, config.drain_batch_size)
     if len(spill):

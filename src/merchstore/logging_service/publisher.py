@@ -5,15 +5,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from confluent_kafka import KafkaError, Message
 
-from merchstore.common.kafka import DeliveryFailed, KafkaProducer
+from merchstore.common.kafka import DeliveryFailed, KafkaProducer, RefusedByBroker
+from merchstore.common.poison import PoisonPolicy, handle_or_set_aside_async
 from merchstore.logging_service.spill import SpillBuffer
 
 log = logging.getLogger(__name__)
+
+DRAIN_POLICY = PoisonPolicy(permanent=(RefusedByBroker,))
+"""A message the broker refuses (too large, invalid) is set aside; an unreachable broker is
+waited for."""
 
 
 class InFlight:
@@ -125,14 +130,45 @@ class LogPublisher:
         return Settled(spilled=kept, dropped=dropped)
 
     async def drain_once(self) -> int:
-        """Send the oldest spilled batch; return how many were acknowledged (0 on failure)."""
+        """Send the oldest spilled batch; return how many left the spill (0 on failure).
+
+        A message the broker refuses for good is set aside with the reason (the shared
+        poison-message mechanism), so nothing in the spill blocks the messages after it.
+        """
         async with self._lock:
             batch = self._spill.oldest(self._drain_batch)
             if not batch:
                 self.draining.clear()
                 return 0
+
+            acknowledged: set[int] = set()
+
+            async def send(items: Sequence[tuple[int, bytes]]) -> None:
+                # Items the broker already acknowledged are not sent again one by one.
+                pending = [(i, p) for i, p in items if i not in acknowledged]
+                results = await asyncio.gather(
+                    *(self._producer.send_async(self._topic, p) for _, p in pending),
+                    return_exceptions=True,
+                )
+                failures: list[BaseException] = []
+                for (message_id, _), result in zip(pending, results, strict=True):
+                    if isinstance(result, BaseException):
+                        failures.append(result)
+                    else:
+                        acknowledged.add(message_id)
+                # A transient failure wins: the whole batch waits rather than being set aside.
+                failures.sort(key=DRAIN_POLICY.is_permanent)
+                if failures:
+                    raise failures[0]
+
+            async def set_aside(item: tuple[int, bytes], reason: str) -> None:
+                log.error(
+                    "set aside spilled message %d (%d bytes): %s", item[0], len(item[1]), reason
+                )
+                self._spill.set_aside(item[0], reason)
+
             try:
-                await asyncio.gather(*(self._producer.send_async(self._topic, p) for _, p in batch))
+                await handle_or_set_aside_async(batch, send, set_aside, DRAIN_POLICY)
             except DeliveryFailed as error:
                 log.info("still cannot reach Kafka (%s); %d spilled", error, len(self._spill))
                 return 0

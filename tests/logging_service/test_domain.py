@@ -1,0 +1,49 @@
+"""log-channel JSON and the byte-bounded spill buffer (no network)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from merchstore.logging_service.domain import MAX_MESSAGE_BYTES, log_channel_json
+from merchstore.logging_service.spill import SpillBuffer
+from merchstore.protos import logging_pb2
+
+
+def line(text: str) -> logging_pb2.LogMessage:
+    return logging_pb2.LogMessage(level=logging_pb2.INFO, service_name="s", message=text)
+
+
+def test_a_line_over_64_kib_is_cut_to_fit_with_a_marker() -> None:
+    encoded = log_channel_json(line("x" * 200_000))
+    assert len(encoded) <= MAX_MESSAGE_BYTES
+    body = json.loads(encoded)
+    assert body["message"].startswith("x" * 1000)
+    assert "truncated by logging-service" in body["message"]
+    omitted = int(body["message"].rsplit(": ", 1)[1].split(" ")[0])
+    assert omitted == 200_000 - body["message"].count("x")
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.text(min_size=0, max_size=30).map(lambda unit: unit * 5000))
+def test_any_line_fits_the_limit(text: str) -> None:
+    encoded = log_channel_json(line(text))
+    assert len(encoded) <= MAX_MESSAGE_BYTES
+    if len(json.dumps(text).encode()) < MAX_MESSAGE_BYTES - 200:
+        assert json.loads(encoded)["message"] == text
+
+
+def test_the_spill_is_bounded_in_bytes_and_keeps_order(tmp_path: Path) -> None:
+    spill = SpillBuffer(tmp_path / "spill.sqlite3", max_bytes=100_000)
+    kept, dropped = spill.append([b"a" * 40_000, b"b" * 40_000, b"c" * 40_000, b"d"])
+    assert (kept, dropped) == (2, 2), "in order: nothing may overtake a dropped line"
+    assert spill.size_bytes == 80_000
+    spill.set_aside(spill.oldest(1)[0][0], "refused by the broker")
+    assert len(spill) == 1 and spill.size_bytes == 40_000 and spill.set_aside_count() == 1
+    spill.close()
+    reopened = SpillBuffer(tmp_path / "spill.sqlite3", max_bytes=100_000)
+    assert len(reopened) == 1 and reopened.size_bytes == 40_000
+    assert reopened.oldest(5)[0][1] == b"b" * 40_000

@@ -1,0 +1,85 @@
+"""Fixtures of the ``merchstore up`` tests: the process, its output, free ports for it."""
+
+from __future__ import annotations
+
+import os
+import queue
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.processes import free_port, wait_until
+
+
+class UpProcess:
+    """``merchstore up`` in the background, its output collected line by line."""
+
+    def __init__(self, data_dir: Path, env: dict[str, str]) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "merchstore", "up", "--data-dir", str(data_dir)],
+            env={**os.environ, **env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.lines: list[str] = []
+        self._queue: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self._queue.put(line.rstrip("\n"))
+
+    def wait_for(self, text: str, timeout_s: float = 90.0) -> str:
+        """Wait for an output line containing ``text``."""
+        found: list[str] = []
+
+        def seen() -> bool:
+            while not self._queue.empty():
+                self.lines.append(self._queue.get())
+            found.extend(line for line in self.lines if text in line)
+            return bool(found)
+
+        try:
+            wait_until(seen, timeout_s, f"{text!r} in the output of merchstore up")
+        except AssertionError:
+            raise AssertionError("output so far:\n" + "\n".join(self.lines)) from None
+        return found[0]
+
+
+SERVICES = (
+    "event_logger",
+    "storage",
+    "receiver",
+    "processor",
+    "db_service",
+    "store_api",
+    "dashboard",
+)
+
+
+@pytest.fixture
+def up_ports() -> dict[str, int]:
+    return {name: free_port() for name in ("kafka", *SERVICES)}
+
+
+@pytest.fixture
+def up_env(up_ports: dict[str, int]) -> dict[str, str]:
+    env = {"MERCHSTORE_EMBEDDED__KAFKA_PORT": str(up_ports["kafka"])}
+    for name in SERVICES:
+        env[f"MERCHSTORE_{name.upper()}__PORT"] = str(up_ports[name])
+    return env
+
+
+@pytest.fixture
+def running_up(tmp_path: Path, up_env: dict[str, str]) -> Iterator[UpProcess]:
+    up = UpProcess(tmp_path / "data", up_env)
+    yield up
+    if up.process.poll() is None:
+        up.process.kill()
+        up.process.wait()
