@@ -7,11 +7,13 @@ import time
 from pathlib import Path
 
 import httpx
+import psycopg
 
 from tests.conftest import ServiceLauncher
 from tests.store_api.conftest import Store
 from tests.support.broker import PrivateBroker
 from tests.support.kafka import read_topic
+from tests.support.processes import wait_until
 
 
 def test_orders_placed_while_the_broker_is_down_all_arrive_once(
@@ -52,5 +54,55 @@ def test_orders_placed_while_the_broker_is_down_all_arrive_once(
         assert {e["event_type"] for e in events} == {"order_placed"}
         assert {e["user_id"] for e in events} == {str(shopper.id)}
         assert httpx.get(f"{store.url}/health").status_code == 200
+    finally:
+        services.stop_all()
+
+
+def test_the_relay_holds_no_transaction_while_kafka_is_down_and_prunes_sent_rows(
+    tmp_path: Path, database_url: str, private_broker: PrivateBroker
+) -> None:
+    broker, settings = private_broker, private_broker.settings
+    services = ServiceLauncher(
+        {
+            "MERCHSTORE_KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
+            "MERCHSTORE_DATABASE_URL": database_url,
+            "MERCHSTORE_DATA_DIR": str(tmp_path),
+            "MERCHSTORE_KAFKA__DELIVERY_TIMEOUT_MS": "4000",
+            "MERCHSTORE_DB_SERVICE__OUTBOX_RETENTION_S": "0",
+        },
+        tmp_path / "logs",
+    )
+    try:
+        services.start("db-service")
+        store = Store(services.start("store-api").url)
+        shopper = store.register()
+        broker.stop()
+        answer = store.http.post(
+            "/orders", headers=shopper.auth, json={"product_id": 1, "quantity": 1}
+        )
+        assert answer.status_code == 201
+
+        def open_transactions() -> list[tuple[str, str]]:
+            with psycopg.connect(database_url, autocommit=True) as connection:
+                return connection.execute(
+                    "SELECT state, query FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND state LIKE 'idle in transaction%%' AND pid <> pg_backend_pid()"
+                ).fetchall()
+
+        # While deliveries wait for the missing broker, no transaction stays open.
+        deadline = time.monotonic() + 6
+        while time.monotonic() < deadline:
+            assert open_transactions() == []
+            time.sleep(0.2)
+
+        broker.start()
+        read_topic(settings.bootstrap_servers, "events", 1, timeout_s=60, partitions=3)
+
+        def outbox_rows() -> int:
+            with psycopg.connect(database_url) as connection:
+                row = connection.execute("SELECT count(*) FROM outbox").fetchone()
+            return int(row[0]) if row else -1
+
+        wait_until(lambda: outbox_rows() == 0, 30, "the sent row to be pruned")
     finally:
         services.stop_all()

@@ -124,6 +124,10 @@ class DbServiceSettings(ServiceSettings):
     per_request_connections: bool = False
     outbox_poll_interval_s: float = Field(0.2, gt=0)
     outbox_batch_size: int = Field(100, ge=1)
+    # A relay claims rows for this long; if it dies, another sends them after the lease ran out.
+    outbox_lease_s: float = Field(30.0, gt=0)
+    # Sent rows are kept this long (to look into), then deleted.
+    outbox_retention_s: float = Field(3600.0, ge=0)
     grace_period_s: float = Field(5.0, ge=0)
 
 

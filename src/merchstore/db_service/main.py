@@ -46,6 +46,8 @@ async def serve(settings: Settings) -> None:
         settings.topics.events,
         poll_interval_s=config.outbox_poll_interval_s,
         batch_size=config.outbox_batch_size,
+        lease_s=config.outbox_lease_s,
+        retention_s=config.outbox_retention_s,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -1,8 +1,11 @@
 """The outbox relay: sends order events written with their orders, marking them after the ack.
 
-Rows are claimed with ``FOR UPDATE SKIP LOCKED`` (several db-service replicas share the work),
-sent, and marked sent in the same transaction only once the broker acknowledged every one. A
-failure leaves them pending: they are sent again, with the same ``event_id``, after a back-off.
+Rows are claimed for a lease (``claimed_until``) in one short transaction (``FOR UPDATE SKIP
+LOCKED``, so several db-service replicas share the work), sent with no transaction open, and
+marked sent in another short one once the broker acknowledged them. A transient failure leaves
+them pending: they are sent again, with the same ``event_id``, after a back-off (or, if this
+relay died, when the lease ran out). A row the broker refuses for good is set aside with the
+reason by the shared poison-message mechanism. Sent rows older than the retention are pruned.
 """
 
 from __future__ import annotations
@@ -10,14 +13,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from merchstore.common.kafka import DeliveryFailed, KafkaProducer
+from merchstore.common.kafka import DeliveryFailed, KafkaProducer, RefusedByBroker
+from merchstore.common.poison import PoisonPolicy, Progress, handle_or_set_aside_async
 
 log = logging.getLogger(__name__)
+
+OUTBOX_POISON_POLICY = PoisonPolicy(permanent=(RefusedByBroker,))
+"""A row the broker refuses (too large, invalid) is set aside; an unreachable broker is not."""
+
+OutboxRow = tuple[int, str, str]
+"""``(id, message_key, payload)`` of a claimed row."""
 
 
 class OutboxRelay:
@@ -31,6 +42,8 @@ class OutboxRelay:
         *,
         poll_interval_s: float,
         batch_size: int,
+        lease_s: float = 30.0,
+        retention_s: float = 3600.0,
         max_backoff_s: float = 10.0,
     ) -> None:
         self._pool = pool
@@ -38,40 +51,112 @@ class OutboxRelay:
         self._topic = topic
         self._poll_interval_s = poll_interval_s
         self._batch_size = batch_size
+        self._lease_s = lease_s
+        self._retention_s = retention_s
         self._max_backoff_s = max_backoff_s
         self.sent = 0
+        self.pruned = 0
+        self.progress = Progress()
+        """Rows sent and set aside, and whether attempts keep failing."""
 
     async def run(self, stop: asyncio.Event) -> None:
         """Relay until ``stop`` is set, backing off while Kafka or PostgreSQL is down."""
-        backoff = self._poll_interval_s
         while not stop.is_set():
             try:
                 sent = await self.relay_once()
-                backoff = self._poll_interval_s
+                await self.prune()
+                pause = self._poll_interval_s
             except (DeliveryFailed, psycopg.Error, PoolTimeout) as error:
-                log.warning("outbox relay: %s; retrying in %.1f s", error, backoff)
+                self.progress.failed(error)
+                pause = self.progress.backoff_s(self._poll_interval_s, self._max_backoff_s)
+                log.warning("outbox relay: %s; retrying in %.1f s", error, pause)
                 sent = 0
-                backoff = min(backoff * 2, self._max_backoff_s)
             if sent == 0:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=backoff)
+                    await asyncio.wait_for(stop.wait(), timeout=pause)
 
     async def relay_once(self) -> int:
-        """Send one batch of pending events; return how many were acknowledged."""
-        async with self._pool.connection() as connection, connection.transaction():
+        """Claim, send and mark one batch of pending events; return how many left the outbox."""
+        rows = await self._claim()
+        if not rows:
+            return 0
+        acknowledged: set[int] = set()
+
+        async def send(batch: Sequence[OutboxRow]) -> None:
+            pending = [row for row in batch if row[0] not in acknowledged]
+            results = await asyncio.gather(
+                *(
+                    self._producer.send_async(self._topic, payload, key)
+                    for _, key, payload in pending
+                ),
+                return_exceptions=True,
+            )
+            failures = [r for r in results if isinstance(r, BaseException)]
+            acknowledged.update(
+                row[0]
+                for row, result in zip(pending, results, strict=True)
+                if not isinstance(result, BaseException)
+            )
+            if failures:
+                # A transient failure wins: the rows wait rather than being set aside.
+                failures.sort(key=OUTBOX_POISON_POLICY.is_permanent)
+                raise failures[0]
+
+        async def set_aside(row: OutboxRow, reason: str) -> None:
+            log.error("outbox row %d set aside: %s", row[0], reason)
+            async with self._pool.connection() as connection:
+                await connection.execute(
+                    "UPDATE outbox SET failed_at = now(), failure = %s, claimed_until = NULL"
+                    " WHERE id = %s",
+                    (reason, row[0]),
+                )
+
+        try:
+            set_aside_count = await handle_or_set_aside_async(
+                rows, send, set_aside, OUTBOX_POISON_POLICY
+            )
+        finally:
+            # Whatever the broker acknowledged is marked, even if others in the batch failed.
+            if acknowledged:
+                async with self._pool.connection() as connection:
+                    await connection.execute(
+                        "UPDATE outbox SET sent_at = now(), claimed_until = NULL"
+                        " WHERE id = ANY(%s)",
+                        (sorted(acknowledged),),
+                    )
+        self.sent += len(acknowledged)
+        self.progress.succeeded(len(acknowledged), set_aside_count)
+        return len(rows)
+
+    async def _claim(self) -> list[OutboxRow]:
+        async with self._pool.connection() as connection:
             cursor = await connection.execute(
-                "SELECT id, message_key, payload FROM outbox WHERE sent_at IS NULL"
-                " ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
-                (self._batch_size,),
+                "UPDATE outbox SET claimed_until = now() + make_interval(secs => %s)"
+                " WHERE id IN (SELECT id FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL"
+                " AND (claimed_until IS NULL OR claimed_until < now())"
+                " ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED)"
+                " RETURNING id, message_key, payload",
+                (self._lease_s, self._batch_size),
             )
             rows = await cursor.fetchall()
-            if not rows:
-                return 0
-            await asyncio.gather(
-                *(self._producer.send_async(self._topic, payload, key) for _, key, payload in rows)
+        return sorted((int(i), str(key), str(payload)) for i, key, payload in rows)
+
+    async def prune(self) -> int:
+        """Delete rows sent longer ago than the retention; return how many."""
+        async with self._pool.connection() as connection:
+            cursor = await connection.execute(
+                "DELETE FROM outbox WHERE sent_at < now() - make_interval(secs => %s)",
+                (self._retention_s,),
             )
-            await connection.execute(
-                "UPDATE outbox SET sent_at = now() WHERE id = ANY(%s)", ([row[0] for row in rows],)
+            pruned = int(cursor.rowcount)
+        self.pruned += pruned
+        return pruned
+
+    async def pending(self) -> int:
+        """Rows waiting to be sent (for monitoring)."""
+        async with self._pool.connection() as connection:
+            cursor = await connection.execute(
+                "SELECT count(*) FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL"
             )
-        self.sent += len(rows)
-        return len(rows)
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
