@@ -5,10 +5,13 @@ Every test gets its own topic names and its own database, so tests never see eac
 
 from __future__ import annotations
 
+import os
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import psycopg
 import pytest
 from psycopg import sql
@@ -18,6 +21,57 @@ from merchstore.common.topics import ensure_topics
 from merchstore.runtime.embedded import EmbeddedPostgres
 from tests.support.broker import PrivateBroker
 from tests.support.processes import ServiceProcess, free_port
+
+SESSION_MARK = "MERCHSTORE_TEST_SESSION"
+"""Set in this process's environment, inherited by every process a test starts: at the end of
+the session any process still carrying it was left behind, and the suite fails."""
+
+os.environ.setdefault(SESSION_MARK, uuid.uuid4().hex)
+
+
+def _left_behind() -> list[psutil.Process]:
+    mark = os.environ[SESSION_MARK]
+    found = []
+    for process in psutil.process_iter():
+        if process.pid == os.getpid():
+            continue
+        try:
+            if process.environ().get(SESSION_MARK) == mark and process.status() not in (
+                psutil.STATUS_ZOMBIE,
+                psutil.STATUS_DEAD,
+            ):
+                found.append(process)
+        except (psutil.Error, OSError):
+            continue
+    return found
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the suite if a process a test started outlives it (and stop that process)."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    deadline = time.monotonic() + 5
+    leftovers = _left_behind()
+    while leftovers and time.monotonic() < deadline:
+        time.sleep(0.5)  # processes stopped at the very end may still be exiting
+        leftovers = _left_behind()
+    if not leftovers:
+        return
+    described = []
+    for process in leftovers:
+        try:
+            described.append(f"{process.pid} {' '.join(process.cmdline())[:160]}")
+            process.kill()
+        except psutil.Error:
+            continue
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(
+            "processes started by tests outlived the suite (now killed):\n  "
+            + "\n  ".join(described),
+            red=True,
+        )
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(scope="session")

@@ -26,32 +26,40 @@ def balanced(
     services: ServiceLauncher, tmp_path: Path
 ) -> Iterator[tuple[str, list[ServiceProcess]]]:
     services.start("db-service")
-    replicas = []
-    for index in (1, 2):
-        port = free_port()
-        replica = ServiceProcess(
-            "store-api",
-            {
-                **services.env,
-                "MERCHSTORE_STORE_API__PORT": str(port),
-                "MERCHSTORE_STORE_API__REPLICA_NAME": f"store-api-{index}",
-            },
-            port,
-            tmp_path / f"store-api-{index}.out",
+    replicas: list[ServiceProcess] = []
+    nginx: subprocess.Popen[bytes] | None = None
+    try:
+        for index in (1, 2):
+            port = free_port()
+            replica = ServiceProcess(
+                "store-api",
+                {
+                    **services.env,
+                    "MERCHSTORE_STORE_API__PORT": str(port),
+                    "MERCHSTORE_STORE_API__REPLICA_NAME": f"store-api-{index}",
+                },
+                port,
+                tmp_path / f"store-api-{index}.out",
+            )
+            replicas.append(replica)
+            replica.start()
+        listen = free_port()
+        settings = load_settings(store_api={"port": listen})
+        config = tmp_path / "nginx.conf"
+        config.write_text(
+            local_nginx_config(settings, [r.port for r in replicas], tmp_path / "nginx")
         )
-        replicas.append(replica.start())
-    listen = free_port()
-    settings = load_settings(store_api={"port": listen})
-    config = tmp_path / "nginx.conf"
-    config.write_text(local_nginx_config(settings, [r.port for r in replicas], tmp_path / "nginx"))
-    nginx = subprocess.Popen([NGINX, "-c", str(config), "-g", "daemon off;"])
-    url = f"http://127.0.0.1:{listen}"
-    wait_until(lambda: http_ok(f"{url}/health"), 30, "NGINX in front of the replicas")
-    yield url, replicas
-    nginx.terminate()
-    nginx.wait(10)
-    for replica in replicas:
-        replica.stop()
+        nginx = subprocess.Popen([NGINX, "-c", str(config), "-g", "daemon off;"])
+        url = f"http://127.0.0.1:{listen}"
+        wait_until(lambda: http_ok(f"{url}/health"), 30, "NGINX in front of the replicas")
+        yield url, replicas
+    finally:
+        # Stopped whatever happened above: a failed start must not leave processes behind.
+        if nginx is not None:
+            nginx.terminate()
+            nginx.wait(10)
+        for replica in replicas:
+            replica.stop()
 
 
 def served_by(url: str, count: int) -> Counter[str]:

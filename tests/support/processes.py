@@ -81,7 +81,11 @@ class ServiceProcess:
                 stderr=subprocess.STDOUT,
             )
         if wait:
-            self.wait_healthy(timeout_s)
+            try:
+                self.wait_healthy(timeout_s)
+            except BaseException:
+                self.stop()  # a process that never became healthy is not left behind
+                raise
         return self
 
     def wait_healthy(self, timeout_s: float = 60.0) -> None:
