@@ -56,12 +56,51 @@ def test_missing_config_file_is_reported(monkeypatch: pytest.MonkeyPatch) -> Non
         load_settings()
 
 
-def test_production_refuses_the_local_jwt_secret(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MERCHSTORE_ENVIRONMENT", "production")
-    with pytest.raises(ConfigError, match="MERCHSTORE_JWT_SECRET"):
+@pytest.mark.parametrize(
+    ("environment", "secret", "refused"),
+    [
+        ("production", None, "is not set"),
+        ("production", "short-but-random-41x", "shorter than 32 bytes"),
+        ("production", "change-me-to-a-long-random-string", "example value"),
+        ("production", "local-development-secret-change-me", "example value"),
+        ("local", "change-me-to-a-long-random-string", "example value"),
+    ],
+)
+def test_weak_or_published_jwt_secrets_are_refused(
+    monkeypatch: pytest.MonkeyPatch, environment: str, secret: str | None, refused: str
+) -> None:
+    monkeypatch.setenv("MERCHSTORE_ENVIRONMENT", environment)
+    if secret is not None:
+        monkeypatch.setenv("MERCHSTORE_JWT_SECRET", secret)
+    with pytest.raises(ConfigError, match=refused):
         load_settings()
-    monkeypatch.setenv("MERCHSTORE_JWT_SECRET", "a-real-secret-for-this-test")
-    assert load_settings().environment == "production"
+
+
+def test_the_env_example_values_are_refused_in_production(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    example = Path(__file__).resolve().parents[2] / "deploy" / ".env.example"
+    for line in example.read_text().splitlines():
+        if line.startswith("MERCHSTORE_JWT_SECRET="):
+            monkeypatch.setenv("MERCHSTORE_ENVIRONMENT", "production")
+            monkeypatch.setenv("MERCHSTORE_JWT_SECRET", line.split("=", 1)[1])
+            with pytest.raises(ConfigError, match="jwt_secret"):
+                load_settings()
+
+
+def test_production_accepts_a_long_random_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MERCHSTORE_ENVIRONMENT", "production")
+    monkeypatch.setenv("MERCHSTORE_JWT_SECRET", "x7" * 20)
+    assert load_settings().signing_secret() == "x7" * 20
+
+
+def test_local_without_a_secret_makes_one_per_data_directory(tmp_path: Path) -> None:
+    first = load_settings(data_dir=tmp_path / "a")
+    secret = first.signing_secret()
+    assert len(secret) >= 48 and secret == first.signing_secret()
+    path = tmp_path / "a" / "secrets" / "jwt-secret"
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert load_settings(data_dir=tmp_path / "b").signing_secret() != secret
 
 
 def test_a_service_does_not_start_with_a_bad_value(tmp_path: Path) -> None:

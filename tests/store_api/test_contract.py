@@ -125,8 +125,15 @@ def test_users_read_change_and_deactivate(store: Store) -> None:
         ).status_code
         == 403
     )
-    store.http.patch(f"/users/{alice.id}", headers=alice.auth, json={"password": "a-new-password"})
-    assert store.login(alice.username, "a-new-password")
+    changed = store.http.patch(
+        f"/users/{alice.id}",
+        headers=alice.auth,
+        json={"password": "a-new-password", "current_password": alice.password},
+    )
+    assert changed.status_code == 200
+    # Tokens issued before the change are stale now.
+    assert store.http.get(f"/users/{alice.id}", headers=alice.auth).status_code == 401
+    alice.token = store.login(alice.username, "a-new-password")
     old = store.http.post(
         "/users/login", json={"username": alice.username, "password": alice.password}
     )
@@ -195,7 +202,9 @@ def test_tampered_and_expired_tokens(store: Store) -> None:
     guessed_secret = "a-guessed-secret-that-is-long-enough-to-sign"
     forged = jwt.encode({"sub": str(alice.id), "exp": later}, guessed_secret, algorithm="HS256")
     expired = jwt.encode(
-        {"sub": str(alice.id), "exp": earlier}, ServiceLauncher.JWT_SECRET, algorithm="HS256"
+        {"sub": str(alice.id), "gen": 0, "exp": earlier},
+        ServiceLauncher.JWT_SECRET,
+        algorithm="HS256",
     )
     for token in (tampered, forged, expired, "not-a-jwt"):
         answer = store.http.get(f"/users/{alice.id}", headers={"Authorization": f"Bearer {token}"})

@@ -8,6 +8,7 @@ Precedence, highest first: keyword arguments, ``MERCHSTORE_*`` environment varia
 from __future__ import annotations
 
 import os
+import secrets
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -16,13 +17,31 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, m
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
+    SecretsSettingsSource,
     SettingsConfigDict,
     YamlConfigSettingsSource,
 )
 
 ENV_PREFIX = "MERCHSTORE_"
 CONFIG_FILE_ENV = "MERCHSTORE_CONFIG_FILE"
-LOCAL_JWT_SECRET = "local-development-secret-change-me"
+EXAMPLE_SECRETS = frozenset(
+    {
+        # Published in this repository at one time or another: never a signing key.
+        "local-development-secret-change-me",
+        "change-me-to-a-long-random-string",
+        "change-me",
+        "secret",
+        "changeme",
+    }
+)
+"""Secrets anyone can read in this repository; refused as MERCHSTORE_JWT_SECRET everywhere."""
+
+MIN_SECRET_BYTES = 32
+JWT_SECRET_FILE = "secrets/jwt-secret"
+"""Under the data directory: the random secret of a local system started without one."""
+
+SECRETS_DIR = Path("/run/secrets")
+"""Where container runtimes mount secret files (``merchstore_jwt_secret``, ...), if present."""
 
 
 class ConfigError(Exception):
@@ -129,6 +148,10 @@ class DbServiceSettings(ServiceSettings):
     # Sent rows are kept this long (to look into), then deleted.
     outbox_retention_s: float = Field(3600.0, ge=0)
     grace_period_s: float = Field(5.0, ge=0)
+    # argon2 hashes at once (each costs tens of MiB), and how many more may wait for a slot;
+    # beyond that a login or registration is answered "busy, retry" at once.
+    max_concurrent_hashes: int = Field(2, ge=1)
+    max_waiting_hashes: int = Field(32, ge=0)
 
 
 class StoreApiSettings(ServiceSettings):
@@ -215,7 +238,8 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".merchstore")
     kafka_bootstrap_servers: str | None = None
     database_url: SecretStr | None = None
-    jwt_secret: SecretStr = SecretStr(LOCAL_JWT_SECRET)
+    # Unset: locally, a random secret kept in the data directory; elsewhere a start-up error.
+    jwt_secret: SecretStr | None = None
     logging_config_file: Path | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -235,12 +259,37 @@ class Settings(BaseSettings):
     log_shipping: LogShippingSettings = LogShippingSettings()
 
     @model_validator(mode="after")
-    def _refuse_local_secret_in_production(self) -> Settings:
-        if self.environment != "local" and self.jwt_secret.get_secret_value() == LOCAL_JWT_SECRET:
+    def _refuse_weak_secrets(self) -> Settings:
+        if self.jwt_secret is None:
+            if self.environment != "local":
+                raise ValueError(
+                    "jwt_secret is not set: outside local development set MERCHSTORE_JWT_SECRET "
+                    f"(at least {MIN_SECRET_BYTES} random bytes)"
+                )
+            return self
+        secret = self.jwt_secret.get_secret_value()
+        if secret in EXAMPLE_SECRETS:
             raise ValueError(
-                "jwt_secret still has the local development value; set MERCHSTORE_JWT_SECRET"
+                "jwt_secret is an example value published in the repository; set "
+                "MERCHSTORE_JWT_SECRET to a random string "
+                '(python3 -c "import secrets; print(secrets.token_urlsafe(48))")'
+            )
+        if self.environment != "local" and len(secret.encode()) < MIN_SECRET_BYTES:
+            raise ValueError(
+                f"jwt_secret is shorter than {MIN_SECRET_BYTES} bytes; set MERCHSTORE_JWT_SECRET "
+                "to a long random string"
             )
         return self
+
+    def signing_secret(self) -> str:
+        """The JWT signing secret: the configured one, or locally the data directory's own.
+
+        A local system started without a secret gets a random one, made once per data
+        directory (file mode 0600), so no token signed with a published string is accepted.
+        """
+        if self.jwt_secret is not None:
+            return self.jwt_secret.get_secret_value()
+        return data_dir_secret(self.data_path(JWT_SECRET_FILE))
 
     @property
     def bootstrap_servers(self) -> str:
@@ -292,7 +341,34 @@ class Settings(BaseSettings):
         if user_file:
             yaml_files.append(Path(user_file))
         yaml_source = YamlConfigSettingsSource(settings_cls, yaml_file=yaml_files)
-        return (init_settings, env_settings, yaml_source)
+        # Secret files (``merchstore_jwt_secret``, ...) as container runtimes mount them.
+        secret_files = SecretsSettingsSource(settings_cls, secrets_dir=SECRETS_DIR)
+        sources = [init_settings, env_settings]
+        if SECRETS_DIR.is_dir():
+            sources.append(secret_files)
+        return (*sources, yaml_source)
+
+
+def data_dir_secret(path: Path) -> str:
+    """The secret kept in ``path``, made (random, mode 0600) on first use."""
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    secret = secrets.token_urlsafe(48)
+    draft = path.with_name(f".{path.name}.{os.getpid()}")
+    descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(secret)
+    try:
+        # A hard link appears whole or not at all: services starting at once agree on one.
+        os.link(draft, path)
+    except FileExistsError:
+        secret = path.read_text().strip()
+    finally:
+        draft.unlink()
+    return secret
 
 
 def default_config_file() -> Path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -14,6 +15,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from merchstore.common.log_shipping import TRACE_METADATA_KEY, trace_id_var
 
 _QUIET_RPC_PREFIXES = ("/grpc.health.", "/grpc.reflection.")
+
+TRACE_ID = re.compile(rb"[A-Za-z0-9._-]{1,128}")
+"""A client's X-Request-ID is used only when it is this: safe in logs and gRPC metadata."""
+
+
+def trace_id_from(value: bytes | str | None) -> str:
+    """The client's id when it is 1 to 128 of ``[A-Za-z0-9._-]``, otherwise a fresh one."""
+    raw = value.encode("latin-1", "replace") if isinstance(value, str) else value
+    if raw and TRACE_ID.fullmatch(raw):
+        return raw.decode("ascii")
+    return uuid.uuid4().hex
 
 
 class RequestLogging:
@@ -33,7 +45,7 @@ class RequestLogging:
             await self._app(scope, receive, send)
             return
         headers = dict(scope.get("headers") or [])
-        trace_id = headers.get(b"x-request-id", b"").decode("latin-1")[:128] or uuid.uuid4().hex
+        trace_id = trace_id_from(headers.get(b"x-request-id"))
         token = trace_id_var.set(trace_id)
         status = 500
         started = time.perf_counter()
@@ -89,7 +101,7 @@ class RpcLogging(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         if handler is None or handler.unary_unary is None or method.startswith(_QUIET_RPC_PREFIXES):
             return handler
         metadata = dict(handler_call_details.invocation_metadata or ())
-        trace_id = metadata.get(TRACE_METADATA_KEY) or uuid.uuid4().hex
+        trace_id = trace_id_from(metadata.get(TRACE_METADATA_KEY))
         inner = handler.unary_unary
         log = self._log
 

@@ -41,7 +41,56 @@ class Unauthenticated(StoreError):
 
 
 class PermissionDenied(StoreError):
-    """Someone else's resource."""
+    """Someone else's resource, or a wrong current password."""
+
+
+class Throttled(StoreError):
+    """Too many failed logins for one username; try again after ``retry_after_s``."""
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class Busy(StoreError):
+    """Too many passwords are being hashed at once; try again shortly."""
+
+
+MAX_LOGIN_FAILURES = 10
+"""Failed logins for one username within `LOGIN_WINDOW_S` before further ones are throttled."""
+LOGIN_WINDOW_S = 60
+MAX_IDEMPOTENCY_KEY_LENGTH = 255
+ORDERS_PAGE_DEFAULT = 50
+ORDERS_PAGE_MAX = 200
+
+
+def check_login_allowed(failures: int, oldest_age_s: float) -> None:
+    """Raise Throttled once a username had too many failed logins within the window."""
+    if failures >= MAX_LOGIN_FAILURES:
+        wait = max(int(LOGIN_WINDOW_S - oldest_age_s) + 1, 1)
+        raise Throttled(f"too many failed logins for this username; try again in {wait} s", wait)
+
+
+def check_idempotency_key(key: str) -> None:
+    """Raise InvalidArgument unless the key is 1 to 255 characters."""
+    if not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY_LENGTH:
+        raise InvalidArgument(
+            f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} characters"
+        )
+
+
+def order_fingerprint(product_id: int, quantity: int) -> str:
+    """What an order request asked for, to tell a repeat from a different request."""
+    return f"product_id={product_id};quantity={quantity}"
+
+
+def page_size(requested: int) -> int:
+    """The page size to use: 0 means the default; otherwise 1 to the maximum."""
+    if requested == 0:
+        return ORDERS_PAGE_DEFAULT
+    if not 1 <= requested <= ORDERS_PAGE_MAX:
+        raise InvalidArgument(f"limit must be 1 to {ORDERS_PAGE_MAX}")
+    return requested
 
 
 @dataclass(frozen=True)
@@ -67,6 +116,7 @@ class User:
     username: str
     email: str
     created_at: datetime
+    token_generation: int = 0
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ import grpc
 import psycopg
 from psycopg_pool import PoolTimeout
 
+from merchstore.common.log_shipping import trace_id_var
 from merchstore.common.timeutil import to_rfc3339
 from merchstore.db_service import domain
 from merchstore.db_service.repository import StoreRepository
@@ -26,6 +27,8 @@ _STATUS = {
     domain.Conflict: grpc.StatusCode.FAILED_PRECONDITION,
     domain.Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
     domain.PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
+    domain.Throttled: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    domain.Busy: grpc.StatusCode.UNAVAILABLE,
 }
 
 SERVICE_NAME = store_pb2.DESCRIPTOR.services_by_name["StoreData"].full_name
@@ -53,6 +56,7 @@ def user_message(user: domain.User) -> store_pb2.User:
         username=user.username,
         email=user.email,
         created_at=to_rfc3339(user.created_at),
+        token_generation=user.token_generation,
     )
 
 
@@ -79,10 +83,19 @@ class StoreDataServicer(store_pb2_grpc.StoreDataServicer):
         try:
             return await work
         except domain.StoreError as error:
+            if isinstance(error, domain.Throttled):
+                context.set_trailing_metadata((("retry-after", str(error.retry_after_s)),))
             await context.abort(_STATUS[type(error)], str(error))
         except (psycopg.OperationalError, PoolTimeout) as error:
             log.warning("database unavailable: %s", error)
             await context.abort(grpc.StatusCode.UNAVAILABLE, "the database is unavailable")
+        except Exception:
+            # The cause (psycopg's text can hold a row, hash and all) goes to this log only.
+            trace_id = trace_id_var.get() or "none"
+            log.exception("unexpected error (trace id %s)", trace_id)
+            await context.abort(
+                grpc.StatusCode.INTERNAL, f"internal error in db-service (trace id {trace_id})"
+            )
         raise AssertionError("unreachable: abort raises")
 
     async def ListProducts(self, request, context):  # type: ignore[no-untyped-def]  # noqa: N802
@@ -119,7 +132,10 @@ class StoreDataServicer(store_pb2_grpc.StoreDataServicer):
         """Change email and/or password."""
         email = request.email if request.HasField("email") else None
         password = request.password if request.HasField("password") else None
-        user = await self._call(context, self._repository.update_user(request.id, email, password))
+        current = request.current_password if request.HasField("current_password") else None
+        user = await self._call(
+            context, self._repository.update_user(request.id, email, password, current)
+        )
         return user_message(user)
 
     async def DeactivateUser(self, request, context):  # type: ignore[no-untyped-def]  # noqa: N802
@@ -131,14 +147,21 @@ class StoreDataServicer(store_pb2_grpc.StoreDataServicer):
         """Place an order."""
         order = await self._call(
             context,
-            self._repository.place_order(request.user_id, request.product_id, request.quantity),
+            self._repository.place_order(
+                request.user_id, request.product_id, request.quantity, request.idempotency_key
+            ),
         )
         return order_message(order)
 
     async def ListOrders(self, request, context):  # type: ignore[no-untyped-def]  # noqa: N802
         """The caller's orders."""
-        orders = await self._call(context, self._repository.list_orders(request.user_id))
-        return store_pb2.ListOrdersReply(orders=[order_message(o) for o in orders])
+        orders, next_after_id = await self._call(
+            context,
+            self._repository.list_orders(request.user_id, request.limit, request.after_id),
+        )
+        return store_pb2.ListOrdersReply(
+            orders=[order_message(o) for o in orders], next_after_id=next_after_id
+        )
 
     async def GetOrder(self, request, context):  # type: ignore[no-untyped-def]  # noqa: N802
         """One of the caller's orders."""

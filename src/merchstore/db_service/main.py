@@ -20,6 +20,7 @@ from merchstore.common.postgres import apply_migrations, open_async_pool
 from merchstore.common.request_logging import RpcLogging
 from merchstore.db_service.grpc_api import SERVICE_NAME, StoreDataServicer
 from merchstore.db_service.outbox import OutboxRelay
+from merchstore.db_service.passwords import PasswordWork
 from merchstore.db_service.repository import NewConnectionEachTime, StoreRepository
 from merchstore.protos import store_pb2_grpc
 
@@ -37,7 +38,8 @@ async def serve(settings: Settings) -> None:
         url, name="db-service", min_size=config.pool_min_size, max_size=config.pool_max_size
     )
     repository = StoreRepository(
-        NewConnectionEachTime(url) if config.per_request_connections else pool
+        NewConnectionEachTime(url) if config.per_request_connections else pool,
+        PasswordWork(config.max_concurrent_hashes, config.max_waiting_hashes),
     )
     producer = KafkaProducer(settings, client_id="db-service")
     relay = OutboxRelay(

@@ -17,7 +17,7 @@ import grpc
 import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from merchstore.common.config import Settings
+from merchstore.common.config import JWT_SECRET_FILE, Settings
 from merchstore.common.topics import ensure_topics
 from merchstore.runtime.embedded import EmbeddedBroker, EmbeddedPostgres, StartupError, port_in_use
 from merchstore.runtime.load_balancer import local_nginx_config
@@ -144,6 +144,12 @@ class LocalSystem:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.members = plan_members(self.settings, self.run_dir, self.say)
         self.check_ports()
+        if self.settings.jwt_secret is None:
+            self.settings.signing_secret()  # made once, before any service races to make it
+            self.say(
+                "JWT secret: random, kept in "
+                f"{self.settings.data_path(JWT_SECRET_FILE)} (set MERCHSTORE_JWT_SECRET to choose)"
+            )
         if self.database_url is None:
             self.say("starting embedded PostgreSQL ...")
             self.postgres = EmbeddedPostgres(self.data_dir)

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any, cast
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Request, Response
+from fastapi import (
+    APIRouter,
+    Depends,
+    FastAPI,
+    Header,
+    HTTPException,
+    Path,
+    Query,
+    Request,
+    Response,
+)
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -15,7 +25,7 @@ from merchstore.common.http_service import service_app
 from merchstore.common.request_logging import RequestLogging
 from merchstore.store_api import schemas
 from merchstore.store_api.db_client import StoreDataClient, StoreUnavailableError
-from merchstore.store_api.security import InvalidToken, create_access_token, user_id_from_token
+from merchstore.store_api.security import InvalidToken, claims_from_token, create_access_token
 
 WELCOME = "Welcome to the SUSTech Merch Store!"
 Id = Annotated[int, Path(ge=1, le=schemas.MAX_ID)]
@@ -24,6 +34,7 @@ Id = Annotated[int, Path(ge=1, le=schemas.MAX_ID)]
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     descriptions = {
         401: "Missing, invalid or expired token, or wrong credentials",
+        429: "Too many failed logins for this username; see Retry-After",
         403: "A valid token acting on another user's resource",
         404: "Not found",
         409: "Conflict",
@@ -54,16 +65,25 @@ async def current_user(
     if credentials is None:
         raise HTTPException(401, "not authenticated", {"WWW-Authenticate": "Bearer"})
     try:
-        user_id = user_id_from_token(credentials.credentials, request.app.state.jwt_secret)
+        claims = claims_from_token(credentials.credentials, request.app.state.jwt_secret)
     except InvalidToken as error:
         raise HTTPException(401, str(error), {"WWW-Authenticate": "Bearer"}) from None
     try:
         # Every request checks the user is still active: deactivation takes effect at once.
-        return await store.get_user(user_id)
+        account = await store.get_user(claims.user_id)
     except StoreUnavailableError as error:
         if error.status == 404:
-            raise HTTPException(401, "the user no longer exists or is deactivated") from None
+            raise HTTPException(
+                401, "the user no longer exists or is deactivated", {"WWW-Authenticate": "Bearer"}
+            ) from None
         raise
+    if account.token_generation != claims.generation:
+        raise HTTPException(
+            401,
+            "the token was issued before the password changed; log in again",
+            {"WWW-Authenticate": "Bearer"},
+        )
+    return account.user
 
 
 CurrentUser = Annotated[schemas.User, Depends(current_user)]
@@ -120,7 +140,9 @@ def create_app(
     @app.exception_handler(StoreUnavailableError)
     async def store_error(request: Request, error: Exception) -> JSONResponse:
         failure = cast(StoreUnavailableError, error)
-        return JSONResponse({"detail": failure.detail}, status_code=failure.status)
+        return JSONResponse(
+            {"detail": failure.detail}, status_code=failure.status, headers=failure.headers
+        )
 
     app.add_middleware(ServedByHeader, served_by=served_by)
     app.add_middleware(RequestLogging, logger_name="merchstore.store_api.requests")
@@ -144,10 +166,12 @@ def create_app(
     async def register(registration: schemas.UserRegistration, store: Store) -> schemas.User:
         return await store.create_user(registration)
 
-    @router.post("/users/login", tags=["users"], responses=_errors(401, 503))
+    @router.post("/users/login", tags=["users"], responses=_errors(401, 429, 503))
     async def login(credentials: schemas.Credentials, store: Store) -> schemas.AccessToken:
-        user = await store.authenticate(credentials)
-        token = create_access_token(user.id, jwt_secret, token_ttl_s)
+        account = await store.authenticate(credentials)
+        token = create_access_token(
+            account.user.id, account.token_generation, jwt_secret, token_ttl_s
+        )
         return schemas.AccessToken(access_token=token, expires_in=token_ttl_s)
 
     @router.get("/users/{id}", tags=["users"], responses=_errors(401, 403, 404, 503))
@@ -177,13 +201,46 @@ def create_app(
 
     @router.post("/orders", status_code=201, tags=["orders"], responses=_errors(401, 404, 409, 503))
     async def place_order(
-        order: schemas.OrderRequest, user: CurrentUser, store: Store
+        order: schemas.OrderRequest,
+        user: CurrentUser,
+        store: Store,
+        idempotency_key: Annotated[
+            str | None,
+            Header(
+                alias="Idempotency-Key",
+                min_length=1,
+                max_length=255,
+                description="Retry-safe: a repeat with the same key and body answers the "
+                "first order again and moves no stock; another body with it answers 422",
+            ),
+        ] = None,
     ) -> schemas.Order:
-        return await store.place_order(user.id, order)
+        try:
+            return await store.place_order(user.id, order, idempotency_key)
+        except StoreUnavailableError as error:
+            if error.status == 503:
+                # The order may have been committed before the failure: say how to be sure.
+                error.detail = (
+                    f"{error.detail}; the order may or may not have been placed: retry with "
+                    "the same Idempotency-Key to place it exactly once"
+                )
+            raise
 
     @router.get("/orders", tags=["orders"], responses=_errors(401, 503))
-    async def list_orders(user: CurrentUser, store: Store) -> list[schemas.Order]:
-        return await store.list_orders(user.id)
+    async def list_orders(
+        user: CurrentUser,
+        store: Store,
+        response: Response,
+        limit: Annotated[int, Query(ge=1, le=200, description="Orders per page")] = 50,
+        after: Annotated[
+            int, Query(ge=0, le=schemas.MAX_ID, description="Order id to continue after")
+        ] = 0,
+    ) -> list[schemas.Order]:
+        orders, next_after = await store.list_orders(user.id, limit, after)
+        if next_after:
+            # The next page, as RFC 8288 says: the body stays the plain list of the contract.
+            response.headers["Link"] = f'</orders?limit={limit}&after={next_after}>; rel="next"'
+        return orders
 
     @router.get("/orders/{id}", tags=["orders"], responses=_errors(401, 403, 404, 503))
     async def get_order(id: Id, user: CurrentUser, store: Store) -> schemas.Order:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import grpc
 
+from merchstore.common.log_shipping import trace_id_var
 from merchstore.common.request_logging import trace_metadata
 from merchstore.protos import store_pb2, store_pb2_grpc
 from merchstore.store_api import schemas
@@ -14,6 +15,7 @@ from merchstore.store_api import schemas
 T = TypeVar("T")
 
 HTTP_STATUS = {
+    grpc.StatusCode.RESOURCE_EXHAUSTED: 429,
     grpc.StatusCode.NOT_FOUND: 404,
     grpc.StatusCode.ALREADY_EXISTS: 409,
     grpc.StatusCode.FAILED_PRECONDITION: 409,
@@ -35,10 +37,37 @@ CHANNEL_OPTIONS = [
 class StoreUnavailableError(Exception):
     """db-service answered with an error; ``status`` is the HTTP status it maps to."""
 
-    def __init__(self, status: int, detail: str) -> None:
+    def __init__(self, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
+        self.headers = headers or {}
+
+
+def _failure(error: grpc.aio.AioRpcError) -> StoreUnavailableError:
+    """The HTTP answer for a failed call; unexpected failures never pass their text on."""
+    status = HTTP_STATUS.get(error.code())
+    if status is None:
+        trace_id = trace_id_var.get() or "none"
+        return StoreUnavailableError(500, f"internal error (trace id {trace_id})")
+    if status == 429:
+        retry_after = dict(error.trailing_metadata() or ()).get("retry-after", "60")
+        return StoreUnavailableError(429, error.details() or "", {"Retry-After": str(retry_after)})
+    if status == 503:
+        return StoreUnavailableError(
+            503,
+            f"the store's data service is unavailable ({error.code().name}): "
+            f"{error.details() or 'try again'}",
+            {"Retry-After": "1"},
+        )
+    return StoreUnavailableError(status, error.details() or error.code().name)
+
+
+class UserAccount(NamedTuple):
+    """A user and the generation of tokens currently valid for them."""
+
+    user: schemas.User
+    token_generation: int
 
 
 def _product(message: store_pb2.Product) -> schemas.Product:
@@ -96,11 +125,7 @@ class StoreDataClient:
         try:
             return await call
         except grpc.aio.AioRpcError as error:
-            status = HTTP_STATUS.get(error.code(), 500)
-            detail = error.details() or error.code().name
-            if status == 503:
-                detail = f"the store's data service is unavailable ({error.code().name}); retry"
-            raise StoreUnavailableError(status, detail) from None
+            raise _failure(error) from None
 
     async def list_products(self) -> list[schemas.Product]:
         """Every product."""
@@ -121,15 +146,17 @@ class StoreDataClient:
         request = store_pb2.CreateUserRequest(**registration.model_dump())
         return _user(await self._call(self._stub.CreateUser(request, **self._call_options())))
 
-    async def authenticate(self, credentials: schemas.Credentials) -> schemas.User:
+    async def authenticate(self, credentials: schemas.Credentials) -> UserAccount:
         """The user these credentials belong to."""
         request = store_pb2.AuthenticateRequest(**credentials.model_dump())
-        return _user(await self._call(self._stub.Authenticate(request, **self._call_options())))
+        reply = await self._call(self._stub.Authenticate(request, **self._call_options()))
+        return UserAccount(_user(reply), reply.token_generation)
 
-    async def get_user(self, user_id: int) -> schemas.User:
+    async def get_user(self, user_id: int) -> UserAccount:
         """An active user."""
         request = store_pb2.GetUserRequest(id=user_id)
-        return _user(await self._call(self._stub.GetUser(request, **self._call_options())))
+        reply = await self._call(self._stub.GetUser(request, **self._call_options()))
+        return UserAccount(_user(reply), reply.token_generation)
 
     async def update_user(self, user_id: int, changes: schemas.UserChanges) -> schemas.User:
         """Change email and/or password."""
@@ -141,16 +168,22 @@ class StoreDataClient:
         request = store_pb2.DeactivateUserRequest(id=user_id)
         await self._call(self._stub.DeactivateUser(request, **self._call_options()))
 
-    async def place_order(self, user_id: int, order: schemas.OrderRequest) -> schemas.Order:
-        """Place an order."""
-        request = store_pb2.PlaceOrderRequest(user_id=user_id, **order.model_dump())
+    async def place_order(
+        self, user_id: int, order: schemas.OrderRequest, idempotency_key: str | None = None
+    ) -> schemas.Order:
+        """Place an order (once per idempotency key, when one is given)."""
+        request = store_pb2.PlaceOrderRequest(
+            user_id=user_id, idempotency_key=idempotency_key or "", **order.model_dump()
+        )
         return _order(await self._call(self._stub.PlaceOrder(request, **self._call_options())))
 
-    async def list_orders(self, user_id: int) -> list[schemas.Order]:
-        """The user's orders."""
-        request = store_pb2.ListOrdersRequest(user_id=user_id)
+    async def list_orders(
+        self, user_id: int, limit: int, after_id: int
+    ) -> tuple[list[schemas.Order], int]:
+        """One page of the user's orders and the id to continue after (0 at the end)."""
+        request = store_pb2.ListOrdersRequest(user_id=user_id, limit=limit, after_id=after_id)
         reply = await self._call(self._stub.ListOrders(request, **self._call_options()))
-        return [_order(o) for o in reply.orders]
+        return [_order(o) for o in reply.orders], reply.next_after_id
 
     async def get_order(self, order_id: int, user_id: int) -> schemas.Order:
         """One of the user's orders."""

@@ -45,7 +45,7 @@ def build_app(settings: Settings) -> FastAPI:
         await asyncio.to_thread(stop_shipping_logs, shipping, settings)
 
     return create_app(
-        jwt_secret=settings.jwt_secret.get_secret_value(),
+        jwt_secret=settings.signing_secret(),
         token_ttl_s=config.token_ttl_s,
         served_by=config.replica_name or f"{socket.gethostname()}:{config.port}",
         is_ready=lambda: None if ready.is_set() else "announcing start on event_log",

@@ -101,10 +101,13 @@ class AccessToken(BaseModel):
 
 
 class UserChanges(_Input):
-    """New email and/or password (at least one)."""
+    """New email and/or password (at least one); a new password needs the current one."""
 
     email: Email | None = None
     password: Password | None = None
+    current_password: Annotated[Text, Field(max_length=256)] | None = Field(
+        None, description="Required with `password`: 403 when wrong, 422 when missing"
+    )
 
 
 class OrderRequest(_Input):

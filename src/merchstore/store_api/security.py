@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import jwt
@@ -13,20 +14,37 @@ class InvalidToken(Exception):
     """The token is malformed, tampered with or expired."""
 
 
-def create_access_token(user_id: int, secret: str, ttl_s: int) -> str:
-    """A token for ``user_id`` that expires in ``ttl_s`` seconds."""
+@dataclass(frozen=True)
+class TokenClaims:
+    """Who a valid token names, and the token generation it was issued for."""
+
+    user_id: int
+    generation: int
+
+
+def create_access_token(user_id: int, generation: int, secret: str, ttl_s: int) -> str:
+    """A token for ``user_id`` that expires in ``ttl_s`` seconds.
+
+    ``gen`` is the user's token generation: a password change or a deactivation bumps it, and
+    every token of an earlier generation is refused from then on.
+    """
     now = datetime.now(UTC)
-    claims = {"sub": str(user_id), "iat": now, "exp": now + timedelta(seconds=ttl_s)}
+    claims = {
+        "sub": str(user_id),
+        "gen": generation,
+        "iat": now,
+        "exp": now + timedelta(seconds=ttl_s),
+    }
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
-def user_id_from_token(token: str, secret: str) -> int:
-    """The user id a valid token names; InvalidToken otherwise."""
+def claims_from_token(token: str, secret: str) -> TokenClaims:
+    """What a valid token says; InvalidToken otherwise."""
     try:
         claims = jwt.decode(
-            token, secret, algorithms=[ALGORITHM], options={"require": ["sub", "exp"]}
+            token, secret, algorithms=[ALGORITHM], options={"require": ["sub", "exp", "gen"]}
         )
-        return int(claims["sub"])
+        return TokenClaims(int(claims["sub"]), int(claims["gen"]))
     except jwt.ExpiredSignatureError:
         raise InvalidToken("the token has expired; log in again") from None
     except (jwt.InvalidTokenError, ValueError):
