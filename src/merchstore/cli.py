@@ -128,6 +128,23 @@ def nginx_config() -> None:
     click.echo(compose_nginx_config(), nl=False)
 
 
+@main.command("compose-secrets")
+@click.argument(
+    "directory", type=click.Path(file_okay=False, path_type=Path), default=Path("deploy/secrets")
+)
+@click.option("--postgres-user", default="merchstore", show_default=True)
+@click.option("--postgres-db", default="merchstore", show_default=True)
+def compose_secrets(directory: Path, postgres_user: str, postgres_db: str) -> None:
+    """Make the Docker Compose deployment's secret files (random, mode 0600), once.
+
+    Existing files are kept: running it again changes nothing.
+    """
+    from merchstore.runtime.deploy_secrets import write_compose_secrets
+
+    for path, made in write_compose_secrets(directory, postgres_user, postgres_db):
+        click.echo(f"{'made' if made else 'kept'} {path}")
+
+
 @main.group()
 def logs() -> None:
     """Operation logs of the services (the log-channel topic)."""

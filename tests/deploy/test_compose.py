@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from merchstore.common.config import load_settings
+from merchstore.runtime.deploy_secrets import write_compose_secrets
 from merchstore.runtime.load_balancer import compose_nginx_config, local_nginx_config
 from merchstore.services import SERVICES
 
@@ -56,14 +57,12 @@ def test_compose_structure() -> None:
             assert dependency["condition"] in ("service_healthy", "service_completed_successfully")
     published = {name for name, service in services.items() if service.get("ports")}
     assert published == {"nginx", "kafka"}
-    assert services["nginx"]["ports"] == ["80:80"]
-    assert services["kafka"]["ports"] == ["9094:9094"]
     assert services["store-api"]["deploy"]["replicas"] == 2
     volumes = compose()["volumes"]
     assert {"postgres-data", "event-logger-data", "kafka-data"} <= set(volumes)
     assert "postgres-data:/var/lib/postgresql/data" in services["postgres"]["volumes"]
     assert "event-logger-data:/data" in services["event-logger"]["volumes"]
-    assert services["postgres"]["environment"]["POSTGRES_PASSWORD"].startswith("${")
+    assert services["postgres"]["environment"]["POSTGRES_PASSWORD_FILE"].startswith("/run/secrets")
     init = "\n".join(services["kafka-init"]["command"])
     assert "--topic event_log --partitions 1 --replication-factor 1" in init
     assert "--topic events" in init and "--topic log-channel" in init
@@ -74,15 +73,65 @@ def test_compose_structure() -> None:
     assert "KAFKA_PROCESS_ROLES" in services["kafka"]["environment"], "KRaft, no ZooKeeper"
 
 
-def test_env_example_holds_no_real_secret() -> None:
+def test_env_example_holds_no_secret() -> None:
     values = dict(
         line.split("=", 1)
         for line in (DEPLOY / ".env.example").read_text().splitlines()
         if line and not line.startswith("#")
     )
-    assert values["POSTGRES_PASSWORD"] == ""
-    assert values["MERCHSTORE_JWT_SECRET"] == "", "an empty secret: Compose refuses to start"
-    assert not (DEPLOY / ".env").exists() or ".env" in (ROOT / ".gitignore").read_text()
+    assert not {key for key in values if "PASSWORD" in key or "SECRET" in key}
+    gitignore = (ROOT / ".gitignore").read_text()
+    assert "deploy/.env" in gitignore and "deploy/secrets/" in gitignore
+
+
+def test_each_service_gets_only_the_secrets_it_needs_as_files() -> None:
+    document = compose()
+    services = document["services"]
+    granted = {name: set(service.get("secrets", [])) for name, service in services.items()}
+    assert granted["store-api"] == {"merchstore_jwt_secret"}
+    assert granted["db-service"] == granted["storage"] == {"merchstore_database_url"}
+    assert granted["postgres"] == {"postgres_password"}
+    assert all(
+        not secrets
+        for name, secrets in granted.items()
+        if name not in ("store-api", "db-service", "storage", "postgres")
+    )
+    text = (DEPLOY / "docker-compose.yml").read_text()
+    assert "MERCHSTORE_JWT_SECRET" not in text and "MERCHSTORE_DATABASE_URL" not in text
+    assert set(document["secrets"]) == {
+        "postgres_password",
+        "merchstore_jwt_secret",
+        "merchstore_database_url",
+    }
+
+
+def test_internal_services_are_on_the_internal_network_only() -> None:
+    document = compose()
+    assert document["networks"]["internal"]["internal"] is True
+    services = document["services"]
+    for name in ("db-service", "logging-service", "postgres", "storage", "processor"):
+        assert services[name]["networks"] == ["internal"], name
+    assert services["kafka"]["ports"] == ["127.0.0.1:9094:9094"]
+    assert services["nginx"]["ports"] == ["${HTTP_PORT:-80}:80"]
+
+
+def test_compose_secrets_are_random_private_and_made_once(tmp_path: Path) -> None:
+    first = write_compose_secrets(tmp_path / "secrets", "merchstore", "merchstore")
+    assert all(made for _, made in first)
+    for path, _ in first:
+        assert path.stat().st_mode & 0o777 == 0o600 and len(path.read_text()) >= 24
+    password = (tmp_path / "secrets" / "postgres_password").read_text()
+    assert (
+        f":{password}@postgres:5432/"
+        in (tmp_path / "secrets" / "merchstore_database_url").read_text()
+    )
+    again = write_compose_secrets(tmp_path / "secrets", "merchstore", "merchstore")
+    assert not any(made for _, made in again)
+    other = write_compose_secrets(tmp_path / "other", "merchstore", "merchstore")
+    assert (tmp_path / "other" / "merchstore_jwt_secret").read_text() != (
+        tmp_path / "secrets" / "merchstore_jwt_secret"
+    ).read_text()
+    assert other
 
 
 def test_committed_nginx_config_is_the_rendered_template() -> None:

@@ -106,3 +106,22 @@ def test_a_replica_killed_under_load_fails_no_request(
 
     replicas[0].start()
     wait_until(lambda: "store-api-1" in served_by(url, 6), 30, "traffic back on store-api-1")
+
+
+def test_nginx_slows_login_guessing_with_a_json_429(
+    balanced: tuple[str, list[ServiceProcess]],
+) -> None:
+    url, _ = balanced
+    with httpx.Client(base_url=url, timeout=10) as client:
+        answers = [
+            client.post("/users/login", json={"username": f"guess{i}", "password": "12345678"})
+            for i in range(40)
+        ]
+        products = client.get("/products")
+    statuses = [answer.status_code for answer in answers]
+    assert statuses[:20] == [401] * 20, "a burst of 20 passes"
+    limited = [answer for answer in answers if answer.status_code == 429]
+    assert limited, statuses
+    assert "slow down" in limited[0].json()["detail"]
+    assert limited[0].headers["Retry-After"]
+    assert products.status_code == 200, "only the login route is limited"

@@ -261,12 +261,7 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _refuse_weak_secrets(self) -> Settings:
         if self.jwt_secret is None:
-            if self.environment != "local":
-                raise ValueError(
-                    "jwt_secret is not set: outside local development set MERCHSTORE_JWT_SECRET "
-                    f"(at least {MIN_SECRET_BYTES} random bytes)"
-                )
-            return self
+            return self  # only store-api signs tokens: `signing_secret` decides there
         secret = self.jwt_secret.get_secret_value()
         if secret in EXAMPLE_SECRETS:
             raise ValueError(
@@ -289,6 +284,12 @@ class Settings(BaseSettings):
         """
         if self.jwt_secret is not None:
             return self.jwt_secret.get_secret_value()
+        if self.environment != "local":
+            raise ConfigError(
+                "jwt_secret is not set: outside local development set MERCHSTORE_JWT_SECRET "
+                f"or the secret file merchstore_jwt_secret (at least {MIN_SECRET_BYTES} random "
+                "bytes)"
+            )
         return data_dir_secret(self.data_path(JWT_SECRET_FILE))
 
     @property

@@ -5,11 +5,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
+from starlette.types import Scope
 
 from merchstore.common.log_shipping import trace_id_var
 
@@ -69,5 +73,28 @@ def install_error_handlers(app: FastAPI) -> None:
         detail = "internal error" + (f" (trace id {trace_id})" if trace_id else "")
         return JSONResponse(status_code=500, content={"detail": detail})
 
+    async def on_http_error(request: Request, error: Exception) -> Response:
+        assert isinstance(error, StarletteHTTPException)
+        headers = dict(error.headers or {})
+        if error.status_code == 405:
+            # Every method the path has, not only those of the one route that matched first.
+            headers["Allow"] = ", ".join(allowed_methods(app, request.scope))
+        return await http_exception_handler(
+            request, StarletteHTTPException(error.status_code, error.detail, headers)
+        )
+
     app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(Exception, on_unexpected_error)
+
+
+def allowed_methods(app: FastAPI, scope: Scope) -> list[str]:
+    """The methods of every route whose path matches the request's."""
+    methods: set[str] = set()
+    for route in app.router.routes:
+        match, _ = route.matches({**scope, "method": "GET"})
+        route_methods = getattr(route, "methods", None)
+        if match != Match.NONE and route_methods:
+            methods.update(route_methods)
+    # OPTIONS is not served by any route; HEAD comes with every GET.
+    return sorted(methods)

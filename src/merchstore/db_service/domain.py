@@ -9,8 +9,14 @@ from decimal import Decimal
 
 from merchstore.common.domain_events import DomainEvent, EventType
 
-USERNAME = re.compile(r"^[A-Za-z0-9_.-]{3,32}$")
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+USERNAME_PATTERN = r"^[A-Za-z0-9_.-]{3,32}$"
+_ADDRESS_PART = r"[^@\s\x00-\x1f\x7f]+"
+EMAIL_PATTERN = rf"^{_ADDRESS_PART}@{_ADDRESS_PART}\.{_ADDRESS_PART}$"
+"""Shared with store-api's schemas (and its OpenAPI document): one rule in both places."""
+SID_PATTERN = r"^[^\s\x00-\x1f\x7f]{1,15}$"
+USERNAME = re.compile(USERNAME_PATTERN)
+EMAIL = re.compile(EMAIL_PATTERN)
+SID = re.compile(SID_PATTERN)
 MIN_PASSWORD_LENGTH = 8
 MAX_SID_LENGTH = 15
 MAX_QUANTITY = 3
@@ -134,9 +140,9 @@ class Order:
 
 def check_new_user(sid: str, username: str, email: str, password: str) -> None:
     """Raise InvalidArgument unless the registration is acceptable."""
-    if not 1 <= len(sid) <= MAX_SID_LENGTH:
-        raise InvalidArgument(f"sid must be 1 to {MAX_SID_LENGTH} characters")
-    if not USERNAME.match(username):
+    if not SID.fullmatch(sid):
+        raise InvalidArgument(f"sid must be 1 to {MAX_SID_LENGTH} characters, no spaces")
+    if not USERNAME.fullmatch(username):
         raise InvalidArgument(
             "username must be 3 to 32 characters of letters, digits, '_', '.' or '-'"
         )
@@ -146,7 +152,7 @@ def check_new_user(sid: str, username: str, email: str, password: str) -> None:
 
 def check_email(email: str) -> None:
     """Raise InvalidArgument unless ``email`` looks like an address."""
-    if not EMAIL.match(email) or len(email) > 254:
+    if not EMAIL.fullmatch(email) or len(email) > 254:
         raise InvalidArgument("email must be an address like name@example.com")
 
 

@@ -166,7 +166,7 @@ class StoreRepository:
         if password is not None:
             domain.check_password(password)
             if current_password is None:
-                raise InvalidArgument("current_password is required to change the password")
+                raise PermissionDenied("current_password is required to change the password")
             await self._check_current_password(user_id, current_password)
             password_hash = await self._passwords.hash(password)
         try:

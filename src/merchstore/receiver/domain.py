@@ -13,17 +13,20 @@ from merchstore.common.domain_events import (
     EventType,
     MetadataValue,
 )
+from merchstore.common.request_guard import CLEAN_TEXT_SCHEMA
 
 ANONYMOUS_USER = "anonymous"
 
-MetadataKey = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+MetadataKey = Annotated[
+    str, StringConstraints(min_length=1, max_length=64), Field(json_schema_extra=CLEAN_TEXT_SCHEMA)
+]
 """A metadata key: 1 to 64 characters of the client's choice."""
 
 MetadataInput = (
     StrictBool
     | StrictInt
     | Annotated[float, Field(strict=True, allow_inf_nan=False)]
-    | Annotated[str, StringConstraints(max_length=256)]
+    | Annotated[str, StringConstraints(max_length=256), Field(json_schema_extra=CLEAN_TEXT_SCHEMA)]
 )
 """A metadata value as a client may send it: a string of at most 256 characters, a finite
 number or a boolean. Strict, so ``"9.99"`` stays a string and ``true`` a boolean."""
@@ -34,6 +37,8 @@ Metadata = Annotated[
         max_length=METADATA_MAX_KEYS,
         description=f"A flat object of at most {METADATA_MAX_KEYS} keys; published as given",
         examples=[{"sword_type": "katana", "price": "9.99"}],
+        # Keys are described by patternProperties: no key outside that pattern is accepted.
+        json_schema_extra={"additionalProperties": False},
     ),
 ]
 
@@ -43,7 +48,9 @@ class ActionBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    user_id: str | None = Field(None, min_length=1, max_length=64, examples=["42"])
+    user_id: str | None = Field(
+        None, min_length=1, max_length=64, examples=["42"], json_schema_extra=CLEAN_TEXT_SCHEMA
+    )
     metadata: Metadata = Field(default_factory=dict)
 
 

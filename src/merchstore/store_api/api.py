@@ -158,7 +158,7 @@ def create_app(
     async def list_products(store: Store) -> list[schemas.Product]:
         return await store.list_products()
 
-    @router.get("/products/{id}", tags=["products"], responses=_errors(404, 503))
+    @router.get("/products/{id:int}", tags=["products"], responses=_errors(404, 503))
     async def get_product(id: Id, store: Store) -> schemas.Product:
         return await store.get_product(id)
 
@@ -174,12 +174,12 @@ def create_app(
         )
         return schemas.AccessToken(access_token=token, expires_in=token_ttl_s)
 
-    @router.get("/users/{id}", tags=["users"], responses=_errors(401, 403, 404, 503))
+    @router.get("/users/{id:int}", tags=["users"], responses=_errors(401, 403, 404, 503))
     async def get_user(id: Id, user: CurrentUser) -> schemas.User:
         require_self(user, id)
         return user
 
-    @router.patch("/users/{id}", tags=["users"], responses=_errors(401, 403, 404, 409, 503))
+    @router.patch("/users/{id:int}", tags=["users"], responses=_errors(401, 403, 404, 409, 503))
     async def update_user(
         id: Id,
         changes: schemas.UserChanges,
@@ -192,7 +192,7 @@ def create_app(
         return await store.update_user(id, changes)
 
     @router.delete(
-        "/users/{id}", status_code=204, tags=["users"], responses=_errors(401, 403, 404, 503)
+        "/users/{id:int}", status_code=204, tags=["users"], responses=_errors(401, 403, 404, 503)
     )
     async def deactivate_user(id: Id, user: CurrentUser, store: Store) -> Response:
         require_self(user, id)
@@ -242,11 +242,11 @@ def create_app(
             response.headers["Link"] = f'</orders?limit={limit}&after={next_after}>; rel="next"'
         return orders
 
-    @router.get("/orders/{id}", tags=["orders"], responses=_errors(401, 403, 404, 503))
+    @router.get("/orders/{id:int}", tags=["orders"], responses=_errors(401, 403, 404, 503))
     async def get_order(id: Id, user: CurrentUser, store: Store) -> schemas.Order:
         return await store.get_order(id, user.id)
 
-    @router.delete("/orders/{id}", tags=["orders"], responses=_errors(401, 403, 404, 409, 503))
+    @router.delete("/orders/{id:int}", tags=["orders"], responses=_errors(401, 403, 404, 409, 503))
     async def cancel_order(id: Id, user: CurrentUser, store: Store) -> schemas.Order:
         return await store.cancel_order(id, user.id)
 

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
+
+from merchstore.common.request_guard import CLEAN_TEXT_SCHEMA
+from merchstore.db_service.domain import EMAIL_PATTERN as EMAIL
+from merchstore.db_service.domain import SID_PATTERN as SID
+from merchstore.db_service.domain import USERNAME_PATTERN as USERNAME
 
 MAX_ID = 2**63 - 1
 Money = Annotated[str, Field(pattern=r"^\d+\.\d{2}$", examples=["49.99"])]
@@ -25,6 +33,19 @@ def _encodable(value: str) -> str:
 
 
 Text = Annotated[str, AfterValidator(_encodable)]
+
+
+def _matching(pattern: str, what: str) -> Callable[[str], str]:
+    # Python's re, as db-service and schemathesis read the pattern (pydantic's own engine
+    # treats \s and \S differently), so the schema, store-api and db-service agree.
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not compiled.fullmatch(value):
+            raise ValueError(f"must be {what}")
+        return value
+
+    return check
 
 
 class Product(BaseModel):
@@ -66,11 +87,24 @@ class _Input(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-Username = Annotated[Text, Field(pattern=r"^[A-Za-z0-9_.-]{3,32}$", examples=["alice_01"])]
-Password = Annotated[Text, Field(min_length=8, max_length=256, examples=["correct horse"])]
+Username = Annotated[
+    Text,
+    Field(examples=["alice_01"], json_schema_extra={"pattern": USERNAME}),
+    AfterValidator(_matching(USERNAME, "3 to 32 letters, digits, '_', '.' or '-'")),
+]
+Password = Annotated[
+    Text,
+    Field(
+        min_length=8,
+        max_length=256,
+        examples=["correct horse"],
+        json_schema_extra=CLEAN_TEXT_SCHEMA,
+    ),
+]
 Email = Annotated[
     Text,
-    Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254, examples=["alice@example.com"]),
+    Field(max_length=254, examples=["alice@example.com"], json_schema_extra={"pattern": EMAIL}),
+    AfterValidator(_matching(EMAIL, "an address like name@example.com")),
 ]
 
 
@@ -78,7 +112,11 @@ class UserRegistration(_Input):
     """Who registers."""
 
     sid: Annotated[
-        Text, Field(min_length=1, max_length=15, pattern=r"^\S+$", examples=["12010001"])
+        Text,
+        Field(
+            min_length=1, max_length=15, examples=["12010001"], json_schema_extra={"pattern": SID}
+        ),
+        AfterValidator(_matching(SID, "1 to 15 characters, no spaces")),
     ]
     username: Username
     email: Email
@@ -88,8 +126,8 @@ class UserRegistration(_Input):
 class Credentials(_Input):
     """Username and password to log in with."""
 
-    username: Annotated[Text, Field(max_length=64)]
-    password: Annotated[Text, Field(max_length=256)]
+    username: Annotated[Text, Field(max_length=64, json_schema_extra=CLEAN_TEXT_SCHEMA)]
+    password: Annotated[Text, Field(max_length=256, json_schema_extra=CLEAN_TEXT_SCHEMA)]
 
 
 class AccessToken(BaseModel):
@@ -103,11 +141,21 @@ class AccessToken(BaseModel):
 class UserChanges(_Input):
     """New email and/or password (at least one); a new password needs the current one."""
 
-    email: Email | None = None
-    password: Password | None = None
-    current_password: Annotated[Text, Field(max_length=256)] | None = Field(
-        None, description="Required with `password`: 403 when wrong, 422 when missing"
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "anyOf": [{"required": ["email"]}, {"required": ["password"]}],
+            "dependentRequired": {"password": ["current_password"]},
+        },
     )
+
+    # null is taken as "not given" but not documented: give the fields you change.
+    email: Email | SkipJsonSchema[None] = None
+    password: Password | SkipJsonSchema[None] = None
+    current_password: (
+        Annotated[Text, Field(max_length=256, json_schema_extra=CLEAN_TEXT_SCHEMA)]
+        | SkipJsonSchema[None]
+    ) = Field(None, description="Required with `password`: 403 when missing or wrong")
 
 
 class OrderRequest(_Input):
