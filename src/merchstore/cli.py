@@ -24,6 +24,26 @@ def _settings(**overrides: object) -> Settings:
         sys.exit(2)
 
 
+def _tail_settings(data_dir: Path | None) -> Settings:
+    """Settings for a tail whose broker was found and answers; else one line and exit 1.
+
+    The broker is the configured one or that of a `merchstore up` on the data directory; a
+    broker that does not answer is reported within 15 s.
+    """
+    from merchstore.common.kafka import BrokerUnavailable, check_broker
+
+    settings = _settings(data_dir=data_dir)
+    try:
+        settings = settings.model_copy(
+            update={"kafka_bootstrap_servers": settings.broker_of_running_system()}
+        )
+        check_broker(settings, timeout_s=10.0)
+    except (ConfigError, BrokerUnavailable) as error:
+        click.echo(f"merchstore: {error}", err=True)
+        sys.exit(1)
+    return settings
+
+
 def _stop_event_on_signals() -> threading.Event:
     stop = threading.Event()
 
@@ -150,14 +170,23 @@ def logs() -> None:
     """Operation logs of the services (the log-channel topic)."""
 
 
+DATA_DIR_OPTION = click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="The data directory of the running `merchstore up` (default: .merchstore).",
+)
+
+
 @logs.command("tail")
 @click.option("--from-beginning", is_flag=True, help="Print what log-channel already holds first.")
 @click.option("--service", default=None, help="Only lines of this service (e.g. store-api).")
-def logs_tail(from_beginning: bool, service: str | None) -> None:
+@DATA_DIR_OPTION
+def logs_tail(from_beginning: bool, service: str | None, data_dir: Path | None) -> None:
     """Print each log line as it arrives and append it to logs/log_YYYYMMDD_HH.jsonl."""
     from merchstore.tools.log_tail import tail_logs
 
-    settings = _settings()
+    settings = _tail_settings(data_dir)
     stop = _stop_event_on_signals()
     try:
         tail_logs(
@@ -181,11 +210,12 @@ def events() -> None:
 @events.command("tail")
 @click.option("--topic", default=None, help="Topic to follow (default: the events topic).")
 @click.option("--from-beginning", is_flag=True, help="Print what the topic already holds first.")
-def events_tail(topic: str | None, from_beginning: bool) -> None:
+@DATA_DIR_OPTION
+def events_tail(topic: str | None, from_beginning: bool, data_dir: Path | None) -> None:
     """Print each message of a topic as it arrives."""
     from merchstore.tools.topic_tail import tail_topic
 
-    settings = _settings()
+    settings = _tail_settings(data_dir)
     stop = _stop_event_on_signals()
     try:
         tail_topic(

@@ -36,6 +36,34 @@ def test_up_runs_restarts_and_stops_cleanly(
     event_logger_url = f"http://127.0.0.1:{up_ports['event_logger']}"
     assert http_ok(f"{event_logger_url}/health")
 
+    # The tails find this broker from the data directory alone, with no other setting.
+    tail_env = {k: v for k, v in os.environ.items() if not k.startswith("MERCHSTORE_")}
+    with subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "merchstore",
+            "events",
+            "tail",
+            "--topic",
+            "event_log",
+            "--from-beginning",
+            "--data-dir",
+            str(tmp_path / "data"),
+        ],
+        env=tail_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as tail_process:
+        try:
+            assert tail_process.stdout is not None
+            first = tail_process.stdout.readline()
+            assert "0001" in first or "000" in first, first
+        finally:
+            tail_process.send_signal(signal.SIGTERM)
+            tail_process.wait(30)
+
     # Every process `up` started, including PostgreSQL (daemonised, so not a child).
     postmaster_pid = int((tmp_path / "data/postgres/postmaster.pid").read_text().split()[0])
     started = [psutil.Process(up.process.pid), *psutil.Process(up.process.pid).children(True)]

@@ -8,9 +8,14 @@ import signal
 import subprocess
 import sys
 import threading
+import time
+from pathlib import Path
+
+import pytest
 
 from merchstore.common.config import Settings
 from tests.support.kafka import produce_all
+from tests.support.processes import free_port
 
 
 class Tail:
@@ -75,3 +80,27 @@ def test_unknown_topic_is_a_clear_error(settings: Settings) -> None:
     )
     assert result.returncode == 2
     assert "no-such-topic" in result.stderr
+
+
+@pytest.mark.parametrize("command", [["events", "tail"], ["logs", "tail"]])
+@pytest.mark.parametrize("broker", ["none running here", "unreachable"])
+def test_without_a_broker_the_tails_exit_within_15_s_with_one_line(
+    tmp_path: Path, command: list[str], broker: str
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MERCHSTORE_")}
+    if broker == "unreachable":
+        env["MERCHSTORE_KAFKA_BOOTSTRAP_SERVERS"] = f"127.0.0.1:{free_port()}"
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-m", "merchstore", *command, "--data-dir", str(tmp_path / "data")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert time.monotonic() - started < 15
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "merchstore up" in lines[0] or "not reachable" in lines[0]

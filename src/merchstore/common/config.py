@@ -40,6 +40,9 @@ MIN_SECRET_BYTES = 32
 JWT_SECRET_FILE = "secrets/jwt-secret"
 """Under the data directory: the random secret of a local system started without one."""
 
+BROKER_ADDRESS_FILE = "run/kafka-bootstrap"
+"""Under the data directory: the broker a running `merchstore up` uses, for the CLI tools."""
+
 SECRETS_DIR = Path("/run/secrets")
 """Where container runtimes mount secret files (``merchstore_jwt_secret``, ...), if present."""
 
@@ -301,6 +304,24 @@ class Settings(BaseSettings):
                 "or set MERCHSTORE_KAFKA_BOOTSTRAP_SERVERS"
             )
         return self.kafka_bootstrap_servers
+
+    def broker_of_running_system(self) -> str:
+        """The configured broker, or the one a `merchstore up` on this data directory uses.
+
+        Lets operator tools (the tails) find the broker with no setting at all.
+        """
+        if self.kafka_bootstrap_servers:
+            return self.kafka_bootstrap_servers
+        try:
+            address = self.data_path(BROKER_ADDRESS_FILE).read_text().strip()
+        except OSError:
+            address = ""
+        if not address:
+            raise ConfigError(
+                f"no broker: no `merchstore up` is running on {self.data_dir.resolve()} "
+                "(start one, pass --data-dir, or set MERCHSTORE_KAFKA_BOOTSTRAP_SERVERS)"
+            )
+        return address
 
     @property
     def database_dsn(self) -> str:

@@ -17,7 +17,7 @@ import grpc
 import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from merchstore.common.config import JWT_SECRET_FILE, Settings
+from merchstore.common.config import BROKER_ADDRESS_FILE, JWT_SECRET_FILE, Settings
 from merchstore.common.topics import ensure_topics
 from merchstore.runtime.embedded import EmbeddedBroker, EmbeddedPostgres, StartupError, port_in_use
 from merchstore.runtime.load_balancer import local_nginx_config
@@ -169,6 +169,10 @@ class LocalSystem:
             update={"kafka_bootstrap_servers": self.bootstrap_servers}
         )
         partitions = ensure_topics(effective)
+        # Operator tools on the same data directory find the broker here.
+        broker_file = self.settings.data_path(BROKER_ADDRESS_FILE)
+        broker_file.parent.mkdir(parents=True, exist_ok=True)
+        broker_file.write_text(self.bootstrap_servers)
         self.say(
             "  topics: "
             + ", ".join(f"{name} ({count} partitions)" for name, count in partitions.items())
@@ -269,6 +273,7 @@ class LocalSystem:
             self.say("stopping services ...")
             self.supervisor.stop()
             self.supervisor = None
+        self.settings.data_path(BROKER_ADDRESS_FILE).unlink(missing_ok=True)
         if self.broker is not None:
             self.say("stopping broker ...")
             self.broker.stop()
