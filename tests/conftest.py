@@ -20,7 +20,7 @@ from merchstore.common.config import Settings, load_settings
 from merchstore.common.topics import ensure_topics
 from merchstore.runtime.embedded import EmbeddedPostgres
 from tests.support.broker import PrivateBroker
-from tests.support.processes import ServiceProcess, free_port
+from tests.support.processes import ServiceProcess, free_port, free_port_pair
 
 SESSION_MARK = "MERCHSTORE_TEST_SESSION"
 """Set in this process's environment, inherited by every process a test starts: at the end of
@@ -159,7 +159,10 @@ class ServiceLauncher:
     JWT_SECRET = "test-secret-for-forging-expired-tokens"
 
     def __init__(self, env: dict[str, str], log_dir: Path) -> None:
-        self.ports = {name: free_port() for name in self.NAMES}
+        self.ports = {
+            name: free_port_pair() if name in ("db-service", "logging-service") else free_port()
+            for name in self.NAMES
+        }
         self.env = {"MERCHSTORE_JWT_SECRET": self.JWT_SECRET, **env}
         for name, port in self.ports.items():
             self.env[f"MERCHSTORE_{name.replace('-', '_').upper()}__PORT"] = str(port)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.processes import free_port, wait_until
+from tests.support.processes import free_port, free_port_pair, wait_until
 
 
 class UpProcess:
@@ -65,7 +65,11 @@ SERVICES = (
 
 @pytest.fixture
 def up_ports() -> dict[str, int]:
-    return {name: free_port() for name in ("kafka", *SERVICES)}
+    # A gRPC service also serves /metrics on its port + 100: both must be free.
+    return {
+        name: free_port_pair() if name == "db_service" else free_port()
+        for name in ("kafka", *SERVICES)
+    }
 
 
 @pytest.fixture

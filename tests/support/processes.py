@@ -23,6 +23,18 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def free_port_pair(offset: int = 100) -> int:
+    """A port free now whose ``port + offset`` is free too (a gRPC port and its metrics port)."""
+    while True:
+        port = free_port()
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port + offset))
+            except OSError:
+                continue
+        return port
+
+
 def wait_until(
     condition: Callable[[], object], timeout_s: float, what: str, interval_s: float = 0.1
 ) -> None:

@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from merchstore.common.health import ReadinessCheck, health_router
 from merchstore.common.http_errors import install_error_handlers
+from merchstore.common.metrics import add_metrics
 from merchstore.common.request_guard import RequestGuard
 
 
@@ -19,6 +20,7 @@ def service_app(name: str, description: str, is_ready: ReadinessCheck, **options
     """
     app = FastAPI(title=f"merchstore {name}", description=description, version="1.0.0", **options)
     app.add_middleware(RequestGuard)
+    add_metrics(app)
     install_error_handlers(app)
     app.include_router(health_router(is_ready))
     return app

@@ -31,6 +31,7 @@ from confluent_kafka.admin import AdminClient
 
 from merchstore.common.config import Settings
 from merchstore.common.consumed import ConsumedMessage
+from merchstore.common.metrics import CONSUMED, FAILED_ATTEMPTS, SET_ASIDE, STALLED
 from merchstore.common.poison import PoisonPolicy, Progress, handle_or_set_aside
 
 log = logging.getLogger(__name__)
@@ -377,6 +378,8 @@ class BatchConsumer:
         self._stop = threading.Event()
         self.progress = Progress()
         """Messages processed and set aside, and whether attempts keep failing."""
+        self._group_id = group_id
+        STALLED.labels(group_id).set_function(lambda: 1.0 if self.stalled() else 0.0)
         self.assigned = threading.Event()
         """Set once the group gave this consumer its partitions: it is ready to consume."""
 
@@ -460,6 +463,7 @@ class BatchConsumer:
             )
         except Exception as error:
             self.progress.failed(error)
+            FAILED_ATTEMPTS.labels(self._group_id).inc()
             pause = self.progress.backoff_s(self._retry_backoff_s)
             log.warning(
                 "batch of %d message(s) failed (%s); retrying in %.1f s",
@@ -472,6 +476,8 @@ class BatchConsumer:
             self._stop.wait(pause)
             return
         self.progress.succeeded(len(batch) - set_aside, set_aside)
+        CONSUMED.labels(self._group_id).inc(len(batch) - set_aside)
+        SET_ASIDE.labels(self._group_id).inc(set_aside)
         self._commit(consumer, batch)
 
     @staticmethod

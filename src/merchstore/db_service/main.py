@@ -58,7 +58,7 @@ async def serve(settings: Settings) -> None:
 
     shipping = ship_logs(settings, "db-service")
     interceptors = [RpcLogging("merchstore.db_service.rpc")]
-    async with grpc_server(f"{config.host}:{config.port}", interceptors) as server:
+    async with grpc_server(config.host, config.port, interceptors) as server:
         store_pb2_grpc.add_StoreDataServicer_to_server(StoreDataServicer(repository), server)
         health = await add_health_and_reflection(server, [SERVICE_NAME])
         await server.start()

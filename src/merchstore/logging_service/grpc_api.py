@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 import grpc
 
+from merchstore.common.metrics import LOG_LINES
 from merchstore.logging_service.domain import InvalidLogMessage, log_channel_json
 from merchstore.logging_service.publisher import InFlight, LogPublisher, Settled
 from merchstore.protos import logging_pb2, logging_pb2_grpc
@@ -47,6 +48,14 @@ class LogCollectorServicer(logging_pb2_grpc.LogCollectorServicer):
                 # Settling as the stream goes bounds memory and applies back-pressure.
                 outcome.add(await self._publisher.settle(batch))
         outcome.add(await self._publisher.settle(batch))
+        for outcome_name, count in (
+            ("received", received),
+            ("published", outcome.published),
+            ("spilled", outcome.spilled),
+            ("dropped", outcome.dropped),
+            ("rejected", rejected),
+        ):
+            LOG_LINES.labels(outcome_name).inc(count)
         if rejected:
             log.warning("stream rejected %d invalid message(s): %s", rejected, reasons[:3])
         return logging_pb2.StreamSummary(

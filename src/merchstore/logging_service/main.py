@@ -36,7 +36,7 @@ async def serve(settings: Settings) -> None:
     for stop_signal in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(stop_signal, stop.set)
 
-    async with grpc_server(f"{config.host}:{config.port}") as server:
+    async with grpc_server(config.host, config.port) as server:
         servicer = LogCollectorServicer(publisher, config.settle_every)
         logging_pb2_grpc.add_LogCollectorServicer_to_server(servicer, server)
         health = await add_health_and_reflection(server, [SERVICE_NAME])

@@ -1,0 +1,162 @@
+"""Prometheus metrics of every service: HTTP requests, gRPC calls and consumers.
+
+Names follow Prometheus conventions (counters end in ``_total``, durations are ``_seconds``
+histograms) and labels have few values: a route template, never a raw path or a user id.
+HTTP services serve ``GET /metrics``; gRPC services serve the same on an HTTP port of their
+own (their gRPC port + 100).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import grpc
+from fastapi import FastAPI, Response
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import start_http_server as _start_http_server
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+METRICS_PORT_OFFSET = 100
+"""A gRPC service serves /metrics on its gRPC port plus this."""
+
+HTTP_REQUESTS = Counter(
+    "http_requests_total",
+    "HTTP requests answered, by method, route template and status code",
+    ["method", "route", "status"],
+)
+HTTP_DURATION = Histogram(
+    "http_request_duration_seconds",
+    "Time from request to the end of the answer, by method, route template and status code",
+    ["method", "route", "status"],
+)
+RPC_HANDLED = Counter(
+    "grpc_server_handled_total", "RPCs completed, by method and status code", ["method", "code"]
+)
+RPC_DURATION = Histogram(
+    "grpc_server_handling_seconds", "Time to complete an RPC, by method", ["method"]
+)
+CONSUMED = Counter(
+    "consumer_messages_processed_total",
+    "Messages a consumer stored (or otherwise handled) for good",
+    ["consumer"],
+)
+SET_ASIDE = Counter(
+    "consumer_messages_set_aside_total",
+    "Messages a consumer set aside because no retry could handle them",
+    ["consumer"],
+)
+FAILED_ATTEMPTS = Counter(
+    "consumer_failed_attempts_total",
+    "Attempts to store a batch that failed and will be retried",
+    ["consumer"],
+)
+STALLED = Gauge(
+    "consumer_stalled", "1 while every attempt to store what was read keeps failing", ["consumer"]
+)
+
+LOG_LINES = Counter(
+    "log_lines_total",
+    "Operation log lines logging-service took in, by what became of them "
+    "(received, published, spilled, dropped, rejected)",
+    ["outcome"],
+)
+
+UNMATCHED_ROUTE = "<unmatched>"
+
+
+class HttpMetrics:
+    """ASGI middleware counting and timing every request by its route template."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Time the request; label it with the route that served it once known."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_noting_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_noting_status)
+        finally:
+            route = scope.get("route")
+            # The template as documented ("/orders/{id}"), never the raw path.
+            template = (
+                getattr(route, "path_format", None) or getattr(route, "path", None)
+            ) or UNMATCHED_ROUTE
+            labels = (scope.get("method", ""), template, str(status))
+            HTTP_REQUESTS.labels(*labels).inc()
+            HTTP_DURATION.labels(*labels).observe(time.perf_counter() - started)
+
+
+def add_metrics(app: FastAPI) -> None:
+    """Measure every request of ``app`` and serve ``GET /metrics`` (not in the API document)."""
+    app.add_middleware(HttpMetrics)
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+def serve_metrics(grpc_port: int, host: str = "0.0.0.0") -> int:
+    """Serve /metrics over HTTP beside a gRPC server; return the port used."""
+    port = grpc_port + METRICS_PORT_OFFSET
+    _start_http_server(port, addr=host)
+    return port
+
+
+class RpcMetrics(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+    """Counts and times unary and client-streaming RPCs by method and status code."""
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        """Wrap the handler of the method being called."""
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return handler
+        method = handler_call_details.method
+        if handler.unary_unary is not None:
+            return grpc.unary_unary_rpc_method_handler(
+                _measured(method, handler.unary_unary),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.stream_unary is not None:
+            return grpc.stream_unary_rpc_method_handler(
+                _measured(method, handler.stream_unary),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        return handler
+
+
+def _measured(
+    method: str, inner: Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
+) -> Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]:
+    async def measured(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        started = time.perf_counter()
+        code = "OK"
+        try:
+            return await inner(request, context)
+        except BaseException:
+            status = context.code()
+            code = status.name if isinstance(status, grpc.StatusCode) else "UNKNOWN"
+            raise
+        finally:
+            RPC_HANDLED.labels(method, code).inc()
+            RPC_DURATION.labels(method).observe(time.perf_counter() - started)
+
+    return measured

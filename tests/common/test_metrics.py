@@ -1,0 +1,99 @@
+"""/metrics: request counters and duration histograms by route template, consumer counts."""
+
+from __future__ import annotations
+
+import importlib
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from merchstore.common.config import Settings
+from merchstore.common.domain_events import DomainEvent
+from merchstore.services import SERVICES
+from tests.conftest import ServiceLauncher
+from tests.support.kafka import produce_all
+from tests.support.processes import wait_until
+
+
+def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    found = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            found[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return found
+
+
+def value(text: str, name: str, **labels: str) -> float:
+    return sum(
+        v
+        for (metric, metric_labels), v in samples(text).items()
+        if metric == name and set(labels.items()) <= set(metric_labels)
+    )
+
+
+@pytest.mark.parametrize(
+    "spec", [s for s in SERVICES if s.protocol == "http"], ids=lambda s: s.name
+)
+def test_every_http_service_counts_requests_by_route_template(spec: object) -> None:
+    module = importlib.import_module(spec.api_module)  # type: ignore[attr-defined]
+    client = TestClient(module.documentation_app(), raise_server_exceptions=False)
+    before = client.get("/metrics").text
+    client.get("/health")
+    client.get("/no/such/path/42")
+    text = client.get("/metrics").text
+    assert (
+        value(text, "http_requests_total", route="/health", status="200")
+        - value(before, "http_requests_total", route="/health", status="200")
+        == 1
+    )
+    assert value(text, "http_request_duration_seconds_count", route="/health") >= 1
+    assert value(text, "http_requests_total", route="<unmatched>", status="404") >= 1
+    assert "/no/such/path/42" not in text, "never a raw path as a label"
+
+
+def test_store_api_labels_paths_with_their_template() -> None:
+    module = importlib.import_module("merchstore.store_api.api")
+    client = TestClient(module.documentation_app(), raise_server_exceptions=False)
+    client.get("/orders/12345")
+    text = client.get("/metrics").text
+    assert value(text, "http_requests_total", route="/orders/{id}") >= 1
+    assert "12345" not in text
+
+
+def test_storage_counts_what_it_stored_and_set_aside(
+    services: ServiceLauncher, settings: Settings
+) -> None:
+    storage = services.start("storage")
+    good = [DomainEvent.new("join_guild", "7").to_json() for _ in range(3)]
+    poison = DomainEvent.new("join_guild", "\u0000").to_json()
+    produce_all(settings.bootstrap_servers, settings.topics.events, [*good, poison], key=b"7")
+
+    def metrics() -> str:
+        return httpx.get(f"{storage.url}/metrics", timeout=5).text
+
+    wait_until(
+        lambda: value(metrics(), "consumer_messages_set_aside_total", consumer="storage") == 1,
+        30,
+        "the poison message counted as set aside",
+    )
+    assert value(metrics(), "consumer_messages_processed_total", consumer="storage") == 3
+    assert value(metrics(), "consumer_stalled", consumer="storage") == 0
+
+
+def test_grpc_services_serve_metrics_on_their_port_plus_100(services: ServiceLauncher) -> None:
+    db_service = services.start("db-service")
+    store = services.start("store-api")
+    httpx.get(f"{store.url}/products/1")
+    text = httpx.get(f"http://127.0.0.1:{db_service.port + 100}/metrics", timeout=5).text
+    assert (
+        value(
+            text,
+            "grpc_server_handled_total",
+            method="/merchstore.store.v1.StoreData/GetProduct",
+            code="OK",
+        )
+        >= 1
+    )
+    assert value(text, "grpc_server_handling_seconds_count") >= 1
