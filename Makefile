@@ -8,12 +8,12 @@ STAMP  := $(VENV)/.installed
 PROTOS := $(wildcard protos/merchstore/protos/*.proto)
 GENERATED := $(PROTOS:protos/%.proto=src/%_pb2.py)
 
-.PHONY: run test install protos openapi bench bench-event-logger bench-pipeline bench-store bench-logging wrk clean
+.PHONY: run test install system-packages protos openapi bench bench-event-logger bench-pipeline bench-store bench-logging wrk clean
 
 run: install
 	$(BIN)/merchstore up
 
-test: install
+test: install system-packages
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
@@ -28,6 +28,10 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
+
+# Chromium, ChromeDriver, NGINX, docker-compose and Node.js from Debian, when missing.
+system-packages:
+	scripts/install-system-packages
 
 # Generated from protos/ by grpcio-tools; never edited by hand, never committed.
 protos: $(GENERATED)

@@ -24,7 +24,7 @@ CHROMEDRIVER = "/usr/bin/chromedriver"
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[WebDriver]:
     assert os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER), (
-        "install Debian's chromium and chromium-driver (.ci/run does)"
+        "install Debian's chromium and chromium-driver (make test does)"
     )
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM

@@ -27,7 +27,7 @@ def compose() -> dict[str, Any]:
 
 def test_compose_file_validates() -> None:
     command = shutil.which("docker-compose")
-    assert command, "install Debian's docker-compose (.ci/run does)"
+    assert command, "install Debian's docker-compose (make test does)"
     result = subprocess.run(
         [
             command,
@@ -141,7 +141,7 @@ def test_committed_nginx_config_is_the_rendered_template() -> None:
 
 
 def nginx_test(config: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    assert Path(NGINX).exists(), "install Debian's nginx (.ci/run does)"
+    assert Path(NGINX).exists(), "install Debian's nginx (make test does)"
     path = tmp_path / "nginx.conf"
     path.write_text(config)
     return subprocess.run(
