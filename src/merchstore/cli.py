@@ -12,6 +12,7 @@ from types import FrameType
 import click
 
 from merchstore.common.config import ConfigError, Settings, load_settings
+from merchstore.common.domain_events import EVENT_TYPES
 from merchstore.common.kafka import BrokerUnavailable
 from merchstore.common.postgres import DatabaseUnavailable
 
@@ -178,11 +179,40 @@ DATA_DIR_OPTION = click.option(
 )
 
 
+MAX_MESSAGES_OPTION = click.option(
+    "-n",
+    "--max-messages",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Exit after printing this many.",
+)
+JSON_OPTION = click.option(
+    "--json", "as_json", is_flag=True, help="Print each message as its raw JSON, one per line."
+)
+
+
 @logs.command("tail")
 @click.option("--from-beginning", is_flag=True, help="Print what log-channel already holds first.")
 @click.option("--service", default=None, help="Only lines of this service (e.g. store-api).")
+@click.option(
+    "--level",
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], case_sensitive=False),
+    default=None,
+    help="Only lines at this level or above.",
+)
+@click.option("--trace", default=None, help="Only lines of this trace id (X-Request-ID).")
+@MAX_MESSAGES_OPTION
+@JSON_OPTION
 @DATA_DIR_OPTION
-def logs_tail(from_beginning: bool, service: str | None, data_dir: Path | None) -> None:
+def logs_tail(
+    from_beginning: bool,
+    service: str | None,
+    level: str | None,
+    trace: str | None,
+    max_messages: int | None,
+    as_json: bool,
+    data_dir: Path | None,
+) -> None:
     """Print each log line as it arrives and append it to logs/log_YYYYMMDD_HH.jsonl."""
     from merchstore.tools.log_tail import tail_logs
 
@@ -195,7 +225,11 @@ def logs_tail(from_beginning: bool, service: str | None, data_dir: Path | None) 
             service=service,
             stop=stop,
             echo=lambda line: click.echo(line),
-            colour=sys.stdout.isatty(),
+            colour=sys.stdout.isatty() and not as_json,
+            min_level=level.upper() if level else None,
+            trace=trace,
+            max_messages=max_messages,
+            as_json=as_json,
         )
     except (ConfigError, LookupError) as error:
         click.echo(f"merchstore: {error}", err=True)
@@ -210,8 +244,24 @@ def events() -> None:
 @events.command("tail")
 @click.option("--topic", default=None, help="Topic to follow (default: the events topic).")
 @click.option("--from-beginning", is_flag=True, help="Print what the topic already holds first.")
+@click.option(
+    "--type",
+    "event_type",
+    type=click.Choice(EVENT_TYPES),
+    default=None,
+    help="Only domain events of this type.",
+)
+@MAX_MESSAGES_OPTION
+@JSON_OPTION
 @DATA_DIR_OPTION
-def events_tail(topic: str | None, from_beginning: bool, data_dir: Path | None) -> None:
+def events_tail(
+    topic: str | None,
+    from_beginning: bool,
+    event_type: str | None,
+    max_messages: int | None,
+    as_json: bool,
+    data_dir: Path | None,
+) -> None:
     """Print each message of a topic as it arrives."""
     from merchstore.tools.topic_tail import tail_topic
 
@@ -224,6 +274,9 @@ def events_tail(topic: str | None, from_beginning: bool, data_dir: Path | None) 
             from_beginning=from_beginning,
             stop=stop,
             echo=lambda line: click.echo(line),
+            max_messages=max_messages,
+            as_json=as_json,
+            event_type=event_type,
         )
     except (ConfigError, LookupError) as error:
         click.echo(f"merchstore: {error}", err=True)

@@ -68,3 +68,48 @@ def test_prints_filters_and_writes_hourly_files(settings: Settings, tmp_path: Pa
     seven = (tmp_path / "logs" / "log_20261122_07.jsonl").read_text().splitlines()
     assert [json.loads(x)["message"] for x in six] == ["GET /products 200 3.1ms"]
     assert [json.loads(x)["message"] for x in seven] == ["GET /orders 200 5.0ms"]
+
+
+def test_level_trace_json_and_max_messages(settings: Settings, tmp_path: Path) -> None:
+    lines = [
+        json.dumps({"level": level, "service_name": "s", "message": m, "trace_id": trace}).encode()
+        for level, m, trace in [
+            ("INFO", "quiet", "t1"),
+            ("ERROR", "loud one", "t1"),
+            ("WARNING", "other trace", "t2"),
+            ("CRITICAL", "loud two", "t1"),
+            ("ERROR", "loud three", "t1"),
+        ]
+    ]
+    produce_all(settings.bootstrap_servers, settings.topics.log_channel, lines)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "merchstore",
+            "logs",
+            "tail",
+            "--from-beginning",
+            "--level",
+            "warning",
+            "--trace",
+            "t1",
+            "--json",
+            "-n",
+            "2",
+        ],
+        env={
+            **os.environ,
+            "MERCHSTORE_KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
+            "MERCHSTORE_TOPICS__LOG_CHANNEL": settings.topics.log_channel,
+            "MERCHSTORE_DATA_DIR": str(tmp_path),
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert [json.loads(x)["message"] for x in result.stdout.splitlines()] == [
+        "loud one",
+        "loud two",
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import signal
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from merchstore.common.config import Settings
+from merchstore.common.domain_events import DomainEvent
 from tests.support.kafka import produce_all
 from tests.support.processes import free_port
 
@@ -104,3 +106,39 @@ def test_without_a_broker_the_tails_exit_within_15_s_with_one_line(
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
     assert "merchstore up" in lines[0] or "not reachable" in lines[0]
+
+
+def test_type_json_and_max_messages(settings: Settings) -> None:
+    topic = settings.topics.events
+    events = [
+        DomainEvent.new("join_guild", "1").to_json(),
+        DomainEvent.new("purchase_sword", "2").to_json(),
+        b"not json",
+        DomainEvent.new("purchase_sword", "3").to_json(),
+        DomainEvent.new("purchase_sword", "4").to_json(),
+    ]
+    produce_all(settings.bootstrap_servers, topic, events, key=b"k")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "merchstore",
+            "events",
+            "tail",
+            "--topic",
+            topic,
+            "--from-beginning",
+            "--type",
+            "purchase_sword",
+            "--json",
+            "-n",
+            "2",
+        ],
+        env={**os.environ, "MERCHSTORE_KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert [json.loads(line)["user_id"] for line in lines] == ["2", "3"]

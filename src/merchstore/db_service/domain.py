@@ -68,6 +68,7 @@ LOGIN_WINDOW_S = 60
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
 ORDERS_PAGE_DEFAULT = 50
 ORDERS_PAGE_MAX = 200
+MAX_PRODUCTS_LISTED = 1000
 
 
 def check_login_allowed(failures: int, oldest_age_s: float) -> None:

@@ -70,7 +70,11 @@ class StoreRepository:
         async with self._connections.connection() as connection:
             cursor = connection.cursor(row_factory=dict_row)
             rows = await (
-                await cursor.execute(f"SELECT {_PRODUCT} FROM products ORDER BY id")
+                # Bounded, as every reply is: far above any catalogue, far below gRPC's 4 MB.
+                await cursor.execute(
+                    f"SELECT {_PRODUCT} FROM products ORDER BY id LIMIT %s",
+                    (domain.MAX_PRODUCTS_LISTED,),
+                )
             ).fetchall()
         return [Product(**row) for row in rows]
 

@@ -71,6 +71,23 @@ class HourlyFiles:
             self._file = None
 
 
+LEVEL_ORDER = {name: rank for rank, name in enumerate(LEVEL_COLOURS)}
+
+
+def wanted(
+    body: dict[str, Any], service: str | None, min_level: str | None, trace: str | None
+) -> bool:
+    """Whether a log line passes the filters (service, lowest level, trace id)."""
+    if service and body.get("service_name") != service:
+        return False
+    if trace and body.get("trace_id") != trace:
+        return False
+    if min_level:
+        rank = LEVEL_ORDER.get(str(body.get("level")), len(LEVEL_ORDER))
+        return rank >= LEVEL_ORDER[min_level]
+    return True
+
+
 def tail_logs(
     settings: Settings,
     *,
@@ -79,8 +96,16 @@ def tail_logs(
     stop: threading.Event,
     echo: Callable[[str], None],
     colour: bool,
+    min_level: str | None = None,
+    trace: str | None = None,
+    max_messages: int | None = None,
+    as_json: bool = False,
 ) -> None:
-    """Print and save every ``log-channel`` message until ``stop`` is set."""
+    """Print and save every ``log-channel`` message until ``stop`` is set (or ``max_messages``).
+
+    The filters choose what is printed and saved.
+    """
+    shown = 0
     files = HourlyFiles(settings.data_path("logs"))
     try:
         for message in follow_topic(
@@ -92,9 +117,15 @@ def tail_logs(
             except json.JSONDecodeError:
                 echo(f"(not JSON at offset {message.offset()}: {raw[:200]!r})")
                 continue
-            if service and body.get("service_name") != service:
+            if not isinstance(body, dict):
+                echo(f"(not a JSON object at offset {message.offset()}: {raw[:200]!r})")
+                continue
+            if not wanted(body, service, min_level, trace):
                 continue
             files.append(hour_of(body), raw)
-            echo(format_log_line(body, colour))
+            echo(raw if as_json else format_log_line(body, colour))
+            shown += 1
+            if max_messages is not None and shown >= max_messages:
+                return
     finally:
         files.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -69,6 +70,15 @@ def format_message(message: Message) -> str:
     )
 
 
+def has_event_type(message: Message, event_type: str) -> bool:
+    """Whether the message is a JSON object whose ``event_type`` is ``event_type``."""
+    try:
+        body = json.loads(message.value() or b"")
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(body, dict) and body.get("event_type") == event_type
+
+
 def tail_topic(
     settings: Settings,
     topic: str,
@@ -76,7 +86,23 @@ def tail_topic(
     from_beginning: bool,
     stop: threading.Event,
     echo: Callable[[str], None],
+    max_messages: int | None = None,
+    as_json: bool = False,
+    event_type: str | None = None,
 ) -> None:
-    """Print each message of ``topic`` until ``stop`` is set."""
+    """Print each message of ``topic`` until ``stop`` is set or ``max_messages`` were shown.
+
+    ``as_json`` prints the value alone (one JSON document per line, for ``jq``);
+    ``event_type`` keeps only domain events of that type.
+    """
+    shown = 0
     for message in follow_topic(settings, topic, from_beginning=from_beginning, stop=stop):
-        echo(format_message(message))
+        if event_type is not None and not has_event_type(message, event_type):
+            continue
+        if as_json:
+            echo((message.value() or b"").decode(errors="replace"))
+        else:
+            echo(format_message(message))
+        shown += 1
+        if max_messages is not None and shown >= max_messages:
+            return
