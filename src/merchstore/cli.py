@@ -15,6 +15,7 @@ from merchstore.common.config import ConfigError, Settings, load_settings
 from merchstore.common.domain_events import EVENT_TYPES
 from merchstore.common.kafka import BrokerUnavailable
 from merchstore.common.postgres import DatabaseUnavailable
+from merchstore.services import SERVICES
 
 
 def _settings(**overrides: object) -> Settings:
@@ -86,8 +87,12 @@ def up(data_dir: Path | None, store_api_replicas: int | None) -> None:
     sys.exit(run_up(settings, lambda line: click.echo(line, err=False)))
 
 
+SERVICE_NAMES = click.Choice([spec.name for spec in SERVICES])
+"""Every service, listed in each command's --help."""
+
+
 @main.command()
-@click.argument("service")
+@click.argument("service", type=SERVICE_NAMES)
 def serve(service: str) -> None:
     """Run one service in the foreground (what `up` and containers start)."""
     from merchstore.services import find_service
@@ -106,7 +111,7 @@ def serve(service: str) -> None:
 
 
 @main.command()
-@click.argument("service")
+@click.argument("service", type=SERVICE_NAMES)
 def openapi(service: str) -> None:
     """Print the OpenAPI document (YAML) of an HTTP service, as kept in docs/openapi/."""
     from merchstore.common.openapi import openapi_document, to_yaml
@@ -122,7 +127,7 @@ def openapi(service: str) -> None:
 
 
 @main.command()
-@click.argument("service", required=False, envvar="MERCHSTORE_SERVICE")
+@click.argument("service", type=SERVICE_NAMES, required=False, envvar="MERCHSTORE_SERVICE")
 def health(service: str | None) -> None:
     """Exit 0 if SERVICE (or $MERCHSTORE_SERVICE) answers its health check as ready, else 1."""
     from merchstore.runtime.supervision import Program
@@ -139,6 +144,24 @@ def health(service: str | None) -> None:
     healthy = member.healthy()
     click.echo(f"{service}: {'ready' if healthy else 'not ready'} ({member.url})")
     sys.exit(0 if healthy else 1)
+
+
+@main.command()
+def status() -> None:
+    """Print the health of every service of a running system; exit 1 unless all are ready."""
+    from merchstore.runtime.supervision import Program
+    from merchstore.runtime.up import Member
+
+    settings = _settings()
+    all_ready = True
+    for spec in SERVICES:
+        endpoint = spec.endpoint(settings)
+        host = "127.0.0.1" if endpoint.host in ("0.0.0.0", "::") else endpoint.host
+        member = Member(Program.service(spec.name), spec.protocol, host, endpoint.port)
+        ready = member.healthy(timeout_s=2.0)
+        all_ready = all_ready and ready
+        click.echo(f"{spec.name:<16} {'ready' if ready else 'NOT READY':<10} {member.url}")
+    sys.exit(0 if all_ready else 1)
 
 
 @main.command("nginx-config")

@@ -17,7 +17,7 @@ from tests.support.processes import http_ok, wait_until
 
 
 def test_up_runs_restarts_and_stops_cleanly(
-    running_up: UpProcess, tmp_path: Path, up_ports: dict[str, int]
+    running_up: UpProcess, tmp_path: Path, up_ports: dict[str, int], up_env: dict[str, str]
 ) -> None:
     up = running_up
     up.wait_for("merchstore is up")
@@ -35,6 +35,16 @@ def test_up_runs_restarts_and_stops_cleanly(
 
     event_logger_url = f"http://127.0.0.1:{up_ports['event_logger']}"
     assert http_ok(f"{event_logger_url}/health")
+
+    status = subprocess.run(
+        [sys.executable, "-m", "merchstore", "status"],
+        env={**os.environ, **up_env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert status.returncode == 0, status.stdout
+    assert status.stdout.count(" ready ") == 8
 
     # The tails find this broker from the data directory alone, with no other setting.
     tail_env = {k: v for k, v in os.environ.items() if not k.startswith("MERCHSTORE_")}

@@ -47,7 +47,7 @@ class ServiceSources:
             if spec.protocol == "http":
                 answer = await self._http.get(f"{spec.url(self._settings)}/health")
                 ok = answer.status_code == 200
-                return spec.name, ok, None if ok else f"health answered {answer.status_code}"
+                return spec.name, ok, None if ok else _health_detail(answer)
             endpoint = spec.endpoint(self._settings)
             target = f"{endpoint.host}:{endpoint.port}"
             if target not in self._channels:
@@ -65,3 +65,12 @@ class ServiceSources:
         await self._http.aclose()
         for channel in self._channels.values():
             await channel.close()
+
+
+def _health_detail(answer: httpx.Response) -> str:
+    """Why a service says it is not ready: its own ``detail`` (a stalled consumer says why)."""
+    try:
+        detail = answer.json().get("detail")
+    except (ValueError, AttributeError):
+        detail = None
+    return f"{answer.status_code}: {detail}" if detail else f"health answered {answer.status_code}"
