@@ -75,3 +75,17 @@ def test_a_new_topic_incarnation_is_counted_from_offset_0(tmp_path: Path) -> Non
     assert len(ingestor.ingest(again)) == 3
     assert store.counts()["0001"] == 8
     assert logged_ids(tmp_path / "app.log") == list(range(1, 9))
+
+
+def test_a_log_file_of_an_earlier_version_is_not_written_again(tmp_path: Path) -> None:
+    store = EventLogStore(tmp_path / "db.sqlite3")
+    batch = messages(0, 3)
+    store.store_batch([parse_event_log_message(m) for m in batch], batch)
+    # The earlier version wrote its lines (without ids) before each commit.
+    old_lines = "".join(f"2026-11-20T00:00:00Z code=0001 offset={i} message=m\n" for i in range(3))
+    (tmp_path / "app.log").write_text(old_lines)
+    record_file = RecordFile(tmp_path / "app.log")
+    assert record_file.reconcile(store) == 0
+    EventLogIngestor(store, record_file).ingest(messages(3, 4))
+    text = (tmp_path / "app.log").read_text()
+    assert text.startswith(old_lines) and logged_ids(tmp_path / "app.log") == [4]

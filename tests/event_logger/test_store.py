@@ -58,3 +58,33 @@ def test_a_failed_batch_changes_nothing(tmp_path: Path) -> None:
         store.store_batch([*records, records[0]], messages)
     assert store.counts()["0001"] == 2
     assert store.next_offset("event_log", "", 0) == 2
+
+
+def test_a_version_1_database_is_migrated_with_its_rows_and_counts(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite3"
+    old = sqlite3.connect(path)
+    old.executescript((Path(__file__).parent / "schema_v1.sql").read_text())
+    old.execute(
+        "INSERT INTO event_log_messages (code, message, written_at, topic, kafka_partition,"
+        " kafka_offset) VALUES ('0001', 'old', '2026-11-20T00:00:00Z', 'event_log', 0, 0)"
+    )
+    old.execute("INSERT INTO code_counts VALUES ('0001', 1)")
+    old.execute("INSERT INTO consumer_positions VALUES ('event_log', 0, 1)")
+    old.commit()
+    old.close()
+
+    store = EventLogStore(path)
+    assert store.counts()["0001"] == 1
+    assert [row["message"] for row in store.recent(None, 5)] == ["old"]
+    # The old position names no topic incarnation: kept for brokers without topic ids, while
+    # a topic with an id is read from its start.
+    assert store.next_offset("event_log", "", 0) == 1
+    assert store.next_offset("event_log", "id-1", 0) is None
+    new_topic = [
+        ConsumedMessage(m.topic, m.partition, m.offset, m.value, "id-1") for m in batch(0, 2)
+    ]
+    assert store_all(store, new_topic) == 2
+    assert store_all(store, batch(0, 2)) == 1, "offset 0 of the old log was stored before"
+    assert store.counts()["0001"] == 4
+    store.close()
+    assert EventLogStore(path).counts()["0001"] == 4, "opening again changes nothing"

@@ -42,6 +42,7 @@ class RecordFile:
         self.path = path
         self._lock = threading.Lock()
         self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+        self._written_by_earlier_version = False
         self.last_id = self._last_complete_id()
 
     def _last_complete_id(self) -> int:
@@ -61,10 +62,16 @@ class RecordFile:
             found = _ID.search(line)
             if found is not None:
                 return int(found.group(1))
+        # Lines without ids: written by an earlier version, before each commit, so they hold
+        # every row committed so far (`reconcile` then starts after the newest row).
+        self._written_by_earlier_version = bool(tail.strip())
         return 0
 
     def reconcile(self, store: EventLogStore) -> int:
         """Write the rows committed after the file's last line; return how many."""
+        if self._written_by_earlier_version:
+            self.last_id = store.last_id()
+            self._written_by_earlier_version = False
         written = 0
         while True:
             missing = store.records_after(self.last_id)

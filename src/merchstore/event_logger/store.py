@@ -8,6 +8,7 @@ id), so a topic created again (a memory-only broker started again) is read from 
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
 from collections import Counter
@@ -61,12 +62,11 @@ def _migrate_version_1(connection: sqlite3.Connection) -> None:
         cursor.execute("ALTER TABLE event_log_messages RENAME TO event_log_messages_v1")
         cursor.execute("DROP INDEX IF EXISTS event_log_messages_by_code")
         # executescript would commit half-way: create the new table by its own statement.
-        [create_table] = [
-            statement
-            for statement in _schema().split(";")
-            if "CREATE TABLE IF NOT EXISTS event_log_messages" in statement
-        ]
-        cursor.execute(create_table)
+        create_table = re.search(
+            r"CREATE TABLE IF NOT EXISTS event_log_messages \(.*?\n\);", _schema(), re.DOTALL
+        )
+        assert create_table is not None, "schema.sql defines event_log_messages"
+        cursor.execute(create_table.group())
         cursor.execute(
             "INSERT INTO event_log_messages (id, code, message, service, sent_at, written_at,"
             " topic, topic_id, kafka_partition, kafka_offset) SELECT id, code, message, service,"
@@ -74,7 +74,17 @@ def _migrate_version_1(connection: sqlite3.Connection) -> None:
             " FROM event_log_messages_v1"
         )
         cursor.execute("DROP TABLE event_log_messages_v1")
-        # Positions of version 1 cannot say which incarnation of the topic they belong to.
+        # Version 1 positions belong to an unnamed incarnation (''): a broker that gives no
+        # topic ids resumes there as before; any topic with an id is read from its start.
+        positions = re.search(
+            r"CREATE TABLE IF NOT EXISTS topic_positions \(.*?\n\);", _schema(), re.DOTALL
+        )
+        assert positions is not None, "schema.sql defines topic_positions"
+        cursor.execute(positions.group())
+        cursor.execute(
+            "INSERT INTO topic_positions (topic, topic_id, kafka_partition, next_offset)"
+            " SELECT topic, '', kafka_partition, next_offset FROM consumer_positions"
+        )
         cursor.execute("DROP TABLE consumer_positions")
 
 
@@ -222,6 +232,12 @@ class EventLogStore:
         with self._reader_lock:
             row = self._reader.execute("SELECT count(*) FROM set_aside_messages").fetchone()
         return int(row[0])
+
+    def last_id(self) -> int:
+        """The id of the newest stored row (0 when there is none)."""
+        with self._reader_lock:
+            row = self._reader.execute("SELECT max(id) FROM event_log_messages").fetchone()
+        return int(row[0] or 0)
 
     def records_after(self, last_id: int, limit: int = 10_000) -> list[StoredRecord]:
         """Stored rows with an id above ``last_id``, in id order."""
