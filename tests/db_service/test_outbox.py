@@ -9,30 +9,43 @@ from pathlib import Path
 import httpx
 import psycopg
 
+from merchstore.common.config import Settings
 from tests.conftest import ServiceLauncher
-from tests.store_api.conftest import Store
+from tests.store_api.conftest import Shopper, Store
 from tests.support.broker import PrivateBroker
 from tests.support.kafka import read_topic
 from tests.support.processes import wait_until
+
+
+def _launcher(
+    settings: Settings, database_url: str, tmp_path: Path, **overrides: str
+) -> ServiceLauncher:
+    """Services on this test's broker and database; overrides name kafka / db_service keys."""
+    sections = {"DELIVERY_TIMEOUT_MS": "KAFKA", "OUTBOX_RETENTION_S": "DB_SERVICE"}
+    return ServiceLauncher(
+        {
+            "MERCHSTORE_KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
+            "MERCHSTORE_DATABASE_URL": database_url,
+            "MERCHSTORE_DATA_DIR": str(tmp_path),
+            **{f"MERCHSTORE_{sections[key]}__{key}": value for key, value in overrides.items()},
+        },
+        tmp_path / "logs",
+    )
+
+
+def _store_with_a_shopper(services: ServiceLauncher) -> tuple[Store, Shopper]:
+    services.start("db-service")
+    store = Store(services.start("store-api").url)
+    return store, store.register()
 
 
 def test_orders_placed_while_the_broker_is_down_all_arrive_once(
     tmp_path: Path, database_url: str, private_broker: PrivateBroker
 ) -> None:
     broker, settings = private_broker, private_broker.settings
-    services = ServiceLauncher(
-        {
-            "MERCHSTORE_KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
-            "MERCHSTORE_DATABASE_URL": database_url,
-            "MERCHSTORE_DATA_DIR": str(tmp_path),
-            "MERCHSTORE_KAFKA__DELIVERY_TIMEOUT_MS": "2000",
-        },
-        tmp_path / "logs",
-    )
+    services = _launcher(settings, database_url, tmp_path, DELIVERY_TIMEOUT_MS="2000")
     try:
-        services.start("db-service")
-        store = Store(services.start("store-api").url)
-        shopper = store.register()
+        store, shopper = _store_with_a_shopper(services)
         broker.stop()
         order_ids = []
         for _ in range(10):
@@ -62,20 +75,11 @@ def test_the_relay_holds_no_transaction_while_kafka_is_down_and_prunes_sent_rows
     tmp_path: Path, database_url: str, private_broker: PrivateBroker
 ) -> None:
     broker, settings = private_broker, private_broker.settings
-    services = ServiceLauncher(
-        {
-            "MERCHSTORE_KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
-            "MERCHSTORE_DATABASE_URL": database_url,
-            "MERCHSTORE_DATA_DIR": str(tmp_path),
-            "MERCHSTORE_KAFKA__DELIVERY_TIMEOUT_MS": "4000",
-            "MERCHSTORE_DB_SERVICE__OUTBOX_RETENTION_S": "0",
-        },
-        tmp_path / "logs",
+    services = _launcher(
+        settings, database_url, tmp_path, DELIVERY_TIMEOUT_MS="4000", OUTBOX_RETENTION_S="0"
     )
     try:
-        services.start("db-service")
-        store = Store(services.start("store-api").url)
-        shopper = store.register()
+        store, shopper = _store_with_a_shopper(services)
         broker.stop()
         answer = store.http.post(
             "/orders", headers=shopper.auth, json={"product_id": 1, "quantity": 1}
