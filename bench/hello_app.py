@@ -6,6 +6,7 @@ import sys
 
 from fastapi import FastAPI
 
+from merchstore.common.config import HttpSettings
 from merchstore.common.serving import serve_http
 
 app = FastAPI()
@@ -30,4 +31,4 @@ async def health() -> dict[str, str]:
 
 
 if __name__ == "__main__":
-    serve_http(app, "127.0.0.1", int(sys.argv[1]))
+    serve_http(app, "127.0.0.1", int(sys.argv[1]), HttpSettings())

@@ -30,7 +30,7 @@ from bench.wrk import LoadResult, post_load, require_wrk
 from merchstore.common.domain_events import DomainEvent
 from tests.support.processes import ServiceProcess, free_port
 
-BODY = '{"user_id": "7", "metadata": {"kind": "katana", "price": "9.99"}}'
+BODY = '{"user_id": "7", "metadata": {"sword_type": "katana", "price": "9.99"}}'
 LEVELS = (1, 8, 32, 64)
 
 
@@ -66,7 +66,7 @@ def stored_count(database_url: str) -> int:
 
 def raw_produce_rate(bootstrap: str, topic: str, count: int) -> float:
     payloads = [
-        DomainEvent.new("purchase_sword", "7", {"kind": "katana"}).to_json() for _ in range(count)
+        DomainEvent.new("purchase_sword", "7", {"sword_type": "katana"}).to_json() for _ in range(count)
     ]
     producer = Producer(
         {"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all", "linger.ms": 5}
@@ -85,7 +85,7 @@ def raw_produce_rate(bootstrap: str, topic: str, count: int) -> float:
 
 
 def raw_insert_rate(database_url: str, count: int) -> float:
-    events = [DomainEvent.new("purchase_sword", "7", {"kind": "katana"}) for _ in range(count)]
+    events = [DomainEvent.new("purchase_sword", "7", {"sword_type": "katana"}) for _ in range(count)]
     with psycopg.connect(database_url) as connection:
         connection.execute("CREATE TABLE raw_events (LIKE events INCLUDING ALL)")
         connection.commit()
