@@ -66,7 +66,8 @@ def stored_count(database_url: str) -> int:
 
 def raw_produce_rate(bootstrap: str, topic: str, count: int) -> float:
     payloads = [
-        DomainEvent.new("purchase_sword", "7", {"sword_type": "katana"}).to_json() for _ in range(count)
+        DomainEvent.new("purchase_sword", "7", {"sword_type": "katana"}).to_json()
+        for _ in range(count)
     ]
     producer = Producer(
         {"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all", "linger.ms": 5}
@@ -85,7 +86,9 @@ def raw_produce_rate(bootstrap: str, topic: str, count: int) -> float:
 
 
 def raw_insert_rate(database_url: str, count: int) -> float:
-    events = [DomainEvent.new("purchase_sword", "7", {"sword_type": "katana"}) for _ in range(count)]
+    events = [
+        DomainEvent.new("purchase_sword", "7", {"sword_type": "katana"}) for _ in range(count)
+    ]
     with psycopg.connect(database_url) as connection:
         connection.execute("CREATE TABLE raw_events (LIKE events INCLUDING ALL)")
         connection.commit()
