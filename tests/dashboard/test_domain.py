@@ -34,3 +34,13 @@ def test_history_keeps_a_bounded_number_of_points() -> None:
     for minute in range(5):
         history.add(NOW + timedelta(minutes=minute), {"default": minute})
     assert [point["counts"]["default"] for point in history.points] == [2, 3, 4]
+
+
+def test_the_health_panel_shows_a_service_s_own_reason() -> None:
+    import httpx
+
+    from merchstore.dashboard.sources import _health_detail
+
+    stalled = httpx.Response(503, json={"status": "unavailable", "detail": "no progress for 31 s"})
+    assert _health_detail(stalled) == "503: no progress for 31 s"
+    assert _health_detail(httpx.Response(502, text="bad gateway")) == "health answered 502"
