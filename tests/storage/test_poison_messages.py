@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import Iterator
 
 import psycopg
 import pytest
@@ -15,7 +14,6 @@ from psycopg_pool import ConnectionPool
 from merchstore.common.consumed import ConsumedMessage
 from merchstore.common.domain_events import EVENT_TYPES, DomainEvent
 from merchstore.common.poison import handle_or_set_aside
-from merchstore.common.postgres import apply_migrations, open_pool
 from merchstore.storage.ingest import STORAGE_POISON_POLICY, EventIngestor
 from merchstore.storage.repository import EventRepository
 from tests.support.hostile import hostile_messages, hostile_text, shaped_like
@@ -33,15 +31,6 @@ EVENT_SHAPED = shaped_like(
         "timestamp": st.sampled_from(["2026-11-22T06:00:00Z", "2026-11-22T06:00:00", "x"]),
     }
 )
-
-
-@pytest.fixture
-def pool(database_url: str) -> Iterator[ConnectionPool]:
-    pool = open_pool(database_url, name="test", min_size=1, max_size=2)
-    with pool.connection() as connection:
-        apply_migrations(connection, "merchstore.storage", "storage")
-    yield pool
-    pool.close()
 
 
 def _message(value: bytes | None) -> ConsumedMessage:

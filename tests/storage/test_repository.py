@@ -3,27 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from psycopg_pool import ConnectionPool
 
 from merchstore.common.domain_events import DomainEvent
-from merchstore.common.postgres import apply_migrations, open_pool
+from merchstore.common.postgres import apply_migrations
 from merchstore.storage.domain import ConsumedEvent, DeadLetter
 from merchstore.storage.repository import FEED_START, EventRepository
 
 BASE = datetime(2026, 11, 22, 6, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def pool(database_url: str) -> Iterator[ConnectionPool]:
-    pool = open_pool(database_url, name="test", min_size=1, max_size=4)
-    with pool.connection() as connection:
-        apply_migrations(connection, "merchstore.storage", "storage")
-    yield pool
-    pool.close()
 
 
 def consumed(minutes: int, event_type: str = "join_guild") -> ConsumedEvent:

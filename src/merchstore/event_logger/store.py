@@ -61,12 +61,7 @@ def _migrate_version_1(connection: sqlite3.Connection) -> None:
     with sqlite.transaction(connection) as cursor:
         cursor.execute("ALTER TABLE event_log_messages RENAME TO event_log_messages_v1")
         cursor.execute("DROP INDEX IF EXISTS event_log_messages_by_code")
-        # executescript would commit half-way: create the new table by its own statement.
-        create_table = re.search(
-            r"CREATE TABLE IF NOT EXISTS event_log_messages \(.*?\n\);", _schema(), re.DOTALL
-        )
-        assert create_table is not None, "schema.sql defines event_log_messages"
-        cursor.execute(create_table.group())
+        cursor.execute(_create_table("event_log_messages"))
         cursor.execute(
             "INSERT INTO event_log_messages (id, code, message, service, sent_at, written_at,"
             " topic, topic_id, kafka_partition, kafka_offset) SELECT id, code, message, service,"
@@ -76,11 +71,7 @@ def _migrate_version_1(connection: sqlite3.Connection) -> None:
         cursor.execute("DROP TABLE event_log_messages_v1")
         # Version 1 positions belong to an unnamed incarnation (''): a broker that gives no
         # topic ids resumes there as before; any topic with an id is read from its start.
-        positions = re.search(
-            r"CREATE TABLE IF NOT EXISTS topic_positions \(.*?\n\);", _schema(), re.DOTALL
-        )
-        assert positions is not None, "schema.sql defines topic_positions"
-        cursor.execute(positions.group())
+        cursor.execute(_create_table("topic_positions"))
         cursor.execute(
             "INSERT INTO topic_positions (topic, topic_id, kafka_partition, next_offset)"
             " SELECT topic, '', kafka_partition, next_offset FROM consumer_positions"
@@ -90,6 +81,13 @@ def _migrate_version_1(connection: sqlite3.Connection) -> None:
 
 def _schema() -> str:
     return (resources.files("merchstore.event_logger") / "schema.sql").read_text()
+
+
+def _create_table(table: str) -> str:
+    """One table's CREATE statement from schema.sql (executescript would commit half-way)."""
+    found = re.search(rf"CREATE TABLE IF NOT EXISTS {table} \(.*?\n\);", _schema(), re.DOTALL)
+    assert found is not None, f"schema.sql defines {table}"
+    return found.group()
 
 
 class EventLogStore:
