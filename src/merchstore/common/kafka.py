@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from types import FrameType
-from typing import Any
+from typing import Any, NamedTuple
 
 from confluent_kafka import (
     Consumer,
@@ -42,6 +42,14 @@ BatchHandler = Callable[[Sequence[ConsumedMessage]], object]
 SetAsideHandler = Callable[[ConsumedMessage, str], None]
 StartOffsets = Callable[[str, str, int], int | None]
 """Where to resume (topic, topic id, partition), or None to start at the beginning."""
+
+
+class OutgoingMessage(NamedTuple):
+    """A message to send, with the id its sender tracks it by (an outbox row, a spill entry)."""
+
+    id: int
+    value: bytes | str
+    key: bytes | str | None = None
 
 
 NOTHING_IS_PERMANENT = PoisonPolicy()
@@ -241,6 +249,32 @@ class KafkaProducer:
 
         self._produce(topic, value, key, on_delivery, fail)
         return await future
+
+    async def send_all_async(
+        self,
+        topic: str,
+        messages: Sequence[OutgoingMessage],
+        acknowledged: set[int],
+    ) -> None:
+        """Send the messages not in ``acknowledged`` at once, adding each one the broker acks.
+
+        Raises one failure if any: a transient `DeliveryFailed` before a `RefusedByBroker`, so
+        a batch waits for the broker rather than being set aside. Messages acknowledged before
+        are not sent again, so a batch retried one message at a time duplicates nothing.
+        """
+        pending = [m for m in messages if m.id not in acknowledged]
+        results = await asyncio.gather(
+            *(self.send_async(topic, m.value, m.key) for m in pending), return_exceptions=True
+        )
+        failures: list[BaseException] = []
+        for message, result in zip(pending, results, strict=True):
+            if isinstance(result, BaseException):
+                failures.append(result)
+            else:
+                acknowledged.add(message.id)
+        if failures:
+            failures.sort(key=lambda failure: isinstance(failure, RefusedByBroker))
+            raise failures[0]
 
     def send_with_callback(
         self,

@@ -19,16 +19,18 @@ from typing import Any
 import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from merchstore.common.kafka import DeliveryFailed, KafkaProducer, RefusedByBroker
+from merchstore.common.kafka import (
+    DeliveryFailed,
+    KafkaProducer,
+    OutgoingMessage,
+    RefusedByBroker,
+)
 from merchstore.common.poison import PoisonPolicy, Progress, handle_or_set_aside_async
 
 log = logging.getLogger(__name__)
 
 OUTBOX_POISON_POLICY = PoisonPolicy(permanent=(RefusedByBroker,))
 """A row the broker refuses (too large, invalid) is set aside; an unreachable broker is not."""
-
-OutboxRow = tuple[int, str, str]
-"""``(id, message_key, payload)`` of a claimed row."""
 
 
 class OutboxRelay:
@@ -82,38 +84,21 @@ class OutboxRelay:
             return 0
         acknowledged: set[int] = set()
 
-        async def send(batch: Sequence[OutboxRow]) -> None:
-            pending = [row for row in batch if row[0] not in acknowledged]
-            results = await asyncio.gather(
-                *(
-                    self._producer.send_async(self._topic, payload, key)
-                    for _, key, payload in pending
-                ),
-                return_exceptions=True,
-            )
-            failures = [r for r in results if isinstance(r, BaseException)]
-            acknowledged.update(
-                row[0]
-                for row, result in zip(pending, results, strict=True)
-                if not isinstance(result, BaseException)
-            )
-            if failures:
-                # A transient failure wins: the rows wait rather than being set aside.
-                failures.sort(key=OUTBOX_POISON_POLICY.is_permanent)
-                raise failures[0]
+        async def send(batch: Sequence[OutgoingMessage]) -> None:
+            await self._producer.send_all_async(self._topic, batch, acknowledged)
 
-        async def set_aside(row: OutboxRow, reason: str) -> None:
-            log.error("outbox row %d set aside: %s", row[0], reason)
+        async def set_aside(row: OutgoingMessage, reason: str) -> None:
+            log.error("outbox row %d set aside: %s", row.id, reason)
             async with self._pool.connection() as connection:
                 await connection.execute(
                     "UPDATE outbox SET failed_at = now(), failure = %s, claimed_until = NULL"
                     " WHERE id = %s",
-                    (reason, row[0]),
+                    (reason, row.id),
                 )
 
         try:
             set_aside_count = await handle_or_set_aside_async(
-                rows, send, set_aside, OUTBOX_POISON_POLICY
+                [OutgoingMessage(*row) for row in rows], send, set_aside, OUTBOX_POISON_POLICY
             )
         finally:
             # Whatever the broker acknowledged is marked, even if others in the batch failed.
@@ -128,7 +113,7 @@ class OutboxRelay:
         self.progress.succeeded(len(acknowledged), set_aside_count)
         return len(rows)
 
-    async def _claim(self) -> list[OutboxRow]:
+    async def _claim(self) -> list[tuple[int, str, str]]:
         async with self._pool.connection() as connection:
             cursor = await connection.execute(
                 "UPDATE outbox SET claimed_until = now() + make_interval(secs => %s)"
@@ -139,7 +124,8 @@ class OutboxRelay:
                 (self._lease_s, self._batch_size),
             )
             rows = await cursor.fetchall()
-        return sorted((int(i), str(key), str(payload)) for i, key, payload in rows)
+        # (id, payload, key): the order OutgoingMessage takes them in.
+        return sorted((int(i), str(payload), str(key)) for i, key, payload in rows)
 
     async def prune(self) -> int:
         """Delete rows sent longer ago than the retention; return how many."""

@@ -10,7 +10,12 @@ from dataclasses import dataclass
 
 from confluent_kafka import KafkaError, Message
 
-from merchstore.common.kafka import DeliveryFailed, KafkaProducer, RefusedByBroker
+from merchstore.common.kafka import (
+    DeliveryFailed,
+    KafkaProducer,
+    OutgoingMessage,
+    RefusedByBroker,
+)
 from merchstore.common.poison import PoisonPolicy, handle_or_set_aside_async
 from merchstore.logging_service.spill import SpillBuffer
 
@@ -142,33 +147,19 @@ class LogPublisher:
                 return 0
 
             acknowledged: set[int] = set()
+            messages = [OutgoingMessage(message_id, payload) for message_id, payload in batch]
 
-            async def send(items: Sequence[tuple[int, bytes]]) -> None:
-                # Items the broker already acknowledged are not sent again one by one.
-                pending = [(i, p) for i, p in items if i not in acknowledged]
-                results = await asyncio.gather(
-                    *(self._producer.send_async(self._topic, p) for _, p in pending),
-                    return_exceptions=True,
-                )
-                failures: list[BaseException] = []
-                for (message_id, _), result in zip(pending, results, strict=True):
-                    if isinstance(result, BaseException):
-                        failures.append(result)
-                    else:
-                        acknowledged.add(message_id)
-                # A transient failure wins: the whole batch waits rather than being set aside.
-                failures.sort(key=DRAIN_POLICY.is_permanent)
-                if failures:
-                    raise failures[0]
+            async def send(items: Sequence[OutgoingMessage]) -> None:
+                await self._producer.send_all_async(self._topic, items, acknowledged)
 
-            async def set_aside(item: tuple[int, bytes], reason: str) -> None:
+            async def set_aside(item: OutgoingMessage, reason: str) -> None:
                 log.error(
-                    "set aside spilled message %d (%d bytes): %s", item[0], len(item[1]), reason
+                    "set aside spilled message %d (%d bytes): %s", item.id, len(item.value), reason
                 )
-                self._spill.set_aside(item[0], reason)
+                self._spill.set_aside(item.id, reason)
 
             try:
-                await handle_or_set_aside_async(batch, send, set_aside, DRAIN_POLICY)
+                await handle_or_set_aside_async(messages, send, set_aside, DRAIN_POLICY)
             except DeliveryFailed as error:
                 log.info("still cannot reach Kafka (%s); %d spilled", error, len(self._spill))
                 return 0
