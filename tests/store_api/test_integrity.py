@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 
 import httpx
@@ -80,3 +81,36 @@ def test_db_service_down_gives_503_then_recovers_by_itself(
         assert time.monotonic() < deadline, "store-api did not recover"
         time.sleep(0.2)
     assert store.http.get("/orders", headers=shopper.auth).status_code == 200
+
+
+def test_an_acknowledged_order_is_never_followed_by_the_old_stock(store: Store) -> None:
+    """Readers keep the product cache busy; each order's stock shows in the very next read."""
+    shopper = store.register("reader")
+    start = store.http.get("/products/3").json()["stock"]
+    stop = threading.Event()
+
+    def keep_reading() -> None:
+        with httpx.Client(base_url=store.url, timeout=30) as client:
+            while not stop.is_set():
+                client.get("/products/3")
+                client.get("/products")
+
+    readers = [threading.Thread(target=keep_reading) for _ in range(4)]
+    for reader in readers:
+        reader.start()
+    try:
+        for placed in range(1, 21):
+            answer = store.http.post(
+                "/orders", headers=shopper.auth, json={"product_id": 3, "quantity": 1}
+            )
+            assert answer.status_code == 201, answer.text
+            assert store.http.get("/products/3").json()["stock"] == start - placed
+            listed = {p["id"]: p["stock"] for p in store.http.get("/products").json()}
+            assert listed[3] == start - placed
+        cancelled = store.http.delete(f"/orders/{answer.json()['id']}", headers=shopper.auth)
+        assert cancelled.status_code == 200
+        assert store.http.get("/products/3").json()["stock"] == start - 19
+    finally:
+        stop.set()
+        for reader in readers:
+            reader.join()

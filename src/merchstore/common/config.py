@@ -165,6 +165,9 @@ class StoreApiSettings(ServiceSettings):
     db_service_target: str | None = None
     rpc_timeout_s: float = Field(5.0, gt=0)
     token_ttl_s: int = Field(3600, ge=60)
+    # How long product answers are kept in memory (0: off). This replica's own orders clear
+    # them at once; orders through other replicas show after at most this long.
+    product_cache_s: float = Field(1.0, ge=0, le=60)
     # Shown in the X-Served-By header (default hostname:port), so load balancing is visible.
     replica_name: str | None = None
     # `merchstore up` only: run this many replicas (on port+1, port+2, ...) behind NGINX on port.

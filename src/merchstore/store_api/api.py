@@ -17,6 +17,7 @@ from fastapi import (
 )
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import TypeAdapter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from merchstore.common.health import ReadinessCheck
@@ -25,6 +26,7 @@ from merchstore.common.http_service import service_app
 from merchstore.common.request_logging import RequestLogging
 from merchstore.store_api import schemas
 from merchstore.store_api.db_client import StoreDataClient, StoreUnavailableError
+from merchstore.store_api.product_cache import ProductCache
 from merchstore.store_api.security import InvalidToken, claims_from_token, create_access_token
 
 WELCOME = "Welcome to the SUSTech Merch Store!"
@@ -48,12 +50,26 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
 _bearer = HTTPBearer(auto_error=False, description="A token from POST /users/login")
 
 
-def store_client(request: Request) -> StoreDataClient:
+async def store_client(request: Request) -> StoreDataClient:
     """The db-service client of this application."""
     return cast(StoreDataClient, request.app.state.store)
 
 
 Store = Annotated[StoreDataClient, Depends(store_client)]
+
+
+async def product_cache(request: Request) -> ProductCache:
+    """The product answers this replica keeps for a moment."""
+    return cast(ProductCache, request.app.state.product_cache)
+
+
+Products = Annotated[ProductCache, Depends(product_cache)]
+_product_list_json = TypeAdapter(list[schemas.Product])
+_product_json = TypeAdapter(schemas.Product)
+
+
+def _json(body: bytes) -> Response:
+    return Response(body, media_type="application/json")
 
 
 async def current_user(
@@ -122,9 +138,13 @@ def create_app(
     token_ttl_s: int,
     served_by: str,
     is_ready: ReadinessCheck,
+    product_cache_s: float = 0.0,
     **options: Any,
 ) -> FastAPI:
     """The store-api FastAPI application; ``app.state.store`` must hold the db-service client.
+
+    Product answers are kept for ``product_cache_s`` seconds (0: every read asks db-service);
+    orders placed or cancelled here clear them before they are acknowledged.
 
     The client is created by the lifespan, inside the server's event loop (gRPC channels
     belong to the loop that creates them).
@@ -147,6 +167,7 @@ def create_app(
     app.add_middleware(ServedByHeader, served_by=served_by)
     app.add_middleware(RequestLogging, logger_name="merchstore.store_api.requests")
     app.state.jwt_secret = jwt_secret
+    app.state.product_cache = ProductCache(product_cache_s)
 
     router = APIRouter(responses=VALIDATION_ERROR_RESPONSES)
 
@@ -154,13 +175,30 @@ def create_app(
     async def welcome() -> dict[str, str]:
         return {"message": WELCOME}
 
-    @router.get("/products", tags=["products"], responses=_errors(503))
-    async def list_products(store: Store) -> list[schemas.Product]:
-        return await store.list_products()
+    # Answered with JSON encoded once per load, so a kept answer costs no encoding at all.
+    @router.get(
+        "/products",
+        tags=["products"],
+        response_model=list[schemas.Product],
+        responses=_errors(503),
+    )
+    async def list_products(store: Store, cache: Products) -> Response:
+        async def load() -> bytes:
+            return _product_list_json.dump_json(await store.list_products())
 
-    @router.get("/products/{id:int}", tags=["products"], responses=_errors(404, 503))
-    async def get_product(id: Id, store: Store) -> schemas.Product:
-        return await store.get_product(id)
+        return _json(await cache.get("all", load))
+
+    @router.get(
+        "/products/{id:int}",
+        tags=["products"],
+        response_model=schemas.Product,
+        responses=_errors(404, 503),
+    )
+    async def get_product(id: Id, store: Store, cache: Products) -> Response:
+        async def load() -> bytes:
+            return _product_json.dump_json(await store.get_product(id))
+
+        return _json(await cache.get(id, load))
 
     @router.post("/users/register", status_code=201, tags=["users"], responses=_errors(409, 503))
     async def register(registration: schemas.UserRegistration, store: Store) -> schemas.User:
@@ -204,6 +242,7 @@ def create_app(
         order: schemas.OrderRequest,
         user: CurrentUser,
         store: Store,
+        cache: Products,
         idempotency_key: Annotated[
             str | None,
             Header(
@@ -225,6 +264,9 @@ def create_app(
                     "the same Idempotency-Key to place it exactly once"
                 )
             raise
+        finally:
+            # Stock may have moved (even when the answer is an error): read it afresh.
+            cache.invalidate()
 
     @router.get("/orders", tags=["orders"], responses=_errors(401, 503))
     async def list_orders(
@@ -247,8 +289,13 @@ def create_app(
         return await store.get_order(id, user.id)
 
     @router.delete("/orders/{id:int}", tags=["orders"], responses=_errors(401, 403, 404, 409, 503))
-    async def cancel_order(id: Id, user: CurrentUser, store: Store) -> schemas.Order:
-        return await store.cancel_order(id, user.id)
+    async def cancel_order(
+        id: Id, user: CurrentUser, store: Store, cache: Products
+    ) -> schemas.Order:
+        try:
+            return await store.cancel_order(id, user.id)
+        finally:
+            cache.invalidate()
 
     app.include_router(router)
     return app

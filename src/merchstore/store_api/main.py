@@ -49,6 +49,7 @@ def build_app(settings: Settings) -> FastAPI:
         token_ttl_s=config.token_ttl_s,
         served_by=config.replica_name or f"{socket.gethostname()}:{config.port}",
         is_ready=lambda: None if ready.is_set() else "announcing start on event_log",
+        product_cache_s=config.product_cache_s,
         lifespan=lifespan,
     )
 

@@ -1,0 +1,167 @@
+"""How every benchmark measures and reports: interleaved repeats, medians, goals, curves.
+
+A figure is only compared with a reference measured in the same run under the same conditions:
+``interleaved`` runs the product and its reference one after the other, three times over, and
+each is reported by its median. Each benchmark saves its goals and curves to
+``bench/results/<name>.json``; ``python -m bench.summary`` prints them as one table, draws a
+plot per path and writes ``docs/benchmarks.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
+
+RESULTS = Path(__file__).parent / "results"
+REPEATS = 3
+
+
+def interleaved(runs: Mapping[str, Callable[[], T]], repeats: int = REPEATS) -> dict[str, list[T]]:
+    """Each run ``repeats`` times, taking turns (a, b, a, b, ...), so drift hits all alike."""
+    results: dict[str, list[T]] = {name: [] for name in runs}
+    for _ in range(repeats):
+        for name, run in runs.items():
+            results[name].append(run())
+    return results
+
+
+def median_by(results: list[T], key: Callable[[T], float]) -> T:
+    """The result whose ``key`` is the median (the lower middle one for an even count)."""
+    ordered = sorted(results, key=key)
+    return ordered[(len(ordered) - 1) // 2]
+
+
+@dataclass(frozen=True)
+class Goal:
+    """One goal of the issue: the figure, its reference, and whether it is met."""
+
+    path: str
+    figure: float
+    unit: str
+    reference_name: str
+    reference: float | None
+    # "ratio>=0.5": figure / reference at least 0.5; "<=20": the figure itself at most 20;
+    # "report": no goal, reported as it comes out.
+    target: str
+
+    @property
+    def ratio(self) -> float | None:
+        """Figure over reference, when there is a reference."""
+        if not self.reference:
+            return None
+        return self.figure / self.reference
+
+    @property
+    def verdict(self) -> str:
+        """PASS, MISS or REPORT."""
+        kind, _, bound = self.target.partition(":")
+        if kind == "report":
+            return "REPORT"
+        value = self.ratio if kind == "ratio>=" else self.figure
+        if value is None:
+            return "MISS"
+        met = value >= float(bound) if kind in ("ratio>=", ">=") else value <= float(bound)
+        return "PASS" if met else "MISS"
+
+    @property
+    def goal_text(self) -> str:
+        """The target in words a reader takes in at once."""
+        kind, _, bound = self.target.partition(":")
+        if kind == "report":
+            return "reported"
+        if kind == "ratio>=":
+            return f"ratio ≥ {float(bound):.0%}" if float(bound) <= 1 else f"ratio ≥ {bound}x"
+        return f"{kind} {bound} {self.unit}"
+
+
+@dataclass
+class Curve:
+    """Throughput against clients for one path, beside its ceiling measured at the same levels."""
+
+    path: str
+    unit: str
+    clients: list[int] = field(default_factory=list)
+    figures: dict[str, list[float]] = field(default_factory=dict)
+
+    def add(self, clients: int, **figures: float) -> None:
+        """The medians of one concurrency level."""
+        if clients not in self.clients:
+            self.clients.append(clients)
+        for name, value in figures.items():
+            self.figures.setdefault(name, []).append(value)
+
+
+def machine() -> str:
+    """The machine the figures come from."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} cores, {cpu}, {platform.system()} {platform.release()}"
+
+
+def save(name: str, goals: list[Goal], curves: list[Curve], notes: list[str]) -> Path:
+    """Store one benchmark's results for the summary, and print its goals."""
+    RESULTS.mkdir(exist_ok=True)
+    target = RESULTS / f"{name}.json"
+    target.write_text(
+        json.dumps(
+            {
+                "name": name,
+                "machine": machine(),
+                "goals": [asdict(goal) for goal in goals],
+                "curves": [asdict(curve) for curve in curves],
+                "notes": notes,
+            },
+            indent=2,
+        )
+    )
+    print_goals(goals)
+    return target
+
+
+def format_figure(value: float | None, unit: str) -> str:
+    """A figure with its unit, thousands separated."""
+    if value is None:
+        return "-"
+    return f"{value:,.1f} {unit}" if value < 100 else f"{value:,.0f} {unit}"
+
+
+def goal_rows(goals: list[Goal]) -> list[tuple[str, ...]]:
+    """Table rows: path, figure, reference, ratio, goal, verdict."""
+    return [
+        (
+            goal.path,
+            format_figure(goal.figure, goal.unit),
+            f"{goal.reference_name} {format_figure(goal.reference, goal.unit)}"
+            if goal.reference
+            else goal.reference_name or "-",
+            f"{goal.ratio:.0%}" if goal.ratio is not None else "-",
+            goal.goal_text,
+            goal.verdict,
+        )
+        for goal in goals
+    ]
+
+
+def print_goals(goals: list[Goal]) -> None:
+    """The goals as an aligned text table."""
+    header = ("path", "figure", "reference (same run)", "ratio", "goal", "")
+    rows = [header, *goal_rows(goals)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    print()
+    for number, row in enumerate(rows):
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+        if number == 0:
+            print("  ".join("-" * width for width in widths))
