@@ -12,7 +12,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from merchstore.common.openapi import openapi_document  # noqa: F401 - documents the apps
-from merchstore.common.request_guard import ForbiddenInput, check_json_body, check_text
+from merchstore.common.request_guard import (
+    ForbiddenInput,
+    check_json_body,
+    check_json_value,
+    check_text,
+)
 from merchstore.services import SERVICES
 from tests.conftest import ServiceLauncher
 
@@ -29,6 +34,35 @@ def _client(api_module: str) -> TestClient:
 def _first_post_path(client: TestClient) -> str:
     paths = client.app.openapi()["paths"]  # type: ignore[attr-defined]
     return next((path for path, ops in paths.items() if "post" in ops), "/health")
+
+
+_json_documents = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=80,
+)
+
+
+@given(document=_json_documents, ascii_only=st.booleans(), indent=st.sampled_from([None, 1]))
+@settings(max_examples=500, deadline=None)
+def test_the_quick_look_refuses_exactly_what_decoding_every_string_refuses(
+    document: object, ascii_only: bool, indent: int | None
+) -> None:
+    """Bodies skipped without decoding are ones the full check would have passed too."""
+    body = json.dumps(document, ensure_ascii=ascii_only, indent=indent).encode(
+        "utf-8", "surrogatepass"
+    )
+    try:
+        check_json_value(json.loads(body.decode("utf-8", "surrogatepass")))
+        full_refuses = False
+    except (ForbiddenInput, RecursionError):
+        full_refuses = True
+    try:
+        check_json_body(body)
+        quick_refuses = False
+    except ForbiddenInput:
+        quick_refuses = True
+    assert quick_refuses == full_refuses
 
 
 @pytest.mark.parametrize("spec", HTTP_SERVICES, ids=lambda spec: spec.name)

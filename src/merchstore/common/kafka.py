@@ -394,6 +394,7 @@ class BatchConsumer:
                 # the beginning and keep their own position.
                 "auto.offset.reset": "earliest",
                 "session.timeout.ms": settings.kafka.session_timeout_ms,
+                "fetch.wait.max.ms": settings.kafka.fetch_wait_max_ms,
                 "isolation.level": "read_committed",
             },
         )

@@ -71,6 +71,8 @@ class HttpMetrics:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        # Few label sets: methods x route templates x status codes.
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Time the request; label it with the route that served it once known."""
@@ -94,9 +96,18 @@ class HttpMetrics:
             template = (
                 getattr(route, "path_format", None) or getattr(route, "path", None)
             ) or UNMATCHED_ROUTE
-            labels = (scope.get("method", ""), template, str(status))
-            HTTP_REQUESTS.labels(*labels).inc()
-            HTTP_DURATION.labels(*labels).observe(time.perf_counter() - started)
+            labels = (scope.get("method", ""), template, status)
+            children = self._children.get(labels)
+            if children is None:
+                # Looking a labelled child up costs more than counting: once per label set.
+                method, route, code = labels
+                children = (
+                    HTTP_REQUESTS.labels(method, route, str(code)),
+                    HTTP_DURATION.labels(method, route, str(code)),
+                )
+                self._children[labels] = children
+            children[0].inc()
+            children[1].observe(time.perf_counter() - started)
 
 
 def add_metrics(app: FastAPI) -> None:

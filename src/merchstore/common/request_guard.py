@@ -30,6 +30,11 @@ MAX_JSON_DEPTH = 64
 """JSON nested deeper than this is refused (no model of ours nests more than a few levels)."""
 
 
+_WORTH_DECODING = re.compile(rb"[\\\x00-\x1f\x7f]")
+"""Bytes without which a JSON text cannot carry forbidden text: a backslash (every escape,
+``\\u0000`` and ``\\t`` alike) or a raw control byte (compact JSON has none at all)."""
+
+
 class ForbiddenInput(ValueError):
     """Request text the services refuse; the message says where and why."""
 
@@ -76,6 +81,14 @@ def check_json_body(body: bytes) -> None:
         text = body.decode("utf-8")
     except UnicodeDecodeError as error:
         raise ForbiddenInput(f"the body is not UTF-8 (byte {error.start})") from None
+    if (
+        _WORTH_DECODING.search(body) is None
+        and body.count(b"[") + body.count(b"{") <= MAX_JSON_DEPTH
+    ):
+        # Strict UTF-8 holds no surrogate, so with neither escapes nor control bytes nothing
+        # forbidden can be in there, and with this few brackets nothing can be nested too
+        # deep: no need to decode it.
+        return
     try:
         document = json.loads(text)
     except RecursionError:

@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 
 from merchstore.common.health import ReadinessCheck
 from merchstore.common.http_errors import VALIDATION_ERROR_RESPONSES
-from merchstore.common.http_service import service_app
+from merchstore.common.http_service import add_routes, service_app
 
 STATIC = resources.files("merchstore.dashboard") / "static"
 
@@ -41,7 +41,7 @@ def create_app(
     async def get_overview() -> dict[str, Any]:
         return dict(overview())
 
-    app.include_router(router)
+    add_routes(app, router)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     return app
 

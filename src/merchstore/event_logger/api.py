@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from merchstore.common.event_log import SEED_CODES
 from merchstore.common.health import ReadinessCheck
 from merchstore.common.http_errors import VALIDATION_ERROR_RESPONSES
-from merchstore.common.http_service import service_app
+from merchstore.common.http_service import add_routes, service_app
 from merchstore.event_logger.store import EventLogStore
 
 
@@ -57,7 +57,7 @@ def create_app(store: EventLogStore, is_ready: ReadinessCheck, **app_options: An
     ) -> list[EventLogEntry]:
         return [EventLogEntry(**row) for row in store.recent(code, limit)]
 
-    app.include_router(router)
+    add_routes(app, router)
     return app
 
 

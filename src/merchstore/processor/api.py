@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from merchstore.common.health import ReadinessCheck
 from merchstore.common.http_errors import VALIDATION_ERROR_RESPONSES
-from merchstore.common.http_service import service_app
+from merchstore.common.http_service import add_routes, service_app
 from merchstore.common.openapi import not_served
 from merchstore.common.timeutil import to_rfc3339
 from merchstore.processor.domain import Statistics
@@ -94,7 +94,7 @@ def create_app(
         assert summary is not None
         return summary
 
-    app.include_router(router)
+    add_routes(app, router)
     return app
 
 

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from merchstore.common.domain_events import DomainEvent, MetadataValue
 from merchstore.common.health import ReadinessCheck
 from merchstore.common.http_errors import VALIDATION_ERROR_RESPONSES
-from merchstore.common.http_service import service_app
+from merchstore.common.http_service import add_routes, service_app
 from merchstore.common.kafka import DeliveryFailed
 from merchstore.common.openapi import not_served
 from merchstore.receiver.domain import (
@@ -82,7 +82,7 @@ def create_app(publish: PublishEvent, is_ready: ReadinessCheck, **app_options: A
     for action in ACTIONS:
         _add_action_routes(router, action, accept)
 
-    app.include_router(router)
+    add_routes(app, router)
     return app
 
 

@@ -12,7 +12,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 from merchstore.common.domain_events import MetadataValue
 from merchstore.common.health import ReadinessCheck
 from merchstore.common.http_errors import VALIDATION_ERROR_RESPONSES
-from merchstore.common.http_service import service_app
+from merchstore.common.http_service import add_routes, service_app
 from merchstore.storage.repository import FEED_START, EventRepository
 
 
@@ -81,7 +81,7 @@ def create_app(repository: EventRepository, is_ready: ReadinessCheck, **options:
         dead = await run_in_threadpool(repository.dead_letter_count)
         return EventCount(count=count, dead_letters=dead)
 
-    app.include_router(router)
+    add_routes(app, router)
     return app
 
 

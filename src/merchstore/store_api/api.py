@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from merchstore.common.health import ReadinessCheck
 from merchstore.common.http_errors import VALIDATION_ERROR_RESPONSES
-from merchstore.common.http_service import service_app
+from merchstore.common.http_service import add_routes, service_app
 from merchstore.common.request_logging import RequestLogging
 from merchstore.store_api import schemas
 from merchstore.store_api.db_client import StoreDataClient, StoreUnavailableError
@@ -297,7 +297,7 @@ def create_app(
         finally:
             cache.invalidate()
 
-    app.include_router(router)
+    add_routes(app, router)
     return app
 
 
