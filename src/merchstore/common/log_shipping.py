@@ -1,17 +1,16 @@
 """Shipping a service's log lines to logging-service over one long-lived client stream.
 
 Records go into a bounded queue (``emit`` never blocks the service); one background thread
-feeds them into ``StreamLogs`` calls, each ended after a bounded number of lines or seconds so
-that its summary acknowledges them. Lines stay with the client until acknowledged; if
-logging-service is down, the thread reconnects with back-off and sends them again. What is
-dropped (queue full) is counted and logged locally. ``close`` flushes, within a bound.
+feeds them, in batches of what is queued, into ``StreamLogBatches`` calls, each ended after a
+bounded number of lines or seconds so that its summary acknowledges them. Lines stay with the
+client until acknowledged; if logging-service is down, the thread reconnects with back-off and
+sends them again. What is dropped (queue full) is counted and logged locally. ``close``
+flushes, within a bound.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import queue
 import threading
 import time
 from collections import deque
@@ -41,6 +40,10 @@ _LEVELS = {
     logging.CRITICAL: logging_pb2.CRITICAL,
 }
 _NOT_SHIPPED = ("merchstore.log_shipping", "grpc", "merchstore.kafka.client")
+LINES_PER_BATCH = 200
+"""At most this many lines go in one stream message (one LogBatch)."""
+SHIP_EVERY_S = 0.05
+"""How often the shipping thread takes what was logged since."""
 
 
 class LogShippingHandler(logging.Handler):
@@ -66,12 +69,14 @@ class LogShippingHandler(logging.Handler):
         super().__init__(level)
         self._target = target
         self._service = service
-        self._queue: queue.Queue[logging_pb2.LogMessage | None] = queue.Queue(queue_size)
+        # Appended by emit, taken by the shipping thread every SHIP_EVERY_S: no lock and no
+        # wake-up per record (a thread woken per log line costs the service more than the
+        # line itself).
+        self._queue: deque[logging_pb2.LogMessage] = deque()
         self._queue_size = queue_size
         self._lines_per_stream = lines_per_stream
         self._stream_max_s = stream_max_s
         self._closing = threading.Event()
-        self._close_requested = False
         self._close_deadline = float("inf")
         # Lines on the open stream, and lines of a broken stream waiting to be sent again.
         self._unacknowledged: list[logging_pb2.LogMessage] = []
@@ -101,59 +106,65 @@ class LogShippingHandler(logging.Handler):
                 trace_id=getattr(record, "trace_id", None) or trace_id_var.get() or "",
                 logger=record.name,
             )
-            self._queue.put_nowait(message)
-        except queue.Full:
-            self.dropped += 1
+            if len(self._queue) >= self._queue_size:
+                self.dropped += 1
+            else:
+                self._queue.append(message)
         except Exception:
             self.handleError(record)
 
     @property
     def pending(self) -> int:
         """Lines not acknowledged yet: queued, on the open stream, or waiting to be resent."""
-        return self._queue.qsize() + len(self._unacknowledged) + len(self._resend)
+        return len(self._queue) + len(self._unacknowledged) + len(self._resend)
 
-    def _messages(self, broken: threading.Event) -> Iterator[logging_pb2.LogMessage]:
-        """One stream's lines: first those a broken stream left, then new ones, within bounds."""
+    def _batches(self, broken: threading.Event) -> Iterator[logging_pb2.LogBatch]:
+        """One stream's lines in batches of what is at hand.
+
+        First the lines a broken stream left, then new ones, within the stream's bounds.
+        """
         opened = time.monotonic()
         while True:
             with self._lock:
                 if broken.is_set():
                     return
-                again = self._resend.popleft() if self._resend else None
-                if again is not None:
-                    self._unacknowledged.append(again)
-            if again is not None:
-                yield again
+                again = [
+                    self._resend.popleft() for _ in range(min(len(self._resend), LINES_PER_BATCH))
+                ]
+                self._unacknowledged.extend(again)
+            if again:
+                yield logging_pb2.LogBatch(messages=again)
                 continue
             if len(self._unacknowledged) >= self._lines_per_stream or (
                 self._unacknowledged and time.monotonic() - opened >= self._stream_max_s
             ):
                 return  # end the stream: its summary acknowledges these lines
-            if self._close_requested and self._queue.empty():
-                return
-            try:
-                item: logging_pb2.LogMessage | None = self._queue.get(timeout=0.2)
-            except queue.Empty:
+            if not self._queue:
+                if self._closing.is_set():
+                    return  # close(): end the stream to receive its summary
+                self._closing.wait(SHIP_EVERY_S)
                 continue
-            if item is None:  # close(): end the stream to receive its summary
-                self._close_requested = True
-                continue
+            # Whatever is queued goes in one batch: one stream message.
+            room = min(LINES_PER_BATCH, self._lines_per_stream - len(self._unacknowledged))
+            lines = [self._queue.popleft() for _ in range(min(room, len(self._queue)))]
             with self._lock:
                 if broken.is_set():
-                    self._resend.append(item)
+                    self._resend.extend(lines)
                     return
-                self._unacknowledged.append(item)
-            yield item
+                self._unacknowledged.extend(lines)
+            yield logging_pb2.LogBatch(messages=lines)
 
     def _run(self) -> None:
+        # One channel (one HTTP/2 connection) for every stream; gRPC reconnects it by itself.
+        with grpc.insecure_channel(self._target) as channel:
+            self._ship(logging_pb2_grpc.LogCollectorStub(channel))
+
+    def _ship(self, collector: logging_pb2_grpc.LogCollectorStub) -> None:
         backoff = 0.2
         while True:
             broken = threading.Event()
             try:
-                with grpc.insecure_channel(self._target) as channel:
-                    summary = logging_pb2_grpc.LogCollectorStub(channel).StreamLogs(
-                        self._messages(broken)
-                    )
+                summary = collector.StreamLogBatches(self._batches(broken))
             except grpc.RpcError as error:
                 self._keep_for_resending(broken)
                 local_log.warning(
@@ -166,7 +177,7 @@ class LogShippingHandler(logging.Handler):
                     backoff,
                 )
                 if time.monotonic() + backoff > self._close_deadline:
-                    self.lost += len(self._resend) + self._queue.qsize()
+                    self.lost += len(self._resend) + len(self._queue)
                     return
                 time.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
@@ -182,7 +193,7 @@ class LogShippingHandler(logging.Handler):
                     summary.dropped,
                     list(summary.rejection_reasons)[:3],
                 )
-            if self._close_requested and self._queue.empty() and not self._resend:
+            if self._closing.is_set() and not self._queue and not self._resend:
                 return
 
     def _keep_for_resending(self, broken: threading.Event) -> None:
@@ -198,10 +209,8 @@ class LogShippingHandler(logging.Handler):
 
     def close(self, timeout_s: float = 3.0) -> None:
         """Flush what is queued (within ``timeout_s``), end the stream, stop the thread."""
-        self._closing.set()
         self._close_deadline = time.monotonic() + timeout_s
-        with contextlib.suppress(queue.Full):
-            self._queue.put(None, timeout=timeout_s)
+        self._closing.set()
         self._thread.join(max(self._close_deadline - time.monotonic(), 0))
         if self._thread.is_alive():
             local_log.warning(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 
@@ -31,11 +32,33 @@ class LogCollectorServicer(logging_pb2_grpc.LogCollectorServicer):
         context: grpc.aio.ServicerContext,
     ) -> logging_pb2.StreamSummary:
         """Take any number of messages; settle them in batches; summarise at the end."""
+        return await self._take(request_iterator)
+
+    async def StreamLogBatches(  # noqa: N802 - the RPC's name
+        self,
+        request_iterator: AsyncIterator[logging_pb2.LogBatch],
+        context: grpc.aio.ServicerContext,
+    ) -> logging_pb2.StreamSummary:
+        """The same as StreamLogs, for lines sent several to a stream message."""
+
+        async def lines() -> AsyncIterator[logging_pb2.LogMessage]:
+            async for batch in request_iterator:
+                for message in batch.messages:
+                    yield message
+
+        return await self._take(lines())
+
+    async def _take(
+        self, messages: AsyncIterator[logging_pb2.LogMessage]
+    ) -> logging_pb2.StreamSummary:
         received = rejected = 0
         reasons: list[str] = []
         outcome = Settled()
         batch = InFlight()
-        async for message in request_iterator:
+        # One batch settles (waits for Kafka's acknowledgements) while the next one fills, so
+        # the stream keeps flowing; a third waits, which bounds memory and pushes back.
+        settling: asyncio.Task[Settled] | None = None
+        async for message in messages:
             received += 1
             try:
                 self._publisher.submit(log_channel_json(message), batch)
@@ -45,8 +68,12 @@ class LogCollectorServicer(logging_pb2_grpc.LogCollectorServicer):
                     reasons.append(f"message {received}: {error}")
                 continue
             if len(batch) >= self._settle_every:
-                # Settling as the stream goes bounds memory and applies back-pressure.
-                outcome.add(await self._publisher.settle(batch))
+                if settling is not None:
+                    outcome.add(await settling)
+                settling = asyncio.ensure_future(self._publisher.settle(batch))
+                batch = InFlight()
+        if settling is not None:
+            outcome.add(await settling)
         outcome.add(await self._publisher.settle(batch))
         for outcome_name, count in (
             ("received", received),
