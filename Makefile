@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 PROTOS := $(wildcard protos/merchstore/protos/*.proto)
 GENERATED := $(PROTOS:protos/%.proto=src/%_pb2.py)
 
-.PHONY: run test install system-packages protos openapi bench bench-event-logger bench-pipeline bench-store bench-logging wrk clean
+.PHONY: run test install system-packages protos openapi bench bench-event-logger bench-pipeline bench-store bench-logging bench-scale bench-summary wrk clean
 
 run: install
 	$(BIN)/merchstore up
@@ -42,7 +42,12 @@ src/%_pb2.py: protos/%.proto $(STAMP)
 		--plugin=protoc-gen-mypy_grpc=$(BIN)/protoc-gen-mypy_grpc --mypy_grpc_out=src $<
 
 # Benchmarks print their figures beside their references; wrk comes from Debian's packages.
-bench: bench-event-logger bench-pipeline bench-store bench-logging
+# `make bench` ends with one table of every goal and writes docs/benchmarks.md with its plots.
+bench: bench-event-logger bench-pipeline bench-store bench-logging bench-scale
+	$(BIN)/python -m bench.summary
+
+bench-summary: install
+	$(BIN)/python -m bench.summary
 
 bench-event-logger: install
 	$(BIN)/python -m bench.event_logger
@@ -55,6 +60,9 @@ bench-store: install wrk
 
 bench-logging: install wrk
 	$(BIN)/python -m bench.logging_service
+
+bench-scale: install wrk system-packages
+	$(BIN)/python -m bench.scale
 
 wrk:
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)

@@ -25,6 +25,7 @@ from pathlib import Path
 import httpx
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
+from bench.report import Goal, save
 from merchstore.common.config import load_settings
 from merchstore.common.topics import ensure_topics
 from merchstore.event_logger.store import EventLogStore
@@ -210,6 +211,29 @@ def main() -> None:
             print(f"  {label:<30} {p50:>8.2f} {p99:>8.2f}")
         (small_p50, _), (large_p50, _) = results.values()
         print(f"  ratio large/small p50          {large_p50 / small_p50:>8.2f}   (goal <= 1.5)")
+        save(
+            "event-logger",
+            [
+                Goal(
+                    "event-logger ingest",
+                    ingest,
+                    "msg/s",
+                    "slower of raw consume / raw SQLite inserts",
+                    slower,
+                    "ratio>=:0.5",
+                ),
+                Goal(
+                    f"GET /events_stats p50 at {arguments.large_rows:,} rows",
+                    large_p50,
+                    "ms",
+                    "p50 at 10 rows",
+                    small_p50,
+                    "ratio<=:1.5",
+                ),
+            ],
+            [],
+            ["One run each (ingest drains a pre-filled topic once)."],
+        )
     finally:
         broker.stop()
 

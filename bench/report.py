@@ -64,10 +64,10 @@ class Goal:
         kind, _, bound = self.target.partition(":")
         if kind == "report":
             return "REPORT"
-        value = self.ratio if kind == "ratio>=" else self.figure
+        value = self.ratio if kind.startswith("ratio") else self.figure
         if value is None:
             return "MISS"
-        met = value >= float(bound) if kind in ("ratio>=", ">=") else value <= float(bound)
+        met = value >= float(bound) if kind.endswith(">=") else value <= float(bound)
         return "PASS" if met else "MISS"
 
     @property
@@ -76,9 +76,12 @@ class Goal:
         kind, _, bound = self.target.partition(":")
         if kind == "report":
             return "reported"
-        if kind == "ratio>=":
-            return f"ratio ≥ {float(bound):.0%}" if float(bound) <= 1 else f"ratio ≥ {bound}x"
-        return f"{kind} {bound} {self.unit}"
+        sign = "≥" if kind.endswith(">=") else "≤"
+        if kind.startswith("ratio"):
+            return (
+                f"ratio {sign} {float(bound):.0%}" if float(bound) < 1 else f"ratio {sign} {bound}x"
+            )
+        return f"{sign} {bound} {self.unit}"
 
 
 @dataclass
