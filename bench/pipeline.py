@@ -27,6 +27,7 @@ import psycopg
 from bench.harness import BenchServers, embedded_servers, hello_ceiling
 from bench.report import Curve, Goal, interleaved, median_by, save
 from bench.wrk import LoadResult, post_load, require_wrk
+from merchstore.common.topics import ensure_topics
 from tests.support.processes import ServiceProcess, free_port
 
 BODY = '{"user_id": "7", "metadata": {"sword_type": "katana", "price": "9.99"}}'
@@ -111,7 +112,15 @@ def measure_all(seconds: int, servers: BenchServers, hello_url: str) -> None:
     with_storage = Curve("receiver with storage consuming", "events/s")
     print(f"cpus={os.cpu_count()}  {seconds} s per run, wrk -t1, medians of 3\n")
 
-    receiver = start("receiver", servers)
+    # Alone, the receiver publishes to a topic of its own: storage, started later, must not
+    # find these events waiting on `events`.
+    alone_topic = "events-receiver-alone"
+    ensure_topics(
+        servers.settings.model_copy(
+            update={"topics": servers.settings.topics.model_copy(update={"events": alone_topic})}
+        )
+    )
+    receiver = start("receiver", servers, MERCHSTORE_TOPICS__EVENTS=alone_topic)
     try:
         for clients in LEVELS:
             runs = interleaved(

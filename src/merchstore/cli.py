@@ -74,7 +74,12 @@ def main() -> None:
     type=click.IntRange(1, 16),
     help="Run N store-api replicas behind a local NGINX (when installed) on store-api's port.",
 )
-def up(data_dir: Path | None, store_api_replicas: int | None) -> None:
+@click.option(
+    "--prometheus",
+    is_flag=True,
+    help="Also run Prometheus (when installed) scraping every service, on port 9090.",
+)
+def up(data_dir: Path | None, store_api_replicas: int | None, prometheus: bool) -> None:
     """Start the whole system in the foreground; Ctrl-C or SIGTERM stops it cleanly."""
     from merchstore.runtime.up import run_up
 
@@ -84,7 +89,7 @@ def up(data_dir: Path | None, store_api_replicas: int | None) -> None:
     if store_api_replicas is not None:
         os.environ["MERCHSTORE_STORE_API__REPLICAS"] = str(store_api_replicas)
     settings = _settings()
-    sys.exit(run_up(settings, lambda line: click.echo(line, err=False)))
+    sys.exit(run_up(settings, lambda line: click.echo(line, err=False), prometheus))
 
 
 SERVICE_NAMES = click.Choice([spec.name for spec in SERVICES])
@@ -162,6 +167,14 @@ def status() -> None:
         all_ready = all_ready and ready
         click.echo(f"{spec.name:<16} {'ready' if ready else 'NOT READY':<10} {member.url}")
     sys.exit(0 if all_ready else 1)
+
+
+@main.command("prometheus-config")
+def prometheus_config() -> None:
+    """Print Prometheus's configuration for the Docker Compose deployment (deploy/prometheus/)."""
+    from merchstore.runtime.prometheus import compose_prometheus_config
+
+    click.echo(compose_prometheus_config(), nl=False)
 
 
 @main.command("nginx-config")

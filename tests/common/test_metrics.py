@@ -80,6 +80,12 @@ def test_storage_counts_what_it_stored_and_set_aside(
     )
     assert value(metrics(), "consumer_messages_processed_total", consumer="storage") == 3
     assert value(metrics(), "consumer_stalled", consumer="storage") == 0
+    lag = [
+        v
+        for (name, labels), v in samples(metrics()).items()
+        if name == "consumer_lag_messages" and ("topic", settings.topics.events) in labels
+    ]
+    assert lag and all(v == 0 for v in lag), "caught up: no lag on the partition it read"
 
 
 def test_grpc_services_serve_metrics_on_their_port_plus_100(services: ServiceLauncher) -> None:
@@ -97,3 +103,12 @@ def test_grpc_services_serve_metrics_on_their_port_plus_100(services: ServiceLau
         >= 1
     )
     assert value(text, "grpc_server_handling_seconds_count") >= 1
+    # The relay publishes the outbox's size once it has looked (at most a second).
+    wait_until(
+        lambda: (
+            "outbox_pending_rows "
+            in httpx.get(f"http://127.0.0.1:{db_service.port + 100}/metrics").text
+        ),
+        10,
+        "the outbox gauge",
+    )

@@ -14,6 +14,7 @@ import yaml
 from merchstore.common.config import load_settings
 from merchstore.runtime.deploy_secrets import write_compose_secrets
 from merchstore.runtime.load_balancer import compose_nginx_config, local_nginx_config
+from merchstore.runtime.prometheus import compose_prometheus_config, local_prometheus_config
 from merchstore.services import SERVICES
 
 ROOT = Path(__file__).parent.parent.parent
@@ -56,7 +57,8 @@ def test_compose_structure() -> None:
         for dependency in (service.get("depends_on") or {}).values():
             assert dependency["condition"] in ("service_healthy", "service_completed_successfully")
     published = {name for name, service in services.items() if service.get("ports")}
-    assert published == {"nginx", "kafka"}
+    assert published == {"nginx", "kafka", "prometheus"}
+    assert all(port.startswith("127.0.0.1:") for port in services["prometheus"]["ports"])
     assert services["store-api"]["deploy"]["replicas"] == 2
     volumes = compose()["volumes"]
     assert {"postgres-data", "event-logger-data", "kafka-data"} <= set(volumes)
@@ -138,6 +140,32 @@ def test_committed_nginx_config_is_the_rendered_template() -> None:
     assert (DEPLOY / "nginx" / "nginx.conf").read_text() == compose_nginx_config(), (
         "deploy/nginx/nginx.conf is stale: merchstore nginx-config > deploy/nginx/nginx.conf"
     )
+
+
+def test_committed_prometheus_config_is_the_rendered_one() -> None:
+    assert (DEPLOY / "prometheus" / "prometheus.yml").read_text() == compose_prometheus_config(), (
+        "deploy/prometheus/prometheus.yml is stale: "
+        "merchstore prometheus-config > deploy/prometheus/prometheus.yml"
+    )
+
+
+@pytest.mark.parametrize("where", ["compose", "local"])
+def test_promtool_accepts_the_prometheus_config(where: str, tmp_path: Path) -> None:
+    promtool = shutil.which("promtool")
+    assert promtool, "install Debian's prometheus (make test does)"
+    config = (
+        compose_prometheus_config()
+        if where == "compose"
+        else local_prometheus_config(load_settings(), [8001, 8002])
+    )
+    path = tmp_path / "prometheus.yml"
+    path.write_text(config)
+    result = subprocess.run(
+        [promtool, "check", "config", str(path)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    jobs = {job["job_name"] for job in yaml.safe_load(config)["scrape_configs"]}
+    assert jobs == {spec.name for spec in SERVICES}
 
 
 def nginx_test(config: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:

@@ -235,6 +235,14 @@ class SupervisorSettings(_Section):
     start_retries: int = Field(5, ge=0)
 
 
+class PrometheusSettings(_Section):
+    """The Prometheus ``merchstore up --prometheus`` runs (when the binary is installed)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(9090, ge=1, le=65535)
+    scrape_interval_s: float = Field(5.0, gt=0, le=300)
+
+
 class Settings(BaseSettings):
     """Every setting of merchstore; each service reads the sections it needs."""
 
@@ -259,6 +267,7 @@ class Settings(BaseSettings):
     topics: TopicSettings = TopicSettings()
     embedded: EmbeddedSettings = EmbeddedSettings()
     supervisor: SupervisorSettings = SupervisorSettings()
+    prometheus: PrometheusSettings = PrometheusSettings()
     event_logger: EventLoggerSettings = EventLoggerSettings()
     receiver: ReceiverSettings = ReceiverSettings()
     storage: StorageSettings = StorageSettings()

@@ -56,6 +56,18 @@ STALLED = Gauge(
     "consumer_stalled", "1 while every attempt to store what was read keeps failing", ["consumer"]
 )
 
+LAG = Gauge(
+    "consumer_lag_messages",
+    "Messages on a partition the consumer has not processed yet: the broker's high watermark"
+    " (from the last fetch) minus the consumer's next offset",
+    ["consumer", "topic", "partition"],
+)
+OUTBOX_PENDING = Gauge(
+    "outbox_pending_rows", "Order events committed to the outbox and not yet acknowledged by Kafka"
+)
+OUTBOX_SET_ASIDE = Gauge(
+    "outbox_set_aside_rows", "Outbox rows the broker refused for good, kept with their reason"
+)
 LOG_LINES = Counter(
     "log_lines_total",
     "Operation log lines logging-service took in, by what became of them "

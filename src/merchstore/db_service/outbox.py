@@ -25,6 +25,7 @@ from merchstore.common.kafka import (
     OutgoingMessage,
     RefusedByBroker,
 )
+from merchstore.common.metrics import OUTBOX_PENDING, OUTBOX_SET_ASIDE
 from merchstore.common.poison import PoisonPolicy, Progress, handle_or_set_aside_async
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,7 @@ class OutboxRelay:
         self.pruned = 0
         self.progress = Progress()
         """Rows sent and set aside, and whether attempts keep failing."""
+        self._measured_at = float("-inf")
 
     async def run(self, stop: asyncio.Event) -> None:
         """Relay until ``stop`` is set, backing off while Kafka or PostgreSQL is down."""
@@ -67,6 +69,7 @@ class OutboxRelay:
             try:
                 sent = await self.relay_once()
                 await self.prune()
+                await self.measure()
                 pause = self._poll_interval_s
             except (DeliveryFailed, psycopg.Error, PoolTimeout) as error:
                 self.progress.failed(error)
@@ -126,6 +129,22 @@ class OutboxRelay:
             rows = await cursor.fetchall()
         # (id, payload, key): the order OutgoingMessage takes them in.
         return sorted((int(i), str(payload), str(key)) for i, key, payload in rows)
+
+    async def measure(self) -> None:
+        """Publish how many rows wait to be sent and how many were set aside (at most 1/s)."""
+        now = asyncio.get_running_loop().time()
+        if now - self._measured_at < 1.0:
+            return
+        self._measured_at = now
+        async with self._pool.connection() as connection:
+            cursor = await connection.execute(
+                "SELECT count(*) FILTER (WHERE sent_at IS NULL AND failed_at IS NULL),"
+                " count(*) FILTER (WHERE failed_at IS NOT NULL) FROM outbox"
+            )
+            row = await cursor.fetchone()
+        if row is not None:
+            OUTBOX_PENDING.set(row[0])
+            OUTBOX_SET_ASIDE.set(row[1])
 
     async def prune(self) -> int:
         """Delete rows sent longer ago than the retention; return how many."""

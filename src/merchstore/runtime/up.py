@@ -21,6 +21,8 @@ from merchstore.common.config import BROKER_ADDRESS_FILE, JWT_SECRET_FILE, Setti
 from merchstore.common.topics import ensure_topics
 from merchstore.runtime.embedded import EmbeddedBroker, EmbeddedPostgres, StartupError, port_in_use
 from merchstore.runtime.load_balancer import local_nginx_config
+from merchstore.runtime.prometheus import HEALTH_PATH as PROMETHEUS_HEALTH_PATH
+from merchstore.runtime.prometheus import local_prometheus_config
 from merchstore.runtime.supervision import Program, Supervisor
 from merchstore.services import SERVICES
 
@@ -37,6 +39,7 @@ class Member:
     protocol: Literal["http", "grpc"]
     host: str
     port: int
+    health_path: str = "/health"
 
     @property
     def url(self) -> str:
@@ -47,7 +50,8 @@ class Member:
         """Whether it answers its health check as ready."""
         if self.protocol == "http":
             try:
-                return httpx.get(f"{self.url}/health", timeout=timeout_s).status_code == 200
+                answer = httpx.get(f"{self.url}{self.health_path}", timeout=timeout_s)
+                return answer.status_code == 200
             except httpx.HTTPError:
                 return False
         with grpc.insecure_channel(f"{self.host}:{self.port}") as channel:
@@ -60,9 +64,15 @@ class Member:
         return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
 
 
-def plan_members(settings: Settings, run_dir: Path, say: Say) -> list[Member]:
-    """Every process to run: one per service, or N store-api replicas behind NGINX."""
+def plan_members(
+    settings: Settings, run_dir: Path, say: Say, prometheus: bool = False
+) -> list[Member]:
+    """Every process to run: one per service, or N store-api replicas behind NGINX.
+
+    With ``prometheus``, also a Prometheus scraping every service (when it is installed).
+    """
     members: list[Member] = []
+    store_api_ports = [settings.store_api.port]
     for spec in SERVICES:
         endpoint = spec.endpoint(settings)
         replicas = settings.store_api.replicas
@@ -72,6 +82,7 @@ def plan_members(settings: Settings, run_dir: Path, say: Say) -> list[Member]:
             )
             continue
         ports = [endpoint.port + index for index in range(1, replicas + 1)]
+        store_api_ports = ports
         for index, port in enumerate(ports, start=1):
             environment = {
                 "MERCHSTORE_STORE_API__PORT": str(port),
@@ -102,7 +113,40 @@ def plan_members(settings: Settings, run_dir: Path, say: Say) -> list[Member]:
         members.append(
             Member(Program("load-balancer", command), "http", endpoint.host, endpoint.port)
         )
+    if prometheus:
+        members += _prometheus(settings, run_dir, store_api_ports, say)
     return members
+
+
+def _prometheus(
+    settings: Settings, run_dir: Path, store_api_ports: list[int], say: Say
+) -> list[Member]:
+    binary = shutil.which("prometheus")
+    if binary is None:
+        say(
+            "  prometheus is not installed (Debian: apt-get install prometheus): "
+            "running without it; every service still serves /metrics"
+        )
+        return []
+    config = settings.prometheus
+    config_file = run_dir / "prometheus.yml"
+    config_file.parent.mkdir(parents=True, exist_ok=True)
+    config_file.write_text(local_prometheus_config(settings, store_api_ports))
+    command = [
+        binary,
+        f"--config.file={config_file}",
+        f"--storage.tsdb.path={settings.data_dir.resolve() / 'prometheus'}",
+        f"--web.listen-address={config.host}:{config.port}",
+    ]
+    return [
+        Member(
+            Program("prometheus", command),
+            "http",
+            config.host,
+            config.port,
+            health_path=PROMETHEUS_HEALTH_PATH,
+        )
+    ]
 
 
 def _tail(path: Path, lines: int = 15) -> str:
@@ -115,9 +159,10 @@ def _tail(path: Path, lines: int = 15) -> str:
 class LocalSystem:
     """Everything ``merchstore up`` runs: embedded servers (unless given) and the services."""
 
-    def __init__(self, settings: Settings, say: Say) -> None:
+    def __init__(self, settings: Settings, say: Say, prometheus: bool = False) -> None:
         self.settings = settings
         self.say = say
+        self.prometheus = prometheus
         self.data_dir = settings.data_dir.resolve()
         self.log_dir = self.data_dir / "logs"
         self.run_dir = self.data_dir / "run"
@@ -142,7 +187,7 @@ class LocalSystem:
     def start(self) -> None:
         """Start every component in dependency order, waiting for each to be ready."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.members = plan_members(self.settings, self.run_dir, self.say)
+        self.members = plan_members(self.settings, self.run_dir, self.say, self.prometheus)
         self.check_ports()
         if self.settings.jwt_secret is None:
             self.settings.signing_secret()  # made once, before any service races to make it
@@ -288,7 +333,7 @@ class _StopRequested(Exception):
     """SIGTERM or Ctrl-C arrived while starting: abandon the start, stop what runs."""
 
 
-def run_up(settings: Settings, say: Say) -> int:
+def run_up(settings: Settings, say: Say, prometheus: bool = False) -> int:
     """Start everything, report, and stop everything on SIGTERM or Ctrl-C. Returns an exit code."""
     stop = threading.Event()
     starting = True
@@ -299,7 +344,7 @@ def run_up(settings: Settings, say: Say) -> int:
             raise _StopRequested
 
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
-    system = LocalSystem(settings, say)
+    system = LocalSystem(settings, say, prometheus)
     try:
         system.start()
         starting = False
