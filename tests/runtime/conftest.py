@@ -18,9 +18,9 @@ from tests.support.processes import free_port, free_port_pair, wait_until
 class UpProcess:
     """``merchstore up`` in the background, its output collected line by line."""
 
-    def __init__(self, data_dir: Path, env: dict[str, str]) -> None:
+    def __init__(self, data_dir: Path, env: dict[str, str], *options: str) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "merchstore", "up", "--data-dir", str(data_dir)],
+            [sys.executable, "-m", "merchstore", "up", "--data-dir", str(data_dir), *options],
             env={**os.environ, **env},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -68,13 +68,17 @@ def up_ports() -> dict[str, int]:
     # A gRPC service also serves /metrics on its port + 100: both must be free.
     return {
         name: free_port_pair() if name == "db_service" else free_port()
-        for name in ("kafka", *SERVICES)
+        for name in ("kafka", "prometheus", *SERVICES)
     }
 
 
 @pytest.fixture
 def up_env(up_ports: dict[str, int]) -> dict[str, str]:
-    env = {"MERCHSTORE_EMBEDDED__KAFKA_PORT": str(up_ports["kafka"])}
+    env = {
+        "MERCHSTORE_EMBEDDED__KAFKA_PORT": str(up_ports["kafka"]),
+        "MERCHSTORE_PROMETHEUS__PORT": str(up_ports["prometheus"]),
+        "MERCHSTORE_PROMETHEUS__SCRAPE_INTERVAL_S": "1",
+    }
     for name in SERVICES:
         env[f"MERCHSTORE_{name.upper()}__PORT"] = str(up_ports[name])
     return env
@@ -82,7 +86,8 @@ def up_env(up_ports: dict[str, int]) -> dict[str, str]:
 
 @pytest.fixture
 def running_up(tmp_path: Path, up_env: dict[str, str]) -> Iterator[UpProcess]:
-    up = UpProcess(tmp_path / "data", up_env)
+    # With the Prometheus it can run: that it scrapes every service is checked through it.
+    up = UpProcess(tmp_path / "data", up_env, "--prometheus")
     yield up
     if up.process.poll() is None:
         up.process.kill()

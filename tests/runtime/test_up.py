@@ -8,7 +8,9 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+import httpx
 import psutil
 from confluent_kafka.admin import AdminClient
 
@@ -45,6 +47,32 @@ def test_up_runs_restarts_and_stops_cleanly(
     )
     assert status.returncode == 0, status.stdout
     assert status.stdout.count(" ready ") == 8
+
+    # The real Prometheus `up --prometheus` runs scrapes every service, and answers a request
+    # rate through its HTTP query API.
+    prometheus = f"http://127.0.0.1:{up_ports['prometheus']}"
+    receiver_url = f"http://127.0.0.1:{up_ports['receiver']}"
+
+    def query(promql: str) -> list[dict[str, Any]]:
+        answer = httpx.get(f"{prometheus}/api/v1/query", params={"query": promql}, timeout=10)
+        assert answer.status_code == 200, answer.text
+        return list(answer.json()["data"]["result"])
+
+    def every_target_up() -> bool:
+        return {r["metric"]["job"] for r in query("up == 1")} == {
+            "event-logger", "logging-service", "db-service", "store-api",
+            "storage", "receiver", "processor", "dashboard",
+        }  # fmt: skip
+
+    wait_until(every_target_up, 60, "Prometheus to scrape every service")
+
+    def receiver_rate() -> float:
+        for _ in range(20):
+            httpx.post(f"{receiver_url}/join_guild", json={"user_id": "7"}, timeout=10)
+        result = query('sum(rate(http_requests_total{job="receiver",route="/join_guild"}[5s]))')
+        return float(result[0]["value"][1]) if result else 0.0
+
+    wait_until(lambda: receiver_rate() > 0, 60, "a request rate read back from Prometheus")
 
     # The tails find this broker from the data directory alone, with no other setting.
     tail_env = {k: v for k, v in os.environ.items() if not k.startswith("MERCHSTORE_")}
