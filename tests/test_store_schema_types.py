@@ -79,3 +79,47 @@ def test_no_credentials_outside_db_service() -> None:
     for field in ("password", "password_hash"):
         assert field not in user_message.fields_by_name
         assert field not in schemas["User"]["properties"]
+
+
+FIELD_TYPES_DOC = Path(__file__).parent.parent / "docs" / "field-types.md"
+
+
+def _openapi_type(schema: dict[str, object] | None) -> str:
+    if schema is None:
+        return "(not in the REST API)"
+    if "enum" in schema:
+        return "string, one of " + ", ".join(f"`{v}`" for v in schema["enum"])  # type: ignore[attr-defined]
+    text = str(schema.get("type", "object"))
+    if "format" in schema:
+        text += f" ({schema['format']})"
+    if "pattern" in schema:
+        text += f", pattern `{schema['pattern']}`"
+    return text
+
+
+def field_type_table(database_url: str) -> str:
+    """The table docs/field-types.md shows, read from the three places themselves."""
+    schemas = yaml.safe_load(OPENAPI.read_text())["components"]["schemas"]
+    columns = sql_columns(database_url)
+    rows = [
+        "| field | PostgreSQL | protobuf | OpenAPI (store-api) |",
+        "|---|---|---|---|",
+    ]
+    for message_name, table in TABLES.items():
+        message = store_pb2.DESCRIPTOR.message_types_by_name[message_name]
+        properties = schemas[message_name]["properties"]
+        for field in message.fields:
+            sql_type, scale = columns[table][field.name]
+            sql = f"{sql_type}" + (f" (scale {scale})" if sql_type == "numeric" else "")
+            openapi = _openapi_type(properties.get(field.name))
+            rows.append(
+                f"| `{message_name}.{field.name}` | {sql} | {PROTO_TYPES[field.type]} | {openapi} |"
+            )
+    return "\n".join(rows) + "\n"
+
+
+def test_the_field_type_table_in_docs_is_what_the_schemas_say(database_url: str) -> None:
+    table = field_type_table(database_url)
+    assert table in FIELD_TYPES_DOC.read_text(), (
+        f"docs/field-types.md is stale; its table must read:\n{table}"
+    )
