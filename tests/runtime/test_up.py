@@ -14,6 +14,7 @@ import httpx
 import psutil
 from confluent_kafka.admin import AdminClient
 
+from merchstore.services import SERVICES
 from tests.runtime.conftest import UpProcess
 from tests.support.processes import http_ok, wait_until
 
@@ -59,10 +60,7 @@ def test_up_runs_restarts_and_stops_cleanly(
         return list(answer.json()["data"]["result"])
 
     def every_target_up() -> bool:
-        return {r["metric"]["job"] for r in query("up == 1")} == {
-            "event-logger", "logging-service", "db-service", "store-api",
-            "storage", "receiver", "processor", "dashboard",
-        }  # fmt: skip
+        return {r["metric"]["job"] for r in query("up == 1")} == {s.name for s in SERVICES}
 
     wait_until(every_target_up, 60, "Prometheus to scrape every service")
 
