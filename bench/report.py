@@ -59,6 +59,15 @@ class Goal:
         return self.figure / self.reference
 
     @property
+    def ratio_text(self) -> str:
+        """The ratio as its goal states it: a percentage, or a multiple (``3.08x``)."""
+        if self.ratio is None:
+            return "-"
+        _, _, bound = self.target.partition(":")
+        multiple = (bound and float(bound) >= 1) or self.ratio >= 2
+        return f"{self.ratio:.2f}x" if multiple else f"{self.ratio:.0%}"
+
+    @property
     def verdict(self) -> str:
         """PASS, MISS or REPORT."""
         kind, _, bound = self.target.partition(":")
@@ -150,7 +159,7 @@ def goal_rows(goals: list[Goal]) -> list[tuple[str, ...]]:
             f"{goal.reference_name} {format_figure(goal.reference, goal.unit)}"
             if goal.reference
             else goal.reference_name or "-",
-            f"{goal.ratio:.0%}" if goal.ratio is not None else "-",
+            goal.ratio_text,
             goal.goal_text,
             goal.verdict,
         )
