@@ -65,7 +65,7 @@ class Goal:
             return "-"
         _, _, bound = self.target.partition(":")
         multiple = (bound and float(bound) >= 1) or self.ratio >= 2
-        return f"{self.ratio:.2f}x" if multiple else f"{self.ratio:.0%}"
+        return f"{self.ratio:.2f}x" if multiple else f"{self.ratio:.1%}"
 
     @property
     def verdict(self) -> str:

@@ -31,6 +31,7 @@ from bench.report import Goal, interleaved, median_by, save
 from bench.wrk import require_wrk, run_load
 from merchstore.common.config import Settings
 from merchstore.common.domain_events import DomainEvent
+from merchstore.common.postgres import apply_migrations
 from merchstore.common.topics import ensure_topics
 from merchstore.runtime.load_balancer import local_nginx_config
 from tests.support.processes import ServiceProcess, free_port, http_ok, wait_until
@@ -180,6 +181,9 @@ def measure_all(arguments: argparse.Namespace, servers: BenchServers) -> None:
                 "report",
             )
         )
+    with psycopg.connect(servers.database_url) as connection:
+        # storage's tables, as its first start makes them, so rows can be counted from zero.
+        apply_migrations(connection, "merchstore.storage", "storage")
     run = [0]
     rates = interleaved(
         {

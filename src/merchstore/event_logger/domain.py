@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from merchstore.common.consumed import ConsumedMessage
 from merchstore.common.event_log import CODE_PATTERN
@@ -13,9 +13,8 @@ class MalformedEventLogMessage(ValueError):
     """A message on ``event_log`` that is not JSON, has no code, or a code not four digits."""
 
 
-@dataclass(frozen=True)
-class EventLogRecord:
-    """A valid ``event_log`` message, ready to be stored once."""
+class EventLogRecord(NamedTuple):
+    """A valid ``event_log`` message, ready to be stored once (one built per message)."""
 
     code: str
     message: str
@@ -29,7 +28,8 @@ def parse_event_log_message(consumed: ConsumedMessage) -> EventLogRecord:
     if consumed.value is None:
         raise MalformedEventLogMessage("empty message")
     try:
-        body = json.loads(consumed.value)
+        # Decoded here: json.loads would first guess the encoding of bytes.
+        body = json.loads(consumed.value.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise MalformedEventLogMessage(f"not JSON: {error}") from None
     except RecursionError:
