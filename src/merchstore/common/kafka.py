@@ -9,7 +9,6 @@ handler that keeps its own offsets (``start_offsets``) gets exactly-once.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
 import threading
@@ -461,8 +460,6 @@ class BatchConsumer:
                 batch = self._poll(consumer)
                 if batch:
                     self._process(consumer, batch)
-            with contextlib.suppress(KafkaException):  # nothing consumed: nothing to commit
-                consumer.commit(asynchronous=False)
         finally:
             consumer.close()
 
@@ -561,10 +558,8 @@ class BatchConsumer:
                 log.warning("cannot rewind %s[%d]: %s", topic, part, error)
 
     def _commit(self, consumer: Consumer, batch: list[Message]) -> None:
-        # Not waited for: the next fetch need not wait a round trip for it. The last one is
-        # made synchronously when the loop ends.
         try:
-            consumer.commit(offsets=self.next_offsets(batch), asynchronous=True)
+            consumer.commit(offsets=self.next_offsets(batch), asynchronous=False)
         except KafkaException as error:
             # The batch's effects are durable; a lost commit only means it is seen again,
             # which every handler tolerates (idempotent or keeping its own offsets).
