@@ -1,6 +1,15 @@
 # One image for every merchstore service: `docker run IMAGE serve store-api`, and so on.
 # Build from the repository root: docker build -t merchstore .
 
+# The dashboard's charting library, from the npm registry at the versions package-lock.json pins.
+FROM node:20-bookworm-slim AS dashboard-assets
+WORKDIR /assets
+COPY src/merchstore/dashboard/package.json src/merchstore/dashboard/package-lock.json ./
+RUN npm ci --no-audit --no-fund --loglevel=error \
+    && mkdir vendor \
+    && cp node_modules/chart.js/dist/chart.umd.min.js \
+        node_modules/chartjs-adapter-date-fns/dist/chartjs-adapter-date-fns.bundle.min.js vendor/
+
 FROM python:3.11-slim-bookworm AS build
 WORKDIR /src
 RUN python -m venv /opt/merchstore \
@@ -13,6 +22,7 @@ RUN /opt/merchstore/bin/python -c "import tomllib; print('\n'.join(tomllib.load(
 COPY README.md ./
 COPY protos ./protos
 COPY src ./src
+COPY --from=dashboard-assets /assets/vendor ./src/merchstore/dashboard/static/vendor
 # Generated from protos/ here, never committed (the same command as `make protos`).
 RUN /opt/merchstore/bin/python -m grpc_tools.protoc -Iprotos --python_out=src \
         --grpc_python_out=src protos/merchstore/protos/*.proto \

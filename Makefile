@@ -7,8 +7,10 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PROTOS := $(wildcard protos/merchstore/protos/*.proto)
 GENERATED := $(PROTOS:protos/%.proto=src/%_pb2.py)
+DASHBOARD := src/merchstore/dashboard
+VENDOR    := $(DASHBOARD)/static/vendor
 
-.PHONY: run test install system-packages protos openapi bench bench-event-logger bench-pipeline bench-store bench-logging bench-scale bench-summary wrk clean
+.PHONY: run test install system-packages protos dashboard-assets openapi bench bench-event-logger bench-pipeline bench-store bench-logging bench-scale bench-summary wrk clean
 
 run: install
 	$(BIN)/merchstore up
@@ -19,7 +21,7 @@ test: install system-packages
 	$(BIN)/mypy
 	$(BIN)/pytest
 
-install: $(STAMP) protos
+install: $(STAMP) protos dashboard-assets
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +42,19 @@ src/%_pb2.py: protos/%.proto $(STAMP)
 	$(BIN)/python -m grpc_tools.protoc -Iprotos --python_out=src --grpc_python_out=src \
 		--plugin=protoc-gen-mypy=$(BIN)/protoc-gen-mypy --mypy_out=src \
 		--plugin=protoc-gen-mypy_grpc=$(BIN)/protoc-gen-mypy_grpc --mypy_grpc_out=src $<
+
+# The dashboard's charting library (Chart.js and its date adapter) from the npm registry, at
+# the versions in package-lock.json; served from static/vendor/, never committed.
+dashboard-assets: $(VENDOR)/.installed
+
+$(VENDOR)/.installed: $(DASHBOARD)/package.json $(DASHBOARD)/package-lock.json
+	scripts/install-system-packages node npm
+	npm ci --prefix $(DASHBOARD) --no-audit --no-fund --loglevel=error
+	mkdir -p $(VENDOR)
+	cp $(DASHBOARD)/node_modules/chart.js/dist/chart.umd.min.js \
+		$(DASHBOARD)/node_modules/chartjs-adapter-date-fns/dist/chartjs-adapter-date-fns.bundle.min.js \
+		$(VENDOR)/
+	touch $@
 
 # Benchmarks print their figures beside their references; wrk comes from Debian's packages.
 # `make bench` ends with one table of every goal and writes docs/benchmarks.md with its plots.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -24,39 +25,77 @@ def event_log_lines(counts: dict[str, int]) -> list[dict[str, Any]]:
     ]
 
 
+@dataclass(frozen=True)
+class ServiceReading:
+    """One service as the dashboard last saw it: health, and figures from its ``/metrics``.
+
+    ``started_at`` (Unix seconds), ``lag`` and ``set_aside`` (per consumer group) are ``None``
+    when the service's metrics could not be read.
+    """
+
+    name: str
+    ok: bool
+    detail: str | None = None
+    started_at: float | None = None
+    lag: Mapping[str, float] | None = None
+    set_aside: Mapping[str, float] | None = None
+
+
 @dataclass
 class ServiceHealthBook:
-    """Each service's health and when it last answered well."""
+    """Each service's health, when it last answered well and since when it has been running."""
 
     last_ok: dict[str, datetime] = field(default_factory=dict)
-    current: dict[str, tuple[bool, str | None]] = field(default_factory=dict)
+    current: dict[str, ServiceReading] = field(default_factory=dict)
 
-    def record(self, name: str, ok: bool, detail: str | None, at: datetime) -> None:
-        """Note one health answer (or its absence)."""
-        self.current[name] = (ok, detail)
-        if ok:
-            self.last_ok[name] = at
+    def record(self, reading: ServiceReading, at: datetime) -> None:
+        """Note one service's answer (or its absence)."""
+        self.current[reading.name] = reading
+        if reading.ok:
+            self.last_ok[reading.name] = at
 
     def view(self, now: datetime) -> list[dict[str, Any]]:
-        """Every service: up or down, and seconds since its last good answer."""
+        """Every service: up or down, how long it has run, seconds since its last good answer."""
         rows = []
-        for name, (ok, detail) in self.current.items():
+        for name, reading in self.current.items():
             last = self.last_ok.get(name)
+            running = reading.ok and reading.started_at is not None
             rows.append(
                 {
                     "name": name,
-                    "status": "up" if ok else "down",
-                    "detail": detail,
+                    "status": "up" if reading.ok else "down",
+                    "detail": reading.detail,
                     "last_ok": to_rfc3339(last) if last else None,
                     "seconds_since_ok": round((now - last).total_seconds(), 1) if last else None,
+                    "uptime_seconds": (
+                        round(max(0.0, now.timestamp() - reading.started_at), 1)
+                        if running and reading.started_at is not None
+                        else None
+                    ),
                 }
             )
         return rows
 
 
+def consumer_figures(
+    readings: list[ServiceReading],
+) -> tuple[dict[str, float], dict[str, float], list[str]]:
+    """Lag and set-aside messages per consumer group, and the services whose figures are unknown."""
+    lag: dict[str, float] = {}
+    set_aside: dict[str, float] = {}
+    unknown = []
+    for reading in readings:
+        if reading.lag is None or reading.set_aside is None:
+            unknown.append(reading.name)
+            continue
+        lag.update(reading.lag)
+        set_aside.update(reading.set_aside)
+    return lag, set_aside, unknown
+
+
 @dataclass
 class EventHistory:
-    """Cumulative events per type over time, for the chart."""
+    """The charts' series over time: one point per refresh, at most a fixed number."""
 
     points: deque[dict[str, Any]]
 
@@ -65,6 +104,50 @@ class EventHistory:
         """A history of at most ``size`` points."""
         return cls(deque(maxlen=size))
 
-    def add(self, at: datetime, counts: dict[str, int]) -> None:
-        """Record the counts seen at ``at``."""
-        self.points.append({"at": to_rfc3339(at), "counts": dict(counts)})
+    def add(
+        self,
+        at: datetime,
+        stats: Mapping[str, Any] | None,
+        lag: Mapping[str, float],
+        set_aside: Mapping[str, float],
+    ) -> None:
+        """Record one refresh; ``stats`` is the processor's answer, ``None`` while it is down.
+
+        Events per second by type come from the counts of the last point that had them;
+        while the processor is down the point has no counts, so the chart shows a gap.
+        """
+        counts = dict(stats.get("counts", {})) if stats is not None else None
+        orders = stats.get("orders") if stats is not None else None
+        self.points.append(
+            {
+                "at": to_rfc3339(at),
+                "counts": counts,
+                "events_per_s": self._rates(at, counts),
+                "orders": (
+                    {"placed": orders["placed"], "cancelled": orders["cancelled"]}
+                    if isinstance(orders, Mapping)
+                    else None
+                ),
+                "lag": dict(lag),
+                "set_aside": dict(set_aside),
+                "_at": at,
+            }
+        )
+
+    def _rates(self, at: datetime, counts: dict[str, int] | None) -> dict[str, float] | None:
+        if counts is None:
+            return None
+        previous = next((p for p in reversed(self.points) if p["counts"] is not None), None)
+        if previous is None:
+            return None
+        seconds = (at - previous["_at"]).total_seconds()
+        if seconds <= 0:
+            return None
+        return {
+            kind: round(max(0, count - previous["counts"].get(kind, 0)) / seconds, 2)
+            for kind, count in counts.items()
+        }
+
+    def view(self) -> list[dict[str, Any]]:
+        """The points as the page reads them."""
+        return [{k: v for k, v in point.items() if k != "_at"} for point in self.points]

@@ -8,7 +8,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from merchstore.common.timeutil import to_rfc3339
-from merchstore.dashboard.domain import EventHistory, ServiceHealthBook, event_log_lines
+from merchstore.dashboard.domain import (
+    EventHistory,
+    ServiceHealthBook,
+    consumer_figures,
+    event_log_lines,
+)
 from merchstore.dashboard.sources import ServiceSources
 
 log = logging.getLogger(__name__)
@@ -31,10 +36,10 @@ class OverviewKeeper:
 
     async def refresh(self) -> dict[str, Any]:
         """Ask every service; a failing one is marked, the others still show."""
-        stats, counts, health = await asyncio.gather(
+        stats, counts, readings = await asyncio.gather(
             self._sources.processor_stats(),
             self._sources.event_log_counts(),
-            self._sources.health(),
+            self._sources.readings(),
             return_exceptions=True,
         )
         now = datetime.now(UTC)
@@ -43,16 +48,18 @@ class OverviewKeeper:
             stats_error = _problem(stats)
         else:
             self._last_stats = stats
-            self._history.add(now, stats.get("counts", {}))
         if isinstance(counts, BaseException):
             counts_error = _problem(counts)
         else:
             self._last_counts = counts
-        if isinstance(health, BaseException):
-            log.warning("health probes failed: %s", health)
-        else:
-            for name, ok, detail in health:
-                self._health.record(name, ok, detail, now)
+        if isinstance(readings, BaseException):
+            log.warning("health probes failed: %s", readings)
+            readings = []
+        for reading in readings:
+            self._health.record(reading, now)
+        lag, set_aside, unknown = consumer_figures(readings)
+        fresh_stats = None if isinstance(stats, BaseException) else stats
+        self._history.add(now, fresh_stats, lag, set_aside)
         self.latest = {
             "generated_at": to_rfc3339(now),
             # The last known values stay visible, marked stale, while a source is down.
@@ -61,6 +68,9 @@ class OverviewKeeper:
             "event_log": event_log_lines(self._last_counts) if self._last_counts else [],
             "event_log_error": counts_error,
             "services": self._health.view(now),
-            "history": list(self._history.points),
+            "history": self._history.view(),
+            # Services whose lag and set-aside messages are unknown right now (down, or
+            # their /metrics did not answer): the consumer panel names them.
+            "metrics_unavailable": unknown,
         }
         return self.latest

@@ -8,8 +8,11 @@ from typing import Any
 import grpc
 import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from prometheus_client.parser import text_string_to_metric_families
 
 from merchstore.common.config import Settings
+from merchstore.common.metrics import METRICS_PORT_OFFSET
+from merchstore.dashboard.domain import ServiceReading
 from merchstore.services import SERVICES, ServiceSpec
 
 
@@ -38,9 +41,29 @@ class ServiceSources:
         answer.raise_for_status()
         return {str(code): int(count) for code, count in answer.json().items()}
 
-    async def health(self) -> list[tuple[str, bool, str | None]]:
-        """Every service's health, probed concurrently."""
-        return list(await asyncio.gather(*(self._probe(spec) for spec in self._specs)))
+    async def readings(self) -> list[ServiceReading]:
+        """Every service's health and metrics, asked concurrently."""
+        return list(await asyncio.gather(*(self._reading(spec) for spec in self._specs)))
+
+    async def _reading(self, spec: ServiceSpec) -> ServiceReading:
+        (name, ok, detail), metrics = await asyncio.gather(self._probe(spec), self._metrics(spec))
+        if metrics is None:
+            return ServiceReading(name, ok, detail)
+        started_at, lag, set_aside = metrics
+        return ServiceReading(name, ok, detail, started_at, lag, set_aside)
+
+    async def _metrics(
+        self, spec: ServiceSpec
+    ) -> tuple[float | None, dict[str, float], dict[str, float]] | None:
+        """Start time, lag and set-aside messages from ``/metrics``; ``None`` if unreadable."""
+        endpoint = spec.endpoint(self._settings)
+        port = endpoint.port + (METRICS_PORT_OFFSET if spec.protocol == "grpc" else 0)
+        try:
+            answer = await self._http.get(f"http://{endpoint.host}:{port}/metrics")
+            answer.raise_for_status()
+            return metric_figures(answer.text)
+        except (httpx.HTTPError, ValueError):
+            return None
 
     async def _probe(self, spec: ServiceSpec) -> tuple[str, bool, str | None]:
         try:
@@ -65,6 +88,29 @@ class ServiceSources:
         await self._http.aclose()
         for channel in self._channels.values():
             await channel.close()
+
+
+def metric_figures(text: str) -> tuple[float | None, dict[str, float], dict[str, float]]:
+    """From a Prometheus text exposition: process start time, lag and set-aside per consumer.
+
+    Lag is summed over a consumer's partitions; the outbox's refused rows count as the
+    set-aside messages of a consumer called ``outbox``.
+    """
+    started_at = None
+    lag: dict[str, float] = {}
+    set_aside: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "process_start_time_seconds":
+                started_at = sample.value
+            elif sample.name == "consumer_lag_messages":
+                consumer = sample.labels["consumer"]
+                lag[consumer] = lag.get(consumer, 0.0) + sample.value
+            elif sample.name == "consumer_messages_set_aside_total":
+                set_aside[sample.labels["consumer"]] = sample.value
+            elif sample.name == "outbox_set_aside_rows":
+                set_aside["outbox"] = sample.value
+    return started_at, lag, set_aside
 
 
 def _health_detail(answer: httpx.Response) -> str:

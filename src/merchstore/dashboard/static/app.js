@@ -59,7 +59,16 @@ function renderEventLog(lines, error) {
 
 function ago(seconds) {
   if (seconds === null) return "never";
-  return seconds < 1 ? "just now" : `${Math.round(seconds)} s ago`;
+  return seconds < 1 ? "just now" : `${duration(seconds)} ago`;
+}
+
+function duration(seconds) {
+  if (seconds === null || seconds === undefined) return "–";
+  const s = Math.round(seconds);
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
+  if (s < 86400) return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+  return `${Math.floor(s / 86400)} d ${Math.floor((s % 86400) / 3600)} h`;
 }
 
 function renderServices(services) {
@@ -70,55 +79,81 @@ function renderServices(services) {
     row.dataset.service = service.name;
     cell(row, service.name);
     const up = service.status === "up";
-    cell(row, up ? "✓ up" : "✗ down", up ? "status-up" : "status-down").dataset.status = service.status;
+    const status = cell(row, up ? "✓ up" : "✗ down", up ? "status-up" : "status-down");
+    status.dataset.status = service.status;
+    if (!up && service.detail) status.title = service.detail;
+    cell(row, up ? duration(service.uptime_seconds) : "–", "number").dataset.uptime = service.uptime_seconds ?? "";
     cell(row, ago(service.seconds_since_ok));
   }
 }
 
-const SVG = "http://www.w3.org/2000/svg";
+// One chart per panel, drawn by Chart.js; each series has a colour and a dash pattern, so
+// the legend never relies on colour alone.
+const charts = {};
 
-function svgElement(name, attributes) {
-  const element = document.createElementNS(SVG, name);
-  for (const [key, value] of Object.entries(attributes)) element.setAttribute(key, value);
-  return element;
+function makeChart(id, yTitle) {
+  return new Chart(document.getElementById(id), {
+    type: "line",
+    data: { datasets: [] },
+    options: {
+      animation: false,
+      maintainAspectRatio: false,
+      interaction: { mode: "nearest", axis: "x", intersect: false },
+      // Straight segments between samples: a smoothed curve would show values never measured.
+      elements: { point: { radius: 0, hitRadius: 6 }, line: { borderWidth: 2, tension: 0 } },
+      scales: {
+        x: { type: "time",
+             time: { minUnit: "second", tooltipFormat: "HH:mm:ss",
+                     displayFormats: { second: "HH:mm:ss", minute: "HH:mm", hour: "HH:mm" } },
+             title: { display: true, text: "time" }, ticks: { maxTicksLimit: 6 } },
+        y: { beginAtZero: true, title: { display: true, text: yTitle }, ticks: { precision: 0 } },
+      },
+      plugins: { legend: { position: "bottom", labels: { usePointStyle: true, pointStyleWidth: 36 } } },
+    },
+  });
 }
 
-function renderChart(history) {
-  const chart = document.getElementById("chart");
-  const legend = document.getElementById("chart-legend");
-  chart.replaceChildren();
-  legend.replaceChildren();
-  if (history.length < 2) {
-    const note = svgElement("text", { x: 20, y: 120 });
-    note.textContent = "Collecting data…";
-    chart.append(note);
+function series(history, pick) {
+  // {label: [{x, y}]} for every label seen in any point; a gap (null) where a point lacks it.
+  const labels = new Set();
+  for (const point of history) for (const label of Object.keys(pick(point) || {})) labels.add(label);
+  const result = {};
+  for (const label of [...labels].sort()) {
+    result[label] = history.map((point) => {
+      const values = pick(point);
+      return { x: Date.parse(point.at), y: values && label in values ? values[label] : null };
+    });
+  }
+  return result;
+}
+
+function draw(id, yTitle, named) {
+  const chart = charts[id] || (charts[id] = makeChart(id, yTitle));
+  chart.data.datasets = Object.entries(named).map(([label, data], index) => {
+    const [dash, colour] = STYLES[index % STYLES.length];
+    return { label, data, borderColor: colour, backgroundColor: colour, pointStyle: "line",
+             borderDash: dash ? dash.split(" ").map(Number) : [], spanGaps: false };
+  });
+  chart.update("none");
+}
+
+function renderCharts(overview) {
+  if (typeof Chart === "undefined") {  // the numbers above still show without the library
+    notice("rates-notice", "The charting library did not load (run `make install`).");
     return;
   }
-  const types = Object.keys(history[history.length - 1].counts);
-  const max = Math.max(1, ...history.flatMap((point) => Object.values(point.counts)));
-  const [left, top, width, height] = [40, 10, 550, 200];
-  chart.append(svgElement("line", { x1: left, y1: top + height, x2: left + width, y2: top + height, stroke: "#57606a" }));
-  chart.append(svgElement("line", { x1: left, y1: top, x2: left, y2: top + height, stroke: "#57606a" }));
-  const label = svgElement("text", { x: 2, y: top + 10, "font-size": 11 });
-  label.textContent = max;
-  chart.append(label);
-  types.forEach((type, index) => {
-    const [dash, colour] = STYLES[index % STYLES.length];
-    const points = history.map((point, i) => {
-      const x = left + (i / (history.length - 1)) * width;
-      const y = top + height - ((point.counts[type] || 0) / max) * height;
-      return `${x.toFixed(1)},${y.toFixed(1)}`;
-    });
-    chart.append(svgElement("polyline", {
-      points: points.join(" "), fill: "none", stroke: colour, "stroke-width": 2,
-      "stroke-dasharray": dash, "data-type": type,
-    }));
-    const item = document.createElement("li");
-    const sample = svgElement("svg", { viewBox: "0 0 40 10", "aria-hidden": "true" });
-    sample.append(svgElement("line", { x1: 0, y1: 5, x2: 40, y2: 5, stroke: colour, "stroke-width": 2, "stroke-dasharray": dash }));
-    item.append(sample, ` ${type}`);
-    legend.append(item);
-  });
+  const history = overview.history;
+  draw("events-chart", "events per second", series(history, (p) => p.events_per_s));
+  draw("orders-chart", "orders (total)", series(history, (p) => p.orders));
+  const consumers = {};
+  for (const [label, data] of Object.entries(series(history, (p) => p.lag))) consumers[`lag: ${label}`] = data;
+  for (const [label, data] of Object.entries(series(history, (p) => p.set_aside))) consumers[`set aside: ${label}`] = data;
+  draw("consumers-chart", "messages", consumers);
+  const down = overview.stats_error && `Processor ${overview.stats_error}; the lines pause until it answers.`;
+  notice("rates-notice", down);
+  notice("orders-notice", down);
+  const missing = overview.metrics_unavailable || [];
+  notice("consumers-notice", missing.length ? `No figures from ${missing.join(", ")} (down or not answering /metrics).` : "");
 }
 
 async function refresh() {
@@ -129,10 +164,11 @@ async function refresh() {
     renderStats(overview.stats, overview.stats_error);
     renderEventLog(overview.event_log, overview.event_log_error);
     renderServices(overview.services);
-    renderChart(overview.history);
+    renderCharts(overview);
     text("refresh-status", `Updated ${new Date().toLocaleTimeString()}; refreshes every ${refreshMs / 1000} s.`);
   } catch (error) {
     text("refresh-status", `The dashboard backend is unreachable (${error.message}); retrying.`);
+    console.error(error);
   }
 }
 
