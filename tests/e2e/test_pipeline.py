@@ -62,7 +62,9 @@ def test_every_accepted_request_is_stored_once_and_counted(services: ServiceLaun
         "dead_letters": 0,
     }
     stats = httpx.get(f"{processor.url}/stats").json()
-    assert stats["total_events"] == len(paths)
+    assert stats["total_events"] == len(paths), (
+        f"processor:\n{processor.log_tail(60)}\nstorage:\n{storage.log_tail(60)}"
+    )
     assert {k: v for k, v in stats["counts"].items() if v} == dict(sent)
 
     # Each service announced its start exactly once.

@@ -52,6 +52,7 @@ class StatisticsRuns:
     def run_once(self) -> RunResult:
         """One run; if storage fails midway, nothing is saved and the next run starts over."""
         statistics, cursor = self._state.load()
+        started_at = cursor
         new_events = 0
         now = datetime.now(UTC)
         while True:
@@ -68,7 +69,13 @@ class StatisticsRuns:
         self.send_pending_alerts()
         self.last_run = RunResult(new_events, alerted, now)
         if new_events:
-            log.info("run: %d new events, %d in total", new_events, statistics.total_events)
+            log.info(
+                "run: %d new events, %d in total (feed %s to %s)",
+                new_events,
+                statistics.total_events,
+                started_at,
+                cursor,
+            )
         return self.last_run
 
     def send_pending_alerts(self) -> None:
