@@ -13,6 +13,7 @@ VENDOR    := $(DASHBOARD)/static/vendor
 .PHONY: run test install system-packages protos dashboard-assets openapi bench bench-event-logger bench-pipeline bench-store bench-logging bench-scale bench-summary wrk clean
 
 run: install
+	-scripts/install-system-packages kcat
 	$(BIN)/merchstore up
 
 test: install system-packages
