@@ -189,8 +189,31 @@ def test_nginx_accepts_the_compose_config(tmp_path: Path) -> None:
     for host in ("store-api", "receiver", "dashboard", "event-logger"):
         config = config.replace(f"{host}:", "127.0.0.1:")
     config = config.replace("/tmp/", f"{tmp_path}/").replace("listen 80;", "listen 18080;")
+    # `server ... resolve` needs NGINX 1.27.3 (the image); Debian's 1.22 checks the rest.
+    if nginx_version() < (1, 27, 3):
+        config = config.replace(" resolve ", " ")
     result = nginx_test(config, tmp_path)
     assert result.returncode == 0, result.stderr
+
+
+def nginx_version() -> tuple[int, ...]:
+    banner = subprocess.run([NGINX, "-v"], capture_output=True, text=True, timeout=30).stderr
+    return tuple(int(part) for part in banner.split("/")[1].split()[0].split("."))
+
+
+def test_compose_nginx_follows_scaled_replicas_without_a_restart() -> None:
+    config = compose_nginx_config()
+    assert "resolver 127.0.0.11 valid=5s" in config, "Docker's DNS, asked again every 5 s"
+    assert "zone store_api" in config
+    assert "server store-api:8000 resolve " in config
+    assert "proxy_next_upstream_timeout 10s;" in config, "retries bounded in time"
+    image = compose()["services"]["nginx"]["image"]
+    version = tuple(int(part) for part in image.split(":")[1].split("-")[0].split("."))
+    assert version >= (1, 27, 3), f"{image}: `resolve` in an upstream needs NGINX 1.27.3"
+    local = local_nginx_config(load_settings(), [8001, 8002], Path("/tmp/unused"))
+    servers = [line for line in local.splitlines() if line.strip().startswith("server 127.")]
+    assert len(servers) == 2 and not any(" resolve" in line for line in servers)
+    assert "resolver " not in local, "local replicas have fixed addresses"
 
 
 def test_dockerfile_is_hadolint_clean() -> None:

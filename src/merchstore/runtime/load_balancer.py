@@ -27,18 +27,34 @@ class NginxLayout:
     receiver: str
     dashboard: str
     event_logger: str
+    # A DNS server to ask again for the store-api replicas (Docker's, in Compose), so that
+    # `docker compose up --scale store-api=N` is followed without restarting NGINX.
+    resolver: str | None = None
+
+
+DOCKER_DNS = "127.0.0.11"
+"""Docker's embedded DNS server, inside every container of a user-defined network."""
 
 
 def render_nginx_config(layout: NginxLayout, files: dict[str, str]) -> str:
     """The NGINX configuration for ``layout``, from the one template."""
     template = Template((resources.files("merchstore.runtime") / "nginx.conf.template").read_text())
+    # `resolve` (NGINX 1.27.3 and later) re-resolves the name while running, every
+    # `valid` seconds; without a resolver the addresses are fixed (local replicas).
+    resolve = " resolve" if layout.resolver else ""
     servers = "\n".join(
-        f"        server {server} max_fails=1 fail_timeout=2s;"
+        f"        server {server}{resolve} max_fails=1 fail_timeout=2s;"
         for server in layout.store_api_servers
+    )
+    resolver = (
+        f"resolver {layout.resolver} valid=5s ipv6=off;\n    resolver_timeout 2s;"
+        if layout.resolver
+        else "# Fixed local addresses: nothing to resolve."
     )
     return template.substitute(
         files,
         listen_port=layout.listen_port,
+        resolver=resolver,
         store_api_servers=servers,
         receiver=layout.receiver,
         dashboard=layout.dashboard,
@@ -50,7 +66,7 @@ def compose_nginx_config() -> str:
     """The configuration ``deploy/nginx/nginx.conf`` holds: services by their Compose names.
 
     With ``deploy.replicas``, Docker's DNS answers ``store-api`` with every replica's address
-    and NGINX balances over all of them.
+    and NGINX balances over all of them, asking again every 5 s as replicas come and go.
     """
     layout = NginxLayout(
         listen_port=80,
@@ -58,6 +74,7 @@ def compose_nginx_config() -> str:
         receiver="receiver:8080",
         dashboard="dashboard:8130",
         event_logger="event-logger:8120",
+        resolver=DOCKER_DNS,
     )
     return render_nginx_config(layout, COMPOSE_FILES)
 
