@@ -5,12 +5,19 @@ from __future__ import annotations
 import asyncio
 
 import grpc
+import httpx
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from merchstore.common.health import add_health_and_reflection, health_router, set_grpc_serving
+from merchstore.common.health import (
+    HealthAnswer,
+    add_health_and_reflection,
+    health_router,
+    read_http_health,
+    set_grpc_serving,
+)
 from tests.support.processes import free_port
 
 
@@ -58,3 +65,12 @@ def test_grpc_health_and_reflection() -> None:
             await server.stop(None)
 
     asyncio.run(scenario())
+
+
+def test_a_not_ready_answer_carries_the_service_s_own_reason() -> None:
+    stalled = httpx.Response(503, json={"status": "unavailable", "detail": "no progress for 31 s"})
+    assert read_http_health(stalled) == HealthAnswer(False, "503: no progress for 31 s")
+    assert read_http_health(httpx.Response(502, text="bad gateway")) == HealthAnswer(
+        False, "health answered 502"
+    )
+    assert read_http_health(httpx.Response(200, json={"status": "ok"})) == HealthAnswer(True)

@@ -103,13 +103,3 @@ consumer_messages_set_aside_total{consumer="storage"} 2.0
 outbox_set_aside_rows 1.0
 """
     assert metric_figures(text) == (1.7e9, {"storage": 7.0}, {"storage": 2.0, "outbox": 1.0})
-
-
-def test_the_health_panel_shows_a_service_s_own_reason() -> None:
-    import httpx
-
-    from merchstore.dashboard.sources import _health_detail
-
-    stalled = httpx.Response(503, json={"status": "unavailable", "detail": "no progress for 31 s"})
-    assert _health_detail(stalled) == "503: no progress for 31 s"
-    assert _health_detail(httpx.Response(502, text="bad gateway")) == "health answered 502"

@@ -16,7 +16,7 @@ import pytest
 from merchstore.common.config import load_settings
 from merchstore.runtime.load_balancer import local_nginx_config
 from tests.conftest import ServiceLauncher
-from tests.support.processes import ServiceProcess, free_port, http_ok, wait_until
+from tests.support.processes import ServiceProcess, free_port, service_ready, wait_until
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
@@ -51,7 +51,7 @@ def balanced(
         )
         nginx = subprocess.Popen([NGINX, "-c", str(config), "-g", "daemon off;"])
         url = f"http://127.0.0.1:{listen}"
-        wait_until(lambda: http_ok(f"{url}/health"), 30, "NGINX in front of the replicas")
+        wait_until(lambda: service_ready(url), 30, "NGINX in front of the replicas")
         yield url, replicas
     finally:
         # Stopped whatever happened above: a failed start must not leave processes behind.

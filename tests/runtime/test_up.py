@@ -16,7 +16,7 @@ from confluent_kafka.admin import AdminClient
 
 from merchstore.services import SERVICES
 from tests.runtime.conftest import UpProcess
-from tests.support.processes import http_ok, wait_until
+from tests.support.processes import service_ready, wait_until
 
 
 def test_up_runs_restarts_and_stops_cleanly(
@@ -37,7 +37,7 @@ def test_up_runs_restarts_and_stops_cleanly(
     }
 
     event_logger_url = f"http://127.0.0.1:{up_ports['event_logger']}"
-    assert http_ok(f"{event_logger_url}/health")
+    assert service_ready(event_logger_url)
 
     status = subprocess.run(
         [sys.executable, "-m", "merchstore", "status"],
@@ -109,7 +109,7 @@ def test_up_runs_restarts_and_stops_cleanly(
     # A child killed with SIGKILL is restarted, and says so.
     service.send_signal(signal.SIGKILL)
     up.wait_for("restarted as pid", timeout_s=60)
-    wait_until(lambda: http_ok(f"{event_logger_url}/health"), 60, "event-logger back")
+    wait_until(lambda: service_ready(event_logger_url), 60, "event-logger back")
     started.extend(psutil.Process(up.process.pid).children(True))
 
     up.process.send_signal(signal.SIGTERM)

@@ -10,10 +10,10 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
 
-import grpc
-import httpx
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from merchstore.common.health import check_health
 
 
 def free_port() -> int:
@@ -46,24 +46,12 @@ def wait_until(
         time.sleep(interval_s)
 
 
-def grpc_serving(port: int) -> bool:
-    """Whether the gRPC server on ``port`` reports SERVING on the standard health service."""
-    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-        try:
-            reply = health_pb2_grpc.HealthStub(channel).Check(
-                health_pb2.HealthCheckRequest(service=""), timeout=1.0
-            )
-        except grpc.RpcError:
-            return False
-    return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
-
-
-def http_ok(url: str) -> bool:
-    """Whether ``url`` answers 200."""
-    try:
-        return httpx.get(url, timeout=1.0).status_code == 200
-    except httpx.HTTPError:
-        return False
+def service_ready(url: str) -> bool:
+    """Whether the service answering at ``url`` (``http://`` or ``grpc://``) says it is ready."""
+    parsed = urlsplit(url)
+    protocol: Literal["http", "grpc"] = "grpc" if parsed.scheme == "grpc" else "http"
+    assert parsed.hostname and parsed.port, url
+    return check_health(protocol, parsed.hostname, parsed.port, timeout_s=1.0).ready
 
 
 class ServiceProcess:
@@ -107,7 +95,8 @@ class ServiceProcess:
                 raise AssertionError(
                     f"{self.name} exited with {self.process.returncode}:\n{self.log_tail()}"
                 )
-            return grpc_serving(self.port) if self.grpc else http_ok(f"{self.url}/health")
+            protocol: Literal["http", "grpc"] = "grpc" if self.grpc else "http"
+            return check_health(protocol, "127.0.0.1", self.port, timeout_s=1.0).ready
 
         wait_until(healthy, timeout_s, f"{self.name} to be healthy")
 

@@ -7,10 +7,10 @@ from typing import Any
 
 import grpc
 import httpx
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client.parser import text_string_to_metric_families
 
 from merchstore.common.config import Settings
+from merchstore.common.health import check_health_async
 from merchstore.common.metrics import METRICS_PORT_OFFSET
 from merchstore.dashboard.domain import ServiceReading
 from merchstore.services import SERVICES, ServiceSpec
@@ -66,22 +66,22 @@ class ServiceSources:
             return None
 
     async def _probe(self, spec: ServiceSpec) -> tuple[str, bool, str | None]:
-        try:
-            if spec.protocol == "http":
-                answer = await self._http.get(f"{spec.url(self._settings)}/health")
-                ok = answer.status_code == 200
-                return spec.name, ok, None if ok else _health_detail(answer)
-            endpoint = spec.endpoint(self._settings)
+        endpoint = spec.endpoint(self._settings)
+        channel = None
+        if spec.protocol == "grpc":
             target = f"{endpoint.host}:{endpoint.port}"
             if target not in self._channels:
                 self._channels[target] = grpc.aio.insecure_channel(target)
-            reply = await health_pb2_grpc.HealthStub(self._channels[target]).Check(
-                health_pb2.HealthCheckRequest(service=""), timeout=self._timeout_s
-            )
-            ok = reply.status == health_pb2.HealthCheckResponse.SERVING
-            return spec.name, ok, None if ok else "not serving"
-        except (httpx.HTTPError, grpc.RpcError) as error:
-            return spec.name, False, type(error).__name__
+            channel = self._channels[target]
+        answer = await check_health_async(
+            spec.protocol,
+            endpoint.host,
+            endpoint.port,
+            http=self._http,
+            channel=channel,
+            timeout_s=self._timeout_s,
+        )
+        return spec.name, answer.ready, answer.detail
 
     async def close(self) -> None:
         """Close connections."""
@@ -111,12 +111,3 @@ def metric_figures(text: str) -> tuple[float | None, dict[str, float], dict[str,
             elif sample.name == "outbox_set_aside_rows":
                 set_aside["outbox"] = sample.value
     return started_at, lag, set_aside
-
-
-def _health_detail(answer: httpx.Response) -> str:
-    """Why a service says it is not ready: its own ``detail`` (a stalled consumer says why)."""
-    try:
-        detail = answer.json().get("detail")
-    except (ValueError, AttributeError):
-        detail = None
-    return f"{answer.status_code}: {detail}" if detail else f"health answered {answer.status_code}"

@@ -13,11 +13,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Literal
 
-import grpc
-import httpx
-from grpc_health.v1 import health_pb2, health_pb2_grpc
-
 from merchstore.common.config import BROKER_ADDRESS_FILE, JWT_SECRET_FILE, Settings
+from merchstore.common.health import check_health
 from merchstore.common.topics import ensure_topics
 from merchstore.runtime.embedded import EmbeddedBroker, EmbeddedPostgres, StartupError, port_in_use
 from merchstore.runtime.load_balancer import local_nginx_config
@@ -48,20 +45,10 @@ class Member:
 
     def healthy(self, timeout_s: float = 2.0) -> bool:
         """Whether it answers its health check as ready."""
-        if self.protocol == "http":
-            try:
-                answer = httpx.get(f"{self.url}{self.health_path}", timeout=timeout_s)
-                return answer.status_code == 200
-            except httpx.HTTPError:
-                return False
-        with grpc.insecure_channel(f"{self.host}:{self.port}") as channel:
-            try:
-                reply = health_pb2_grpc.HealthStub(channel).Check(
-                    health_pb2.HealthCheckRequest(service=""), timeout=timeout_s
-                )
-            except grpc.RpcError:
-                return False
-        return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
+        answer = check_health(
+            self.protocol, self.host, self.port, path=self.health_path, timeout_s=timeout_s
+        )
+        return answer.ready
 
 
 def plan_members(
