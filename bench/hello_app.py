@@ -6,8 +6,8 @@ import sys
 
 from fastapi import FastAPI
 
-from merchstore.common.config import HttpSettings
-from merchstore.common.serving import serve_http
+from merchstore.common.config import HttpSettings, ServiceSettings
+from merchstore.common.lifecycle import serve_http
 
 app = FastAPI()
 
@@ -31,4 +31,4 @@ async def health() -> dict[str, str]:
 
 
 if __name__ == "__main__":
-    serve_http(app, "127.0.0.1", int(sys.argv[1]), HttpSettings())
+    serve_http(app, ServiceSettings(port=int(sys.argv[1])), HttpSettings())

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import os
-import signal
 import sys
-import threading
 from pathlib import Path
-from types import FrameType
 
 import click
 
 from merchstore.common.config import ConfigError, Settings, load_settings
 from merchstore.common.domain_events import EVENT_TYPES
 from merchstore.common.kafka import BrokerUnavailable
+from merchstore.common.lifecycle import stop_on_signals
 from merchstore.common.postgres import DatabaseUnavailable
 from merchstore.services import SERVICES
 
@@ -44,17 +42,6 @@ def _tail_settings(data_dir: Path | None) -> Settings:
         click.echo(f"merchstore: {error}", err=True)
         sys.exit(1)
     return settings
-
-
-def _stop_event_on_signals() -> threading.Event:
-    stop = threading.Event()
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, handler)
-    signal.signal(signal.SIGINT, handler)
-    return stop
 
 
 @click.group()
@@ -253,7 +240,7 @@ def logs_tail(
     from merchstore.tools.log_tail import tail_logs
 
     settings = _tail_settings(data_dir)
-    stop = _stop_event_on_signals()
+    stop = stop_on_signals()
     try:
         tail_logs(
             settings,
@@ -302,7 +289,7 @@ def events_tail(
     from merchstore.tools.topic_tail import tail_topic
 
     settings = _tail_settings(data_dir)
-    stop = _stop_event_on_signals()
+    stop = stop_on_signals()
     try:
         tail_topic(
             settings,

@@ -21,6 +21,9 @@ class ServiceSpec:
     name: str
     module: str
     protocol: Literal["http", "grpc"]
+    # What the service publishes on `event_log` once it has started (none for some).
+    start_code: str | None = None
+    start_message: str | None = None
 
     @property
     def api_module(self) -> str:
@@ -40,14 +43,39 @@ class ServiceSpec:
 
 SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("event-logger", "merchstore.event_logger.main", "http"),
-    ServiceSpec("logging-service", "merchstore.logging_service.main", "grpc"),
-    ServiceSpec("db-service", "merchstore.db_service.main", "grpc"),
-    ServiceSpec("store-api", "merchstore.store_api.main", "http"),
-    ServiceSpec("storage", "merchstore.storage.main", "http"),
-    ServiceSpec("receiver", "merchstore.receiver.main", "http"),
-    ServiceSpec("processor", "merchstore.processor.main", "http"),
+    ServiceSpec(
+        "logging-service",
+        "merchstore.logging_service.main",
+        "grpc",
+        "0007",
+        "logging-service ready (code 0007)",
+    ),
+    ServiceSpec(
+        "db-service", "merchstore.db_service.main", "grpc", "0006", "db-service ready (code 0006)"
+    ),
+    ServiceSpec(
+        "store-api", "merchstore.store_api.main", "http", "0005", "store-api ready (code 0005)"
+    ),
+    ServiceSpec(
+        "storage",
+        "merchstore.storage.main",
+        "http",
+        "0002",
+        "Storage connected to Kafka and ready to consume events (code 0002)",
+    ),
+    ServiceSpec(
+        "receiver",
+        "merchstore.receiver.main",
+        "http",
+        "0001",
+        "Receiver connected to Kafka and ready to receive events on its REST API (code 0001)",
+    ),
+    ServiceSpec(
+        "processor", "merchstore.processor.main", "http", "0003", "Processor started (code 0003)"
+    ),
     ServiceSpec("dashboard", "merchstore.dashboard.main", "http"),
 )
+"""Every service, in the order `merchstore up` starts them; the one list of them."""
 
 
 def find_service(name: str) -> ServiceSpec:

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
-from types import FrameType
 from typing import Any, NamedTuple
 
 from confluent_kafka import (
@@ -588,15 +586,3 @@ def topic_ids(settings: Settings, topics: Iterable[str]) -> dict[str, str]:
             "cannot read topic ids of %s (%s); positions are trusted as stored", names, error
         )
     return ids
-
-
-def stop_on_signals(*callbacks: Callable[[], None]) -> None:
-    """Call ``callbacks`` on SIGTERM or SIGINT (for processes that do not run uvicorn)."""
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        log.info("received %s, stopping", signal.Signals(signum).name)
-        for callback in callbacks:
-            callback()
-
-    signal.signal(signal.SIGTERM, handler)
-    signal.signal(signal.SIGINT, handler)

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager, suppress
 from fastapi import FastAPI
 
 from merchstore.common.config import Settings
-from merchstore.common.serving import serve_http
+from merchstore.common.lifecycle import Readiness, serve_http
 from merchstore.dashboard.api import create_app
 from merchstore.dashboard.overview import OverviewKeeper
 from merchstore.dashboard.sources import ServiceSources
@@ -22,6 +22,7 @@ def build_app(settings: Settings) -> FastAPI:
     """The dashboard application; ready once the first overview is built."""
     config = settings.dashboard
     state: dict[str, OverviewKeeper] = {}
+    readiness = Readiness("building the first overview")
 
     async def keep_refreshing(keeper: OverviewKeeper) -> None:
         while True:
@@ -38,7 +39,9 @@ def build_app(settings: Settings) -> FastAPI:
         await keeper.refresh()
         state["keeper"] = keeper
         task = asyncio.create_task(keep_refreshing(keeper))
+        readiness.set()
         yield
+        readiness.clear()
         task.cancel()
         with suppress(asyncio.CancelledError):
             await task
@@ -47,11 +50,11 @@ def build_app(settings: Settings) -> FastAPI:
     return create_app(
         lambda: state["keeper"].latest,
         config.refresh_seconds,
-        lambda: None if "keeper" in state else "building the first overview",
+        readiness,
         lifespan=lifespan,
     )
 
 
 def run(settings: Settings) -> None:
     """Serve the dashboard until SIGTERM or Ctrl-C."""
-    serve_http(build_app(settings), settings.dashboard.host, settings.dashboard.port, settings.http)
+    serve_http(build_app(settings), settings.dashboard, settings.http)

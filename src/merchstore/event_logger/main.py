@@ -11,8 +11,8 @@ from fastapi import FastAPI
 
 from merchstore.common.config import Settings
 from merchstore.common.kafka import BatchConsumer, check_broker
+from merchstore.common.lifecycle import Readiness, serve_http
 from merchstore.common.poison import PoisonPolicy
-from merchstore.common.serving import serve_http
 from merchstore.event_logger.api import create_app
 from merchstore.event_logger.ingest import EventLogIngestor
 from merchstore.event_logger.record_file import RecordFile
@@ -45,10 +45,12 @@ def build_app(settings: Settings) -> FastAPI:
         start_offsets=store.next_offset,
     )
 
-    def is_ready() -> str | None:
+    def consuming() -> str | None:
         if not consumer.assigned.is_set():
             return "waiting for the event_log partition"
         return consumer.stalled()
+
+    readiness = Readiness("reconciling the log file with the database", then=consuming)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -56,20 +58,20 @@ def build_app(settings: Settings) -> FastAPI:
         if caught_up:
             log.info("wrote %d committed message(s) missing from %s", caught_up, record_file.path)
         thread = consumer.run_in_thread("event-log-consumer")
+        readiness.set()
         log.info("consuming %s into %s", settings.topics.event_log, store.path)
         yield
+        readiness.clear()
         consumer.stop()
         thread.join(timeout=settings.supervisor.stop_timeout_s)
         store.close()
         record_file.close()
         log.info("stopped: %d stored, %d set aside", ingestor.stored, ingestor.set_aside)
 
-    return create_app(store, is_ready, lifespan=lifespan)
+    return create_app(store, readiness, lifespan=lifespan)
 
 
 def run(settings: Settings) -> None:
     """Serve the event-logger until SIGTERM or Ctrl-C."""
     check_broker(settings)
-    serve_http(
-        build_app(settings), settings.event_logger.host, settings.event_logger.port, settings.http
-    )
+    serve_http(build_app(settings), settings.event_logger, settings.http)

@@ -14,15 +14,13 @@ from fastapi import FastAPI
 from merchstore.common.config import Settings
 from merchstore.common.event_log import EventLogPublisher
 from merchstore.common.kafka import DeliveryFailed, KafkaProducer, check_broker
-from merchstore.common.serving import serve_http
+from merchstore.common.lifecycle import Readiness, announce_start, serve_http
 from merchstore.processor.api import create_app
 from merchstore.processor.runs import RunResult, StatisticsRuns
 from merchstore.processor.state import ProcessorState
 from merchstore.processor.storage_client import StorageClient, StorageUnavailable
 
 log = logging.getLogger(__name__)
-
-STARTED_MESSAGE = "Processor started (code 0003)"
 
 
 def build_app(settings: Settings) -> FastAPI:
@@ -40,7 +38,7 @@ def build_app(settings: Settings) -> FastAPI:
         page_size=config.page_size,
     )
     one_run_at_a_time = asyncio.Lock()
-    ready = asyncio.Event()
+    readiness = Readiness("announcing start on event_log")
     scheduler = AsyncIOScheduler(timezone=UTC)
 
     async def run_now() -> RunResult:
@@ -53,12 +51,9 @@ def build_app(settings: Settings) -> FastAPI:
         except (StorageUnavailable, DeliveryFailed) as error:
             log.warning("run failed; the next period retries it: %s", error)
 
-    def is_ready() -> str | None:
-        return None if ready.is_set() else "announcing start on event_log"
-
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await publisher.publish_async("0003", STARTED_MESSAGE)
+        await announce_start(settings, "processor", producer)
         scheduler.add_job(
             scheduled_run,
             "interval",
@@ -68,11 +63,12 @@ def build_app(settings: Settings) -> FastAPI:
             coalesce=True,
         )
         scheduler.start()
-        ready.set()
+        readiness.set()
         log.info(
             "ready: a run every %.1f s against %s", config.period_seconds, settings.storage_base_url
         )
         yield
+        readiness.clear()
         scheduler.shutdown(wait=False)
         async with one_run_at_a_time:
             pass
@@ -80,10 +76,10 @@ def build_app(settings: Settings) -> FastAPI:
         storage.close()
         state.close()
 
-    return create_app(runs.statistics, lambda: runs.last_run, run_now, is_ready, lifespan=lifespan)
+    return create_app(runs.statistics, lambda: runs.last_run, run_now, readiness, lifespan=lifespan)
 
 
 def run(settings: Settings) -> None:
     """Serve the processor until SIGTERM or Ctrl-C."""
     check_broker(settings)
-    serve_http(build_app(settings), settings.processor.host, settings.processor.port, settings.http)
+    serve_http(build_app(settings), settings.processor, settings.http)

@@ -11,16 +11,11 @@ from fastapi import FastAPI
 
 from merchstore.common.config import Settings
 from merchstore.common.domain_events import DomainEvent
-from merchstore.common.event_log import EventLogPublisher
 from merchstore.common.kafka import KafkaProducer, check_broker
-from merchstore.common.serving import serve_http
+from merchstore.common.lifecycle import Readiness, announce_start, serve_http
 from merchstore.receiver.api import create_app
 
 log = logging.getLogger(__name__)
-
-READY_MESSAGE = (
-    "Receiver connected to Kafka and ready to receive events on its REST API (code 0001)"
-)
 
 
 def build_app(settings: Settings) -> FastAPI:
@@ -32,7 +27,7 @@ def build_app(settings: Settings) -> FastAPI:
         "linger.ms": settings.receiver.linger_ms,
     }
     state: dict[str, KafkaProducer] = {}
-    ready = asyncio.Event()
+    readiness = Readiness("connecting to Kafka")
 
     async def publish(event: DomainEvent) -> None:
         producer = state["producer"]
@@ -40,25 +35,21 @@ def build_app(settings: Settings) -> FastAPI:
         async with asyncio.timeout(timeout_ms / 1000 + 1):
             await producer.send_async(settings.topics.events, event.to_json(), key=event.user_id)
 
-    def is_ready() -> str | None:
-        return None if ready.is_set() else "connecting to Kafka"
-
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         producer = KafkaProducer(settings, client_id="receiver", **producer_overrides)
         state["producer"] = producer
-        await EventLogPublisher(producer, settings.topics.event_log, "receiver").publish_async(
-            "0001", READY_MESSAGE
-        )
-        ready.set()
+        await announce_start(settings, "receiver", producer)
+        readiness.set()
         log.info("ready: publishing to %s", settings.topics.events)
         yield
+        readiness.clear()
         await asyncio.to_thread(producer.close, 5.0)
 
-    return create_app(publish, is_ready, lifespan=lifespan)
+    return create_app(publish, readiness, lifespan=lifespan)
 
 
 def run(settings: Settings) -> None:
     """Serve the receiver until SIGTERM or Ctrl-C."""
     check_broker(settings)
-    serve_http(build_app(settings), settings.receiver.host, settings.receiver.port, settings.http)
+    serve_http(build_app(settings), settings.receiver, settings.http)

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import logging
 import shutil
-import signal
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 from typing import Literal
 
 from merchstore.common.config import BROKER_ADDRESS_FILE, JWT_SECRET_FILE, Settings
 from merchstore.common.health import check_health
+from merchstore.common.lifecycle import StopRequested, stop_requests
 from merchstore.common.topics import ensure_topics
 from merchstore.runtime.embedded import EmbeddedBroker, EmbeddedPostgres, StartupError, port_in_use
 from merchstore.runtime.load_balancer import local_nginx_config
@@ -316,37 +315,24 @@ class LocalSystem:
             self.postgres = None
 
 
-class _StopRequested(Exception):
-    """SIGTERM or Ctrl-C arrived while starting: abandon the start, stop what runs."""
-
-
 def run_up(settings: Settings, say: Say, prometheus: bool = False) -> int:
     """Start everything, report, and stop everything on SIGTERM or Ctrl-C. Returns an exit code."""
-    stop = threading.Event()
     starting = True
-
-    def request_stop(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-        if starting:
-            raise _StopRequested
-
-    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
-    system = LocalSystem(settings, say, prometheus)
-    try:
-        system.start()
-        starting = False
-        say(system.summary())
-        system.watch(stop)
-        return 0
-    except _StopRequested:
-        say("stop requested while starting")
-        return 0
-    except StartupError as error:
-        say(f"error: {error}")
-        return 1
-    finally:
-        starting = False
-        system.stop()
-        say("stopped.")
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    with stop_requests(interrupting=lambda: starting) as stop:
+        system = LocalSystem(settings, say, prometheus)
+        try:
+            system.start()
+            starting = False
+            say(system.summary())
+            system.watch(stop)
+            return 0
+        except StopRequested:
+            say("stop requested while starting")
+            return 0
+        except StartupError as error:
+            say(f"error: {error}")
+            return 1
+        finally:
+            starting = False
+            system.stop()
+            say("stopped.")

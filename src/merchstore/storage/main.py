@@ -10,29 +10,18 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from merchstore.common.config import Settings
-from merchstore.common.event_log import EventLogPublisher
 from merchstore.common.kafka import BatchConsumer, KafkaProducer, check_broker
+from merchstore.common.lifecycle import Readiness, announce_start, serve_http
 from merchstore.common.postgres import apply_migrations, open_pool
-from merchstore.common.serving import serve_http
 from merchstore.storage.api import create_app
 from merchstore.storage.ingest import STORAGE_POISON_POLICY, EventIngestor
 from merchstore.storage.repository import EventRepository
 
 log = logging.getLogger(__name__)
 
-READY_MESSAGE = "Storage connected to Kafka and ready to consume events (code 0002)"
-
 
 def build_app(settings: Settings) -> FastAPI:
     """The storage application; ready once it consumes `events` and announced 0002."""
-    ready = asyncio.Event()
-    state: dict[str, object] = {}
-
-    def is_ready() -> str | None:
-        if not ready.is_set():
-            return "connecting to PostgreSQL and Kafka"
-        return consumer.stalled()
-
     pool = open_pool(
         settings.database_dsn,
         name="storage",
@@ -56,6 +45,7 @@ def build_app(settings: Settings) -> FastAPI:
         policy=STORAGE_POISON_POLICY,
         batch_size=settings.storage.batch_size,
     )
+    readiness = Readiness("connecting to PostgreSQL and Kafka", then=consumer.stalled)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -63,22 +53,20 @@ def build_app(settings: Settings) -> FastAPI:
         thread = consumer.run_in_thread("events-consumer")
         await asyncio.to_thread(consumer.assigned.wait, 60)
         producer = KafkaProducer(settings, client_id="storage")
-        state["producer"] = producer
-        await EventLogPublisher(producer, settings.topics.event_log, "storage").publish_async(
-            "0002", READY_MESSAGE
-        )
-        ready.set()
+        await announce_start(settings, "storage", producer)
+        readiness.set()
         log.info("ready: consuming %s", settings.topics.events)
         yield
+        readiness.clear()
         consumer.stop()
         await asyncio.to_thread(thread.join, settings.supervisor.stop_timeout_s)
         await asyncio.to_thread(producer.close, 5.0)
         pool.close()
 
-    return create_app(repository, is_ready, lifespan=lifespan)
+    return create_app(repository, readiness, lifespan=lifespan)
 
 
 def run(settings: Settings) -> None:
     """Serve storage until SIGTERM or Ctrl-C."""
     check_broker(settings)
-    serve_http(build_app(settings), settings.storage.host, settings.storage.port, settings.http)
+    serve_http(build_app(settings), settings.storage, settings.http)

@@ -11,22 +11,19 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from merchstore.common.config import Settings
-from merchstore.common.event_log import EventLogPublisher
 from merchstore.common.kafka import KafkaProducer, check_broker
+from merchstore.common.lifecycle import Readiness, announce_start, serve_http
 from merchstore.common.log_shipping import ship_logs, stop_shipping_logs
-from merchstore.common.serving import serve_http
 from merchstore.store_api.api import create_app
 from merchstore.store_api.db_client import StoreDataClient
 
 log = logging.getLogger(__name__)
 
-READY_MESSAGE = "store-api ready (code 0005)"
-
 
 def build_app(settings: Settings) -> FastAPI:
     """The store-api application; it is ready once 0005 is on ``event_log``."""
     config = settings.store_api
-    ready = asyncio.Event()
+    readiness = Readiness("announcing start on event_log")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -34,13 +31,12 @@ def build_app(settings: Settings) -> FastAPI:
         client = StoreDataClient(settings.db_service_target, config.rpc_timeout_s)
         app.state.store = client
         producer = KafkaProducer(settings, client_id="store-api")
-        await EventLogPublisher(producer, settings.topics.event_log, "store-api").publish_async(
-            "0005", READY_MESSAGE
-        )
+        await announce_start(settings, "store-api", producer)
         await asyncio.to_thread(producer.close, 5.0)
-        ready.set()
+        readiness.set()
         log.info("ready; db-service at %s", settings.db_service_target)
         yield
+        readiness.clear()
         await client.close()
         await asyncio.to_thread(stop_shipping_logs, shipping, settings)
 
@@ -48,7 +44,7 @@ def build_app(settings: Settings) -> FastAPI:
         jwt_secret=settings.signing_secret(),
         token_ttl_s=config.token_ttl_s,
         served_by=config.replica_name or f"{socket.gethostname()}:{config.port}",
-        is_ready=lambda: None if ready.is_set() else "announcing start on event_log",
+        is_ready=readiness,
         product_cache_s=config.product_cache_s,
         lifespan=lifespan,
     )
@@ -57,4 +53,4 @@ def build_app(settings: Settings) -> FastAPI:
 def run(settings: Settings) -> None:
     """Serve store-api until SIGTERM or Ctrl-C."""
     check_broker(settings)
-    serve_http(build_app(settings), settings.store_api.host, settings.store_api.port, settings.http)
+    serve_http(build_app(settings), settings.store_api, settings.http)

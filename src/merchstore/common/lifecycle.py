@@ -1,0 +1,172 @@
+"""One lifecycle for every service: serve, announce the start, be ready, stop on a signal.
+
+Each ``main.py`` wires its parts and hands them to :func:`serve_http` or :func:`serve_grpc`.
+Those bind the port, announce the start on ``event_log`` with the code and text of the
+service's :class:`~merchstore.services.ServiceSpec`, report ready only after that, and on
+SIGTERM or Ctrl-C stop taking work, let what is in flight finish and exit 0. Signal handling
+lives here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractAsyncContextManager, contextmanager
+from types import FrameType
+
+import grpc
+import uvicorn
+from fastapi import FastAPI
+
+from merchstore.common.config import HttpSettings, ServiceSettings, Settings
+from merchstore.common.event_log import EventLogPublisher
+from merchstore.common.grpc_serving import grpc_server
+from merchstore.common.health import ReadinessCheck, add_health_and_reflection, set_grpc_serving
+from merchstore.common.kafka import KafkaProducer
+from merchstore.services import find_service
+
+log = logging.getLogger(__name__)
+
+
+class Readiness:
+    """A service's readiness: not ready (saying why) until :meth:`set`, then what ``then`` says.
+
+    ``then`` reports trouble found after the start, such as a consumer that stopped making
+    progress; it is asked only once the service has started.
+    """
+
+    def __init__(self, waiting_for: str, then: ReadinessCheck | None = None) -> None:
+        self._waiting_for = waiting_for
+        self._then = then
+        self._ready = False
+
+    def set(self) -> None:
+        """The service has started and announced it."""
+        self._ready = True
+
+    def clear(self) -> None:
+        """The service is stopping."""
+        self._ready = False
+        self._waiting_for = "stopping"
+
+    def __call__(self) -> str | None:
+        """None when ready, otherwise why not (a :data:`ReadinessCheck`)."""
+        if not self._ready:
+            return self._waiting_for
+        return self._then() if self._then is not None else None
+
+
+async def announce_start(settings: Settings, service: str, producer: KafkaProducer) -> None:
+    """Publish ``service``'s start code on ``event_log`` and wait for the broker's ack."""
+    spec = find_service(service)
+    if spec.start_code is None or spec.start_message is None:
+        return
+    publisher = EventLogPublisher(producer, settings.topics.event_log, spec.name)
+    await publisher.publish_async(spec.start_code, spec.start_message)
+
+
+def serve_http(app: FastAPI, endpoint: ServiceSettings, http: HttpSettings) -> None:
+    """Serve ``app`` until SIGTERM or Ctrl-C, then shut down gracefully and exit 0.
+
+    The application's lifespan starts and stops the service's parts. uvicorn re-raises the
+    signal it caught once it has shut down, so the previous handler decides the exit status; a
+    no-op handler makes a graceful stop exit 0, as supervisors and container runtimes expect.
+    """
+    for stop_signal in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop_signal, lambda signum, frame: None)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=endpoint.host,
+            port=endpoint.port,
+            log_config=None,
+            timeout_keep_alive=int(http.keep_alive_s),
+        )
+    )
+    server.run()
+    if not server.started:
+        # uvicorn could not bind or start the application; it has logged why.
+        sys.exit(1)
+
+
+GrpcParts = Callable[[grpc.aio.Server], AbstractAsyncContextManager[None]]
+"""Registers a service's servicers on the server and runs its background work while entered."""
+
+
+def serve_grpc(
+    settings: Settings,
+    service: str,
+    endpoint: ServiceSettings,
+    parts: GrpcParts,
+    *,
+    producer: KafkaProducer,
+    service_names: Sequence[str],
+    grace_period_s: float,
+    interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
+) -> None:
+    """Serve a gRPC service until SIGTERM or Ctrl-C, then drain calls within the grace period.
+
+    Health reports NOT_SERVING until the start is announced on ``event_log``, and again as
+    soon as a stop is asked for; ``parts`` is left only after the server stopped.
+    """
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for stop_signal in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(stop_signal, stop.set)
+        async with grpc_server(endpoint.host, endpoint.port, interceptors) as server:
+            health = await add_health_and_reflection(server, service_names)
+            async with parts(server):
+                await server.start()
+                await announce_start(settings, service, producer)
+                await set_grpc_serving(health, service_names, True)
+                log.info("ready on %s:%d", endpoint.host, endpoint.port)
+                await stop.wait()
+                log.info("stopping: draining calls for up to %.1f s", grace_period_s)
+                await set_grpc_serving(health, service_names, False)
+                await server.stop(grace_period_s)
+
+    asyncio.run(serve())
+
+
+def stop_on_signals() -> threading.Event:
+    """An event set by SIGTERM or Ctrl-C, for commands that run until stopped."""
+    stop = threading.Event()
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+    return stop
+
+
+class StopRequested(Exception):
+    """SIGTERM or Ctrl-C arrived while the work under way had to be abandoned at once."""
+
+
+@contextmanager
+def stop_requests(interrupting: Callable[[], bool] = lambda: False) -> Iterator[threading.Event]:
+    """While entered, SIGTERM and Ctrl-C set the event yielded; the old handlers come back after.
+
+    While ``interrupting()`` is true (a long start, say), the signal also raises
+    :class:`StopRequested` in the main thread, so the work under way is abandoned at once.
+    """
+    stop = threading.Event()
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+        if interrupting():
+            raise StopRequested
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield stop
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
