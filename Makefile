@@ -10,7 +10,7 @@ GENERATED := $(PROTOS:protos/%.proto=src/%_pb2.py)
 DASHBOARD := src/merchstore/dashboard
 VENDOR    := $(DASHBOARD)/static/vendor
 
-.PHONY: run test install system-packages protos dashboard-assets openapi bench bench-event-logger bench-pipeline bench-store bench-logging bench-scale bench-summary wrk clean
+.PHONY: run test test-fast install system-packages protos dashboard-assets openapi bench bench-event-logger bench-pipeline bench-store bench-logging bench-scale bench-summary wrk clean
 
 run: install
 	-scripts/install-system-packages kcat
@@ -21,6 +21,12 @@ test: install system-packages
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/pytest
+
+# The bottom of the test pyramid only: no server, no process, no network (seconds, not minutes).
+test-fast: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/pytest -m unit
 
 install: $(STAMP) protos dashboard-assets
 

@@ -6,10 +6,13 @@ Every test gets its own topic names and its own database, so tests never see eac
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import psutil
 import psycopg
@@ -27,6 +30,50 @@ SESSION_MARK = "MERCHSTORE_TEST_SESSION"
 the session any process still carrying it was left behind, and the suite fails."""
 
 os.environ.setdefault(SESSION_MARK, uuid.uuid4().hex)
+
+
+SERVER_FIXTURES = frozenset({"postgres_url", "kafka_bootstrap", "private_broker"})
+"""Fixtures that start a real server: a test that uses one (directly or not) is integration."""
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Sort every test into the pyramid: unit, integration or e2e (``make test-fast``: unit).
+
+    A test under ``tests/e2e`` is e2e; one that uses a server fixture, or whose module says
+    ``pytestmark = pytest.mark.integration`` (it starts processes of its own), is integration;
+    the rest are unit tests, which may neither connect anywhere nor start a process.
+    """
+    for item in items:
+        if item.get_closest_marker("e2e") or "tests/e2e/" in item.nodeid:
+            item.add_marker(pytest.mark.e2e)
+        elif item.get_closest_marker("integration") or SERVER_FIXTURES & set(
+            getattr(item, "fixturenames", ())
+        ):
+            item.add_marker(pytest.mark.integration)
+        else:
+            item.add_marker(pytest.mark.unit)
+
+
+@pytest.fixture(autouse=True)
+def _unit_tests_stay_in_process(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A unit test that opens a network connection or starts a process fails at once."""
+    if request.node.get_closest_marker("unit") is None:
+        return
+
+    def refuse(what: str) -> Callable[..., Any]:
+        def refused(*args: Any, **kwargs: Any) -> Any:
+            raise AssertionError(
+                f"a unit test may not {what}; mark its module "
+                "`pytestmark = pytest.mark.integration` (or use a server fixture)"
+            )
+
+        return refused
+
+    monkeypatch.setattr(socket.socket, "connect", refuse("open a network connection"))
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse("open a network connection"))
+    monkeypatch.setattr(subprocess.Popen, "__init__", refuse("start a process"))
 
 
 def _left_behind() -> list[psutil.Process]:

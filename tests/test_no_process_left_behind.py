@@ -10,6 +10,8 @@ from pathlib import Path
 import psutil
 import pytest
 
+pytestmark = pytest.mark.integration  # starts processes of its own
+
 REPOSITORY = Path(__file__).resolve().parent.parent
 
 

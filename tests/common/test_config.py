@@ -109,6 +109,7 @@ def test_local_without_a_secret_makes_one_per_data_directory(tmp_path: Path) -> 
     assert load_settings(data_dir=tmp_path / "b").signing_secret() != secret
 
 
+@pytest.mark.integration  # starts a service process
 def test_a_service_does_not_start_with_a_bad_value(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "merchstore", "serve", "event-logger"],

@@ -17,6 +17,8 @@ from merchstore.runtime.load_balancer import compose_nginx_config, local_nginx_c
 from merchstore.runtime.prometheus import compose_prometheus_config, local_prometheus_config
 from merchstore.services import SERVICES
 
+pytestmark = pytest.mark.integration  # starts processes of its own
+
 ROOT = Path(__file__).parent.parent.parent
 DEPLOY = ROOT / "deploy"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"

@@ -12,11 +12,14 @@ from typing import Any
 
 import httpx
 import psutil
+import pytest
 from confluent_kafka.admin import AdminClient
 
 from merchstore.services import SERVICES
 from tests.runtime.conftest import UpProcess
 from tests.support.processes import service_ready, wait_until
+
+pytestmark = pytest.mark.integration  # starts processes of its own
 
 
 def test_up_runs_restarts_and_stops_cleanly(

@@ -14,11 +14,14 @@ from collections import Counter
 from pathlib import Path
 
 import httpx
+import pytest
 
 from merchstore.common.domain_events import DomainEvent
 from tests.runtime.conftest import UpProcess
 from tests.support.kafka import produce_all, read_topic
 from tests.support.processes import wait_until
+
+pytestmark = pytest.mark.integration  # starts processes of its own
 
 
 def _url(ports: dict[str, int], service: str) -> str:

@@ -19,6 +19,8 @@ from merchstore.common.domain_events import DomainEvent
 from tests.support.kafka import produce_all
 from tests.support.processes import free_port
 
+pytestmark = pytest.mark.integration  # starts processes of its own
+
 
 class Tail:
     def __init__(self, settings: Settings, *arguments: str) -> None:
