@@ -8,13 +8,13 @@ commit and removed once the broker acknowledged it.
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 from dataclasses import asdict
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
+from merchstore.common import sqlite
 from merchstore.processor.domain import Statistics
 from merchstore.storage.repository import FEED_START
 
@@ -56,9 +56,7 @@ class ProcessorState:
     """The processor's durable state in one SQLite file."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._connection.execute("PRAGMA journal_mode=WAL")
+        self._connection = sqlite.connect(path)
         self._connection.executescript(_SCHEMA)
         self._lock = threading.Lock()
 
@@ -74,23 +72,17 @@ class ProcessorState:
 
     def save_run(self, statistics: Statistics, cursor: str, alert: tuple[int, int] | None) -> None:
         """Record one run atomically: statistics, position, and its alert if it has one."""
-        with self._lock:
-            self._connection.execute("BEGIN IMMEDIATE")
-            try:
-                self._connection.execute(
-                    "INSERT INTO statistics (id, body, feed_cursor) VALUES (1, ?, ?)"
-                    " ON CONFLICT (id) DO UPDATE SET body = excluded.body,"
-                    " feed_cursor = excluded.feed_cursor",
-                    (_encode(statistics), cursor),
+        with self._lock, sqlite.transaction(self._connection) as transaction:
+            transaction.execute(
+                "INSERT INTO statistics (id, body, feed_cursor) VALUES (1, ?, ?)"
+                " ON CONFLICT (id) DO UPDATE SET body = excluded.body,"
+                " feed_cursor = excluded.feed_cursor",
+                (_encode(statistics), cursor),
+            )
+            if alert is not None:
+                transaction.execute(
+                    "INSERT INTO pending_alerts (new_events, threshold) VALUES (?, ?)", alert
                 )
-                if alert is not None:
-                    self._connection.execute(
-                        "INSERT INTO pending_alerts (new_events, threshold) VALUES (?, ?)", alert
-                    )
-                self._connection.execute("COMMIT")
-            except BaseException:
-                self._connection.execute("ROLLBACK")
-                raise
 
     def pending_alerts(self) -> list[tuple[int, int, int]]:
         """Alerts recorded but not yet acknowledged by the broker: (id, new_events, threshold)."""
