@@ -20,6 +20,7 @@ from contextvars import ContextVar
 import grpc
 
 from merchstore.common.config import Settings
+from merchstore.common.poison import doubling_backoff_s
 from merchstore.protos import logging_pb2, logging_pb2_grpc
 
 trace_id_var: ContextVar[str | None] = ContextVar("trace_id", default=None)
@@ -180,13 +181,15 @@ class LogShippingHandler(logging.Handler):
             self._ship(logging_pb2_grpc.LogCollectorStub(channel))
 
     def _ship(self, collector: logging_pb2_grpc.LogCollectorStub) -> None:
-        backoff = 0.2
+        failures = 0
         while True:
             broken = threading.Event()
             try:
                 summary = collector.StreamLogBatches(self._batches(broken))
             except grpc.RpcError as error:
                 self._keep_for_resending(broken)
+                failures += 1
+                backoff = doubling_backoff_s(0.2, failures, 5.0)
                 local_log.warning(
                     "logging-service at %s unreachable (%s); %d line(s) kept to send again, "
                     "%d dropped; reconnecting in %.1f s",
@@ -200,11 +203,10 @@ class LogShippingHandler(logging.Handler):
                     self.lost += len(self._resend) + len(self._queue)
                     return
                 time.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
                 continue
             with self._lock:
                 self._unacknowledged = []
-            backoff = 0.2
+            failures = 0
             self.accepted += summary.accepted
             if summary.rejected or summary.dropped:
                 local_log.warning(

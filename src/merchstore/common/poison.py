@@ -143,7 +143,7 @@ class Progress:
 
     def backoff_s(self, base_s: float, max_s: float = 10.0) -> float:
         """The pause before the next attempt: doubling with each failure, up to ``max_s``."""
-        return float(min(base_s * 2 ** max(self.consecutive_failures - 1, 0), max_s))
+        return doubling_backoff_s(base_s, self.consecutive_failures, max_s)
 
     def stalled(self, after_s: float) -> str | None:
         """Why the consumer is stalled, if every attempt failed for ``after_s`` or longer."""
@@ -156,3 +156,12 @@ class Progress:
             f"no progress for {failing_for:.0f} s ({self.consecutive_failures} failed "
             f"attempts); last error: {self.last_error}"
         )
+
+
+def doubling_backoff_s(base_s: float, failures: int, max_s: float) -> float:
+    """The pause after ``failures`` failures in a row: ``base_s``, doubling each time, capped.
+
+    The one back-off rule of merchstore: consumers, the outbox relay and the log shipper
+    retry by it.
+    """
+    return float(min(base_s * 2 ** max(failures - 1, 0), max_s))
