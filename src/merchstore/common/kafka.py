@@ -169,6 +169,8 @@ class KafkaProducer:
             log.debug("producer error: %s", error.str())
 
     def _serve_delivery_reports(self) -> None:
+        # This thread must outlive anything one report raises: every awaiting send relies on
+        # it for its answer (librdkafka delivers a report for each message by its timeout).
         while not self._closed.is_set():
             try:
                 self._producer.poll(0.1)
@@ -176,6 +178,8 @@ class KafkaProducer:
                 log.error("producer error: %s", error)
                 if error.args[0].fatal():
                     self._fatal.set()
+            except Exception:
+                log.exception("serving delivery reports failed; going on")
             self._hand_acks_to_loops()
             if self._fatal.is_set():
                 self._replace_producer()
@@ -224,7 +228,11 @@ class KafkaProducer:
     async def send_async(
         self, topic: str, value: bytes | str, key: bytes | str | None = None
     ) -> Message:
-        """Send and await the acknowledgement without blocking the event loop."""
+        """Send and await the acknowledgement without blocking the event loop.
+
+        The answer comes within the producer's ``message.timeout.ms``: librdkafka reports every
+        message by then, and a broken client's messages are failed when it is replaced.
+        """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Message] = loop.create_future()
 
