@@ -13,7 +13,7 @@ from pathlib import Path
 from merchstore.common.config import Settings, load_settings
 from merchstore.common.topics import ensure_topics
 from merchstore.runtime.embedded import EmbeddedBroker, EmbeddedPostgres
-from tests.support.processes import free_port, http_ok, wait_until
+from tests.support.processes import free_port, service_ready, wait_until
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ def hello_ceiling() -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until(lambda: http_ok(f"{url}/health"), 30, "the hello app")
+        wait_until(lambda: service_ready(url), 30, "the hello app")
         yield url
     finally:
         process.terminate()

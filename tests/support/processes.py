@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
+import httpx
+
 from merchstore.common.health import check_health
 
 
@@ -44,6 +46,14 @@ def wait_until(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
         time.sleep(interval_s)
+
+
+def http_ok(url: str) -> bool:
+    """Whether ``url`` answers 200 (any page; for a service's readiness use service_ready)."""
+    try:
+        return httpx.get(url, timeout=1.0).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def service_ready(url: str) -> bool:

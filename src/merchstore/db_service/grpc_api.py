@@ -1,4 +1,4 @@
-"""gRPC adapter of db-service: requests to repository calls, store errors to status codes."""
+"""gRPC adapter of db-service: requests to use cases, store errors to status codes."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from psycopg_pool import PoolTimeout
 from merchstore.common.log_shipping import trace_id_var
 from merchstore.common.timeutil import to_rfc3339
 from merchstore.db_service import domain
-from merchstore.db_service.repository import StoreRepository
+from merchstore.db_service.service import StoreService
 from merchstore.protos import store_pb2, store_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -74,10 +74,10 @@ def order_message(order: domain.Order) -> store_pb2.Order:
 
 
 class StoreDataServicer(store_pb2_grpc.StoreDataServicer):
-    """Implements ``merchstore.store.v1.StoreData`` over the repository."""
+    """Implements ``merchstore.store.v1.StoreData`` over the store's use cases."""
 
-    def __init__(self, repository: StoreRepository) -> None:
-        self._repository = repository
+    def __init__(self, store: StoreService) -> None:
+        self._store = store
 
     async def _call(self, context: grpc.aio.ServicerContext, work: Awaitable[T]) -> T:
         try:
@@ -100,33 +100,31 @@ class StoreDataServicer(store_pb2_grpc.StoreDataServicer):
 
     async def ListProducts(self, request, context):  # type: ignore[no-untyped-def]  # noqa: N802
         """Every product."""
-        products = await self._call(context, self._repository.list_products())
+        products = await self._call(context, self._store.list_products())
         return store_pb2.ListProductsReply(products=[product_message(p) for p in products])
 
     async def GetProduct(self, request, context):  # type: ignore[no-untyped-def]  # noqa: N802
         """One product."""
-        return product_message(await self._call(context, self._repository.get_product(request.id)))
+        return product_message(await self._call(context, self._store.get_product(request.id)))
 
     async def CreateUser(self, request, context):  # type: ignore[no-untyped-def]  # noqa: N802
         """Register a user."""
         user = await self._call(
             context,
-            self._repository.create_user(
-                request.sid, request.username, request.email, request.password
-            ),
+            self._store.create_user(request.sid, request.username, request.email, request.password),
         )
         return user_message(user)
 
     async def Authenticate(self, request, context):  # type: ignore[no-untyped-def]  # noqa: N802
         """Check credentials."""
         user = await self._call(
-            context, self._repository.authenticate(request.username, request.password)
+            context, self._store.authenticate(request.username, request.password)
         )
         return user_message(user)
 
     async def GetUser(self, request, context):  # type: ignore[no-untyped-def]  # noqa: N802
         """One active user."""
-        return user_message(await self._call(context, self._repository.get_user(request.id)))
+        return user_message(await self._call(context, self._store.get_user(request.id)))
 
     async def UpdateUser(self, request, context):  # type: ignore[no-untyped-def]  # noqa: N802
         """Change email and/or password."""
@@ -134,20 +132,20 @@ class StoreDataServicer(store_pb2_grpc.StoreDataServicer):
         password = request.password if request.HasField("password") else None
         current = request.current_password if request.HasField("current_password") else None
         user = await self._call(
-            context, self._repository.update_user(request.id, email, password, current)
+            context, self._store.update_user(request.id, email, password, current)
         )
         return user_message(user)
 
     async def DeactivateUser(self, request, context):  # type: ignore[no-untyped-def]  # noqa: N802
         """Deactivate a user."""
-        await self._call(context, self._repository.deactivate_user(request.id))
+        await self._call(context, self._store.deactivate_user(request.id))
         return store_pb2.DeactivateUserReply()
 
     async def PlaceOrder(self, request, context):  # type: ignore[no-untyped-def]  # noqa: N802
         """Place an order."""
         order = await self._call(
             context,
-            self._repository.place_order(
+            self._store.place_order(
                 request.user_id, request.product_id, request.quantity, request.idempotency_key
             ),
         )
@@ -157,7 +155,7 @@ class StoreDataServicer(store_pb2_grpc.StoreDataServicer):
         """The caller's orders."""
         orders, next_after_id = await self._call(
             context,
-            self._repository.list_orders(request.user_id, request.limit, request.after_id),
+            self._store.list_orders(request.user_id, request.limit, request.after_id),
         )
         return store_pb2.ListOrdersReply(
             orders=[order_message(o) for o in orders], next_after_id=next_after_id
@@ -165,12 +163,10 @@ class StoreDataServicer(store_pb2_grpc.StoreDataServicer):
 
     async def GetOrder(self, request, context):  # type: ignore[no-untyped-def]  # noqa: N802
         """One of the caller's orders."""
-        order = await self._call(context, self._repository.get_order(request.id, request.user_id))
+        order = await self._call(context, self._store.get_order(request.id, request.user_id))
         return order_message(order)
 
     async def CancelOrder(self, request, context):  # type: ignore[no-untyped-def]  # noqa: N802
         """Cancel one of the caller's orders."""
-        order = await self._call(
-            context, self._repository.cancel_order(request.id, request.user_id)
-        )
+        order = await self._call(context, self._store.cancel_order(request.id, request.user_id))
         return order_message(order)

@@ -21,7 +21,8 @@ from merchstore.common.request_logging import RpcLogging
 from merchstore.db_service.grpc_api import SERVICE_NAME, StoreDataServicer
 from merchstore.db_service.outbox import OutboxRelay
 from merchstore.db_service.passwords import PasswordWork
-from merchstore.db_service.repository import NewConnectionEachTime, StoreRepository
+from merchstore.db_service.repository import NewConnectionEachTime, PostgresStoreRepository
+from merchstore.db_service.service import StoreService
 from merchstore.protos import store_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -40,8 +41,10 @@ def run(settings: Settings) -> None:
         pool: AsyncConnectionPool[Any] = await open_async_pool(
             url, name="db-service", min_size=config.pool_min_size, max_size=config.pool_max_size
         )
-        repository = StoreRepository(
-            NewConnectionEachTime(url) if config.per_request_connections else pool,
+        store = StoreService(
+            PostgresStoreRepository(
+                NewConnectionEachTime(url) if config.per_request_connections else pool
+            ),
             PasswordWork(config.max_concurrent_hashes, config.max_waiting_hashes),
         )
         relay = OutboxRelay(
@@ -53,7 +56,7 @@ def run(settings: Settings) -> None:
             lease_s=config.outbox_lease_s,
             retention_s=config.outbox_retention_s,
         )
-        store_pb2_grpc.add_StoreDataServicer_to_server(StoreDataServicer(repository), server)
+        store_pb2_grpc.add_StoreDataServicer_to_server(StoreDataServicer(store), server)
         shipping = ship_logs(settings, "db-service")
         stop_relay = asyncio.Event()
         relay_task = asyncio.create_task(relay.run(stop_relay))
