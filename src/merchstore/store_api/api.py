@@ -25,12 +25,26 @@ from merchstore.common.http_errors import VALIDATION_ERROR_RESPONSES
 from merchstore.common.http_service import add_routes, service_app
 from merchstore.common.request_logging import RequestLogging
 from merchstore.store_api import schemas
-from merchstore.store_api.db_client import StoreDataClient, StoreUnavailableError
+from merchstore.store_api.db_client import StoreCallFailed, StoreDataClient, StoreFailure
 from merchstore.store_api.product_cache import ProductCache
 from merchstore.store_api.security import InvalidToken, claims_from_token, create_access_token
 
 WELCOME = "Welcome to the SUSTech Merch Store!"
 Id = Annotated[int, Path(ge=1, le=schemas.MAX_ID)]
+
+
+HTTP_STATUS = {
+    StoreFailure.NOT_FOUND: 404,
+    StoreFailure.TAKEN: 409,
+    StoreFailure.CONFLICT: 409,
+    StoreFailure.INVALID: 422,
+    StoreFailure.UNAUTHENTICATED: 401,
+    StoreFailure.FORBIDDEN: 403,
+    StoreFailure.THROTTLED: 429,
+    StoreFailure.UNAVAILABLE: 503,
+    StoreFailure.INTERNAL: 500,
+}
+"""The HTTP status of each way a store call can fail: decided here, at the HTTP edge."""
 
 
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -87,8 +101,8 @@ async def current_user(
     try:
         # Every request checks the user is still active: deactivation takes effect at once.
         account = await store.get_user(claims.user_id)
-    except StoreUnavailableError as error:
-        if error.status == 404:
+    except StoreCallFailed as error:
+        if error.failure is StoreFailure.NOT_FOUND:
             raise HTTPException(
                 401, "the user no longer exists or is deactivated", {"WWW-Authenticate": "Bearer"}
             ) from None
@@ -157,11 +171,12 @@ def create_app(
         **options,
     )
 
-    @app.exception_handler(StoreUnavailableError)
+    @app.exception_handler(StoreCallFailed)
     async def store_error(request: Request, error: Exception) -> JSONResponse:
-        failure = cast(StoreUnavailableError, error)
+        failed = cast(StoreCallFailed, error)
+        headers = {"Retry-After": str(failed.retry_after_s)} if failed.retry_after_s else {}
         return JSONResponse(
-            {"detail": failure.detail}, status_code=failure.status, headers=failure.headers
+            {"detail": failed.detail}, status_code=HTTP_STATUS[failed.failure], headers=headers
         )
 
     app.add_middleware(ServedByHeader, served_by=served_by)
@@ -256,8 +271,8 @@ def create_app(
     ) -> schemas.Order:
         try:
             return await store.place_order(user.id, order, idempotency_key)
-        except StoreUnavailableError as error:
-            if error.status == 503:
+        except StoreCallFailed as error:
+            if error.failure is StoreFailure.UNAVAILABLE:
                 # The order may have been committed before the failure: say how to be sure.
                 error.detail = (
                     f"{error.detail}; the order may or may not have been placed: retry with "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable
+from enum import Enum
 from typing import Any, NamedTuple, TypeVar
 
 import grpc
@@ -14,16 +15,31 @@ from merchstore.store_api import schemas
 
 T = TypeVar("T")
 
-HTTP_STATUS = {
-    grpc.StatusCode.RESOURCE_EXHAUSTED: 429,
-    grpc.StatusCode.NOT_FOUND: 404,
-    grpc.StatusCode.ALREADY_EXISTS: 409,
-    grpc.StatusCode.FAILED_PRECONDITION: 409,
-    grpc.StatusCode.INVALID_ARGUMENT: 422,
-    grpc.StatusCode.UNAUTHENTICATED: 401,
-    grpc.StatusCode.PERMISSION_DENIED: 403,
-    grpc.StatusCode.UNAVAILABLE: 503,
-    grpc.StatusCode.DEADLINE_EXCEEDED: 503,
+
+class StoreFailure(Enum):
+    """Why a call to db-service failed, in the store's words (the HTTP layer picks statuses)."""
+
+    NOT_FOUND = "not found"
+    TAKEN = "already taken"
+    CONFLICT = "conflict"
+    INVALID = "invalid"
+    UNAUTHENTICATED = "unauthenticated"
+    FORBIDDEN = "forbidden"
+    THROTTLED = "throttled"
+    UNAVAILABLE = "unavailable"
+    INTERNAL = "internal"
+
+
+FAILURE_OF_CODE = {
+    grpc.StatusCode.RESOURCE_EXHAUSTED: StoreFailure.THROTTLED,
+    grpc.StatusCode.NOT_FOUND: StoreFailure.NOT_FOUND,
+    grpc.StatusCode.ALREADY_EXISTS: StoreFailure.TAKEN,
+    grpc.StatusCode.FAILED_PRECONDITION: StoreFailure.CONFLICT,
+    grpc.StatusCode.INVALID_ARGUMENT: StoreFailure.INVALID,
+    grpc.StatusCode.UNAUTHENTICATED: StoreFailure.UNAUTHENTICATED,
+    grpc.StatusCode.PERMISSION_DENIED: StoreFailure.FORBIDDEN,
+    grpc.StatusCode.UNAVAILABLE: StoreFailure.UNAVAILABLE,
+    grpc.StatusCode.DEADLINE_EXCEEDED: StoreFailure.UNAVAILABLE,
 }
 
 # Reconnect quickly after db-service restarts (gRPC's default back-off grows to 120 s).
@@ -34,33 +50,35 @@ CHANNEL_OPTIONS = [
 ]
 
 
-class StoreUnavailableError(Exception):
-    """db-service answered with an error; ``status`` is the HTTP status it maps to."""
+class StoreCallFailed(Exception):
+    """A call to db-service failed: ``failure`` says why, ``detail`` says it to a client."""
 
-    def __init__(self, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, failure: StoreFailure, detail: str, retry_after_s: int | None = None
+    ) -> None:
         super().__init__(detail)
-        self.status = status
+        self.failure = failure
         self.detail = detail
-        self.headers = headers or {}
+        self.retry_after_s = retry_after_s
 
 
-def _failure(error: grpc.aio.AioRpcError) -> StoreUnavailableError:
-    """The HTTP answer for a failed call; unexpected failures never pass their text on."""
-    status = HTTP_STATUS.get(error.code())
-    if status is None:
+def _failure(error: grpc.aio.AioRpcError) -> StoreCallFailed:
+    """What a failed call means; unexpected failures never pass their text on."""
+    failure = FAILURE_OF_CODE.get(error.code(), StoreFailure.INTERNAL)
+    if failure is StoreFailure.INTERNAL:
         trace_id = trace_id_var.get() or "none"
-        return StoreUnavailableError(500, f"internal error (trace id {trace_id})")
-    if status == 429:
+        return StoreCallFailed(failure, f"internal error (trace id {trace_id})")
+    if failure is StoreFailure.THROTTLED:
         retry_after = dict(error.trailing_metadata() or ()).get("retry-after", "60")
-        return StoreUnavailableError(429, error.details() or "", {"Retry-After": str(retry_after)})
-    if status == 503:
-        return StoreUnavailableError(
-            503,
+        return StoreCallFailed(failure, error.details() or "", int(str(retry_after)))
+    if failure is StoreFailure.UNAVAILABLE:
+        return StoreCallFailed(
+            failure,
             f"the store's data service is unavailable ({error.code().name}): "
             f"{error.details() or 'try again'}",
-            {"Retry-After": "1"},
+            retry_after_s=1,
         )
-    return StoreUnavailableError(status, error.details() or error.code().name)
+    return StoreCallFailed(failure, error.details() or error.code().name)
 
 
 class UserAccount(NamedTuple):
