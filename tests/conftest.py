@@ -22,6 +22,7 @@ from psycopg import sql
 from merchstore.common.config import Settings, load_settings
 from merchstore.common.topics import ensure_topics
 from merchstore.runtime.embedded import EmbeddedPostgres
+from merchstore.services import SERVICES
 from tests.support.broker import PrivateBroker
 from tests.support.processes import ServiceProcess, free_port, free_port_pair
 
@@ -193,23 +194,20 @@ def service_env(settings: Settings, topic_names: dict[str, str]) -> dict[str, st
 class ServiceLauncher:
     """Starts services as real processes on free ports, all sharing this test's settings."""
 
-    NAMES = (
-        "event-logger",
-        "logging-service",
-        "storage",
-        "receiver",
-        "processor",
-        "db-service",
-        "store-api",
-        "dashboard",
-    )
+    NAMES = tuple(spec.name for spec in SERVICES)
+    GRPC = frozenset(spec.name for spec in SERVICES if spec.protocol == "grpc")
     JWT_SECRET = "test-secret-for-forging-expired-tokens"
 
     def __init__(self, env: dict[str, str], log_dir: Path) -> None:
-        self.ports = {
-            name: free_port_pair() if name in ("db-service", "logging-service") else free_port()
-            for name in self.NAMES
-        }
+        self.ports: dict[str, int] = {}
+        taken: set[int] = set()
+        for name in self.NAMES:
+            # Distinct within the test, metrics ports (gRPC port + 100) included.
+            port = free_port_pair() if name in self.GRPC else free_port()
+            while {port, port + 100} & taken:
+                port = free_port_pair() if name in self.GRPC else free_port()
+            self.ports[name] = port
+            taken |= {port, port + 100} if name in self.GRPC else {port}
         self.env = {"MERCHSTORE_JWT_SECRET": self.JWT_SECRET, **env}
         for name, port in self.ports.items():
             self.env[f"MERCHSTORE_{name.replace('-', '_').upper()}__PORT"] = str(port)
@@ -224,7 +222,7 @@ class ServiceLauncher:
                 {**self.env, **extra_env},
                 self.ports[name],
                 self.log_dir / f"{name}.out",
-                grpc=name in ("db-service", "logging-service"),
+                grpc=name in self.GRPC,
             )
         return self.started[name]
 
