@@ -172,6 +172,14 @@ def nginx_config() -> None:
     click.echo(compose_nginx_config(), nl=False)
 
 
+@main.command("config-defaults")
+def config_defaults() -> None:
+    """Print every setting with its default: the packaged config/merchstore.yaml."""
+    from merchstore.common.config import render_default_config
+
+    click.echo(render_default_config(), nl=False)
+
+
 @main.command("compose-secrets")
 @click.argument(
     "directory", type=click.Path(file_okay=False, path_type=Path), default=Path("deploy/secrets")

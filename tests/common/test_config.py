@@ -122,3 +122,12 @@ def test_a_service_does_not_start_with_a_bad_value(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "event_logger.batch_size" in result.stderr
     assert "MERCHSTORE_EVENT_LOGGER__BATCH_SIZE" in result.stderr
+
+
+def test_the_packaged_yaml_is_generated_from_the_settings_that_hold_every_default() -> None:
+    from merchstore.common.config import default_config_file, render_default_config
+
+    assert default_config_file().read_text() == render_default_config(), (
+        "merchstore.yaml is stale: "
+        "merchstore config-defaults > src/merchstore/config/merchstore.yaml"
+    )

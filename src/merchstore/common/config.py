@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import os
 import secrets
+import textwrap
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
@@ -60,16 +62,41 @@ class _Section(BaseModel):
 class KafkaSettings(_Section):
     """How every service talks to Kafka."""
 
-    session_timeout_ms: int = Field(6000, ge=1000, le=300_000)
-    delivery_timeout_ms: int = Field(10_000, ge=100)
+    session_timeout_ms: int = Field(
+        6000,
+        ge=1000,
+        le=300_000,
+        description=(
+            "Short, because a new consumer group waits about half of it before its first message."
+        ),
+    )
+    delivery_timeout_ms: int = Field(
+        10_000,
+        ge=100,
+        description=(
+            "How long a produced message may wait for the broker's acknowledgement before it fails."
+        ),
+    )
     request_timeout_s: float = Field(10.0, gt=0)
-    # A consumer whose every attempt to store what it read failed this long answers 503.
-    stall_after_s: float = Field(30.0, gt=0)
-    # The longest a consumer's fetch waits for new messages. The embedded broker answers a
-    # waiting fetch only then, so this is its latency floor from produce to consumer (20
-    # gives a p50 near 10 ms, at the cost of a fetch per idle consumer every 20 ms); Apache
-    # Kafka answers as soon as data arrives, so there the wait costs no latency.
-    fetch_wait_max_ms: int = Field(500, ge=0, le=10_000)
+    stall_after_s: float = Field(
+        30.0,
+        gt=0,
+        description=(
+            "A consumer whose every attempt to store what it has read failed this long answers 503"
+            " on /health (a quiet topic is not a failure)."
+        ),
+    )
+    fetch_wait_max_ms: int = Field(
+        500,
+        ge=0,
+        le=10_000,
+        description=(
+            "The longest a consumer's fetch waits for new messages. The embedded broker answers a "
+            "waiting fetch only then, so this is its latency floor from produce to consumer (20 "
+            "gives a p50 near 10 ms, at the cost of a fetch per idle consumer every 20 ms); Apache"
+            " Kafka answers as soon as data arrives, so there the wait costs no latency."
+        ),
+    )
 
 
 class TopicSettings(_Section):
@@ -80,15 +107,26 @@ class TopicSettings(_Section):
     log_channel: str = "log-channel"
     events_partitions: int = Field(3, ge=1)
     log_channel_partitions: int = Field(1, ge=1)
-    # For events and log-channel; event_log always has replication factor 1 (the contract).
-    replication_factor: int = Field(1, ge=1)
+    replication_factor: int = Field(
+        1,
+        ge=1,
+        description=(
+            "For events and log-channel (event_log is always 1 partition, replication factor 1)."
+        ),
+    )
 
 
 class HttpSettings(_Section):
     """How every HTTP service serves its clients."""
 
-    # An idle keep-alive connection stays open this long, so clients and proxies may reuse it.
-    keep_alive_s: float = Field(75.0, ge=1)
+    keep_alive_s: float = Field(
+        75.0,
+        ge=1,
+        description=(
+            "Idle keep-alive connections stay open this long (at least 60 s, so clients may reuse "
+            "them)."
+        ),
+    )
 
 
 class ServiceSettings(_Section):
@@ -103,8 +141,13 @@ class EventLoggerSettings(ServiceSettings):
 
     port: int = Field(8120, ge=1, le=65535)
     group_id: str = "event-logger"
-    database_file: str = "event-logger/events.sqlite3"
-    log_file: str = "event-logger/app.log"
+    database_file: str = Field(
+        "event-logger/events.sqlite3", description="Relative paths are under data_dir."
+    )
+    log_file: str = Field(
+        "event-logger/app.log",
+        description="Each stored message once, one line each, written after its database commit.",
+    )
     batch_size: int = Field(500, ge=1)
 
 
@@ -112,10 +155,22 @@ class ReceiverSettings(ServiceSettings):
     """receiver: the game events API."""
 
     port: int = Field(8080, ge=1, le=65535)
-    # An answer waits at most this long for the broker's acknowledgement, then it is a 503.
-    publish_timeout_ms: int = Field(5000, ge=100)
-    # Requests wait for the ack: a short linger keeps them fast; concurrent ones still batch.
-    linger_ms: int = Field(1, ge=0, le=1000)
+    publish_timeout_ms: int = Field(
+        5000,
+        ge=100,
+        description=(
+            "An answer waits at most this long for the broker's acknowledgement, then it is a 503."
+        ),
+    )
+    linger_ms: int = Field(
+        1,
+        ge=0,
+        le=1000,
+        description=(
+            "Producer linger: requests wait for the broker's ack, so keep it short (higher = more "
+            "throughput under heavy load, more latency when quiet)."
+        ),
+    )
 
 
 class StorageSettings(ServiceSettings):
@@ -123,7 +178,7 @@ class StorageSettings(ServiceSettings):
 
     port: int = Field(8090, ge=1, le=65535)
     group_id: str = "storage"
-    batch_size: int = Field(500, ge=1)
+    batch_size: int = Field(500, ge=1, description="Events per PostgreSQL transaction, at most.")
     pool_min_size: int = Field(1, ge=0)
     pool_max_size: int = Field(8, ge=1)
 
@@ -133,9 +188,12 @@ class ProcessorSettings(ServiceSettings):
 
     port: int = Field(8100, ge=1, le=65535)
     period_seconds: float = Field(5.0, gt=0)
-    event_threshold: int = Field(25, ge=0)
-    # Unset: the storage service of this configuration.
-    storage_url: str | None = None
+    event_threshold: int = Field(
+        25, ge=0, description="A run that receives more new events than this publishes code 0004."
+    )
+    storage_url: str | None = Field(
+        None, description="Unset: http://<storage.host>:<storage.port>."
+    )
     page_size: int = Field(1000, ge=1, le=10_000)
     state_file: str = "processor/state.sqlite3"
     request_timeout_s: float = Field(5.0, gt=0)
@@ -147,18 +205,41 @@ class DbServiceSettings(ServiceSettings):
     port: int = Field(50051, ge=1, le=65535)
     pool_min_size: int = Field(2, ge=0)
     pool_max_size: int = Field(10, ge=1)
-    # Benchmarks only: open a new PostgreSQL connection per request (the design a pool replaces).
-    per_request_connections: bool = False
-    outbox_poll_interval_s: float = Field(0.2, gt=0)
+    per_request_connections: bool = Field(
+        False,
+        description="Benchmarks only: a new PostgreSQL connection per request instead of the pool.",
+    )
+    outbox_poll_interval_s: float = Field(
+        0.2,
+        gt=0,
+        description=(
+            "The outbox relay looks for unsent order events this often, and sends this many at "
+            "once."
+        ),
+    )
     outbox_batch_size: int = Field(100, ge=1)
-    # A relay claims rows for this long; if it dies, another sends them after the lease ran out.
-    outbox_lease_s: float = Field(30.0, gt=0)
-    # Sent rows are kept this long (to look into), then deleted.
-    outbox_retention_s: float = Field(3600.0, ge=0)
-    grace_period_s: float = Field(5.0, ge=0)
-    # argon2 hashes at once (each costs tens of MiB), and how many more may wait for a slot;
-    # beyond that a login or registration is answered "busy, retry" at once.
-    max_concurrent_hashes: int = Field(2, ge=1)
+    outbox_lease_s: float = Field(
+        30.0,
+        gt=0,
+        description=(
+            "A relay claims rows for this long (no transaction open while it waits for Kafka); if "
+            "it dies, another one sends them once the lease ran out."
+        ),
+    )
+    outbox_retention_s: float = Field(
+        3600.0, ge=0, description="Sent rows are kept this long, then pruned."
+    )
+    grace_period_s: float = Field(
+        5.0, ge=0, description="On SIGTERM, calls in progress get this long to finish."
+    )
+    max_concurrent_hashes: int = Field(
+        2,
+        ge=1,
+        description=(
+            "argon2 hashes at once (each costs tens of MiB of memory), and how many more may wait;"
+            ' beyond that a login or registration is answered 503 "retry" at once, never queued.'
+        ),
+    )
     max_waiting_hashes: int = Field(32, ge=0)
 
 
@@ -166,47 +247,90 @@ class StoreApiSettings(ServiceSettings):
     """store-api: the merch store's REST API."""
 
     port: int = Field(8000, ge=1, le=65535)
-    # Unset: db_service.host:db_service.port.
-    db_service_target: str | None = None
-    rpc_timeout_s: float = Field(5.0, gt=0)
-    token_ttl_s: int = Field(3600, ge=60)
-    # How long product answers are kept in memory (0: off). This replica's own orders clear
-    # them at once; orders through other replicas show after at most this long.
-    product_cache_s: float = Field(1.0, ge=0, le=60)
-    # Shown in the X-Served-By header (default hostname:port), so load balancing is visible.
-    replica_name: str | None = None
-    # `merchstore up` only: run this many replicas (on port+1, port+2, ...) behind NGINX on port.
-    replicas: int = Field(1, ge=1, le=16)
+    db_service_target: str | None = Field(
+        None, description="Unset: <db_service.host>:<db_service.port>."
+    )
+    rpc_timeout_s: float = Field(5.0, gt=0, description="Deadline of every call to db-service.")
+    token_ttl_s: int = Field(3600, ge=60, description="Lifetime of an access token.")
+    product_cache_s: float = Field(
+        1.0,
+        ge=0,
+        le=60,
+        description=(
+            "How long product answers are kept in memory (0: off). This replica's own orders clear"
+            " them at once; orders through other replicas show after at most this long."
+        ),
+    )
+    replica_name: str | None = Field(
+        None, description="Shown in the X-Served-By header (default hostname:port)."
+    )
+    replicas: int = Field(
+        1,
+        ge=1,
+        le=16,
+        description=(
+            "`merchstore up` only: with more than 1, the replicas listen on port+1, port+2, ... "
+            "and an NGINX (when installed) balances over them on port."
+        ),
+    )
 
 
 class LoggingServiceSettings(ServiceSettings):
     """logging-service: operation logs over gRPC, published to ``log-channel``."""
 
     port: int = Field(50052, ge=1, le=65535)
-    # Where messages wait while Kafka is unreachable (relative to data_dir), and how many
-    # bytes of them fit before new ones are dropped (and counted).
-    spill_file: str = "logging-service/spill.sqlite3"
+    spill_file: str = Field(
+        "logging-service/spill.sqlite3",
+        description=(
+            "While Kafka is unreachable messages wait in this SQLite file (relative to data_dir), "
+            "up to spill_max_bytes of them; beyond that new ones are counted as dropped and "
+            "reported. A message the broker refuses for good is moved to the file's set_aside "
+            "table."
+        ),
+    )
     spill_max_bytes: int = Field(256 * 1024 * 1024, ge=64 * 1024)
-    # A stream's messages are settled (acknowledged or spilled) at least this often.
-    settle_every: int = Field(1000, ge=1)
+    settle_every: int = Field(
+        1000,
+        ge=1,
+        description=(
+            "A stream's messages are settled (acknowledged or spilled) at least every this many."
+        ),
+    )
     drain_batch_size: int = Field(500, ge=1)
-    # On SIGTERM, how long to keep sending spilled messages before exiting.
-    shutdown_drain_s: float = Field(10.0, ge=0)
+    shutdown_drain_s: float = Field(
+        10.0,
+        ge=0,
+        description="On SIGTERM, how long spilled messages may still be sent before exiting.",
+    )
 
 
 class LogShippingSettings(_Section):
     """How services stream their own logs to logging-service."""
 
-    enabled: bool = True
-    # Lines wait here while logging-service is slow or down; beyond it they are dropped.
-    queue_size: int = Field(10_000, ge=1)
+    enabled: bool = Field(
+        True, description="store-api and db-service stream their log lines to logging-service."
+    )
+    queue_size: int = Field(
+        10_000,
+        ge=1,
+        description=(
+            "Lines wait in memory up to this many while logging-service is slow or down, then drop."
+        ),
+    )
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    # Unset: logging_service.host:logging_service.port.
-    target: str | None = None
+    target: str | None = Field(
+        None, description="Unset: <logging_service.host>:<logging_service.port>."
+    )
     shutdown_flush_s: float = Field(3.0, ge=0)
-    # A stream ends (and its summary acknowledges its lines) after this many lines or seconds;
-    # until then the client keeps the lines, to send again if the stream breaks.
-    lines_per_stream: int = Field(1000, ge=1)
+    lines_per_stream: int = Field(
+        1000,
+        ge=1,
+        description=(
+            "Each stream ends after this many lines or seconds; its summary acknowledges its "
+            "lines, and until then the client keeps them to send again if logging-service goes "
+            "away."
+        ),
+    )
     stream_max_s: float = Field(5.0, gt=0)
 
 
@@ -214,10 +338,19 @@ class DashboardSettings(ServiceSettings):
     """dashboard: statistics, event-log counts and service health in the browser."""
 
     port: int = Field(8130, ge=1, le=65535)
-    refresh_seconds: float = Field(3.0, gt=0)
-    # Each service gets this long to answer; a slow one shows as down, the rest still show.
-    request_timeout_s: float = Field(1.5, gt=0)
-    history_points: int = Field(200, ge=2)
+    refresh_seconds: float = Field(
+        3.0, gt=0, description="How often the page and the backend refresh."
+    )
+    request_timeout_s: float = Field(
+        1.5,
+        gt=0,
+        description=(
+            "Each service gets this long to answer; a slow one shows as down, the rest still show."
+        ),
+    )
+    history_points: int = Field(
+        200, ge=2, description="Points kept for the events-over-time chart."
+    )
 
 
 class EmbeddedSettings(_Section):
@@ -230,15 +363,30 @@ class EmbeddedSettings(_Section):
 class SupervisorSettings(_Section):
     """How ``merchstore up`` supervises the service processes."""
 
-    start_timeout_s: float = Field(60.0, gt=0)
-    stop_timeout_s: int = Field(10, ge=1)
-    start_retries: int = Field(5, ge=0)
+    start_timeout_s: float = Field(
+        60.0,
+        gt=0,
+        description="How long `merchstore up` waits for each service to answer its health check.",
+    )
+    stop_timeout_s: int = Field(
+        10,
+        ge=1,
+        description="After SIGTERM, how long a service may take to stop before it is killed.",
+    )
+    start_retries: int = Field(
+        5, ge=0, description="How many quick failures in a row before a service is given up on."
+    )
 
 
 class PrometheusSettings(_Section):
     """The Prometheus ``merchstore up --prometheus`` runs (when the binary is installed)."""
 
-    host: str = "127.0.0.1"
+    host: str = Field(
+        "127.0.0.1",
+        description=(
+            "Where `merchstore up --prometheus` serves Prometheus, and how often it scrapes."
+        ),
+    )
     port: int = Field(9090, ge=1, le=65535)
     scrape_interval_s: float = Field(5.0, gt=0, le=300)
 
@@ -253,13 +401,37 @@ class Settings(BaseSettings):
         extra="forbid",
     )
 
-    environment: Literal["local", "production"] = "local"
-    data_dir: Path = Path(".merchstore")
-    kafka_bootstrap_servers: str | None = None
-    database_url: SecretStr | None = None
+    environment: Literal["local", "production"] = Field(
+        "local",
+        description=(
+            '"local" makes a random JWT secret per data directory; anything else needs '
+            "MERCHSTORE_JWT_SECRET of 32 bytes or more."
+        ),
+    )
+    data_dir: Path = Field(
+        Path(".merchstore"),
+        description=(
+            "Where embedded PostgreSQL, service databases and log files live (MERCHSTORE_DATA_DIR)."
+        ),
+    )
+    kafka_bootstrap_servers: str | None = Field(
+        None,
+        description=(
+            "Unset: `merchstore up` starts the embedded broker "
+            "(MERCHSTORE_KAFKA_BOOTSTRAP_SERVERS)."
+        ),
+    )
+    database_url: SecretStr | None = Field(
+        None,
+        description=(
+            "Unset: `merchstore up` starts the embedded PostgreSQL (MERCHSTORE_DATABASE_URL)."
+        ),
+    )
     # Unset: locally, a random secret kept in the data directory; elsewhere a start-up error.
     jwt_secret: SecretStr | None = None
-    logging_config_file: Path | None = None
+    logging_config_file: Path | None = Field(
+        None, description="Unset: the packaged config/logging.yaml."
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     kafka: KafkaSettings = KafkaSettings()
@@ -408,6 +580,51 @@ def data_dir_secret(path: Path) -> str:
     finally:
         draft.unlink()
     return secret
+
+
+DEFAULTS_HEADER = """\
+# merchstore application configuration: every default, in one place.
+# Generated from the settings in merchstore/common/config.py, which hold the defaults:
+#     merchstore config-defaults > src/merchstore/config/merchstore.yaml
+# (a test fails while this file and the code disagree).
+# Override any key with an environment variable: MERCHSTORE_<KEY>, nested keys joined by "__",
+# e.g. MERCHSTORE_EVENT_LOGGER__PORT=9120, or with your own YAML file named by
+# MERCHSTORE_CONFIG_FILE (it only needs the keys it changes).
+"""
+_NOT_IN_DEFAULTS = frozenset({"jwt_secret"})  # a secret has no default worth printing
+
+
+def render_default_config() -> str:
+    """The packaged ``merchstore.yaml``: every key with its default and what it is for."""
+    top, sections = [], []
+    for name, field in Settings.model_fields.items():
+        if name in _NOT_IN_DEFAULTS:
+            continue
+        section = field.annotation
+        if isinstance(section, type) and issubclass(section, BaseModel):
+            summary = (section.__doc__ or "").strip().replace("``", "`")
+            lines = ["", f"# {summary}", f"{name}:"]
+            for key, inner in section.model_fields.items():
+                lines += _default_lines(key, inner, "  ")
+            sections += lines
+        else:
+            top += _default_lines(name, field, "")
+    return DEFAULTS_HEADER + "\n" + "\n".join(top + sections) + "\n"
+
+
+def _default_lines(key: str, field: Any, indent: str) -> list[str]:
+    lines = []
+    if field.description:
+        for line in textwrap.wrap(field.description, 96 - len(indent)):
+            lines.append(f"{indent}# {line}")
+    value = (
+        field.default.get_secret_value() if isinstance(field.default, SecretStr) else field.default
+    )
+    if isinstance(value, Path):
+        value = str(value)
+    rendered = yaml.safe_dump(value, default_flow_style=True).removesuffix("\n...\n").strip()
+    lines.append(f"{indent}{key}: {rendered}")
+    return lines
 
 
 def default_config_file() -> Path:
