@@ -5,10 +5,7 @@
 FROM node:20-bookworm-slim AS dashboard-assets
 WORKDIR /assets
 COPY src/merchstore/dashboard/package.json src/merchstore/dashboard/package-lock.json ./
-RUN npm ci --no-audit --no-fund --loglevel=error \
-    && mkdir vendor \
-    && cp node_modules/chart.js/dist/chart.umd.min.js \
-        node_modules/chartjs-adapter-date-fns/dist/chartjs-adapter-date-fns.bundle.min.js vendor/
+RUN npm ci --no-audit --no-fund --loglevel=error && npm run --silent vendor
 
 FROM python:3.11-slim-bookworm AS build
 WORKDIR /src
@@ -22,7 +19,7 @@ RUN /opt/merchstore/bin/python -c "import tomllib; print('\n'.join(tomllib.load(
 COPY README.md ./
 COPY protos ./protos
 COPY src ./src
-COPY --from=dashboard-assets /assets/vendor ./src/merchstore/dashboard/static/vendor
+COPY --from=dashboard-assets /assets/static/vendor ./src/merchstore/dashboard/static/vendor
 # Generated from protos/ here, never committed (the same command as `make protos`).
 RUN /opt/merchstore/bin/python -m grpc_tools.protoc -Iprotos --python_out=src \
         --grpc_python_out=src protos/merchstore/protos/*.proto \

@@ -57,10 +57,7 @@ dashboard-assets: $(VENDOR)/.installed
 $(VENDOR)/.installed: $(DASHBOARD)/package.json $(DASHBOARD)/package-lock.json
 	scripts/install-system-packages node npm
 	npm ci --prefix $(DASHBOARD) --no-audit --no-fund --loglevel=error
-	mkdir -p $(VENDOR)
-	cp $(DASHBOARD)/node_modules/chart.js/dist/chart.umd.min.js \
-		$(DASHBOARD)/node_modules/chartjs-adapter-date-fns/dist/chartjs-adapter-date-fns.bundle.min.js \
-		$(VENDOR)/
+	npm run --prefix $(DASHBOARD) --silent vendor
 	touch $@
 
 # Benchmarks print their figures beside their references; wrk comes from Debian's packages.

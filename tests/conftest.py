@@ -20,6 +20,7 @@ import pytest
 from psycopg import sql
 
 from merchstore.common.config import Settings, load_settings
+from merchstore.common.metrics import METRICS_PORT_OFFSET
 from merchstore.common.topics import ensure_topics
 from merchstore.runtime.embedded import EmbeddedPostgres
 from merchstore.services import SERVICES
@@ -202,12 +203,14 @@ class ServiceLauncher:
         self.ports: dict[str, int] = {}
         taken: set[int] = set()
         for name in self.NAMES:
-            # Distinct within the test, metrics ports (gRPC port + 100) included.
-            port = free_port_pair() if name in self.GRPC else free_port()
-            while {port, port + 100} & taken:
-                port = free_port_pair() if name in self.GRPC else free_port()
+            # Distinct within the test, a gRPC service's metrics port included.
+            while True:
+                port = free_port_pair(METRICS_PORT_OFFSET) if name in self.GRPC else free_port()
+                uses = {port, port + METRICS_PORT_OFFSET} if name in self.GRPC else {port}
+                if not uses & taken:
+                    break
             self.ports[name] = port
-            taken |= {port, port + 100} if name in self.GRPC else {port}
+            taken |= uses
         self.env = {"MERCHSTORE_JWT_SECRET": self.JWT_SECRET, **env}
         for name, port in self.ports.items():
             self.env[f"MERCHSTORE_{name.replace('-', '_').upper()}__PORT"] = str(port)

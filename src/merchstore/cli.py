@@ -11,7 +11,7 @@ import click
 from merchstore.common.config import ConfigError, Settings, load_settings
 from merchstore.common.domain_events import EVENT_TYPES
 from merchstore.common.kafka import BrokerUnavailable
-from merchstore.common.lifecycle import stop_on_signals
+from merchstore.common.lifecycle import stop_requests
 from merchstore.common.postgres import DatabaseUnavailable
 from merchstore.services import SERVICES
 
@@ -248,20 +248,20 @@ def logs_tail(
     from merchstore.tools.log_tail import tail_logs
 
     settings = _tail_settings(data_dir)
-    stop = stop_on_signals()
     try:
-        tail_logs(
-            settings,
-            from_beginning=from_beginning,
-            service=service,
-            stop=stop,
-            echo=lambda line: click.echo(line),
-            colour=sys.stdout.isatty() and not as_json,
-            min_level=level.upper() if level else None,
-            trace=trace,
-            max_messages=max_messages,
-            as_json=as_json,
-        )
+        with stop_requests() as stop:
+            tail_logs(
+                settings,
+                from_beginning=from_beginning,
+                service=service,
+                stop=stop,
+                echo=lambda line: click.echo(line),
+                colour=sys.stdout.isatty() and not as_json,
+                min_level=level.upper() if level else None,
+                trace=trace,
+                max_messages=max_messages,
+                as_json=as_json,
+            )
     except (ConfigError, LookupError) as error:
         click.echo(f"merchstore: {error}", err=True)
         sys.exit(2)
@@ -297,18 +297,18 @@ def events_tail(
     from merchstore.tools.topic_tail import tail_topic
 
     settings = _tail_settings(data_dir)
-    stop = stop_on_signals()
     try:
-        tail_topic(
-            settings,
-            topic or settings.topics.events,
-            from_beginning=from_beginning,
-            stop=stop,
-            echo=lambda line: click.echo(line),
-            max_messages=max_messages,
-            as_json=as_json,
-            event_type=event_type,
-        )
+        with stop_requests() as stop:
+            tail_topic(
+                settings,
+                topic or settings.topics.events,
+                from_beginning=from_beginning,
+                stop=stop,
+                echo=lambda line: click.echo(line),
+                max_messages=max_messages,
+                as_json=as_json,
+                event_type=event_type,
+            )
     except (ConfigError, LookupError) as error:
         click.echo(f"merchstore: {error}", err=True)
         sys.exit(2)

@@ -55,14 +55,14 @@ def test_history_keeps_a_bounded_number_of_points() -> None:
     history = EventHistory.keeping(3)
     for minute in range(5):
         history.add(NOW + timedelta(minutes=minute), stats({"default": minute}), {}, {})
-    assert [point["counts"]["default"] for point in history.view()] == [2, 3, 4]
+    assert [point["counts"]["default"] for point in list(history.points)] == [2, 3, 4]
 
 
 def test_events_per_second_come_from_the_counts_of_consecutive_points() -> None:
     history = EventHistory.keeping(10)
     history.add(NOW, stats({"join_guild": 10, "default": 0}), {}, {})
     history.add(NOW + timedelta(seconds=2), stats({"join_guild": 30, "default": 1}, 2, 1), {}, {})
-    first, second = history.view()
+    first, second = list(history.points)
     assert first["events_per_s"] is None, "no rate before a second point"
     assert second["events_per_s"] == {"join_guild": 10.0, "default": 0.5}
     assert second["orders"] == {"placed": 2, "cancelled": 1}
@@ -73,7 +73,7 @@ def test_a_processor_outage_leaves_a_gap_and_the_rate_resumes_after_it() -> None
     history.add(NOW, stats({"default": 0}), {"storage": 3.0}, {"storage": 0.0})
     history.add(NOW + timedelta(seconds=1), None, {"storage": 5.0}, {"storage": 1.0})
     history.add(NOW + timedelta(seconds=4), stats({"default": 8}), {}, {})
-    points = history.view()
+    points = list(history.points)
     assert points[1]["counts"] is None and points[1]["events_per_s"] is None
     assert points[1]["lag"] == {"storage": 5.0}, "consumer figures go on while it is down"
     assert points[2]["events_per_s"] == {"default": 2.0}, "over the 4 s since the last counts"

@@ -134,18 +134,6 @@ def serve_grpc(
     asyncio.run(serve())
 
 
-def stop_on_signals() -> threading.Event:
-    """An event set by SIGTERM or Ctrl-C, for commands that run until stopped."""
-    stop = threading.Event()
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, handler)
-    signal.signal(signal.SIGINT, handler)
-    return stop
-
-
 class StopRequested(Exception):
     """SIGTERM or Ctrl-C arrived while the work under way had to be abandoned at once."""
 
@@ -153,6 +141,8 @@ class StopRequested(Exception):
 @contextmanager
 def stop_requests(interrupting: Callable[[], bool] = lambda: False) -> Iterator[threading.Event]:
     """While entered, SIGTERM and Ctrl-C set the event yielded; the old handlers come back after.
+
+    For whatever runs until stopped in the foreground: ``merchstore up`` and the tails.
 
     While ``interrupting()`` is true (a long start, say), the signal also raises
     :class:`StopRequested` in the main thread, so the work under way is abandoned at once.

@@ -59,7 +59,7 @@ class ServiceHealthBook:
         rows = []
         for name, reading in self.current.items():
             last = self.last_ok.get(name)
-            running = reading.ok and reading.started_at is not None
+            started = reading.started_at if reading.ok else None
             rows.append(
                 {
                     "name": name,
@@ -68,9 +68,7 @@ class ServiceHealthBook:
                     "last_ok": to_rfc3339(last) if last else None,
                     "seconds_since_ok": round((now - last).total_seconds(), 1) if last else None,
                     "uptime_seconds": (
-                        round(max(0.0, now.timestamp() - reading.started_at), 1)
-                        if running and reading.started_at is not None
-                        else None
+                        round(max(0.0, now.timestamp() - started), 1) if started else None
                     ),
                 }
             )
@@ -98,6 +96,8 @@ class EventHistory:
     """The charts' series over time: one point per refresh, at most a fixed number."""
 
     points: deque[dict[str, Any]]
+    # The last counts seen and when: the rates of the next point are measured from them.
+    _last_counts: tuple[datetime, dict[str, int]] | None = None
 
     @classmethod
     def keeping(cls, size: int) -> EventHistory:
@@ -113,16 +113,20 @@ class EventHistory:
     ) -> None:
         """Record one refresh; ``stats`` is the processor's answer, ``None`` while it is down.
 
-        Events per second by type come from the counts of the last point that had them;
-        while the processor is down the point has no counts, so the chart shows a gap.
+        Events per second by type come from the last counts seen; while the processor is down
+        a point has no counts, so the chart shows a gap and the next rate spans the outage.
         """
         counts = dict(stats.get("counts", {})) if stats is not None else None
         orders = stats.get("orders") if stats is not None else None
+        rates = None
+        if counts is not None:
+            rates = self._rates(at, counts)
+            self._last_counts = (at, counts)
         self.points.append(
             {
                 "at": to_rfc3339(at),
                 "counts": counts,
-                "events_per_s": self._rates(at, counts),
+                "events_per_s": rates,
                 "orders": (
                     {"placed": orders["placed"], "cancelled": orders["cancelled"]}
                     if isinstance(orders, Mapping)
@@ -130,24 +134,17 @@ class EventHistory:
                 ),
                 "lag": dict(lag),
                 "set_aside": dict(set_aside),
-                "_at": at,
             }
         )
 
-    def _rates(self, at: datetime, counts: dict[str, int] | None) -> dict[str, float] | None:
-        if counts is None:
+    def _rates(self, at: datetime, counts: dict[str, int]) -> dict[str, float] | None:
+        if self._last_counts is None:
             return None
-        previous = next((p for p in reversed(self.points) if p["counts"] is not None), None)
-        if previous is None:
-            return None
-        seconds = (at - previous["_at"]).total_seconds()
+        then, before = self._last_counts
+        seconds = (at - then).total_seconds()
         if seconds <= 0:
             return None
         return {
-            kind: round(max(0, count - previous["counts"].get(kind, 0)) / seconds, 2)
+            kind: round(max(0, count - before.get(kind, 0)) / seconds, 2)
             for kind, count in counts.items()
         }
-
-    def view(self) -> list[dict[str, Any]]:
-        """The points as the page reads them."""
-        return [{k: v for k, v in point.items() if k != "_at"} for point in self.points]

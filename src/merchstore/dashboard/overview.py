@@ -68,7 +68,7 @@ class OverviewKeeper:
             "event_log": event_log_lines(self._last_counts) if self._last_counts else [],
             "event_log_error": counts_error,
             "services": self._health.view(now),
-            "history": self._history.view(),
+            "history": list(self._history.points),
             # Services whose lag and set-aside messages are unknown right now (down, or
             # their /metrics did not answer): the consumer panel names them.
             "metrics_unavailable": unknown,

@@ -10,7 +10,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from merchstore.common.config import Settings
-from merchstore.common.health import check_health_async
+from merchstore.common.health import HealthAnswer, check_health_async
 from merchstore.common.metrics import METRICS_PORT_OFFSET
 from merchstore.dashboard.domain import ServiceReading
 from merchstore.services import SERVICES, ServiceSpec
@@ -46,11 +46,9 @@ class ServiceSources:
         return list(await asyncio.gather(*(self._reading(spec) for spec in self._specs)))
 
     async def _reading(self, spec: ServiceSpec) -> ServiceReading:
-        (name, ok, detail), metrics = await asyncio.gather(self._probe(spec), self._metrics(spec))
-        if metrics is None:
-            return ServiceReading(name, ok, detail)
-        started_at, lag, set_aside = metrics
-        return ServiceReading(name, ok, detail, started_at, lag, set_aside)
+        health, metrics = await asyncio.gather(self._probe(spec), self._metrics(spec))
+        started_at, lag, set_aside = metrics or (None, None, None)
+        return ServiceReading(spec.name, health.ready, health.detail, started_at, lag, set_aside)
 
     async def _metrics(
         self, spec: ServiceSpec
@@ -65,7 +63,7 @@ class ServiceSources:
         except (httpx.HTTPError, ValueError):
             return None
 
-    async def _probe(self, spec: ServiceSpec) -> tuple[str, bool, str | None]:
+    async def _probe(self, spec: ServiceSpec) -> HealthAnswer:
         endpoint = spec.endpoint(self._settings)
         channel = None
         if spec.protocol == "grpc":
@@ -73,7 +71,7 @@ class ServiceSources:
             if target not in self._channels:
                 self._channels[target] = grpc.aio.insecure_channel(target)
             channel = self._channels[target]
-        answer = await check_health_async(
+        return await check_health_async(
             spec.protocol,
             endpoint.host,
             endpoint.port,
@@ -81,7 +79,6 @@ class ServiceSources:
             channel=channel,
             timeout_s=self._timeout_s,
         )
-        return spec.name, answer.ready, answer.detail
 
     async def close(self) -> None:
         """Close connections."""

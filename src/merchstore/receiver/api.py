@@ -64,7 +64,7 @@ def create_app(publish: PublishEvent, is_ready: ReadinessCheck, **app_options: A
         event = action_event(action, user_id, metadata)
         try:
             await publish(event)
-        except (DeliveryFailed, TimeoutError) as error:
+        except DeliveryFailed as error:
             raise HTTPException(503, f"the event could not be published: {error}") from None
         # Built directly: the answer is ours and needs no re-validation on this hot path.
         body = {"message": action.answer, "event_id": str(event.event_id)}
