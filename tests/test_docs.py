@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from merchstore.store_api.api import documentation_app
+from merchstore.store_api.api import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
 HOW_IT_WORKS = (ROOT / "docs" / "how-it-works.md").read_text()
@@ -21,7 +21,7 @@ def table(text: str, name: str) -> list[list[str]]:
 
 
 def test_the_auth_table_is_what_store_api_enforces() -> None:
-    document = documentation_app().openapi()
+    document = create_app().openapi()
     needs_token = {
         f"{method.upper()} {path}": bool(operation.get("security"))
         for path, operations in document["paths"].items()

@@ -28,6 +28,9 @@ def test_a_leaked_process_fails_the_suite_and_is_stopped(
     # Its own session mark, so the inner check never touches this session's processes.
     monkeypatch.setenv("MERCHSTORE_TEST_SESSION", uuid.uuid4().hex)
     monkeypatch.setenv("PYTHONPATH", str(REPOSITORY))
+    # Run from a parallel worker, the inner suite is a whole session of its own, not a worker.
+    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
+        monkeypatch.delenv(name, raising=False)
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
         cwd=tmp_path,

@@ -27,7 +27,7 @@ class ServiceSpec:
 
     @property
     def api_module(self) -> str:
-        """The module whose ``documentation_app`` renders the HTTP API's OpenAPI document."""
+        """The module whose ``create_app()`` is the HTTP API (routes, OpenAPI document)."""
         return self.module.rsplit(".", 1)[0] + ".api"
 
     def endpoint(self, settings: Settings) -> ServiceSettings:

@@ -24,7 +24,8 @@ from tests.support.processes import free_port
 def test_http_health_follows_readiness() -> None:
     ready: list[str | None] = ["still starting"]
     app = FastAPI()
-    app.include_router(health_router(lambda: ready[0]))
+    app.state.is_ready = lambda: ready[0]
+    app.include_router(health_router)
     client = TestClient(app)
     answer = client.get("/health")
     assert answer.status_code == 503

@@ -38,7 +38,7 @@ def value(text: str, name: str, **labels: str) -> float:
 )
 def test_every_http_service_counts_requests_by_route_template(spec: object) -> None:
     module = importlib.import_module(spec.api_module)  # type: ignore[attr-defined]
-    client = TestClient(module.documentation_app(), raise_server_exceptions=False)
+    client = TestClient(module.create_app(lambda: None), raise_server_exceptions=False)
     before = client.get("/metrics").text
     client.get("/health")
     client.get("/no/such/path/42")
@@ -55,7 +55,7 @@ def test_every_http_service_counts_requests_by_route_template(spec: object) -> N
 
 def test_store_api_labels_paths_with_their_template() -> None:
     module = importlib.import_module("merchstore.store_api.api")
-    client = TestClient(module.documentation_app(), raise_server_exceptions=False)
+    client = TestClient(module.create_app(), raise_server_exceptions=False)
     client.get("/orders/12345")
     text = client.get("/metrics").text
     assert value(text, "http_requests_total", route="/orders/{id}") >= 1

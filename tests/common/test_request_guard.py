@@ -28,7 +28,7 @@ def _client(api_module: str) -> TestClient:
     import importlib
 
     module = importlib.import_module(api_module)
-    return TestClient(module.documentation_app(), raise_server_exceptions=False)
+    return TestClient(module.create_app(), raise_server_exceptions=False)
 
 
 def _first_post_path(client: TestClient) -> str:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal, cast
 
 import grpc
 import httpx
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
@@ -17,22 +17,31 @@ ReadinessCheck = Callable[[], str | None]
 """Returns None when the service is ready, otherwise why it is not."""
 
 
-def health_router(is_ready: ReadinessCheck) -> APIRouter:
-    """``GET /health``: 200 ``{"status": "ok"}`` when ready, else 503 with the reason."""
-    router = APIRouter(tags=["health"])
+def not_started() -> str | None:
+    """The readiness of an application nothing has started: never ready."""
+    return "not started"
 
-    @router.get(
-        "/health",
-        summary="Readiness of this service",
-        responses={503: {"description": "Not ready yet; `detail` says why"}},
-    )
-    def get_health() -> JSONResponse:
-        reason = is_ready()
-        if reason is None:
-            return JSONResponse({"status": "ok"})
-        return JSONResponse({"status": "unavailable", "detail": reason}, status_code=503)
 
-    return router
+async def readiness_check(request: Request) -> ReadinessCheck:
+    """The readiness check of the application serving ``request`` (``app.state.is_ready``)."""
+    return cast(ReadinessCheck, request.app.state.is_ready)
+
+
+health_router = APIRouter(tags=["health"])
+"""``GET /health``, served by every HTTP service from its ``app.state.is_ready``."""
+
+
+@health_router.get(
+    "/health",
+    summary="Readiness of this service",
+    responses={503: {"description": "Not ready yet; `detail` says why"}},
+)
+async def get_health(is_ready: Annotated[ReadinessCheck, Depends(readiness_check)]) -> JSONResponse:
+    """200 `{"status": "ok"}` when the service is ready, else 503 with `detail` saying why."""
+    reason = is_ready()
+    if reason is None:
+        return JSONResponse({"status": "ok"})
+    return JSONResponse({"status": "unavailable", "detail": reason}, status_code=503)
 
 
 async def add_health_and_reflection(

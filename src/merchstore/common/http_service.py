@@ -6,23 +6,34 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI
 
-from merchstore.common.health import ReadinessCheck, health_router
+from merchstore.common.health import ReadinessCheck, health_router, not_started
 from merchstore.common.http_errors import install_error_handlers
 from merchstore.common.metrics import add_metrics
 from merchstore.common.request_guard import RequestGuard
 
 
-def service_app(name: str, description: str, is_ready: ReadinessCheck, **options: Any) -> FastAPI:
-    """A FastAPI application for service ``name``, answering errors as JSON, with ``/health``.
+def service_app(
+    name: str,
+    description: str,
+    router: APIRouter,
+    is_ready: ReadinessCheck = not_started,
+    **options: Any,
+) -> FastAPI:
+    """Service ``name``'s FastAPI application: ``router``'s routes, ``/health`` and ``/metrics``.
 
-    Every request passes the shared edge check first (413 for large bodies, 422 for control
-    characters and unpaired surrogates).
+    Errors are answered as JSON, and every request passes the shared edge check first (413 for
+    large bodies, 422 for control characters and unpaired surrogates). The routes find what
+    they need in ``app.state``, which the service's entry point fills; ``/health`` answers from
+    ``is_ready`` (kept as ``app.state.is_ready``). Built without an entry point, the same
+    application renders the service's OpenAPI document.
     """
     app = FastAPI(title=f"merchstore {name}", description=description, version="1.0.0", **options)
+    app.state.is_ready = is_ready
     app.add_middleware(RequestGuard)
     add_metrics(app)
     install_error_handlers(app)
-    add_routes(app, health_router(is_ready))
+    add_routes(app, health_router)
+    add_routes(app, router)
     return app
 
 

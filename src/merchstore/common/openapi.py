@@ -10,20 +10,15 @@ from fastapi import FastAPI
 
 
 class _ApiModule(Protocol):
-    def documentation_app(self) -> FastAPI: ...
+    def create_app(self) -> FastAPI: ...
 
 
 def openapi_document(api_module: str) -> dict[str, Any]:
-    """The OpenAPI document of a service's ``api`` module (its ``documentation_app``)."""
+    """The OpenAPI document of a service's ``api`` module: its application, never started."""
     module = cast(_ApiModule, importlib.import_module(api_module))
-    return module.documentation_app().openapi()
+    return module.create_app().openapi()
 
 
 def to_yaml(document: dict[str, Any]) -> str:
     """A stable YAML rendering, as committed under ``docs/openapi/``."""
     return yaml.safe_dump(document, sort_keys=True, allow_unicode=True, width=100)
-
-
-def not_served(*args: object, **kwargs: object) -> Any:
-    """Stands in for a dependency of an app that only renders its OpenAPI document."""
-    raise NotImplementedError("this application only renders its OpenAPI document")

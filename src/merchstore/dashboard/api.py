@@ -2,50 +2,66 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from importlib import resources
-from typing import Any
+from typing import Annotated, Any, cast
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from merchstore.common.health import ReadinessCheck
+from merchstore.common.health import ReadinessCheck, not_started
 from merchstore.common.http_errors import VALIDATION_ERROR_RESPONSES
-from merchstore.common.http_service import add_routes, service_app
+from merchstore.common.http_service import service_app
 
 STATIC = resources.files("merchstore.dashboard") / "static"
 
+LatestOverview = Callable[[], Mapping[str, Any]]
+"""Returns the overview built last."""
 
-def create_app(
-    overview: Any, refresh_seconds: float, is_ready: ReadinessCheck, **options: Any
-) -> FastAPI:
-    """The dashboard application; ``overview()`` returns the latest overview."""
+
+def render_page(refresh_seconds: float) -> str:
+    """The page, refreshing itself every ``refresh_seconds``."""
+    template = (STATIC / "index.html").read_text()
+    return template.replace("{{refresh_ms}}", str(int(refresh_seconds * 1000)))
+
+
+async def page_html(request: Request) -> str:
+    """The page of this application (``app.state.page``)."""
+    return cast(str, request.app.state.page)
+
+
+async def latest_overview(request: Request) -> LatestOverview:
+    """Where this application finds its latest overview (``app.state.overview``)."""
+    return cast(LatestOverview, request.app.state.overview)
+
+
+Page = Annotated[str, Depends(page_html)]
+Overview = Annotated[LatestOverview, Depends(latest_overview)]
+
+router = APIRouter(responses=VALIDATION_ERROR_RESPONSES, tags=["dashboard"])
+
+
+@router.get("/", response_class=HTMLResponse, summary="The dashboard page")
+async def dashboard_page(page: Page) -> str:
+    """The page; its script asks for the overview every refresh period."""
+    return page
+
+
+@router.get("/api/overview", summary="Everything the page shows, refreshed periodically")
+async def get_overview(overview: Overview) -> dict[str, Any]:
+    """The overview built last (the service refreshes it in the background)."""
+    return dict(overview())
+
+
+def create_app(is_ready: ReadinessCheck = not_started, **options: Any) -> FastAPI:
+    """The dashboard's application; its entry point sets ``app.state.page`` and ``overview``."""
     app = service_app(
         "dashboard",
         "Processor statistics, event-log counts and service health.",
+        router,
         is_ready,
         **options,
     )
-    page = (
-        (STATIC / "index.html")
-        .read_text()
-        .replace("{{refresh_ms}}", str(int(refresh_seconds * 1000)))
-    )
-    router = APIRouter(responses=VALIDATION_ERROR_RESPONSES, tags=["dashboard"])
-
-    @router.get("/", response_class=HTMLResponse, summary="The dashboard page")
-    async def dashboard_page() -> str:
-        return page
-
-    @router.get("/api/overview", summary="Everything the page shows, refreshed periodically")
-    async def get_overview() -> dict[str, Any]:
-        return dict(overview())
-
-    add_routes(app, router)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     return app
-
-
-def documentation_app() -> FastAPI:
-    """The dashboard's routes with nothing behind them, to render the OpenAPI document."""
-    return create_app(dict, 3.0, lambda: None)

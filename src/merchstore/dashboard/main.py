@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from merchstore.common.config import Settings
 from merchstore.common.lifecycle import Readiness, serve_http
-from merchstore.dashboard.api import create_app
+from merchstore.dashboard.api import create_app, render_page
 from merchstore.dashboard.overview import OverviewKeeper
 from merchstore.dashboard.sources import ServiceSources
 
@@ -21,7 +21,6 @@ log = logging.getLogger(__name__)
 def build_app(settings: Settings) -> FastAPI:
     """The dashboard application; ready once the first overview is built."""
     config = settings.dashboard
-    state: dict[str, OverviewKeeper] = {}
     readiness = Readiness("building the first overview")
 
     async def keep_refreshing(keeper: OverviewKeeper) -> None:
@@ -37,7 +36,7 @@ def build_app(settings: Settings) -> FastAPI:
         sources = ServiceSources(settings)
         keeper = OverviewKeeper(sources, config.history_points)
         await keeper.refresh()
-        state["keeper"] = keeper
+        app.state.overview = lambda: keeper.latest
         task = asyncio.create_task(keep_refreshing(keeper))
         readiness.set()
         yield
@@ -47,12 +46,9 @@ def build_app(settings: Settings) -> FastAPI:
             await task
         await sources.close()
 
-    return create_app(
-        lambda: state["keeper"].latest,
-        config.refresh_seconds,
-        readiness,
-        lifespan=lifespan,
-    )
+    app = create_app(readiness, lifespan=lifespan)
+    app.state.page = render_page(config.refresh_seconds)
+    return app
 
 
 def run(settings: Settings) -> None:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any, cast
 
-from fastapi import APIRouter, FastAPI, Query
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from pydantic import BaseModel, Field
 
 from merchstore.common.event_log import SEED_CODES
-from merchstore.common.health import ReadinessCheck
+from merchstore.common.health import ReadinessCheck, not_started
 from merchstore.common.http_errors import VALIDATION_ERROR_RESPONSES
-from merchstore.common.http_service import add_routes, service_app
+from merchstore.common.http_service import service_app
 from merchstore.event_logger.store import EventLogStore
 
 
@@ -27,41 +27,50 @@ class EventLogEntry(BaseModel):
     offset: int
 
 
-def create_app(store: EventLogStore, is_ready: ReadinessCheck, **app_options: Any) -> FastAPI:
-    """The event-logger's FastAPI application over ``store``."""
-    app = service_app(
+async def event_log_store(request: Request) -> EventLogStore:
+    """The stored messages and counts of this application (``app.state.store``)."""
+    return cast(EventLogStore, request.app.state.store)
+
+
+Store = Annotated[EventLogStore, Depends(event_log_store)]
+
+router = APIRouter(responses=VALIDATION_ERROR_RESPONSES, tags=["event log"])
+_EXAMPLE = {code: 0 for code in SEED_CODES}
+
+
+# Plain functions: SQLite answers in microseconds, run on the thread pool off the event loop.
+@router.get(
+    "/events_stats",
+    summary="Messages consumed per code",
+    responses={200: {"content": {"application/json": {"example": _EXAMPLE}}}},
+)
+def events_stats(store: Store) -> dict[str, int]:
+    """Messages consumed per code."""
+    return store.counts()
+
+
+@router.get("/event_stats", summary="Same as /events_stats")
+def event_stats(store: Store) -> dict[str, int]:
+    """The same counts, at the name some clients use."""
+    return store.counts()
+
+
+@router.get("/events", summary="Recent messages, newest first")
+def recent_events(
+    store: Store,
+    code: Annotated[str | None, Query(pattern=r"^\d{4}$")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+) -> list[EventLogEntry]:
+    """The latest stored messages, of one code or all."""
+    return [EventLogEntry(**row) for row in store.recent(code, limit)]
+
+
+def create_app(is_ready: ReadinessCheck = not_started, **options: Any) -> FastAPI:
+    """The event-logger's application; its entry point sets ``app.state.store``."""
+    return service_app(
         "event-logger",
         "Consumes `event_log` exactly once and counts messages per code.",
+        router,
         is_ready,
-        **app_options,
+        **options,
     )
-    router = APIRouter(responses=VALIDATION_ERROR_RESPONSES, tags=["event log"])
-    example = {code: 0 for code in SEED_CODES}
-
-    @router.get(
-        "/events_stats",
-        summary="Messages consumed per code",
-        responses={200: {"content": {"application/json": {"example": example}}}},
-    )
-    def events_stats() -> dict[str, int]:
-        return store.counts()
-
-    @router.get("/event_stats", summary="Same as /events_stats")
-    def event_stats() -> dict[str, int]:
-        return store.counts()
-
-    @router.get("/events", summary="Recent messages, newest first")
-    def recent_events(
-        code: Annotated[str | None, Query(pattern=r"^\d{4}$")] = None,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-    ) -> list[EventLogEntry]:
-        return [EventLogEntry(**row) for row in store.recent(code, limit)]
-
-    add_routes(app, router)
-    return app
-
-
-def documentation_app() -> FastAPI:
-    """The event-logger's routes with no database behind them, to render the document."""
-    # Route handlers are never called here, so no store is needed.
-    return create_app(cast(EventLogStore, None), lambda: None)

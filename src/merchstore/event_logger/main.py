@@ -68,7 +68,9 @@ def build_app(settings: Settings) -> FastAPI:
         record_file.close()
         log.info("stopped: %d stored, %d set aside", ingestor.stored, ingestor.set_aside)
 
-    return create_app(store, readiness, lifespan=lifespan)
+    app = create_app(readiness, lifespan=lifespan)
+    app.state.store = store
+    return app
 
 
 def run(settings: Settings) -> None:

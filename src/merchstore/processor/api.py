@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Annotated, Any, Protocol, cast
 
-from fastapi import APIRouter, FastAPI, HTTPException
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from pydantic import BaseModel, Field
 
-from merchstore.common.health import ReadinessCheck
+from merchstore.common.health import ReadinessCheck, not_started
 from merchstore.common.http_errors import VALIDATION_ERROR_RESPONSES
-from merchstore.common.http_service import add_routes, service_app
-from merchstore.common.openapi import not_served
+from merchstore.common.http_service import service_app
 from merchstore.common.timeutil import to_rfc3339
 from merchstore.processor.domain import Statistics
 from merchstore.processor.runs import RunResult
@@ -49,55 +47,72 @@ def _summary(run: RunResult | None) -> RunSummary | None:
     return RunSummary(at=to_rfc3339(run.at), new_events=run.new_events, alerted=run.alerted)
 
 
-def create_app(
-    statistics: Callable[[], Statistics],
-    last_run: Callable[[], RunResult | None],
-    run_now: Callable[[], Awaitable[RunResult]],
-    is_ready: ReadinessCheck,
-    **options: Any,
-) -> FastAPI:
-    """The processor's FastAPI application."""
-    app = service_app(
+class StatisticsService(Protocol):
+    """What the processor's routes need: the saved statistics, the last run, a run now."""
+
+    def statistics(self) -> Statistics:
+        """The statistics as last saved."""
+        ...
+
+    @property
+    def last_run(self) -> RunResult | None:
+        """What the latest run did, if one ran."""
+        ...
+
+    async def run_now(self) -> RunResult:
+        """Run at once (after the run under way, if any)."""
+        ...
+
+
+async def statistics_service(request: Request) -> StatisticsService:
+    """The statistics of this application (``app.state.statistics``)."""
+    return cast(StatisticsService, request.app.state.statistics)
+
+
+Service = Annotated[StatisticsService, Depends(statistics_service)]
+
+router = APIRouter(responses=VALIDATION_ERROR_RESPONSES, tags=["statistics"])
+
+
+@router.get("/stats", summary="Cumulative statistics")
+def get_stats(service: Service) -> StatisticsView:
+    """The statistics as the last run saved them."""
+    current = service.statistics()
+    return StatisticsView(
+        total_events=current.total_events,
+        counts=dict(current.counts),
+        orders=OrderStatistics(
+            placed=current.orders_placed,
+            cancelled=current.orders_cancelled,
+            revenue=f"{current.revenue:.2f}",
+        ),
+        last_updated=to_rfc3339(current.last_updated) if current.last_updated else None,
+        last_run=_summary(service.last_run),
+    )
+
+
+@router.post(
+    "/runs",
+    summary="Run now instead of waiting for the next period",
+    responses={503: {"description": "storage or Kafka is unavailable; nothing was counted"}},
+)
+async def post_run(service: Service) -> RunSummary:
+    """One run now; 503 if it failed (the next period retries it)."""
+    try:
+        result = await service.run_now()
+    except Exception as error:
+        raise HTTPException(503, f"the run failed and will be retried: {error}") from None
+    summary = _summary(result)
+    assert summary is not None
+    return summary
+
+
+def create_app(is_ready: ReadinessCheck = not_started, **options: Any) -> FastAPI:
+    """The processor's application; its entry point sets ``app.state.statistics``."""
+    return service_app(
         "processor",
         "Periodic statistics over the events storage holds.",
+        router,
         is_ready,
         **options,
     )
-    router = APIRouter(responses=VALIDATION_ERROR_RESPONSES, tags=["statistics"])
-
-    @router.get("/stats", summary="Cumulative statistics")
-    def get_stats() -> StatisticsView:
-        current = statistics()
-        return StatisticsView(
-            total_events=current.total_events,
-            counts=dict(current.counts),
-            orders=OrderStatistics(
-                placed=current.orders_placed,
-                cancelled=current.orders_cancelled,
-                revenue=f"{current.revenue:.2f}",
-            ),
-            last_updated=to_rfc3339(current.last_updated) if current.last_updated else None,
-            last_run=_summary(last_run()),
-        )
-
-    @router.post(
-        "/runs",
-        summary="Run now instead of waiting for the next period",
-        responses={503: {"description": "storage or Kafka is unavailable; nothing was counted"}},
-    )
-    async def post_run() -> RunSummary:
-        try:
-            result = await run_now()
-        except Exception as error:
-            raise HTTPException(503, f"the run failed and will be retried: {error}") from None
-        summary = _summary(result)
-        assert summary is not None
-        return summary
-
-    add_routes(app, router)
-    return app
-
-
-def documentation_app() -> FastAPI:
-    """The processor's routes with nothing behind them, to render the OpenAPI document."""
-    return create_app(not_served, not_served, not_served, lambda: None)

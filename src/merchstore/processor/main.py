@@ -16,7 +16,7 @@ from merchstore.common.event_log import EventLogPublisher
 from merchstore.common.kafka import DeliveryFailed, KafkaProducer, check_broker
 from merchstore.common.lifecycle import Readiness, announce_start, serve_http
 from merchstore.processor.api import create_app
-from merchstore.processor.runs import RunResult, StatisticsRuns
+from merchstore.processor.runs import StatisticsRuns
 from merchstore.processor.state import ProcessorState
 from merchstore.processor.storage_client import StorageClient, StorageUnavailable
 
@@ -37,17 +37,12 @@ def build_app(settings: Settings) -> FastAPI:
         threshold=config.event_threshold,
         page_size=config.page_size,
     )
-    one_run_at_a_time = asyncio.Lock()
     readiness = Readiness("announcing start on event_log")
     scheduler = AsyncIOScheduler(timezone=UTC)
 
-    async def run_now() -> RunResult:
-        async with one_run_at_a_time:
-            return await asyncio.to_thread(runs.run_once)
-
     async def scheduled_run() -> None:
         try:
-            await run_now()
+            await runs.run_now()
         except (StorageUnavailable, DeliveryFailed) as error:
             log.warning("run failed; the next period retries it: %s", error)
 
@@ -70,13 +65,14 @@ def build_app(settings: Settings) -> FastAPI:
         yield
         readiness.clear()
         scheduler.shutdown(wait=False)
-        async with one_run_at_a_time:
-            pass
+        await asyncio.to_thread(runs.wait_for_the_run_under_way)
         await asyncio.to_thread(producer.close, 5.0)
         storage.close()
         state.close()
 
-    return create_app(runs.statistics, lambda: runs.last_run, run_now, readiness, lifespan=lifespan)
+    app = create_app(readiness, lifespan=lifespan)
+    app.state.statistics = runs
+    return app
 
 
 def run(settings: Settings) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -44,13 +46,32 @@ class StatisticsRuns:
         self._threshold = threshold
         self._page_size = page_size
         self.last_run: RunResult | None = None
+        # A thread lock, not an asyncio one: a caller cancelled while it waits for its run
+        # must not let the next run start before that run's thread has saved its totals.
+        self._one_at_a_time = threading.Lock()
 
     def statistics(self) -> Statistics:
         """The statistics as last saved."""
         return self._state.load()[0]
 
+    async def run_now(self) -> RunResult:
+        """One run on a worker thread (after the run under way, if any)."""
+        return await asyncio.to_thread(self.run_once)
+
+    def wait_for_the_run_under_way(self) -> None:
+        """Return once no run is under way (before the state is closed)."""
+        with self._one_at_a_time:
+            pass
+
     def run_once(self) -> RunResult:
-        """One run; if storage fails midway, nothing is saved and the next run starts over."""
+        """One run; if storage fails midway, nothing is saved and the next run starts over.
+
+        Runs never overlap: two at once would both count the events after the same cursor.
+        """
+        with self._one_at_a_time:
+            return self._run()
+
+    def _run(self) -> RunResult:
         statistics, cursor = self._state.load()
         started_at = cursor
         new_events = 0

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Annotated, Any, cast
 
-from fastapi import APIRouter, FastAPI, HTTPException
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from merchstore.common.domain_events import DomainEvent, MetadataValue
-from merchstore.common.health import ReadinessCheck
+from merchstore.common.health import ReadinessCheck, not_started
 from merchstore.common.http_errors import VALIDATION_ERROR_RESPONSES
-from merchstore.common.http_service import add_routes, service_app
+from merchstore.common.http_service import service_app
 from merchstore.common.kafka import DeliveryFailed
-from merchstore.common.openapi import not_served
 from merchstore.receiver.domain import (
     ACTIONS,
     DEFAULT_ACTION,
@@ -44,64 +43,55 @@ UNAVAILABLE: dict[int | str, dict[str, Any]] = {
 }
 
 
-def create_app(publish: PublishEvent, is_ready: ReadinessCheck, **app_options: Any) -> FastAPI:
-    """The receiver's FastAPI application; ``publish`` returns once the broker acknowledged."""
-    app = service_app(
-        "receiver",
-        "The game events API: each player action is published to Kafka `events`. "
-        "GET on an action path does the same as POST with no body.",
-        is_ready,
-        **app_options,
-    )
-    router = APIRouter(responses=VALIDATION_ERROR_RESPONSES, tags=["game events"])
-
-    async def accept(
-        action: PlayerAction,
-        user_id: str | None,
-        metadata: dict[str, MetadataValue] | None,
-        status_code: int = 201,
-    ) -> JSONResponse:
-        event = action_event(action, user_id, metadata)
-        try:
-            await publish(event)
-        except DeliveryFailed as error:
-            raise HTTPException(503, f"the event could not be published: {error}") from None
-        # Built directly: the answer is ours and needs no re-validation on this hot path.
-        body = {"message": action.answer, "event_id": str(event.event_id)}
-        return JSONResponse(body, status_code=status_code)
-
-    @router.get(
-        DEFAULT_ACTION.path,
-        response_model=EventAccepted,
-        responses=UNAVAILABLE,
-        summary="Default event",
-    )
-    async def default_event() -> JSONResponse:
-        return await accept(DEFAULT_ACTION, None, None, status_code=200)
-
-    for action in ACTIONS:
-        _add_action_routes(router, action, accept)
-
-    add_routes(app, router)
-    return app
+async def event_publisher(request: Request) -> PublishEvent:
+    """How this application publishes an event (``app.state.publish``, set by its entry point)."""
+    return cast(PublishEvent, request.app.state.publish)
 
 
-def _add_action_routes(
-    router: APIRouter,
+Publish = Annotated[PublishEvent, Depends(event_publisher)]
+
+router = APIRouter(responses=VALIDATION_ERROR_RESPONSES, tags=["game events"])
+
+
+async def accept(
+    publish: PublishEvent,
     action: PlayerAction,
-    accept: Callable[
-        [PlayerAction, str | None, dict[str, MetadataValue] | None], Awaitable[JSONResponse]
-    ],
-) -> None:
+    user_id: str | None,
+    metadata: dict[str, MetadataValue] | None,
+    status_code: int = 201,
+) -> JSONResponse:
+    """Publish ``action``'s event; answer once the broker has it (503 if it cannot)."""
+    event = action_event(action, user_id, metadata)
+    try:
+        await publish(event)
+    except DeliveryFailed as error:
+        raise HTTPException(503, f"the event could not be published: {error}") from None
+    # Built directly: the answer is ours and needs no re-validation on this hot path.
+    body = {"message": action.answer, "event_id": str(event.event_id)}
+    return JSONResponse(body, status_code=status_code)
+
+
+@router.get(
+    DEFAULT_ACTION.path,
+    response_model=EventAccepted,
+    responses=UNAVAILABLE,
+    summary="Default event",
+)
+async def default_event(publish: Publish) -> JSONResponse:
+    """The default action, answered 200 as the classic receiver did."""
+    return await accept(publish, DEFAULT_ACTION, None, None, status_code=200)
+
+
+def _add_action_routes(action: PlayerAction) -> None:
     """POST (optional body) and GET (no body) routes of one action, from its table entry."""
     name = action.path.strip("/")
 
-    async def by_post(body: ActionBody | None = None) -> JSONResponse:
+    async def by_post(publish: Publish, body: ActionBody | None = None) -> JSONResponse:
         body = body or ActionBody()
-        return await accept(action, body.user_id, body.metadata)
+        return await accept(publish, action, body.user_id, body.metadata)
 
-    async def by_get() -> JSONResponse:
-        return await accept(action, None, None)
+    async def by_get(publish: Publish) -> JSONResponse:
+        return await accept(publish, action, None, None)
 
     documented: dict[str, Any] = {
         "status_code": 201,
@@ -117,6 +107,17 @@ def _add_action_routes(
     )
 
 
-def documentation_app() -> FastAPI:
-    """The receiver's routes with no Kafka behind them, to render the OpenAPI document."""
-    return create_app(not_served, lambda: None)
+for _action in ACTIONS:
+    _add_action_routes(_action)
+
+
+def create_app(is_ready: ReadinessCheck = not_started, **options: Any) -> FastAPI:
+    """The receiver's application; its entry point sets ``app.state.publish``."""
+    return service_app(
+        "receiver",
+        "The game events API: each player action is published to Kafka `events`. "
+        "GET on an action path does the same as POST with no body.",
+        router,
+        is_ready,
+        **options,
+    )

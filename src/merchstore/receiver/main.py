@@ -26,20 +26,18 @@ def build_app(settings: Settings) -> FastAPI:
         "message.timeout.ms": timeout_ms,
         "linger.ms": settings.receiver.linger_ms,
     }
-    state: dict[str, KafkaProducer] = {}
     readiness = Readiness("connecting to Kafka")
-
-    async def publish(event: DomainEvent) -> None:
-        # The answer comes within message.timeout.ms (set to the publish timeout above), so no
-        # timer of our own per request: that would cost more than the rest of the handler.
-        await state["producer"].send_async(
-            settings.topics.events, event.to_json(), key=event.user_id
-        )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         producer = KafkaProducer(settings, client_id="receiver", **producer_overrides)
-        state["producer"] = producer
+
+        async def publish(event: DomainEvent) -> None:
+            # The answer comes within message.timeout.ms (set to the publish timeout above), so
+            # no timer of our own per request: that would cost more than the rest of the handler.
+            await producer.send_async(settings.topics.events, event.to_json(), key=event.user_id)
+
+        app.state.publish = publish
         await announce_start(settings, "receiver", producer)
         readiness.set()
         log.info("ready: publishing to %s", settings.topics.events)
@@ -47,7 +45,7 @@ def build_app(settings: Settings) -> FastAPI:
         readiness.clear()
         await asyncio.to_thread(producer.close, 5.0)
 
-    return create_app(publish, readiness, lifespan=lifespan)
+    return create_app(readiness, lifespan=lifespan)
 
 
 def run(settings: Settings) -> None:

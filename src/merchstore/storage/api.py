@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import UTC
 from typing import Annotated, Any, cast
 
-from fastapi import APIRouter, FastAPI, Query
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import AwareDatetime, BaseModel, Field
 
 from merchstore.common.domain_events import MetadataValue
-from merchstore.common.health import ReadinessCheck
+from merchstore.common.health import ReadinessCheck, not_started
 from merchstore.common.http_errors import VALIDATION_ERROR_RESPONSES
-from merchstore.common.http_service import add_routes, service_app
+from merchstore.common.http_service import service_app
 from merchstore.storage.repository import FEED_START, EventRepository
 
 
@@ -40,52 +40,59 @@ class EventCount(BaseModel):
     dead_letters: int
 
 
-def create_app(repository: EventRepository, is_ready: ReadinessCheck, **options: Any) -> FastAPI:
-    """The storage FastAPI application over ``repository``."""
-    app = service_app(
+async def event_repository(request: Request) -> EventRepository:
+    """The stored events of this application (``app.state.repository``)."""
+    return cast(EventRepository, request.app.state.repository)
+
+
+Events = Annotated[EventRepository, Depends(event_repository)]
+
+router = APIRouter(responses=VALIDATION_ERROR_RESPONSES, tags=["events"])
+
+
+@router.get("/events", summary="Events with start <= timestamp < end, oldest first")
+async def events_between(
+    repository: Events,
+    start: Annotated[AwareDatetime, Query(examples=["2026-11-22T00:00:00Z"])],
+    end: Annotated[AwareDatetime, Query(examples=["2026-11-23T00:00:00Z"])],
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> list[StoredEvent]:
+    """The events of a half-open time interval."""
+    begin, finish = start.astimezone(UTC), end.astimezone(UTC)
+    if finish <= begin:
+        return []  # an empty interval holds no events
+    rows = await run_in_threadpool(repository.between, begin, finish, limit)
+    return [StoredEvent(**row) for row in rows]
+
+
+@router.get("/events/feed", summary="Events stored after a cursor, in commit order")
+async def event_feed(
+    repository: Events,
+    after: Annotated[
+        str,
+        Query(description="A cursor from a previous page", pattern=r"^[0-9]{1,19}:[0-9]{1,19}$"),
+    ] = FEED_START,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> EventFeedPage:
+    """The next page of the feed the processor reads."""
+    rows, cursor = await run_in_threadpool(repository.feed, after, limit)
+    return EventFeedPage(events=[StoredEvent(**row) for row in rows], next_cursor=cursor)
+
+
+@router.get("/events/count", summary="How many events are stored")
+async def event_count(repository: Events) -> EventCount:
+    """Stored events and dead letters."""
+    count = await run_in_threadpool(repository.count)
+    dead = await run_in_threadpool(repository.dead_letter_count)
+    return EventCount(count=count, dead_letters=dead)
+
+
+def create_app(is_ready: ReadinessCheck = not_started, **options: Any) -> FastAPI:
+    """Storage's application; its entry point sets ``app.state.repository``."""
+    return service_app(
         "storage",
         "Events consumed from Kafka `events`, stored once each in PostgreSQL.",
+        router,
         is_ready,
         **options,
     )
-    router = APIRouter(responses=VALIDATION_ERROR_RESPONSES, tags=["events"])
-
-    @router.get("/events", summary="Events with start <= timestamp < end, oldest first")
-    async def events_between(
-        start: Annotated[AwareDatetime, Query(examples=["2026-11-22T00:00:00Z"])],
-        end: Annotated[AwareDatetime, Query(examples=["2026-11-23T00:00:00Z"])],
-        limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
-    ) -> list[StoredEvent]:
-        begin, finish = start.astimezone(UTC), end.astimezone(UTC)
-        if finish <= begin:
-            return []  # an empty interval holds no events
-        rows = await run_in_threadpool(repository.between, begin, finish, limit)
-        return [StoredEvent(**row) for row in rows]
-
-    @router.get("/events/feed", summary="Events stored after a cursor, in commit order")
-    async def event_feed(
-        after: Annotated[
-            str,
-            Query(
-                description="A cursor from a previous page", pattern=r"^[0-9]{1,19}:[0-9]{1,19}$"
-            ),
-        ] = FEED_START,
-        limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
-    ) -> EventFeedPage:
-        rows, cursor = await run_in_threadpool(repository.feed, after, limit)
-        return EventFeedPage(events=[StoredEvent(**row) for row in rows], next_cursor=cursor)
-
-    @router.get("/events/count", summary="How many events are stored")
-    async def event_count() -> EventCount:
-        count = await run_in_threadpool(repository.count)
-        dead = await run_in_threadpool(repository.dead_letter_count)
-        return EventCount(count=count, dead_letters=dead)
-
-    add_routes(app, router)
-    return app
-
-
-def documentation_app() -> FastAPI:
-    """Storage's routes with no database behind them, to render the OpenAPI document."""
-    # Route handlers are never called here, so no repository is needed.
-    return create_app(cast(EventRepository, None), lambda: None)

@@ -63,7 +63,9 @@ def build_app(settings: Settings) -> FastAPI:
         await asyncio.to_thread(producer.close, 5.0)
         pool.close()
 
-    return create_app(repository, readiness, lifespan=lifespan)
+    app = create_app(readiness, lifespan=lifespan)
+    app.state.repository = repository
+    return app
 
 
 def run(settings: Settings) -> None:

@@ -4,30 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any, cast
 
-from fastapi import (
-    APIRouter,
-    Depends,
-    FastAPI,
-    Header,
-    HTTPException,
-    Path,
-    Query,
-    Request,
-    Response,
-)
+from fastapi import APIRouter, FastAPI, Header, HTTPException, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import TypeAdapter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from merchstore.common.health import ReadinessCheck
+from merchstore.common.health import ReadinessCheck, not_started
 from merchstore.common.http_errors import VALIDATION_ERROR_RESPONSES
-from merchstore.common.http_service import add_routes, service_app
+from merchstore.common.http_service import service_app
 from merchstore.common.request_logging import RequestLogging
 from merchstore.store_api import schemas
-from merchstore.store_api.db_client import StoreCallFailed, StoreDataClient, StoreFailure
-from merchstore.store_api.product_cache import ProductCache
-from merchstore.store_api.security import InvalidToken, claims_from_token, create_access_token
+from merchstore.store_api.db_client import StoreCallFailed, StoreFailure
+from merchstore.store_api.deps import CurrentUser, Products, Store, Tokens
 
 WELCOME = "Welcome to the SUSTech Merch Store!"
 Id = Annotated[int, Path(ge=1, le=schemas.MAX_ID)]
@@ -61,62 +49,12 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
-_bearer = HTTPBearer(auto_error=False, description="A token from POST /users/login")
-
-
-async def store_client(request: Request) -> StoreDataClient:
-    """The db-service client of this application."""
-    return cast(StoreDataClient, request.app.state.store)
-
-
-Store = Annotated[StoreDataClient, Depends(store_client)]
-
-
-async def product_cache(request: Request) -> ProductCache:
-    """The product answers this replica keeps for a moment."""
-    return cast(ProductCache, request.app.state.product_cache)
-
-
-Products = Annotated[ProductCache, Depends(product_cache)]
 _product_list_json = TypeAdapter(list[schemas.Product])
 _product_json = TypeAdapter(schemas.Product)
 
 
 def _json(body: bytes) -> Response:
     return Response(body, media_type="application/json")
-
-
-async def current_user(
-    request: Request,
-    store: Store,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> schemas.User:
-    """The active user the bearer token names; 401 otherwise."""
-    if credentials is None:
-        raise HTTPException(401, "not authenticated", {"WWW-Authenticate": "Bearer"})
-    try:
-        claims = claims_from_token(credentials.credentials, request.app.state.jwt_secret)
-    except InvalidToken as error:
-        raise HTTPException(401, str(error), {"WWW-Authenticate": "Bearer"}) from None
-    try:
-        # Every request checks the user is still active: deactivation takes effect at once.
-        account = await store.get_user(claims.user_id)
-    except StoreCallFailed as error:
-        if error.failure is StoreFailure.NOT_FOUND:
-            raise HTTPException(
-                401, "the user no longer exists or is deactivated", {"WWW-Authenticate": "Bearer"}
-            ) from None
-        raise
-    if account.token_generation != claims.generation:
-        raise HTTPException(
-            401,
-            "the token was issued before the password changed; log in again",
-            {"WWW-Authenticate": "Bearer"},
-        )
-    return account.user
-
-
-CurrentUser = Annotated[schemas.User, Depends(current_user)]
 
 
 def require_self(user: schemas.User, user_id: int) -> None:
@@ -146,181 +84,186 @@ class ServedByHeader:
         await self._app(scope, receive, send_with_header)
 
 
-def create_app(
-    *,
-    jwt_secret: str,
-    token_ttl_s: int,
-    served_by: str,
-    is_ready: ReadinessCheck,
-    product_cache_s: float = 0.0,
-    **options: Any,
-) -> FastAPI:
-    """The store-api FastAPI application; ``app.state.store`` must hold the db-service client.
+router = APIRouter(responses=VALIDATION_ERROR_RESPONSES)
 
-    Product answers are kept for ``product_cache_s`` seconds (0: every read asks db-service);
-    orders placed or cancelled here clear them before they are acknowledged.
 
-    The client is created by the lifespan, inside the server's event loop (gRPC channels
-    belong to the loop that creates them).
+@router.get("/", tags=["store"], summary="Welcome")
+async def welcome() -> dict[str, str]:
+    """The store's greeting."""
+    return {"message": WELCOME}
+
+
+# Answered with JSON encoded once per load, so a kept answer costs no encoding at all.
+@router.get(
+    "/products",
+    tags=["products"],
+    response_model=list[schemas.Product],
+    responses=_errors(503),
+)
+async def list_products(store: Store, cache: Products) -> Response:
+    """Every product with its price and stock."""
+
+    async def load() -> bytes:
+        return _product_list_json.dump_json(await store.list_products())
+
+    return _json(await cache.get("all", load))
+
+
+@router.get(
+    "/products/{id:int}",
+    tags=["products"],
+    response_model=schemas.Product,
+    responses=_errors(404, 503),
+)
+async def get_product(id: Id, store: Store, cache: Products) -> Response:
+    """One product."""
+
+    async def load() -> bytes:
+        return _product_json.dump_json(await store.get_product(id))
+
+    return _json(await cache.get(id, load))
+
+
+@router.post("/users/register", status_code=201, tags=["users"], responses=_errors(409, 503))
+async def register(registration: schemas.UserRegistration, store: Store) -> schemas.User:
+    """Create an account; the password is stored only as an argon2 hash."""
+    return await store.create_user(registration)
+
+
+@router.post("/users/login", tags=["users"], responses=_errors(401, 429, 503))
+async def login(
+    credentials: schemas.Credentials, store: Store, tokens: Tokens
+) -> schemas.AccessToken:
+    """Exchange a username and password for a bearer token."""
+    account = await store.authenticate(credentials)
+    token = tokens.issue(account.user.id, account.token_generation)
+    return schemas.AccessToken(access_token=token, expires_in=tokens.ttl_s)
+
+
+@router.get("/users/{id:int}", tags=["users"], responses=_errors(401, 403, 404, 503))
+async def get_user(id: Id, user: CurrentUser) -> schemas.User:
+    """Your own account."""
+    require_self(user, id)
+    return user
+
+
+@router.patch("/users/{id:int}", tags=["users"], responses=_errors(401, 403, 404, 409, 503))
+async def update_user(
+    id: Id,
+    changes: schemas.UserChanges,
+    user: CurrentUser,
+    store: Store,
+) -> schemas.User:
+    """Change your email and/or password.
+
+    A new password needs `current_password`, and it revokes every token issued before.
+    """
+    require_self(user, id)
+    if changes.email is None and changes.password is None:
+        raise HTTPException(422, "give an email and/or a password to change")
+    return await store.update_user(id, changes)
+
+
+@router.delete(
+    "/users/{id:int}", status_code=204, tags=["users"], responses=_errors(401, 403, 404, 503)
+)
+async def deactivate_user(id: Id, user: CurrentUser, store: Store) -> Response:
+    """Deactivate your account; every token of it stops working at once."""
+    require_self(user, id)
+    await store.deactivate_user(id)
+    return Response(status_code=204)
+
+
+@router.post("/orders", status_code=201, tags=["orders"], responses=_errors(401, 404, 409, 503))
+async def place_order(
+    order: schemas.OrderRequest,
+    user: CurrentUser,
+    store: Store,
+    cache: Products,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            min_length=1,
+            max_length=255,
+            description="Retry-safe: a repeat with the same key and body answers the "
+            "first order again and moves no stock; another body with it answers 422",
+        ),
+    ] = None,
+) -> schemas.Order:
+    """Order a quantity of one product; the stock moves in the same transaction."""
+    try:
+        return await store.place_order(user.id, order, idempotency_key)
+    except StoreCallFailed as error:
+        if error.failure is StoreFailure.UNAVAILABLE:
+            # The order may have been committed before the failure: say how to be sure.
+            error.detail = (
+                f"{error.detail}; the order may or may not have been placed: retry with "
+                "the same Idempotency-Key to place it exactly once"
+            )
+        raise
+    finally:
+        # Stock may have moved (even when the answer is an error): read it afresh.
+        cache.invalidate()
+
+
+@router.get("/orders", tags=["orders"], responses=_errors(401, 503))
+async def list_orders(
+    user: CurrentUser,
+    store: Store,
+    response: Response,
+    limit: Annotated[int, Query(ge=1, le=200, description="Orders per page")] = 50,
+    after: Annotated[
+        int, Query(ge=0, le=schemas.MAX_ID, description="Order id to continue after")
+    ] = 0,
+) -> list[schemas.Order]:
+    """Your orders, oldest first, a page at a time (the `Link` header gives the next page)."""
+    orders, next_after = await store.list_orders(user.id, limit, after)
+    if next_after:
+        # The next page, as RFC 8288 says: the body stays the plain list of the contract.
+        response.headers["Link"] = f'</orders?limit={limit}&after={next_after}>; rel="next"'
+    return orders
+
+
+@router.get("/orders/{id:int}", tags=["orders"], responses=_errors(401, 403, 404, 503))
+async def get_order(id: Id, user: CurrentUser, store: Store) -> schemas.Order:
+    """One of your orders."""
+    return await store.get_order(id, user.id)
+
+
+@router.delete("/orders/{id:int}", tags=["orders"], responses=_errors(401, 403, 404, 409, 503))
+async def cancel_order(id: Id, user: CurrentUser, store: Store, cache: Products) -> schemas.Order:
+    """Cancel one of your orders; its stock is put back once."""
+    try:
+        return await store.cancel_order(id, user.id)
+    finally:
+        cache.invalidate()
+
+
+async def store_error(request: Request, error: Exception) -> JSONResponse:
+    """A failed store call, answered with the HTTP status of its kind of failure."""
+    failed = cast(StoreCallFailed, error)
+    headers = {"Retry-After": str(failed.retry_after_s)} if failed.retry_after_s else {}
+    return JSONResponse(
+        {"detail": failed.detail}, status_code=HTTP_STATUS[failed.failure], headers=headers
+    )
+
+
+def create_app(is_ready: ReadinessCheck = not_started, **options: Any) -> FastAPI:
+    """The store-api application.
+
+    Its entry point sets ``app.state.store`` (the db-service client, created inside the
+    server's event loop: gRPC channels belong to the loop that creates them),
+    ``app.state.tokens`` and ``app.state.product_cache``, and adds :class:`ServedByHeader`.
     """
     app = service_app(
         "store-api",
         "The SUSTech merch store: products, users and orders. "
         "Authenticate with `Authorization: Bearer <token>` from `POST /users/login`.",
+        router,
         is_ready,
         **options,
     )
-
-    @app.exception_handler(StoreCallFailed)
-    async def store_error(request: Request, error: Exception) -> JSONResponse:
-        failed = cast(StoreCallFailed, error)
-        headers = {"Retry-After": str(failed.retry_after_s)} if failed.retry_after_s else {}
-        return JSONResponse(
-            {"detail": failed.detail}, status_code=HTTP_STATUS[failed.failure], headers=headers
-        )
-
-    app.add_middleware(ServedByHeader, served_by=served_by)
+    app.add_exception_handler(StoreCallFailed, store_error)
     app.add_middleware(RequestLogging, logger_name="merchstore.store_api.requests")
-    app.state.jwt_secret = jwt_secret
-    app.state.product_cache = ProductCache(product_cache_s)
-
-    router = APIRouter(responses=VALIDATION_ERROR_RESPONSES)
-
-    @router.get("/", tags=["store"], summary="Welcome")
-    async def welcome() -> dict[str, str]:
-        return {"message": WELCOME}
-
-    # Answered with JSON encoded once per load, so a kept answer costs no encoding at all.
-    @router.get(
-        "/products",
-        tags=["products"],
-        response_model=list[schemas.Product],
-        responses=_errors(503),
-    )
-    async def list_products(store: Store, cache: Products) -> Response:
-        async def load() -> bytes:
-            return _product_list_json.dump_json(await store.list_products())
-
-        return _json(await cache.get("all", load))
-
-    @router.get(
-        "/products/{id:int}",
-        tags=["products"],
-        response_model=schemas.Product,
-        responses=_errors(404, 503),
-    )
-    async def get_product(id: Id, store: Store, cache: Products) -> Response:
-        async def load() -> bytes:
-            return _product_json.dump_json(await store.get_product(id))
-
-        return _json(await cache.get(id, load))
-
-    @router.post("/users/register", status_code=201, tags=["users"], responses=_errors(409, 503))
-    async def register(registration: schemas.UserRegistration, store: Store) -> schemas.User:
-        return await store.create_user(registration)
-
-    @router.post("/users/login", tags=["users"], responses=_errors(401, 429, 503))
-    async def login(credentials: schemas.Credentials, store: Store) -> schemas.AccessToken:
-        account = await store.authenticate(credentials)
-        token = create_access_token(
-            account.user.id, account.token_generation, jwt_secret, token_ttl_s
-        )
-        return schemas.AccessToken(access_token=token, expires_in=token_ttl_s)
-
-    @router.get("/users/{id:int}", tags=["users"], responses=_errors(401, 403, 404, 503))
-    async def get_user(id: Id, user: CurrentUser) -> schemas.User:
-        require_self(user, id)
-        return user
-
-    @router.patch("/users/{id:int}", tags=["users"], responses=_errors(401, 403, 404, 409, 503))
-    async def update_user(
-        id: Id,
-        changes: schemas.UserChanges,
-        user: CurrentUser,
-        store: Store,
-    ) -> schemas.User:
-        require_self(user, id)
-        if changes.email is None and changes.password is None:
-            raise HTTPException(422, "give an email and/or a password to change")
-        return await store.update_user(id, changes)
-
-    @router.delete(
-        "/users/{id:int}", status_code=204, tags=["users"], responses=_errors(401, 403, 404, 503)
-    )
-    async def deactivate_user(id: Id, user: CurrentUser, store: Store) -> Response:
-        require_self(user, id)
-        await store.deactivate_user(id)
-        return Response(status_code=204)
-
-    @router.post("/orders", status_code=201, tags=["orders"], responses=_errors(401, 404, 409, 503))
-    async def place_order(
-        order: schemas.OrderRequest,
-        user: CurrentUser,
-        store: Store,
-        cache: Products,
-        idempotency_key: Annotated[
-            str | None,
-            Header(
-                alias="Idempotency-Key",
-                min_length=1,
-                max_length=255,
-                description="Retry-safe: a repeat with the same key and body answers the "
-                "first order again and moves no stock; another body with it answers 422",
-            ),
-        ] = None,
-    ) -> schemas.Order:
-        try:
-            return await store.place_order(user.id, order, idempotency_key)
-        except StoreCallFailed as error:
-            if error.failure is StoreFailure.UNAVAILABLE:
-                # The order may have been committed before the failure: say how to be sure.
-                error.detail = (
-                    f"{error.detail}; the order may or may not have been placed: retry with "
-                    "the same Idempotency-Key to place it exactly once"
-                )
-            raise
-        finally:
-            # Stock may have moved (even when the answer is an error): read it afresh.
-            cache.invalidate()
-
-    @router.get("/orders", tags=["orders"], responses=_errors(401, 503))
-    async def list_orders(
-        user: CurrentUser,
-        store: Store,
-        response: Response,
-        limit: Annotated[int, Query(ge=1, le=200, description="Orders per page")] = 50,
-        after: Annotated[
-            int, Query(ge=0, le=schemas.MAX_ID, description="Order id to continue after")
-        ] = 0,
-    ) -> list[schemas.Order]:
-        orders, next_after = await store.list_orders(user.id, limit, after)
-        if next_after:
-            # The next page, as RFC 8288 says: the body stays the plain list of the contract.
-            response.headers["Link"] = f'</orders?limit={limit}&after={next_after}>; rel="next"'
-        return orders
-
-    @router.get("/orders/{id:int}", tags=["orders"], responses=_errors(401, 403, 404, 503))
-    async def get_order(id: Id, user: CurrentUser, store: Store) -> schemas.Order:
-        return await store.get_order(id, user.id)
-
-    @router.delete("/orders/{id:int}", tags=["orders"], responses=_errors(401, 403, 404, 409, 503))
-    async def cancel_order(
-        id: Id, user: CurrentUser, store: Store, cache: Products
-    ) -> schemas.Order:
-        try:
-            return await store.cancel_order(id, user.id)
-        finally:
-            cache.invalidate()
-
-    add_routes(app, router)
     return app
-
-
-def documentation_app() -> FastAPI:
-    """The store's routes with no db-service behind them, to render the OpenAPI document."""
-    return create_app(
-        jwt_secret="unused",
-        token_ttl_s=3600,
-        served_by="docs",
-        is_ready=lambda: None,
-    )

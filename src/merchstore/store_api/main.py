@@ -14,8 +14,10 @@ from merchstore.common.config import Settings
 from merchstore.common.kafka import KafkaProducer, check_broker
 from merchstore.common.lifecycle import Readiness, announce_start, serve_http
 from merchstore.common.log_shipping import ship_logs, stop_shipping_logs
-from merchstore.store_api.api import create_app
+from merchstore.store_api.api import ServedByHeader, create_app
 from merchstore.store_api.db_client import StoreDataClient
+from merchstore.store_api.product_cache import ProductCache
+from merchstore.store_api.security import TokenIssuer
 
 log = logging.getLogger(__name__)
 
@@ -40,14 +42,13 @@ def build_app(settings: Settings) -> FastAPI:
         await client.close()
         await asyncio.to_thread(stop_shipping_logs, shipping, settings)
 
-    return create_app(
-        jwt_secret=settings.signing_secret(),
-        token_ttl_s=config.token_ttl_s,
-        served_by=config.replica_name or f"{socket.gethostname()}:{config.port}",
-        is_ready=readiness,
-        product_cache_s=config.product_cache_s,
-        lifespan=lifespan,
+    app = create_app(readiness, lifespan=lifespan)
+    app.state.tokens = TokenIssuer(settings.signing_secret(), config.token_ttl_s)
+    app.state.product_cache = ProductCache(config.product_cache_s)
+    app.add_middleware(
+        ServedByHeader, served_by=config.replica_name or f"{socket.gethostname()}:{config.port}"
     )
+    return app
 
 
 def run(settings: Settings) -> None:

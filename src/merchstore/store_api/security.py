@@ -49,3 +49,19 @@ def claims_from_token(token: str, secret: str) -> TokenClaims:
         raise InvalidToken("the token has expired; log in again") from None
     except (jwt.InvalidTokenError, ValueError):
         raise InvalidToken("the token is invalid") from None
+
+
+@dataclass(frozen=True)
+class TokenIssuer:
+    """Issues and reads this deployment's tokens: one signing secret, one lifetime."""
+
+    secret: str
+    ttl_s: int
+
+    def issue(self, user_id: int, generation: int) -> str:
+        """A new token for ``user_id`` at token generation ``generation``."""
+        return create_access_token(user_id, generation, self.secret, self.ttl_s)
+
+    def read(self, token: str) -> TokenClaims:
+        """What a valid token says; InvalidToken otherwise."""
+        return claims_from_token(token, self.secret)

@@ -1,0 +1,72 @@
+"""What store-api's routes depend on, typed.
+
+The db-service client, the product answers kept here, the token issuer and the user a
+bearer token names.
+
+The entry point puts the parts in ``app.state``; routes name them by type (``store: Store``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, cast
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from merchstore.store_api import schemas
+from merchstore.store_api.db_client import StoreCallFailed, StoreDataClient, StoreFailure
+from merchstore.store_api.product_cache import ProductCache
+from merchstore.store_api.security import InvalidToken, TokenIssuer
+
+
+async def store_client(request: Request) -> StoreDataClient:
+    """The db-service client of this application (``app.state.store``)."""
+    return cast(StoreDataClient, request.app.state.store)
+
+
+async def product_cache(request: Request) -> ProductCache:
+    """The product answers this replica keeps for a moment (``app.state.product_cache``)."""
+    return cast(ProductCache, request.app.state.product_cache)
+
+
+async def token_issuer(request: Request) -> TokenIssuer:
+    """The token issuer of this deployment (``app.state.tokens``)."""
+    return cast(TokenIssuer, request.app.state.tokens)
+
+
+Store = Annotated[StoreDataClient, Depends(store_client)]
+Products = Annotated[ProductCache, Depends(product_cache)]
+Tokens = Annotated[TokenIssuer, Depends(token_issuer)]
+
+_bearer = HTTPBearer(auto_error=False, description="A token from POST /users/login")
+
+
+def _unauthenticated(detail: str) -> HTTPException:
+    return HTTPException(401, detail, {"WWW-Authenticate": "Bearer"})
+
+
+async def current_user(
+    store: Store,
+    tokens: Tokens,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> schemas.User:
+    """The active user the bearer token names; 401 otherwise."""
+    if credentials is None:
+        raise _unauthenticated("not authenticated")
+    try:
+        claims = tokens.read(credentials.credentials)
+    except InvalidToken as error:
+        raise _unauthenticated(str(error)) from None
+    try:
+        # Every request checks the user is still active: deactivation takes effect at once.
+        account = await store.get_user(claims.user_id)
+    except StoreCallFailed as error:
+        if error.failure is StoreFailure.NOT_FOUND:
+            raise _unauthenticated("the user no longer exists or is deactivated") from None
+        raise
+    if account.token_generation != claims.generation:
+        raise _unauthenticated("the token was issued before the password changed; log in again")
+    return account.user
+
+
+CurrentUser = Annotated[schemas.User, Depends(current_user)]
