@@ -30,6 +30,11 @@ class ServiceSpec:
         """The module whose ``create_app()`` is the HTTP API (routes, OpenAPI document)."""
         return self.module.rsplit(".", 1)[0] + ".api"
 
+    @property
+    def port_setting(self) -> str:
+        """The environment variable that sets the service's port."""
+        return f"MERCHSTORE_{self.name.replace('-', '_').upper()}__PORT"
+
     def endpoint(self, settings: Settings) -> ServiceSettings:
         """The service's section of the settings (host, port and its own keys)."""
         return cast(ServiceSettings, getattr(settings, self.name.replace("-", "_")))

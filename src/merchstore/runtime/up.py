@@ -35,6 +35,7 @@ class Member:
     protocol: Literal["http", "grpc"]
     host: str
     port: int
+    port_setting: str  # the environment variable that moves it, named when the port is taken
     health_path: str = "/health"
 
     @property
@@ -64,7 +65,13 @@ def plan_members(
         replicas = settings.store_api.replicas
         if spec.name != "store-api" or replicas == 1:
             members.append(
-                Member(Program.service(spec.name), spec.protocol, endpoint.host, endpoint.port)
+                Member(
+                    Program.service(spec.name),
+                    spec.protocol,
+                    endpoint.host,
+                    endpoint.port,
+                    spec.port_setting,
+                )
             )
             continue
         ports = [endpoint.port + index for index in range(1, replicas + 1)]
@@ -81,6 +88,7 @@ def plan_members(
                     "http",
                     endpoint.host,
                     port,
+                    f"{spec.port_setting} (replica N listens on that port + N)",
                 )
             )
         nginx = shutil.which("nginx") or (
@@ -97,7 +105,13 @@ def plan_members(
         config_file.write_text(local_nginx_config(settings, ports, run_dir / "nginx"))
         command = [nginx, "-c", str(config_file), "-g", "daemon off;"]
         members.append(
-            Member(Program("load-balancer", command), "http", endpoint.host, endpoint.port)
+            Member(
+                Program("load-balancer", command),
+                "http",
+                endpoint.host,
+                endpoint.port,
+                spec.port_setting,
+            )
         )
     if prometheus:
         members += _prometheus(settings, run_dir, store_api_ports, say)
@@ -130,6 +144,7 @@ def _prometheus(
             "http",
             config.host,
             config.port,
+            "MERCHSTORE_PROMETHEUS__PORT",
             health_path=PROMETHEUS_HEALTH_PATH,
         )
     ]
@@ -167,7 +182,7 @@ class LocalSystem:
             if port_in_use(member.host, member.port):
                 raise StartupError(
                     f"{member.program.name}: port {member.port} on {member.host} is already in "
-                    "use; stop what uses it or set its port (e.g. MERCHSTORE_EVENT_LOGGER__PORT)"
+                    f"use; stop what uses it or set {member.port_setting}"
                 )
 
     def start(self) -> None:
