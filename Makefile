@@ -30,7 +30,7 @@ test: install system-packages
 test-fast: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/pytest -m unit
+	$(BIN)/pytest tests/unit
 
 install: $(STAMP) protos dashboard-assets
 

@@ -27,6 +27,8 @@ from merchstore.services import SERVICES
 from tests.support.broker import PrivateBroker
 from tests.support.processes import ServiceProcess, free_port, free_port_pair
 
+TESTS = Path(__file__).resolve().parent
+
 SESSION_MARK = "MERCHSTORE_TEST_SESSION"
 """Set in this process's environment, inherited by every process a test starts: at the end of
 the session any process still carrying it was left behind, and the suite fails."""
@@ -35,25 +37,29 @@ os.environ.setdefault(SESSION_MARK, uuid.uuid4().hex)
 
 
 SERVER_FIXTURES = frozenset({"postgres_url", "kafka_bootstrap", "private_broker"})
-"""Fixtures that start a real server: a test that uses one (directly or not) is integration."""
+"""Fixtures that start a real server: no unit test may use one."""
+
+LAYERS = ("unit", "integration", "e2e")
+"""The test pyramid, one folder each under tests/; the marker follows the folder."""
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Sort every test into the pyramid: unit, integration or e2e (``make test-fast``: unit).
+    """Mark every test with its layer of the pyramid: the folder it is in.
 
-    A test under ``tests/e2e`` is e2e; one that uses a server fixture, or whose module says
-    ``pytestmark = pytest.mark.integration`` (it starts processes of its own), is integration;
-    the rest are unit tests, which may neither connect anywhere nor start a process.
+    ``tests/unit`` may neither connect anywhere nor start a process (``make test-fast`` runs
+    it alone), ``tests/integration`` starts one real server or process per concern, and
+    ``tests/e2e`` runs the whole system. A unit test that asks for a server is an error.
     """
     for item in items:
-        if item.get_closest_marker("e2e") or "tests/e2e/" in item.nodeid:
-            item.add_marker(pytest.mark.e2e)
-        elif item.get_closest_marker("integration") or SERVER_FIXTURES & set(
-            getattr(item, "fixturenames", ())
-        ):
-            item.add_marker(pytest.mark.integration)
-        else:
-            item.add_marker(pytest.mark.unit)
+        layer = Path(str(item.path)).relative_to(TESTS).parts[0]
+        if layer not in LAYERS:
+            raise pytest.UsageError(f"{item.nodeid}: put tests under tests/{{{','.join(LAYERS)}}}/")
+        servers = SERVER_FIXTURES & set(getattr(item, "fixturenames", ()))
+        if layer == "unit" and servers:
+            raise pytest.UsageError(
+                f"{item.nodeid} uses {', '.join(sorted(servers))}: it belongs in tests/integration/"
+            )
+        item.add_marker(getattr(pytest.mark, layer))
 
 
 @pytest.fixture(autouse=True)
@@ -66,10 +72,7 @@ def _unit_tests_stay_in_process(
 
     def refuse(what: str) -> Callable[..., Any]:
         def refused(*args: Any, **kwargs: Any) -> Any:
-            raise AssertionError(
-                f"a unit test may not {what}; mark its module "
-                "`pytestmark = pytest.mark.integration` (or use a server fixture)"
-            )
+            raise AssertionError(f"a unit test may not {what}; it belongs in tests/integration/")
 
         return refused
 
@@ -212,8 +215,8 @@ class ServiceLauncher:
             self.ports[name] = port
             taken |= uses
         self.env = {"MERCHSTORE_JWT_SECRET": self.JWT_SECRET, **env}
-        for name, port in self.ports.items():
-            self.env[f"MERCHSTORE_{name.replace('-', '_').upper()}__PORT"] = str(port)
+        for spec in SERVICES:
+            self.env[spec.port_setting] = str(self.ports[spec.name])
         self.log_dir = log_dir
         self.started: dict[str, ServiceProcess] = {}
 

@@ -48,6 +48,23 @@ def wait_until(
         time.sleep(interval_s)
 
 
+def holds_for(
+    condition: Callable[[], object], duration_s: float, what: str, interval_s: float = 0.2
+) -> None:
+    """Check ``condition`` again and again for ``duration_s``; fail the first time it is false.
+
+    For what must *not* happen (a message counted twice, a transaction left open): the check
+    runs all the while, not once after a pause.
+    """
+    deadline = time.monotonic() + duration_s
+    while True:
+        if not condition():
+            raise AssertionError(f"no longer true: {what}")
+        if time.monotonic() >= deadline:
+            return
+        time.sleep(interval_s)
+
+
 def http_ok(url: str) -> bool:
     """Whether ``url`` answers 200 (any page; for a service's readiness use service_ready)."""
     try:

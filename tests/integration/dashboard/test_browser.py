@@ -1,0 +1,202 @@
+"""The dashboard in a real headless Chromium, over real services."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, cast
+
+import httpx
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.wait import WebDriverWait
+
+from tests.conftest import ServiceLauncher
+from tests.support.store import Store
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[WebDriver]:
+    assert os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER), (
+        "install Debian's chromium and chromium-driver (make test does)"
+    )
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--user-data-dir={tmp_path / 'chromium'}",
+        "--window-size=1280,1400",
+    ):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    yield driver
+    driver.quit()
+
+
+def text_of(driver: WebDriver, css: str) -> str:
+    elements = driver.find_elements(By.CSS_SELECTOR, css)
+    return elements[0].text if elements else ""
+
+
+def chart(driver: WebDriver, canvas_id: str) -> dict[str, Any]:
+    """What Chart.js drew on a canvas: axes, legend, series and how much of the canvas is ink."""
+    return cast(
+        dict[str, Any],
+        driver.execute_script(
+            """
+            const chart = Chart.getChart(arguments[0]);
+            if (!chart) return null;
+            const canvas = chart.canvas;
+            const pixels = canvas.getContext("2d")
+                .getImageData(0, 0, canvas.width, canvas.height).data;
+            let ink = 0;
+            for (let i = 3; i < pixels.length; i += 4) if (pixels[i] > 0) ink++;
+            return {
+                x_type: chart.scales.x.type,
+                x_title: chart.options.scales.x.title.text,
+                x_ticks: chart.scales.x.ticks.length,
+                y_title: chart.options.scales.y.title.text,
+                y_ticks: chart.scales.y.ticks.length,
+                legend: chart.legend.legendItems.map((item) => item.text),
+                last: Object.fromEntries(chart.data.datasets.map((d) => {
+                    const values = d.data.filter((p) => p.y !== null);
+                    return [d.label, values.length ? values[values.length - 1].y : null];
+                })),
+                peak: Object.fromEntries(chart.data.datasets.map(
+                    (d) => [d.label, Math.max(0, ...d.data.map((p) => p.y || 0))])),
+                ink: ink / (canvas.width * canvas.height),
+            };
+            """,
+            canvas_id,
+        )
+        or {},
+    )
+
+
+def keep_buying(receiver_url: str, until: threading.Event) -> None:
+    """Steady traffic on the receiver, about 50 requests a second, until told to stop."""
+    paths = ["/purchase_a_sword", "/purchase_a_knife", "/join_guild"]
+    with httpx.Client(base_url=receiver_url, timeout=10) as client:
+        index = 0
+        while not until.wait(0.02):
+            client.post(paths[index % 3], json={"user_id": f"player-{index % 7}"})
+            index += 1
+
+
+def test_numbers_change_live_and_a_down_service_shows_as_down(
+    services: ServiceLauncher, browser: WebDriver, tmp_path: Path
+) -> None:
+    fast = {
+        "MERCHSTORE_PROCESSOR__PERIOD_SECONDS": "1",
+        "MERCHSTORE_DASHBOARD__REFRESH_SECONDS": "1",
+    }
+    services.start("logging-service")
+    for name in ("event-logger", "storage", "receiver", "processor", "db-service", "store-api"):
+        services.start(name, **fast)
+    dashboard = services.start("dashboard", **fast)
+    receiver = services.process("receiver")
+    store = Store(services.process("store-api").url)
+
+    browser.get(dashboard.url)
+    wait = WebDriverWait(browser, 60, poll_frequency=0.25)
+    wait.until(lambda d: text_of(d, "#stat-total") == "0")
+    browser.execute_script("window.loadMarker = 'first load';")
+
+    sent = {"/purchase_a_sword": 3, "/purchase_a_knife": 2, "/join_guild": 1}
+    for path, times in sent.items():
+        for _ in range(times):
+            assert httpx.post(f"{receiver.url}{path}").status_code == 201
+    wait.until(lambda d: text_of(d, "#stat-total") == "6")
+    assert text_of(browser, "#count-purchase_sword") == "3"
+    assert text_of(browser, "#count-purchase_knife") == "2"
+    assert text_of(browser, "#count-join_guild") == "1"
+    assert browser.execute_script("return window.loadMarker") == "first load", "no reload"
+    wait.until(lambda d: text_of(d, "li[data-code='0003']").startswith("0003 Events Logged: 1"))
+    assert text_of(browser, "li[data-code='0001']").startswith("0001 Events Logged: 1")
+    assert "processor started" in text_of(browser, "li[data-code='0003']")
+
+    # Orders placed and cancelled through the store reach the orders chart.
+    shopper = store.register("dashboard")
+    orders = [
+        store.http.post("/orders", json={"product_id": 1, "quantity": 1}, headers=shopper.auth)
+        for _ in range(3)
+    ]
+    assert [order.status_code for order in orders] == [201, 201, 201]
+    cancelled = store.http.delete(f"/orders/{orders[0].json()['id']}", headers=shopper.auth)
+    assert cancelled.status_code == 200
+    wait.until(lambda d: chart(d, "orders-chart").get("last") == {"placed": 3, "cancelled": 1})
+
+    # Under steady traffic the rate of each type rises above zero, on time and value axes.
+    stop = threading.Event()
+    load = threading.Thread(target=keep_buying, args=(receiver.url, stop), daemon=True)
+    load.start()
+    try:
+        wait.until(
+            lambda d: all(
+                chart(d, "events-chart").get("peak", {}).get(kind, 0) >= 4
+                for kind in ("purchase_sword", "purchase_knife", "join_guild")
+            )
+        )
+        events = chart(browser, "events-chart")
+        assert events["x_type"] == "time" and events["x_title"] == "time"
+        assert events["x_ticks"] >= 2 and events["y_ticks"] >= 2, events
+        assert events["y_title"] == "events per second"
+        assert {"purchase_sword", "purchase_knife", "join_guild"} <= set(events["legend"])
+        assert events["ink"] > 0.01, "axes, labels and lines are drawn on the canvas"
+        consumers = chart(browser, "consumers-chart")
+        assert any(label.startswith("lag: ") for label in consumers["legend"]), consumers
+        assert any(label.startswith("set aside: ") for label in consumers["legend"]), consumers
+        assert consumers["x_type"] == "time" and consumers["y_title"] == "messages"
+        statuses = {
+            row.get_attribute("data-service"): row.find_element(
+                By.CSS_SELECTOR, "[data-status]"
+            ).text
+            for row in browser.find_elements(By.CSS_SELECTOR, "#services-body tr")
+        }
+        assert set(statuses.values()) == {"✓ up"}, statuses
+        uptimes = [
+            cell.get_attribute("data-uptime")
+            for cell in browser.find_elements(By.CSS_SELECTOR, "#services-body [data-uptime]")
+        ]
+        assert len(uptimes) == 7 and all(float(u) > 0 for u in uptimes), uptimes
+        if os.environ.get("MERCHSTORE_SCREENSHOT_DIR"):
+            time.sleep(45)  # the README's picture: a few dozen seconds of steady traffic
+        screenshot = tmp_path / "dashboard.png"
+        browser.save_screenshot(str(screenshot))
+    finally:
+        stop.set()
+        load.join()
+    if os.environ.get("MERCHSTORE_SCREENSHOT_DIR"):
+        shutil.copy(screenshot, Path(os.environ["MERCHSTORE_SCREENSHOT_DIR"]) / "dashboard.png")
+
+    services.process("event-logger").stop()
+    event_logger_status = "tr[data-service='event-logger'] [data-status]"
+    wait.until(lambda d: text_of(d, event_logger_status) == "✗ down")
+    assert text_of(browser, "#stat-total") != "", "the rest of the page still shows"
+    assert "Event logger unavailable" in text_of(browser, "#event-log-notice")
+    wait.until(lambda d: "event-logger" in text_of(d, "#consumers-notice"))
+    assert browser.execute_script("return window.loadMarker") == "first load"
+
+    # Readable on a phone-width screen: nothing wider than the viewport.
+    browser.set_window_size(390, 844)
+    overflow = browser.execute_script(
+        "return document.documentElement.scrollWidth - window.innerWidth"
+    )
+    assert overflow <= 0

@@ -1,0 +1,119 @@
+"""Order events reach Kafka through the outbox, even across a broker outage."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import psycopg
+
+from merchstore.common.config import Settings
+from tests.conftest import ServiceLauncher
+from tests.support.broker import PrivateBroker
+from tests.support.kafka import read_topic
+from tests.support.processes import holds_for, wait_until
+from tests.support.store import Shopper, Store
+
+
+def _launcher(
+    settings: Settings, database_url: str, tmp_path: Path, **overrides: str
+) -> ServiceLauncher:
+    """Services on this test's broker and database; overrides name kafka / db_service keys."""
+    sections = {"DELIVERY_TIMEOUT_MS": "KAFKA", "OUTBOX_RETENTION_S": "DB_SERVICE"}
+    return ServiceLauncher(
+        {
+            "MERCHSTORE_KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
+            "MERCHSTORE_DATABASE_URL": database_url,
+            "MERCHSTORE_DATA_DIR": str(tmp_path),
+            **{f"MERCHSTORE_{sections[key]}__{key}": value for key, value in overrides.items()},
+        },
+        tmp_path / "logs",
+    )
+
+
+def _store_with_a_shopper(services: ServiceLauncher) -> tuple[Store, Shopper]:
+    services.start("db-service")
+    store = Store(services.start("store-api").url)
+    return store, store.register()
+
+
+def outbox_rows(database_url: str, unsent: bool = False) -> int:
+    """Rows in the outbox (only those not sent yet, if ``unsent``)."""
+    where = " WHERE sent_at IS NULL" if unsent else ""
+    with psycopg.connect(database_url) as connection:
+        row = connection.execute(f"SELECT count(*) FROM outbox{where}").fetchone()
+    return int(row[0]) if row else -1
+
+
+def test_orders_placed_while_the_broker_is_down_all_arrive_once(
+    tmp_path: Path, database_url: str, private_broker: PrivateBroker
+) -> None:
+    broker, settings = private_broker, private_broker.settings
+    services = _launcher(settings, database_url, tmp_path, DELIVERY_TIMEOUT_MS="2000")
+    try:
+        store, shopper = _store_with_a_shopper(services)
+        broker.stop()
+        order_ids = []
+        for _ in range(10):
+            answer = store.http.post(
+                "/orders", headers=shopper.auth, json={"product_id": 3, "quantity": 1}
+            )
+            assert answer.status_code == 201, "orders do not need Kafka to be placed"
+            order_ids.append(answer.json()["id"])
+        # The relay fails and backs off meanwhile; every order stays queued.
+        holds_for(
+            lambda: outbox_rows(database_url, unsent=True) == 10, 3, "the orders wait in the outbox"
+        )
+
+        broker.start()
+        read_topic(settings.bootstrap_servers, "events", 10, timeout_s=60, partitions=3)
+        # Asking for one more than was sent waits its whole timeout for a duplicate.
+        messages = read_topic(settings.bootstrap_servers, "events", 11, timeout_s=5, partitions=3)
+        events = [json.loads(m.value() or b"") for m in messages]
+        assert len(events) == 10
+        assert len({e["event_id"] for e in events}) == 10
+        assert sorted(int(e["metadata"]["order_id"]) for e in events) == order_ids
+        assert {e["event_type"] for e in events} == {"order_placed"}
+        assert {e["user_id"] for e in events} == {str(shopper.id)}
+        assert httpx.get(f"{store.url}/health").status_code == 200
+    finally:
+        services.stop_all()
+
+
+def test_the_relay_holds_no_transaction_while_kafka_is_down_and_prunes_sent_rows(
+    tmp_path: Path, database_url: str, private_broker: PrivateBroker
+) -> None:
+    broker, settings = private_broker, private_broker.settings
+    services = _launcher(
+        settings, database_url, tmp_path, DELIVERY_TIMEOUT_MS="4000", OUTBOX_RETENTION_S="0"
+    )
+    try:
+        store, shopper = _store_with_a_shopper(services)
+        broker.stop()
+        answer = store.http.post(
+            "/orders", headers=shopper.auth, json={"product_id": 1, "quantity": 1}
+        )
+        assert answer.status_code == 201
+
+        def open_transactions() -> list[tuple[str, str]]:
+            with psycopg.connect(database_url, autocommit=True) as connection:
+                return connection.execute(
+                    "SELECT state, query FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND state LIKE 'idle in transaction%%' AND pid <> pg_backend_pid()"
+                    # A transaction caught between its BEGIN and its next statement is
+                    # working, not waiting: only one idle for a second is held open.
+                    " AND now() - state_change > interval '1 second'"
+                ).fetchall()
+
+        holds_for(
+            lambda: open_transactions() == [],
+            6,
+            "no transaction open while deliveries wait for the missing broker",
+        )
+
+        broker.start()
+        read_topic(settings.bootstrap_servers, "events", 1, timeout_s=60, partitions=3)
+        wait_until(lambda: outbox_rows(database_url) == 0, 30, "the sent row to be pruned")
+    finally:
+        services.stop_all()

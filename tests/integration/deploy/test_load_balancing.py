@@ -1,0 +1,131 @@
+"""Real NGINX over two real store-api replicas: spreading, and a replica killed under load."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from merchstore.common.config import load_settings
+from merchstore.runtime.load_balancer import local_nginx_config
+from tests.conftest import ServiceLauncher
+from tests.support.processes import ServiceProcess, free_port, service_ready, wait_until
+
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+
+
+@pytest.fixture
+def balanced(
+    services: ServiceLauncher, tmp_path: Path
+) -> Iterator[tuple[str, list[ServiceProcess]]]:
+    services.start("db-service")
+    replicas: list[ServiceProcess] = []
+    nginx: subprocess.Popen[bytes] | None = None
+    try:
+        for index in (1, 2):
+            port = free_port()
+            replica = ServiceProcess(
+                "store-api",
+                {
+                    **services.env,
+                    "MERCHSTORE_STORE_API__PORT": str(port),
+                    "MERCHSTORE_STORE_API__REPLICA_NAME": f"store-api-{index}",
+                },
+                port,
+                tmp_path / f"store-api-{index}.out",
+            )
+            replicas.append(replica)
+            replica.start()
+        listen = free_port()
+        settings = load_settings(store_api={"port": listen})
+        config = tmp_path / "nginx.conf"
+        config.write_text(
+            local_nginx_config(settings, [r.port for r in replicas], tmp_path / "nginx")
+        )
+        nginx = subprocess.Popen([NGINX, "-c", str(config), "-g", "daemon off;"])
+        url = f"http://127.0.0.1:{listen}"
+        wait_until(lambda: service_ready(url), 30, "NGINX in front of the replicas")
+        yield url, replicas
+    finally:
+        # Stopped whatever happened above: a failed start must not leave processes behind.
+        if nginx is not None:
+            nginx.terminate()
+            nginx.wait(10)
+        for replica in replicas:
+            replica.stop()
+
+
+def served_by(url: str, count: int) -> Counter[str]:
+    with httpx.Client(base_url=url, timeout=10) as client:
+        return Counter(client.get("/products").headers["X-Served-By"] for _ in range(count))
+
+
+def test_requests_are_spread_over_both_replicas(balanced: tuple[str, list[ServiceProcess]]) -> None:
+    url, _ = balanced
+    spread = served_by(url, 40)
+    assert set(spread) == {"store-api-1", "store-api-2"}
+    assert min(spread.values()) >= 10
+    answer = httpx.get(f"{url}/products", headers={"X-Request-ID": "trace-123"})
+    assert answer.headers["X-Request-ID"] == "trace-123"
+
+
+def test_a_replica_killed_under_load_fails_no_request(
+    balanced: tuple[str, list[ServiceProcess]],
+) -> None:
+    url, replicas = balanced
+    statuses: list[int | str] = []
+    stop = threading.Event()
+
+    def load() -> None:
+        with httpx.Client(base_url=url, timeout=10) as client:
+            while not stop.is_set():
+                try:
+                    statuses.append(client.get("/products").status_code)
+                except httpx.HTTPError as error:
+                    statuses.append(repr(error))
+
+    workers = [threading.Thread(target=load) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    wait_until(lambda: len(statuses) >= 50, 30, "both replicas answering under load")
+    replicas[0].kill()
+    answered_before_the_kill = len(statuses)
+    wait_until(
+        lambda: len(statuses) >= answered_before_the_kill + 500,
+        30,
+        "500 more answers with one replica dead",
+    )
+    stop.set()
+    for worker in workers:
+        worker.join()
+    assert len(statuses) > 50
+    assert set(statuses) == {200}, Counter(statuses)
+    assert set(served_by(url, 10)) == {"store-api-2"}
+
+    replicas[0].start()
+    wait_until(lambda: "store-api-1" in served_by(url, 6), 30, "traffic back on store-api-1")
+
+
+def test_nginx_slows_login_guessing_with_a_json_429(
+    balanced: tuple[str, list[ServiceProcess]],
+) -> None:
+    url, _ = balanced
+    with httpx.Client(base_url=url, timeout=10) as client:
+        answers = [
+            client.post("/users/login", json={"username": f"guess{i}", "password": "12345678"})
+            for i in range(40)
+        ]
+        products = client.get("/products")
+    statuses = [answer.status_code for answer in answers]
+    assert statuses[:20] == [401] * 20, "a burst of 20 passes"
+    limited = [answer for answer in answers if answer.status_code == 429]
+    assert limited, statuses
+    assert "slow down" in limited[0].json()["detail"]
+    assert limited[0].headers["Retry-After"]
+    assert products.status_code == 200, "only the login route is limited"

@@ -1,0 +1,164 @@
+"""The event-logger as a real process on a real broker: exactly once, whatever happens."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import sqlite3
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from merchstore.common.config import Settings
+from tests.support.kafka import produce_all
+from tests.support.processes import ServiceProcess, free_port, holds_for, wait_until
+
+CODES = ["0001", "0002", "0003", "0004", "0005", "0042"]
+
+
+def event_log_values(count: int, seed: int = 7) -> tuple[list[bytes], Counter[str]]:
+    chooser = random.Random(seed)
+    values, counts = [], Counter[str]()
+    for index in range(count):
+        code = chooser.choice(CODES)
+        counts[code] += 1
+        body = {
+            "code": code,
+            "message": f"message {index} (code {code})",
+            "service": "test",
+            "timestamp": "2026-11-22T06:00:00.000Z",
+        }
+        values.append(json.dumps(body).encode())
+    return values, counts
+
+
+@pytest.fixture
+def event_logger(settings: Settings, service_env: dict[str, str]) -> Iterator[ServiceProcess]:
+    port = free_port()
+    service = ServiceProcess(
+        "event-logger",
+        {**service_env, "MERCHSTORE_EVENT_LOGGER__PORT": str(port)},
+        port,
+        settings.data_dir / "event-logger.out",
+    )
+    yield service
+    service.stop()
+
+
+def stats(service: ServiceProcess) -> dict[str, int]:
+    return dict(httpx.get(f"{service.url}/events_stats", timeout=5).json())
+
+
+def expected_stats(counts: Counter[str]) -> dict[str, int]:
+    return {**dict.fromkeys(["0001", "0002", "0003", "0004"], 0), **counts}
+
+
+def database_rows(settings: Settings) -> tuple[int, int]:
+    path = settings.data_path(settings.event_logger.database_file)
+    with sqlite3.connect(path) as connection:
+        row = connection.execute("SELECT count(*), count(DISTINCT id) FROM event_log_messages")
+        total, distinct = row.fetchone()
+    return int(total), int(distinct)
+
+
+def logged_offsets(settings: Settings) -> list[int]:
+    text = (settings.data_dir / "event-logger" / "app.log").read_text()
+    return [int(match) for match in re.findall(r" offset=(\d+) ", text)]
+
+
+def wait_for_total(service: ServiceProcess, total: int, timeout_s: float = 120) -> None:
+    wait_until(lambda: sum(stats(service).values()) >= total, timeout_s, f"{total} counted")
+
+
+def test_ten_thousand_messages_counted_exactly(
+    event_logger: ServiceProcess, settings: Settings
+) -> None:
+    values, counts = event_log_values(10_000)
+    produce_all(settings.bootstrap_servers, settings.topics.event_log, values)
+    event_logger.start()
+    wait_for_total(event_logger, 10_000)
+    assert stats(event_logger) == expected_stats(counts)
+    assert database_rows(settings) == (10_000, 10_000)
+    # Every consumed message is in the log file.
+    assert set(logged_offsets(settings)) == set(range(10_000))
+    assert event_logger.terminate() == 0
+
+    # A restart after everything was consumed consumes nothing again.
+    event_logger.start()
+    holds_for(
+        lambda: (
+            stats(event_logger) == expected_stats(counts)
+            and database_rows(settings) == (10_000, 10_000)
+        ),
+        3,
+        "a restart consumes nothing again",
+    )
+    assert len(logged_offsets(settings)) == 10_000
+    for code in ("0001", "0042"):
+        answer = httpx.get(f"{event_logger.url}/events", params={"code": code, "limit": 3})
+        assert answer.status_code == 200
+        assert [entry["code"] for entry in answer.json()] == [code] * 3
+    assert httpx.get(f"{event_logger.url}/event_stats").json() == stats(event_logger)
+
+
+def test_repeated_sigkill_loses_and_duplicates_nothing(
+    event_logger: ServiceProcess, settings: Settings
+) -> None:
+    values, counts = event_log_values(10_000, seed=11)
+    chunks = [values[i : i + 500] for i in range(0, len(values), 500)]
+
+    def produce_slowly() -> None:
+        for chunk in chunks:
+            produce_all(settings.bootstrap_servers, settings.topics.event_log, chunk)
+            time.sleep(0.3)  # paced, so the kills land mid-stream
+
+    producer = threading.Thread(target=produce_slowly)
+    producer.start()
+    chooser = random.Random(3)
+    event_logger.start(wait=False)
+    for _ in range(6):
+        time.sleep(chooser.uniform(0.5, 3.5))  # a crash at a random instant, not a wait
+        event_logger.kill()
+        event_logger.start(wait=False)
+    producer.join()
+    event_logger.wait_healthy()
+    wait_for_total(event_logger, 10_000)
+    holds_for(lambda: stats(event_logger) == expected_stats(counts), 1, "each message counted once")
+    assert database_rows(settings) == (10_000, 10_000)
+    # A kill between the log write and the commit may repeat a line; it never loses one.
+    assert set(logged_offsets(settings)) == set(range(10_000))
+
+
+def test_malformed_messages_are_skipped_and_consumption_goes_on(
+    event_logger: ServiceProcess, settings: Settings
+) -> None:
+    good = json.dumps({"code": "0003", "message": "processor started"}).encode()
+    values = [
+        good,
+        b"not json at all",
+        json.dumps({"message": "no code"}).encode(),
+        json.dumps({"code": "3"}).encode(),
+        good,
+        b"",
+        good,
+    ]
+    produce_all(settings.bootstrap_servers, settings.topics.event_log, values)
+    event_logger.start()
+    wait_for_total(event_logger, 3)
+    holds_for(
+        lambda: stats(event_logger) == {"0001": 0, "0002": 0, "0003": 3, "0004": 0},
+        1,
+        "only the good messages counted",
+    )
+    output = event_logger.log_tail(200)
+    for offset in (1, 2, 3, 5):
+        assert (
+            f"set aside malformed event_log message at {settings.topics.event_log}[0]@{offset}"
+            in output
+        )
+    assert database_rows(settings) == (3, 3)

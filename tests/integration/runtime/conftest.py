@@ -1,0 +1,98 @@
+"""Fixtures of the ``merchstore up`` tests: the process, its output, free ports for it."""
+
+from __future__ import annotations
+
+import os
+import queue
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from merchstore.common.metrics import METRICS_PORT_OFFSET
+from merchstore.services import SERVICES
+from tests.support.processes import free_port, free_port_pair, wait_until
+
+
+class UpProcess:
+    """``merchstore up`` in the background, its output collected line by line."""
+
+    def __init__(self, data_dir: Path, env: dict[str, str], *options: str) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "merchstore", "up", "--data-dir", str(data_dir), *options],
+            env={**os.environ, **env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.lines: list[str] = []
+        self._queue: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self._queue.put(line.rstrip("\n"))
+
+    def wait_for(self, text: str, timeout_s: float = 90.0) -> str:
+        """Wait for an output line containing ``text``."""
+        found: list[str] = []
+
+        def seen() -> bool:
+            while not self._queue.empty():
+                self.lines.append(self._queue.get())
+            found.extend(line for line in self.lines if text in line)
+            return bool(found)
+
+        try:
+            wait_until(seen, timeout_s, f"{text!r} in the output of merchstore up")
+        except AssertionError:
+            raise AssertionError("output so far:\n" + "\n".join(self.lines)) from None
+        return found[0]
+
+
+@pytest.fixture
+def up_ports() -> dict[str, int]:
+    """Free ports for the broker, Prometheus and every service (keys: ``event_logger``, ...)."""
+    taken: set[int] = set()
+    ports: dict[str, int] = {}
+    for name, grpc in [
+        ("kafka", False),
+        ("prometheus", False),
+        *((spec.name.replace("-", "_"), spec.protocol == "grpc") for spec in SERVICES),
+    ]:
+        while True:
+            # A gRPC service also serves /metrics on its port + 100: both must be free.
+            port = free_port_pair(METRICS_PORT_OFFSET) if grpc else free_port()
+            uses = {port, port + METRICS_PORT_OFFSET} if grpc else {port}
+            if not uses & taken:
+                break
+        ports[name] = port
+        taken |= uses
+    return ports
+
+
+@pytest.fixture
+def up_env(up_ports: dict[str, int]) -> dict[str, str]:
+    """The environment that puts `up`'s broker, Prometheus and services on ``up_ports``."""
+    env = {
+        "MERCHSTORE_EMBEDDED__KAFKA_PORT": str(up_ports["kafka"]),
+        "MERCHSTORE_PROMETHEUS__PORT": str(up_ports["prometheus"]),
+        "MERCHSTORE_PROMETHEUS__SCRAPE_INTERVAL_S": "1",
+    }
+    for spec in SERVICES:
+        env[spec.port_setting] = str(up_ports[spec.name.replace("-", "_")])
+    return env
+
+
+@pytest.fixture
+def running_up(tmp_path: Path, up_env: dict[str, str]) -> Iterator[UpProcess]:
+    # With the Prometheus it can run: that it scrapes every service is checked through it.
+    up = UpProcess(tmp_path / "data", up_env, "--prometheus")
+    yield up
+    if up.process.poll() is None:
+        up.process.kill()
+        up.process.wait()

@@ -1,0 +1,159 @@
+"""``merchstore up`` end to end: real PostgreSQL, real broker, supervised service processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+from confluent_kafka.admin import AdminClient
+
+from merchstore.services import SERVICES
+from tests.integration.runtime.conftest import UpProcess
+from tests.support.processes import service_ready, wait_until
+
+
+def test_up_runs_restarts_and_stops_cleanly(
+    running_up: UpProcess, tmp_path: Path, up_ports: dict[str, int], up_env: dict[str, str]
+) -> None:
+    up = running_up
+    up.wait_for("merchstore is up")
+    assert any("memory only" in line for line in up.lines), "the broker's caveat is shown"
+
+    admin = AdminClient({"bootstrap.servers": f"127.0.0.1:{up_ports['kafka']}"})
+    topics = admin.list_topics(timeout=10).topics
+    assert {
+        name: len(topics[name].partitions) for name in ("events", "event_log", "log-channel")
+    } == {
+        "events": 3,
+        "event_log": 1,
+        "log-channel": 1,
+    }
+
+    event_logger_url = f"http://127.0.0.1:{up_ports['event_logger']}"
+    assert service_ready(event_logger_url)
+
+    status = subprocess.run(
+        [sys.executable, "-m", "merchstore", "status"],
+        env={**os.environ, **up_env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert status.returncode == 0, status.stdout
+    assert status.stdout.count(" ready ") == 8
+
+    # The real Prometheus `up --prometheus` runs scrapes every service, and answers a request
+    # rate through its HTTP query API.
+    prometheus = f"http://127.0.0.1:{up_ports['prometheus']}"
+    receiver_url = f"http://127.0.0.1:{up_ports['receiver']}"
+
+    def query(promql: str) -> list[dict[str, Any]]:
+        answer = httpx.get(f"{prometheus}/api/v1/query", params={"query": promql}, timeout=10)
+        assert answer.status_code == 200, answer.text
+        return list(answer.json()["data"]["result"])
+
+    def every_target_up() -> bool:
+        return {r["metric"]["job"] for r in query("up == 1")} == {s.name for s in SERVICES}
+
+    wait_until(every_target_up, 60, "Prometheus to scrape every service")
+
+    def receiver_rate() -> float:
+        for _ in range(20):
+            httpx.post(f"{receiver_url}/join_guild", json={"user_id": "7"}, timeout=10)
+        result = query('sum(rate(http_requests_total{job="receiver",route="/join_guild"}[5s]))')
+        return float(result[0]["value"][1]) if result else 0.0
+
+    wait_until(lambda: receiver_rate() > 0, 60, "a request rate read back from Prometheus")
+
+    # The tails find this broker from the data directory alone, with no other setting.
+    tail_env = {k: v for k, v in os.environ.items() if not k.startswith("MERCHSTORE_")}
+    with subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "merchstore",
+            "events",
+            "tail",
+            "--topic",
+            "event_log",
+            "--from-beginning",
+            "--data-dir",
+            str(tmp_path / "data"),
+        ],
+        env=tail_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as tail_process:
+        try:
+            assert tail_process.stdout is not None
+            first = tail_process.stdout.readline()
+            assert "0001" in first or "000" in first, first
+        finally:
+            tail_process.send_signal(signal.SIGTERM)
+            tail_process.wait(30)
+
+    # Every process `up` started, including PostgreSQL (daemonised, so not a child).
+    postmaster_pid = int((tmp_path / "data/postgres/postmaster.pid").read_text().split()[0])
+    started = [psutil.Process(up.process.pid), *psutil.Process(up.process.pid).children(True)]
+    started.append(psutil.Process(postmaster_pid))
+    service = next(p for p in started if "serve" in p.cmdline() and "event-logger" in p.cmdline())
+
+    # A child killed with SIGKILL is restarted, and says so.
+    service.send_signal(signal.SIGKILL)
+    up.wait_for("restarted as pid", timeout_s=60)
+    wait_until(lambda: service_ready(event_logger_url), 60, "event-logger back")
+    started.extend(psutil.Process(up.process.pid).children(True))
+
+    up.process.send_signal(signal.SIGTERM)
+    assert up.process.wait(60) == 0
+    for process in started:
+        assert not process.is_running() or process.status() == psutil.STATUS_ZOMBIE, (
+            f"left behind: {process.pid} {process.cmdline()}"
+        )
+
+
+def test_up_fails_fast_when_a_port_is_taken(
+    tmp_path: Path, up_env: dict[str, str], up_ports: dict[str, int]
+) -> None:
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", up_ports["processor"]))
+        squatter.listen()
+        result = subprocess.run(
+            [sys.executable, "-m", "merchstore", "up", "--data-dir", str(tmp_path / "data")],
+            env={**os.environ, **up_env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 1
+    assert f"processor: port {up_ports['processor']}" in result.stdout
+    assert "set MERCHSTORE_PROCESSOR__PORT" in result.stdout
+
+
+def test_up_reports_a_service_that_cannot_start(tmp_path: Path, up_env: dict[str, str]) -> None:
+    # A database path that cannot be created makes the event-logger exit at once, every time.
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    env = {
+        **up_env,
+        "MERCHSTORE_EVENT_LOGGER__DATABASE_FILE": str(blocker / "events.sqlite3"),
+        "MERCHSTORE_SUPERVISOR__START_RETRIES": "1",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "merchstore", "up", "--data-dir", str(tmp_path / "data")],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert "event-logger could not start" in result.stdout
+    assert "event-logger.log" in result.stdout

@@ -1,0 +1,123 @@
+"""storage as a real process: dead letters, crashes, and its 0002 announcement."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import httpx
+import psycopg
+
+from merchstore.common.config import Settings
+from merchstore.common.domain_events import DomainEvent
+from tests.conftest import ServiceLauncher
+from tests.support.kafka import produce_all, read_topic
+from tests.support.processes import holds_for, wait_until
+
+
+def count(storage_url: str) -> int:
+    return int(httpx.get(f"{storage_url}/events/count", timeout=5).json()["count"])
+
+
+def test_malformed_message_goes_to_dead_letters_and_the_next_is_stored(
+    services: ServiceLauncher, settings: Settings, database_url: str
+) -> None:
+    storage = services.start("storage")
+    good = DomainEvent.new("join_guild", "7", {"guild_name": "red"})
+    # One partition (key) so the bad message sits between good ones.
+    values = [b"{not json", json.dumps({"event_type": "join_guild"}).encode(), good.to_json()]
+    produce_all(settings.bootstrap_servers, settings.topics.events, values, key=b"7")
+    wait_until(lambda: count(storage.url) == 1, 60, "the good event stored")
+    with psycopg.connect(database_url) as connection:
+        letters = connection.execute(
+            "SELECT topic, kafka_offset, payload, error FROM dead_letters ORDER BY kafka_offset"
+        ).fetchall()
+        stored = connection.execute("SELECT event_id FROM events").fetchall()
+    assert [(row[0], bytes(row[2])) for row in letters] == [
+        (settings.topics.events, b"{not json"),
+        (settings.topics.events, values[1]),
+    ]
+    assert letters[1][1] == letters[0][1] + 1
+    assert "event_id" in letters[1][3]
+    assert [str(row[0]) for row in stored] == [str(good.event_id)]
+    assert httpx.get(f"{storage.url}/events/count").json()["dead_letters"] == 2
+
+
+def test_sigkill_while_consuming_loses_and_duplicates_nothing(
+    services: ServiceLauncher, settings: Settings, database_url: str
+) -> None:
+    events = [DomainEvent.new("purchase_sword", str(i % 50)) for i in range(5000)]
+    storage = services.start("storage")
+
+    def produce() -> None:
+        for start in range(0, 5000, 250):
+            produce_all(
+                settings.bootstrap_servers,
+                settings.topics.events,
+                [e.to_json() for e in events[start : start + 250]],
+            )
+            time.sleep(0.3)  # paced, so the kill lands mid-stream
+
+    producer = threading.Thread(target=produce)
+    producer.start()
+    wait_until(lambda: count(storage.url) > 500, 60, "storage consuming")
+    storage.kill()
+    with psycopg.connect(database_url) as connection:
+        row = connection.execute("SELECT count(*) FROM events").fetchone()
+    assert row is not None and row[0] < 5000, "killed in the middle of consuming"
+    storage.start()
+    producer.join()
+    wait_until(lambda: count(storage.url) >= 5000, 120, "all 5000 stored")
+    holds_for(lambda: count(storage.url) == 5000, 2, "each event stored once")
+    with psycopg.connect(database_url) as connection:
+        row = connection.execute("SELECT count(DISTINCT event_id) FROM events").fetchone()
+    assert row == (5000,)
+
+
+def test_announces_0002_once_ready(services: ServiceLauncher, settings: Settings) -> None:
+    services.start("storage")
+    messages = read_topic(settings.bootstrap_servers, settings.topics.event_log, 2, timeout_s=3)
+    assert [json.loads(m.value() or b"")["code"] for m in messages] == ["0002"]
+    assert "0002" in json.loads(messages[0].value() or b"")["message"]
+
+
+def test_a_nul_postgresql_refuses_is_set_aside_and_the_next_event_stored(
+    services: ServiceLauncher, settings: Settings, database_url: str
+) -> None:
+    storage = services.start("storage")
+    poison = DomainEvent.new("join_guild", "\u0000")
+    good = DomainEvent.new("join_guild", "7", {"guild_name": "red", "level": 3, "vip": True})
+    produce_all(
+        settings.bootstrap_servers,
+        settings.topics.events,
+        [poison.to_json(), good.to_json()],
+        key=b"7",
+    )
+    wait_until(lambda: count(storage.url) == 1, 30, "the event after the poison stored")
+    assert httpx.get(f"{storage.url}/events/count").json()["dead_letters"] == 1
+    assert httpx.get(f"{storage.url}/health").status_code == 200
+
+
+def test_health_says_503_while_nothing_can_be_stored_then_recovers(
+    services: ServiceLauncher, settings: Settings, database_url: str
+) -> None:
+    storage = services.start("storage", MERCHSTORE_KAFKA__STALL_AFTER_S="3")
+    with psycopg.connect(database_url, autocommit=True) as connection:
+        connection.execute("ALTER TABLE events RENAME TO events_elsewhere")
+    produce_all(
+        settings.bootstrap_servers,
+        settings.topics.events,
+        [DomainEvent.new("default", "1").to_json()],
+    )
+
+    def health() -> httpx.Response:
+        return httpx.get(f"{storage.url}/health", timeout=5)
+
+    wait_until(lambda: health().status_code == 503, 60, "storage to report the stall")
+    assert "no progress" in health().json()["detail"]
+    with psycopg.connect(database_url, autocommit=True) as connection:
+        assert connection.execute("SELECT count(*) FROM dead_letters").fetchone() == (0,)
+        connection.execute("ALTER TABLE events_elsewhere RENAME TO events")
+    wait_until(lambda: health().status_code == 200, 60, "storage to recover")
+    wait_until(lambda: count(storage.url) == 1, 30, "the retried event stored")

@@ -1,0 +1,34 @@
+"""``kcat`` as the README shows it, Debian's kcat, against the embedded broker."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from merchstore.common.config import Settings
+from merchstore.tools.kcat import system_kcat
+from tests.support.kafka import produce_all
+from tests.support.paths import REPOSITORY
+
+KCAT = Path(sys.executable).parent / "kcat"
+README = REPOSITORY / "README.md"
+
+
+def test_debian_kcat_reads_events_from_the_embedded_broker_as_the_readme_shows(
+    settings: Settings,
+) -> None:
+    assert system_kcat(str(KCAT)), "install Debian's kcat (make test does)"
+    topic = settings.topics.events
+    produce_all(settings.bootstrap_servers, topic, [b'{"n": 1}', b'{"n": 2}', b'{"n": 3}'])
+    assert "kcat -C -b localhost:9092 -t events -o beginning -e" in README.read_text()
+
+    answer = subprocess.run(
+        [str(KCAT), "-C", "-b", settings.bootstrap_servers, "-t", topic, "-o", "beginning", "-e"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert answer.returncode == 0, answer.stderr
+    assert sorted(answer.stdout.splitlines()) == ['{"n": 1}', '{"n": 2}', '{"n": 3}']
+    assert "Read underflow" not in answer.stderr

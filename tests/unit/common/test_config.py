@@ -1,0 +1,117 @@
+"""Configuration: YAML defaults, YAML file and environment overrides, clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from merchstore.common.config import ConfigError, load_settings
+from tests.support.paths import REPOSITORY
+
+
+def test_defaults_come_from_the_packaged_yaml(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MERCHSTORE_CONFIG_FILE", raising=False)
+    settings = load_settings()
+    assert settings.event_logger.port == 8120
+    assert settings.topics.event_log == "event_log"
+    assert settings.topics.events_partitions == 3
+    assert settings.kafka.session_timeout_ms == 6000
+
+
+def test_environment_overrides_yaml(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    user_file = tmp_path / "mine.yaml"
+    user_file.write_text("event_logger:\n  port: 9000\n  group_id: from-yaml\n")
+    monkeypatch.setenv("MERCHSTORE_CONFIG_FILE", str(user_file))
+    monkeypatch.setenv("MERCHSTORE_EVENT_LOGGER__PORT", "9100")
+    monkeypatch.setenv("MERCHSTORE_KAFKA_BOOTSTRAP_SERVERS", "kafka:9092")
+    settings = load_settings()
+    assert settings.event_logger.port == 9100
+    assert settings.event_logger.group_id == "from-yaml"
+    assert settings.bootstrap_servers == "kafka:9092"
+
+
+def test_bad_value_names_the_key_and_its_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MERCHSTORE_EVENT_LOGGER__PORT", "not-a-port")
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+    message = str(raised.value)
+    assert "event_logger.port" in message
+    assert "not-a-port" in message
+    assert "MERCHSTORE_EVENT_LOGGER__PORT" in message
+
+
+def test_unknown_yaml_key_is_an_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    user_file = tmp_path / "typo.yaml"
+    user_file.write_text("event_loger:\n  port: 9000\n")
+    monkeypatch.setenv("MERCHSTORE_CONFIG_FILE", str(user_file))
+    with pytest.raises(ConfigError, match="event_loger"):
+        load_settings()
+
+
+def test_missing_config_file_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MERCHSTORE_CONFIG_FILE", "/nonexistent/merchstore.yaml")
+    with pytest.raises(ConfigError, match=r"/nonexistent/merchstore\.yaml"):
+        load_settings()
+
+
+@pytest.mark.parametrize(
+    ("environment", "secret", "refused"),
+    [
+        ("production", "short-but-random-41x", "shorter than 32 bytes"),
+        ("production", "change-me-to-a-long-random-string", "example value"),
+        ("production", "local-development-secret-change-me", "example value"),
+        ("local", "change-me-to-a-long-random-string", "example value"),
+    ],
+)
+def test_weak_or_published_jwt_secrets_are_refused(
+    monkeypatch: pytest.MonkeyPatch, environment: str, secret: str | None, refused: str
+) -> None:
+    monkeypatch.setenv("MERCHSTORE_ENVIRONMENT", environment)
+    if secret is not None:
+        monkeypatch.setenv("MERCHSTORE_JWT_SECRET", secret)
+    with pytest.raises(ConfigError, match=refused):
+        load_settings()
+
+
+def test_the_env_example_values_are_refused_in_production(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    example = REPOSITORY / "deploy" / ".env.example"
+    for line in example.read_text().splitlines():
+        if line.startswith("MERCHSTORE_JWT_SECRET="):
+            monkeypatch.setenv("MERCHSTORE_ENVIRONMENT", "production")
+            monkeypatch.setenv("MERCHSTORE_JWT_SECRET", line.split("=", 1)[1])
+            with pytest.raises(ConfigError, match="jwt_secret"):
+                load_settings()
+
+
+def test_production_without_a_secret_cannot_sign(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MERCHSTORE_ENVIRONMENT", "production")
+    settings = load_settings()  # services that sign nothing start without one
+    with pytest.raises(ConfigError, match="jwt_secret is not set"):
+        settings.signing_secret()
+
+
+def test_production_accepts_a_long_random_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MERCHSTORE_ENVIRONMENT", "production")
+    monkeypatch.setenv("MERCHSTORE_JWT_SECRET", "x7" * 20)
+    assert load_settings().signing_secret() == "x7" * 20
+
+
+def test_local_without_a_secret_makes_one_per_data_directory(tmp_path: Path) -> None:
+    first = load_settings(data_dir=tmp_path / "a")
+    secret = first.signing_secret()
+    assert len(secret) >= 48 and secret == first.signing_secret()
+    path = tmp_path / "a" / "secrets" / "jwt-secret"
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert load_settings(data_dir=tmp_path / "b").signing_secret() != secret
+
+
+def test_the_packaged_yaml_is_generated_from_the_settings_that_hold_every_default() -> None:
+    from merchstore.common.config import default_config_file, render_default_config
+
+    assert default_config_file().read_text() == render_default_config(), (
+        "merchstore.yaml is stale: "
+        "merchstore config-defaults > src/merchstore/config/merchstore.yaml"
+    )

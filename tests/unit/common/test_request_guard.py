@@ -1,0 +1,144 @@
+"""The shared edge check, on every HTTP service's application: 413, 422, never a 500."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from fastapi.testclient import TestClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from merchstore.common.openapi import openapi_document  # noqa: F401 - documents the apps
+from merchstore.common.request_guard import (
+    ForbiddenInput,
+    check_json_body,
+    check_json_value,
+    check_text,
+)
+from merchstore.services import SERVICES
+
+HTTP_SERVICES = [spec for spec in SERVICES if spec.protocol == "http"]
+
+
+def _client(api_module: str) -> TestClient:
+    import importlib
+
+    module = importlib.import_module(api_module)
+    return TestClient(module.create_app(), raise_server_exceptions=False)
+
+
+def _first_post_path(client: TestClient) -> str:
+    paths = client.app.openapi()["paths"]  # type: ignore[attr-defined]
+    return next((path for path, ops in paths.items() if "post" in ops), "/health")
+
+
+_json_documents = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=80,
+)
+
+
+@given(document=_json_documents, ascii_only=st.booleans(), indent=st.sampled_from([None, 1]))
+@settings(max_examples=500, deadline=None)
+def test_the_quick_look_refuses_exactly_what_decoding_every_string_refuses(
+    document: object, ascii_only: bool, indent: int | None
+) -> None:
+    """Bodies skipped without decoding are ones the full check would have passed too."""
+    body = json.dumps(document, ensure_ascii=ascii_only, indent=indent).encode(
+        "utf-8", "surrogatepass"
+    )
+    try:
+        check_json_value(json.loads(body.decode("utf-8", "surrogatepass")))
+        full_refuses = False
+    except (ForbiddenInput, RecursionError):
+        full_refuses = True
+    try:
+        check_json_body(body)
+        quick_refuses = False
+    except ForbiddenInput:
+        quick_refuses = True
+    assert quick_refuses == full_refuses
+
+
+@pytest.mark.parametrize("spec", HTTP_SERVICES, ids=lambda spec: spec.name)
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"user_id": "\\u0000"}',
+        '{"username": "a\\u001fb", "password": "secret-password"}',
+        '{"metadata": {"k\\u007f": "v"}}',
+        '{"user_id": "\\ud800"}',
+        '{"list": ["ok", "\\udfff"]}',
+        '{"text": "line\\nbreak"}',
+    ],
+)
+def test_control_characters_and_lone_surrogates_are_422(spec: object, body: str) -> None:
+    client = _client(spec.api_module)  # type: ignore[attr-defined]
+    answer = client.post(
+        _first_post_path(client), content=body, headers={"content-type": "application/json"}
+    )
+    assert answer.status_code == 422
+    detail = answer.json()["detail"]
+    assert "U+" in detail and "secret-password" not in detail
+
+
+@pytest.mark.parametrize("spec", HTTP_SERVICES, ids=lambda spec: spec.name)
+def test_bodies_over_64_kib_are_413(spec: object) -> None:
+    client = _client(spec.api_module)  # type: ignore[attr-defined]
+    path = _first_post_path(client)
+    big = json.dumps({"padding": "x" * 65 * 1024})
+    answer = client.post(path, content=big, headers={"content-type": "application/json"})
+    assert answer.status_code == 413
+    assert "64 KiB" in answer.json()["detail"]
+
+
+@pytest.mark.parametrize("spec", HTTP_SERVICES, ids=lambda spec: spec.name)
+def test_query_and_path_text_is_checked(spec: object) -> None:
+    client = _client(spec.api_module)  # type: ignore[attr-defined]
+    assert client.get("/health?x=%00").status_code == 422
+    assert client.get("/%01").status_code == 422
+    assert client.get("/health?x=%ED%A0%80").status_code == 422
+
+
+@pytest.mark.parametrize("spec", HTTP_SERVICES, ids=lambda spec: spec.name)
+def test_bodies_that_are_not_utf8_are_422_json(spec: object) -> None:
+    client = _client(spec.api_module)  # type: ignore[attr-defined]
+    answer = client.post(
+        _first_post_path(client),
+        content=b'{"a": "\xff"}',
+        headers={"content-type": "application/json"},
+    )
+    assert answer.status_code == 422
+    assert "UTF-8" in answer.json()["detail"]
+
+
+def test_deep_nesting_is_refused_without_recursion_error() -> None:
+    with pytest.raises(ForbiddenInput):
+        check_json_body(b"[" * 5000 + b"]" * 5000)
+    with pytest.raises(ForbiddenInput):
+        check_json_body(b"[" * 100 + b"]" * 100)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text())
+def test_check_text_refuses_exactly_the_forbidden_characters(text: str) -> None:
+    forbidden = any(ord(c) < 0x20 or ord(c) == 0x7F or 0xD800 <= ord(c) <= 0xDFFF for c in text)
+    try:
+        check_text(text, "field")
+    except ForbiddenInput:
+        assert forbidden
+    else:
+        assert not forbidden
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=300))
+def test_arbitrary_bodies_never_give_a_500(body: bytes) -> None:
+    client = _client("merchstore.event_logger.api")
+    answer = client.post(
+        "/events_stats", content=body, headers={"content-type": "application/json"}
+    )
+    assert answer.status_code < 500
+    assert "detail" in answer.json()

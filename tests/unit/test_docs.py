@@ -1,0 +1,72 @@
+"""The documentation says what the repository does: tables checked against the code."""
+
+from __future__ import annotations
+
+import re
+
+import yaml
+
+from merchstore.store_api.api import create_app
+from tests.support.paths import REPOSITORY
+
+HOW_IT_WORKS = (REPOSITORY / "docs" / "how-it-works.md").read_text()
+
+
+def table(text: str, name: str) -> list[list[str]]:
+    """The rows of the table between ``<!-- name ... -->`` and ``<!-- end name -->``."""
+    block = text.split(f"<!-- {name}")[1].split(f"<!-- end {name} -->")[0]
+    lines = [line for line in block.splitlines() if line.startswith("|")][2:]
+    return [[cell.strip() for cell in line.strip("|").split("|")] for line in lines]
+
+
+def test_the_auth_table_is_what_store_api_enforces() -> None:
+    document = create_app().openapi()
+    needs_token = {
+        f"{method.upper()} {path}": bool(operation.get("security"))
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+    }
+    documented = {}
+    for routes, token, _who in table(HOW_IT_WORKS, "auth-table"):
+        for route in re.findall(r"`([A-Z]+ [^`]+)`", routes):
+            documented[route] = token == "yes"
+    assert documented == needs_token
+
+
+def test_the_network_table_is_what_compose_wires() -> None:
+    services = yaml.safe_load((REPOSITORY / "deploy" / "docker-compose.yml").read_text())[
+        "services"
+    ]
+    wired = {
+        name: (sorted(service.get("networks", [])), sorted(service.get("ports", [])))
+        for name, service in services.items()
+        if "networks" in service
+    }
+    documented = {}
+    for name, networks, published in table(HOW_IT_WORKS, "network-table"):
+        ports = re.findall(r"`([^`]+)`|(\d+\.\d+\.\d+\.\d+:\d+)", published)
+        documented[name] = (
+            sorted(n.strip() for n in networks.split(",")),
+            [p or q for p, q in ports],
+        )
+    assert set(documented) == set(wired)
+    for name, (networks, ports) in wired.items():
+        assert documented[name][0] == networks, name
+        for port in ports:
+            host_side = port.rsplit(":", 1)[0]
+            assert any(host_side in shown for shown in documented[name][1]), (name, port)
+        assert bool(documented[name][1]) == bool(ports), name
+
+
+def test_every_relative_link_in_the_docs_points_at_a_file() -> None:
+    for page in [REPOSITORY / "README.md", *sorted((REPOSITORY / "docs").glob("*.md"))]:
+        for target in re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", page.read_text()):
+            if "://" in target:
+                continue
+            assert (page.parent / target).exists(), f"{page.name} links to missing {target}"
+
+
+def test_the_readme_links_the_interface_and_the_report_not_a_sibling_folder() -> None:
+    readme = (REPOSITORY / "README.md").read_text()
+    assert "docs/interface.md" in readme and "docs/how-it-works.md" in readme
+    assert "../shared" not in readme
