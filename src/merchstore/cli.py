@@ -132,7 +132,7 @@ def health(service: str | None) -> None:
     endpoint = spec.endpoint(_settings())
     # A service bound to every interface answers on loopback.
     host = "127.0.0.1" if endpoint.host in ("0.0.0.0", "::") else endpoint.host
-    member = Member(Program.service(service), spec.protocol, host, endpoint.port)
+    member = Member(Program.service(service), spec.protocol, host, endpoint.port, spec.port_setting)
     healthy = member.healthy()
     click.echo(f"{service}: {'ready' if healthy else 'not ready'} ({member.url})")
     sys.exit(0 if healthy else 1)
@@ -149,7 +149,9 @@ def status() -> None:
     for spec in SERVICES:
         endpoint = spec.endpoint(settings)
         host = "127.0.0.1" if endpoint.host in ("0.0.0.0", "::") else endpoint.host
-        member = Member(Program.service(spec.name), spec.protocol, host, endpoint.port)
+        member = Member(
+            Program.service(spec.name), spec.protocol, host, endpoint.port, spec.port_setting
+        )
         ready = member.healthy(timeout_s=2.0)
         all_ready = all_ready and ready
         click.echo(f"{spec.name:<16} {'ready' if ready else 'NOT READY':<10} {member.url}")
