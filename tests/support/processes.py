@@ -93,6 +93,7 @@ class ServiceProcess:
         self.port = port
         self.log_file = log_file
         self.process: subprocess.Popen[bytes] | None = None
+        self._stopping = False
 
     @property
     def url(self) -> str:
@@ -100,6 +101,7 @@ class ServiceProcess:
 
     def start(self, wait: bool = True, timeout_s: float = 60.0) -> ServiceProcess:
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        self._stopping = False
         with self.log_file.open("ab") as output:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "merchstore", "serve", self.name],
@@ -145,9 +147,16 @@ class ServiceProcess:
         except OSError:
             return ""
 
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
+    def request_stop(self) -> None:
+        """SIGTERM, once (a second one would cut the graceful shutdown short)."""
+        if self.process is not None and self.process.poll() is None and not self._stopping:
+            self._stopping = True
             self.process.send_signal(signal.SIGTERM)
+
+    def stop(self) -> None:
+        """SIGTERM (unless already sent) and wait; SIGKILL after 20 s."""
+        if self.process is not None and self.process.poll() is None:
+            self.request_stop()
             try:
                 self.process.wait(20)
             except subprocess.TimeoutExpired:
