@@ -212,9 +212,8 @@ def measure_all(seconds: int, servers: BenchServers, hello_url: str) -> None:
         [
             "With storage consuming, the receiver, storage, PostgreSQL, the broker and wrk share"
             " the same cores; hello runs in the same turn with storage idle.",
-            "POST -> row latency is bounded below by kafka.fetch_wait_max_ms (500 ms by"
-            " default) on the embedded broker, which answers a waiting fetch only then;"
-            " MERCHSTORE_KAFKA__FETCH_WAIT_MAX_MS=20 gives a p50 near 10-20 ms.",
+            "POST -> row latency is bounded below by storage.fetch_wait_max_ms (20 ms by"
+            " default) on the embedded broker, which answers a waiting fetch only then.",
         ],
     )
 

@@ -181,6 +181,16 @@ class StorageSettings(ServiceSettings):
     batch_size: int = Field(500, ge=1, description="Events per PostgreSQL transaction, at most.")
     pool_min_size: int = Field(1, ge=0)
     pool_max_size: int = Field(8, ge=1)
+    fetch_wait_max_ms: int = Field(
+        20,
+        ge=0,
+        le=10_000,
+        description=(
+            "storage's own kafka.fetch_wait_max_ms: it is on the path from a player's action to "
+            "the statistics, so on the embedded broker it asks again every 20 ms (a stored row "
+            "within about 20 ms of the answer) where the other consumers wait longer."
+        ),
+    )
 
 
 class ProcessorSettings(ServiceSettings):
