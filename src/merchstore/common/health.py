@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Annotated, Literal, cast
+from typing import Annotated, Literal
 
 import grpc
 import httpx
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+
+from merchstore.common.dependencies import app_state
 
 ReadinessCheck = Callable[[], str | None]
 """Returns None when the service is ready, otherwise why it is not."""
@@ -20,11 +22,6 @@ ReadinessCheck = Callable[[], str | None]
 def not_started() -> str | None:
     """The readiness of an application nothing has started: never ready."""
     return "not started"
-
-
-async def readiness_check(request: Request) -> ReadinessCheck:
-    """The readiness check of the application serving ``request`` (``app.state.is_ready``)."""
-    return cast(ReadinessCheck, request.app.state.is_ready)
 
 
 health_router = APIRouter(tags=["health"])
@@ -36,7 +33,9 @@ health_router = APIRouter(tags=["health"])
     summary="Readiness of this service",
     responses={503: {"description": "Not ready yet; `detail` says why"}},
 )
-async def get_health(is_ready: Annotated[ReadinessCheck, Depends(readiness_check)]) -> JSONResponse:
+async def get_health(
+    is_ready: Annotated[ReadinessCheck, Depends(app_state("is_ready"))],
+) -> JSONResponse:
     """200 `{"status": "ok"}` when the service is ready, else 503 with `detail` saying why."""
     reason = is_ready()
     if reason is None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from importlib import resources
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
+from merchstore.common.dependencies import app_state
 from merchstore.common.health import ReadinessCheck, not_started
 from merchstore.common.http_errors import VALIDATION_ERROR_RESPONSES
 from merchstore.common.http_service import service_app
@@ -26,18 +27,8 @@ def render_page(refresh_seconds: float) -> str:
     return template.replace("{{refresh_ms}}", str(int(refresh_seconds * 1000)))
 
 
-async def page_html(request: Request) -> str:
-    """The page of this application (``app.state.page``)."""
-    return cast(str, request.app.state.page)
-
-
-async def latest_overview(request: Request) -> LatestOverview:
-    """Where this application finds its latest overview (``app.state.overview``)."""
-    return cast(LatestOverview, request.app.state.overview)
-
-
-Page = Annotated[str, Depends(page_html)]
-Overview = Annotated[LatestOverview, Depends(latest_overview)]
+Page = Annotated[str, Depends(app_state("page"))]
+Overview = Annotated[LatestOverview, Depends(app_state("overview"))]
 
 router = APIRouter(responses=VALIDATION_ERROR_RESPONSES, tags=["dashboard"])
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Query
 from pydantic import BaseModel, Field
 
+from merchstore.common.dependencies import app_state
 from merchstore.common.event_log import SEED_CODES
 from merchstore.common.health import ReadinessCheck, not_started
 from merchstore.common.http_errors import VALIDATION_ERROR_RESPONSES
@@ -27,12 +28,7 @@ class EventLogEntry(BaseModel):
     offset: int
 
 
-async def event_log_store(request: Request) -> EventLogStore:
-    """The stored messages and counts of this application (``app.state.store``)."""
-    return cast(EventLogStore, request.app.state.store)
-
-
-Store = Annotated[EventLogStore, Depends(event_log_store)]
+Store = Annotated[EventLogStore, Depends(app_state("store"))]
 
 router = APIRouter(responses=VALIDATION_ERROR_RESPONSES, tags=["event log"])
 _EXAMPLE = {code: 0 for code in SEED_CODES}

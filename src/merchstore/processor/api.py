@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Protocol, cast
+from typing import Annotated, Any, Protocol
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException
 from pydantic import BaseModel, Field
 
+from merchstore.common.dependencies import app_state
 from merchstore.common.health import ReadinessCheck, not_started
 from merchstore.common.http_errors import VALIDATION_ERROR_RESPONSES
 from merchstore.common.http_service import service_app
@@ -64,12 +65,7 @@ class StatisticsService(Protocol):
         ...
 
 
-async def statistics_service(request: Request) -> StatisticsService:
-    """The statistics of this application (``app.state.statistics``)."""
-    return cast(StatisticsService, request.app.state.statistics)
-
-
-Service = Annotated[StatisticsService, Depends(statistics_service)]
+Service = Annotated[StatisticsService, Depends(app_state("statistics"))]
 
 router = APIRouter(responses=VALIDATION_ERROR_RESPONSES, tags=["statistics"])
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from merchstore.common.dependencies import app_state
 from merchstore.common.domain_events import DomainEvent, MetadataValue
 from merchstore.common.health import ReadinessCheck, not_started
 from merchstore.common.http_errors import VALIDATION_ERROR_RESPONSES
@@ -43,12 +44,7 @@ UNAVAILABLE: dict[int | str, dict[str, Any]] = {
 }
 
 
-async def event_publisher(request: Request) -> PublishEvent:
-    """How this application publishes an event (``app.state.publish``, set by its entry point)."""
-    return cast(PublishEvent, request.app.state.publish)
-
-
-Publish = Annotated[PublishEvent, Depends(event_publisher)]
+Publish = Annotated[PublishEvent, Depends(app_state("publish"))]
 
 router = APIRouter(responses=VALIDATION_ERROR_RESPONSES, tags=["game events"])
 

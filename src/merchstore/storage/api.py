@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import AwareDatetime, BaseModel, Field
 
+from merchstore.common.dependencies import app_state
 from merchstore.common.domain_events import MetadataValue
 from merchstore.common.health import ReadinessCheck, not_started
 from merchstore.common.http_errors import VALIDATION_ERROR_RESPONSES
@@ -40,12 +41,7 @@ class EventCount(BaseModel):
     dead_letters: int
 
 
-async def event_repository(request: Request) -> EventRepository:
-    """The stored events of this application (``app.state.repository``)."""
-    return cast(EventRepository, request.app.state.repository)
-
-
-Events = Annotated[EventRepository, Depends(event_repository)]
+Events = Annotated[EventRepository, Depends(app_state("repository"))]
 
 router = APIRouter(responses=VALIDATION_ERROR_RESPONSES, tags=["events"])
 

@@ -8,35 +8,23 @@ The entry point puts the parts in ``app.state``; routes name them by type (``sto
 
 from __future__ import annotations
 
-from typing import Annotated, cast
+from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from merchstore.common.dependencies import app_state
 from merchstore.store_api import schemas
 from merchstore.store_api.db_client import StoreCallFailed, StoreDataClient, StoreFailure
 from merchstore.store_api.product_cache import ProductCache
 from merchstore.store_api.security import InvalidToken, TokenIssuer
 
-
-async def store_client(request: Request) -> StoreDataClient:
-    """The db-service client of this application (``app.state.store``)."""
-    return cast(StoreDataClient, request.app.state.store)
-
-
-async def product_cache(request: Request) -> ProductCache:
-    """The product answers this replica keeps for a moment (``app.state.product_cache``)."""
-    return cast(ProductCache, request.app.state.product_cache)
-
-
-async def token_issuer(request: Request) -> TokenIssuer:
-    """The token issuer of this deployment (``app.state.tokens``)."""
-    return cast(TokenIssuer, request.app.state.tokens)
-
-
-Store = Annotated[StoreDataClient, Depends(store_client)]
-Products = Annotated[ProductCache, Depends(product_cache)]
-Tokens = Annotated[TokenIssuer, Depends(token_issuer)]
+Store = Annotated[StoreDataClient, Depends(app_state("store"))]
+"""The db-service client (created inside the server's event loop, which gRPC channels need)."""
+Products = Annotated[ProductCache, Depends(app_state("product_cache"))]
+"""The product answers this replica keeps for a moment."""
+Tokens = Annotated[TokenIssuer, Depends(app_state("tokens"))]
+"""This deployment's token issuer."""
 
 _bearer = HTTPBearer(auto_error=False, description="A token from POST /users/login")
 
