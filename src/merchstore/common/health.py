@@ -118,7 +118,7 @@ def check_health(
             reply = health_pb2_grpc.HealthStub(channel).Check(_CHECK, timeout=timeout_s)
         return _grpc_answer(reply)
     except (httpx.HTTPError, grpc.RpcError) as error:
-        return HealthAnswer(False, type(error).__name__)
+        return HealthAnswer(False, f"no answer ({type(error).__name__})")
 
 
 async def check_health_async(
@@ -140,4 +140,4 @@ async def check_health_async(
         reply = await health_pb2_grpc.HealthStub(channel).Check(_CHECK, timeout=timeout_s)
         return _grpc_answer(reply)
     except (httpx.HTTPError, grpc.RpcError) as error:
-        return HealthAnswer(False, type(error).__name__)
+        return HealthAnswer(False, f"no answer ({type(error).__name__})")

@@ -189,6 +189,8 @@ def test_numbers_change_live_and_a_down_service_shows_as_down(
     services.process("event-logger").stop()
     event_logger_status = "tr[data-service='event-logger'] [data-status]"
     wait.until(lambda d: text_of(d, event_logger_status) == "✗ down")
+    # Why, in words on the page (for a stalled consumer, the detail of its 503).
+    assert text_of(browser, "tr[data-service='event-logger'] [data-detail]") != ""
     assert text_of(browser, "#stat-total") != "", "the rest of the page still shows"
     assert "Event logger unavailable" in text_of(browser, "#event-log-notice")
     wait.until(lambda d: "event-logger" in text_of(d, "#consumers-notice"))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import threading
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +14,7 @@ import pytest
 from merchstore.common.config import load_settings
 from merchstore.runtime.load_balancer import local_nginx_config
 from tests.conftest import ServiceLauncher
+from tests.support.load import SteadyLoad
 from tests.support.processes import ServiceProcess, free_port, service_ready, wait_until
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -79,33 +79,16 @@ def test_a_replica_killed_under_load_fails_no_request(
     balanced: tuple[str, list[ServiceProcess]],
 ) -> None:
     url, replicas = balanced
-    statuses: list[int | str] = []
-    stop = threading.Event()
-
-    def load() -> None:
-        with httpx.Client(base_url=url, timeout=10) as client:
-            while not stop.is_set():
-                try:
-                    statuses.append(client.get("/products").status_code)
-                except httpx.HTTPError as error:
-                    statuses.append(repr(error))
-
-    workers = [threading.Thread(target=load) for _ in range(4)]
-    for worker in workers:
-        worker.start()
-    wait_until(lambda: len(statuses) >= 50, 30, "both replicas answering under load")
-    replicas[0].kill()
-    answered_before_the_kill = len(statuses)
-    wait_until(
-        lambda: len(statuses) >= answered_before_the_kill + 500,
-        30,
-        "500 more answers with one replica dead",
-    )
-    stop.set()
-    for worker in workers:
-        worker.join()
-    assert len(statuses) > 50
-    assert set(statuses) == {200}, Counter(statuses)
+    with SteadyLoad(url, "/products", clients=4) as load:
+        wait_until(lambda: load.answered >= 50, 30, "both replicas answering under load")
+        replicas[0].kill()
+        answered_before_the_kill = load.answered
+        wait_until(
+            lambda: load.answered >= answered_before_the_kill + 500,
+            30,
+            "500 more answers with one replica dead",
+        )
+    assert set(load.statuses) == {200}, load.outcomes()
     assert set(served_by(url, 10)) == {"store-api-2"}
 
     replicas[0].start()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +19,7 @@ from merchstore.protos import logging_pb2, logging_pb2_grpc
 from tests.conftest import ServiceLauncher
 from tests.support.broker import PrivateBroker
 from tests.support.kafka import read_topic
+from tests.support.load import SteadyLoad
 from tests.support.processes import wait_until
 
 CONTRACT_FIELDS = {"level", "service_name", "message", "timestamp", "trace_id"}
@@ -140,27 +140,16 @@ def test_store_api_keeps_answering_while_logging_service_is_killed(
     logging_service = services.start("logging-service")
     services.start("db-service")
     store = services.start("store-api")
-    statuses: list[int] = []
-    stop = threading.Event()
-
-    def load() -> None:
-        with httpx.Client(base_url=store.url, timeout=10) as client:
-            while not stop.is_set():
-                statuses.append(client.get("/products").status_code)
-
-    worker = threading.Thread(target=load)
-    worker.start()
-    wait_until(lambda: len(statuses) >= 20, 30, "store-api answering under load")
-    logging_service.kill()
-    answered_before_the_kill = len(statuses)
-    wait_until(
-        lambda: len(statuses) >= answered_before_the_kill + 200,
-        30,
-        "200 more answers with logging-service dead",
-    )
-    stop.set()
-    worker.join()
-    assert statuses and set(statuses) == {200}
+    with SteadyLoad(store.url, "/products") as load:
+        wait_until(lambda: load.answered >= 20, 30, "store-api answering under load")
+        logging_service.kill()
+        answered_before_the_kill = load.answered
+        wait_until(
+            lambda: load.answered >= answered_before_the_kill + 200,
+            30,
+            "200 more answers with logging-service dead",
+        )
+    assert set(load.statuses) == {200}, load.outcomes()
 
     logging_service.start()
     httpx.get(f"{store.url}/products", headers={"X-Request-ID": "after-restart"})

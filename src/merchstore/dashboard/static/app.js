@@ -79,9 +79,20 @@ function renderServices(services) {
     row.dataset.service = service.name;
     cell(row, service.name);
     const up = service.status === "up";
-    const status = cell(row, up ? "✓ up" : "✗ down", up ? "status-up" : "status-down");
-    status.dataset.status = service.status;
-    if (!up && service.detail) status.title = service.detail;
+    const status = cell(row, "", up ? "status-up" : "status-down");
+    const state = document.createElement("span");
+    state.textContent = up ? "✓ up" : "✗ down";
+    state.dataset.status = service.status;
+    status.append(state);
+    if (!up && service.detail) {
+      // Why it is down, as the service said it (a stalled consumer's 503 detail) or as the
+      // probe found it (no answer at all).
+      const reason = document.createElement("small");
+      reason.className = "detail";
+      reason.dataset.detail = "";
+      reason.textContent = service.detail;
+      status.append(reason);
+    }
     cell(row, up ? duration(service.uptime_seconds) : "–", "number").dataset.uptime = service.uptime_seconds ?? "";
     cell(row, ago(service.seconds_since_ok));
   }
