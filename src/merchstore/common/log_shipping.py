@@ -126,6 +126,7 @@ class LogShippingHandler(logging.Handler):
         First the lines a broken stream left, then new ones, within the stream's bounds.
         """
         opened = time.monotonic()
+        last_batch_at = float("-inf")
         while True:
             with self._lock:
                 if broken.is_set():
@@ -146,6 +147,18 @@ class LogShippingHandler(logging.Handler):
                     return  # close(): end the stream to receive its summary
                 self._closing.wait(SHIP_EVERY_S)
                 continue
+            # At most one batch every SHIP_EVERY_S, unless a full one is waiting: each stream
+            # message is a round of work for gRPC on the service's own cores, so a busy
+            # service ships a few full batches rather than a stream of small ones.
+            since_last = time.monotonic() - last_batch_at
+            if (
+                len(self._queue) < LINES_PER_BATCH
+                and since_last < SHIP_EVERY_S
+                and not self._closing.is_set()
+            ):
+                self._closing.wait(SHIP_EVERY_S - since_last)
+                continue
+            last_batch_at = time.monotonic()
             # Whatever is queued goes in one batch: one stream message.
             room = min(LINES_PER_BATCH, self._lines_per_stream - len(self._unacknowledged))
             lines = [self._queue.popleft() for _ in range(min(room, len(self._queue)))]
