@@ -28,6 +28,7 @@ from bench.harness import BenchServers, embedded_servers, hello_ceiling
 from bench.report import Curve, Goal, interleaved, median_by, save
 from bench.wrk import LoadResult, post_load, require_wrk
 from merchstore.common.topics import ensure_topics
+from merchstore.services import find_service
 from tests.support.processes import ServiceProcess, free_port
 
 BODY = '{"user_id": "7", "metadata": {"sword_type": "katana", "price": "9.99"}}'
@@ -90,8 +91,7 @@ def load_with_storage(
 def start(name: str, servers: BenchServers, **extra: str) -> ServiceProcess:
     """A service of this run on a port of its own."""
     port = free_port()
-    variable = f"MERCHSTORE_{name.upper().replace('-', '_')}__PORT"
-    env = servers.service_env(**{variable: str(port)}, **extra)
+    env = servers.service_env(**{find_service(name).port_setting: str(port)}, **extra)
     return ServiceProcess(name, env, port, servers.work / f"{name}.out").start()
 
 
