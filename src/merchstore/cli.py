@@ -138,6 +138,11 @@ def health(service: str | None) -> None:
     sys.exit(0 if healthy else 1)
 
 
+def _note(line: str) -> None:
+    """A note about a command itself, on stderr, so that stdout holds only what it prints."""
+    click.echo(f"merchstore: {line}", err=True)
+
+
 @main.command()
 def status() -> None:
     """Print the health of every service of a running system; exit 1 unless all are ready."""
@@ -258,6 +263,7 @@ def logs_tail(
                 service=service,
                 stop=stop,
                 echo=lambda line: click.echo(line),
+                note=_note,
                 colour=sys.stdout.isatty() and not as_json,
                 min_level=level.upper() if level else None,
                 trace=trace,
@@ -307,6 +313,7 @@ def events_tail(
                 from_beginning=from_beginning,
                 stop=stop,
                 echo=lambda line: click.echo(line),
+                note=_note,
                 max_messages=max_messages,
                 as_json=as_json,
                 event_type=event_type,

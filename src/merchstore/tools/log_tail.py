@@ -100,16 +100,21 @@ def tail_logs(
     trace: str | None = None,
     max_messages: int | None = None,
     as_json: bool = False,
+    note: Callable[[str], None] | None = None,
 ) -> None:
     """Print and save every ``log-channel`` message until ``stop`` is set (or ``max_messages``).
 
-    The filters choose what is printed and saved.
+    The filters choose what is printed and saved; ``note`` hears when the tail is following.
     """
     shown = 0
     files = HourlyFiles(settings.data_path("logs"))
     try:
         for message in follow_topic(
-            settings, settings.topics.log_channel, from_beginning=from_beginning, stop=stop
+            settings,
+            settings.topics.log_channel,
+            from_beginning=from_beginning,
+            stop=stop,
+            note=note,
         ):
             raw = (message.value() or b"").decode("utf-8", errors="replace")
             try:

@@ -20,6 +20,7 @@ def follow_topic(
     from_beginning: bool,
     stop: threading.Event,
     timeout_s: float = 10.0,
+    note: Callable[[str], None] | None = None,
 ) -> Iterator[Message]:
     """Yield every message of ``topic`` (all partitions), from now or from the beginning.
 
@@ -45,6 +46,9 @@ def follow_topic(
                 for p in found
             ]
         consumer.assign(partitions)
+        if note is not None:
+            since = "the beginning" if from_beginning else "now"
+            note(f"following {topic} ({len(partitions)} partition(s)) from {since}; Ctrl-C stops")
         while not stop.is_set():
             for message in consumer.consume(100, 0.5):
                 error = message.error()
@@ -89,14 +93,18 @@ def tail_topic(
     max_messages: int | None = None,
     as_json: bool = False,
     event_type: str | None = None,
+    note: Callable[[str], None] | None = None,
 ) -> None:
     """Print each message of ``topic`` until ``stop`` is set or ``max_messages`` were shown.
 
     ``as_json`` prints the value alone (one JSON document per line, for ``jq``);
-    ``event_type`` keeps only domain events of that type.
+    ``event_type`` keeps only domain events of that type; ``note`` hears, once, that the
+    tail is following the topic (a message sent after that is shown).
     """
     shown = 0
-    for message in follow_topic(settings, topic, from_beginning=from_beginning, stop=stop):
+    for message in follow_topic(
+        settings, topic, from_beginning=from_beginning, stop=stop, note=note
+    ):
         if event_type is not None and not has_event_type(message, event_type):
             continue
         if as_json:

@@ -14,7 +14,6 @@ import httpx
 import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
-from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.wait import WebDriverWait
 
@@ -51,8 +50,31 @@ def browser(tmp_path: Path) -> Iterator[WebDriver]:
 
 
 def text_of(driver: WebDriver, css: str) -> str:
-    elements = driver.find_elements(By.CSS_SELECTOR, css)
-    return elements[0].text if elements else ""
+    """The text of the first element matching ``css``, read in the page in one step.
+
+    The page rebuilds its tables on every refresh, so an element found first and read after
+    may already be gone.
+    """
+    return cast(
+        str,
+        driver.execute_script(
+            "const e = document.querySelector(arguments[0]); return e ? e.innerText.trim() : '';",
+            css,
+        ),
+    )
+
+
+def service_rows(driver: WebDriver) -> list[dict[str, str]]:
+    """The health table as the page shows it now: name, status text and uptime of each row."""
+    return cast(
+        list[dict[str, str]],
+        driver.execute_script(
+            "return Array.from(document.querySelectorAll('#services-body tr')).map(r => ({"
+            " name: r.dataset.service,"
+            " status: r.querySelector('[data-status]').innerText.trim(),"
+            " uptime: r.querySelector('[data-uptime]').dataset.uptime }));"
+        ),
+    )
 
 
 def chart(driver: WebDriver, canvas_id: str) -> dict[str, Any]:
@@ -164,17 +186,9 @@ def test_numbers_change_live_and_a_down_service_shows_as_down(
         assert any(label.startswith("lag: ") for label in consumers["legend"]), consumers
         assert any(label.startswith("set aside: ") for label in consumers["legend"]), consumers
         assert consumers["x_type"] == "time" and consumers["y_title"] == "messages"
-        statuses = {
-            row.get_attribute("data-service"): row.find_element(
-                By.CSS_SELECTOR, "[data-status]"
-            ).text
-            for row in browser.find_elements(By.CSS_SELECTOR, "#services-body tr")
-        }
-        assert set(statuses.values()) == {"✓ up"}, statuses
-        uptimes = [
-            cell.get_attribute("data-uptime")
-            for cell in browser.find_elements(By.CSS_SELECTOR, "#services-body [data-uptime]")
-        ]
+        rows = service_rows(browser)
+        assert {row["status"] for row in rows} == {"✓ up"}, rows
+        uptimes = [row["uptime"] for row in rows]
         assert len(uptimes) == 7 and all(float(u) > 0 for u in uptimes), uptimes
         if os.environ.get("MERCHSTORE_SCREENSHOT_DIR"):
             time.sleep(45)  # the README's picture: a few dozen seconds of steady traffic

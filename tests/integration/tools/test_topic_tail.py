@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -26,15 +27,25 @@ class Tail:
             [sys.executable, "-m", "merchstore", "events", "tail", *arguments],
             env={**os.environ, "MERCHSTORE_KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers},
             stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
         )
         self.lines: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
+        self.notes: queue.Queue[str] = queue.Queue()
+        assert self.process.stdout is not None and self.process.stderr is not None
+        for stream, lines in ((self.process.stdout, self.lines), (self.process.stderr, self.notes)):
+            threading.Thread(target=self._read, args=(stream, lines), daemon=True).start()
 
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.put(line.rstrip("\n"))
+    @staticmethod
+    def _read(stream: IO[str], lines: queue.Queue[str]) -> None:
+        for line in stream:
+            lines.put(line.rstrip("\n"))
+
+    def wait_following(self, timeout_s: float = 30) -> str:
+        """The tail's note (on stderr) that it follows the topic: what is sent next, it shows."""
+        note = self.notes.get(timeout=timeout_s)
+        assert "following" in note, note
+        return note
 
     def next_lines(self, count: int, timeout_s: float = 30) -> list[str]:
         return [self.lines.get(timeout=timeout_s) for _ in range(count)]
@@ -63,8 +74,7 @@ def test_without_from_beginning_prints_only_new_messages(settings: Settings) -> 
     produce_all(settings.bootstrap_servers, topic, [b"old"] * 5)
     tail = Tail(settings, "--topic", topic)
     try:
-        # Give the tail time to position itself before producing the new message.
-        threading.Event().wait(3)
+        assert "from now" in tail.wait_following()
         produce_all(settings.bootstrap_servers, topic, [b"new"], key=b"user-1")
         assert tail.next_lines(1)[0].endswith("key=user-1 new")
         assert tail.lines.empty()
