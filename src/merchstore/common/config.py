@@ -78,6 +78,16 @@ class KafkaSettings(_Section):
         ),
     )
     request_timeout_s: float = Field(10.0, gt=0)
+    reconnect_backoff_max_ms: int = Field(
+        1000,
+        ge=100,
+        le=60_000,
+        description=(
+            "The longest a client waits between attempts to reach a broker it lost. Short, so a "
+            "restarted broker is used again within about a second (librdkafka's default, 10 s, "
+            "left orders waiting in the outbox that long)."
+        ),
+    )
     stall_after_s: float = Field(
         30.0,
         gt=0,

@@ -86,6 +86,7 @@ def client_config(settings: Settings, **overrides: Any) -> dict[str, Any]:
     """Settings common to every Kafka client of merchstore."""
     config: dict[str, Any] = {
         "bootstrap.servers": settings.bootstrap_servers,
+        "reconnect.backoff.max.ms": settings.kafka.reconnect_backoff_max_ms,
         "logger": client_log,
     }
     config.update(overrides)

@@ -104,13 +104,23 @@ class OutboxRelay:
                 [OutgoingMessage(*row) for row in rows], send, set_aside, OUTBOX_POISON_POLICY
             )
         finally:
-            # Whatever the broker acknowledged is marked, even if others in the batch failed.
-            if acknowledged:
-                async with self._pool.connection() as connection:
+            async with self._pool.connection() as connection:
+                # Whatever the broker acknowledged is marked, even if others in the batch failed.
+                if acknowledged:
                     await connection.execute(
                         "UPDATE outbox SET sent_at = now(), claimed_until = NULL"
                         " WHERE id = ANY(%s)",
                         (sorted(acknowledged),),
+                    )
+                # The rest go back at once, for the next attempt: left to their lease, orders
+                # placed during a broker outage waited up to the lease after it ended. (The
+                # lease is for a relay that dies holding them.)
+                unsent = sorted({row[0] for row in rows} - acknowledged)
+                if unsent:
+                    await connection.execute(
+                        "UPDATE outbox SET claimed_until = NULL"
+                        " WHERE id = ANY(%s) AND sent_at IS NULL AND failed_at IS NULL",
+                        (unsent,),
                     )
         self.sent += len(acknowledged)
         self.progress.succeeded(len(acknowledged), set_aside_count)
