@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import socket
 import subprocess
 import time
@@ -167,10 +168,14 @@ class EmbeddedBroker:
                     ) from None
 
     def stop(self, timeout_s: float = 5.0) -> None:
-        """SIGTERM the broker, SIGKILL it if it has not exited within ``timeout_s``."""
+        """Stop the broker (SIGINT), SIGKILL it if it has not exited within ``timeout_s``.
+
+        tansu stops at once on SIGINT, its Ctrl-C; on SIGTERM it waits 5 s for connected
+        clients first. It keeps everything in memory, so there is nothing to flush either way.
+        """
         if self._process is None:
             return
-        self._process.terminate()
+        self._process.send_signal(signal.SIGINT)
         try:
             self._process.wait(timeout_s)
         except subprocess.TimeoutExpired:
