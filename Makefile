@@ -10,7 +10,7 @@ GENERATED := $(PROTOS:protos/%.proto=src/%_pb2.py)
 DASHBOARD := src/merchstore/dashboard
 VENDOR    := $(DASHBOARD)/static/vendor
 
-.PHONY: run test test-fast install system-packages protos dashboard-assets openapi bench bench-event-logger bench-pipeline bench-store bench-logging bench-scale bench-summary wrk clean
+.PHONY: run test test-fast typecheck suite install system-packages protos dashboard-assets openapi bench bench-event-logger bench-pipeline bench-store bench-logging bench-scale bench-summary wrk clean
 
 run: install
 	-scripts/install-system-packages kcat
@@ -24,7 +24,13 @@ TEST_WORKERS ?= 6
 test: install system-packages
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(MAKE) --no-print-directory -j2 typecheck suite
+
+# The type check runs beside the suite (make test starts both), on the cores the suite leaves.
+typecheck: install
 	$(BIN)/mypy
+
+suite: install system-packages
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal
 
 # The bottom of the test pyramid only: no server, no process, no network (seconds, not minutes).
