@@ -75,9 +75,18 @@ def test_requests_are_spread_over_both_replicas(balanced: tuple[str, list[Servic
     assert answer.headers["X-Request-ID"] == "trace-123"
 
 
-def test_a_replica_killed_under_load_fails_no_request(
+CUT_SHORT = "peer closed connection without sending complete message body"
+"""What a client sees of an answer its replica was writing when it died."""
+
+
+def test_a_replica_killed_under_load_loses_only_the_answer_it_was_writing(
     balanced: tuple[str, list[ServiceProcess]],
 ) -> None:
+    """NGINX sends every request the dead replica did not start answering to the other one.
+
+    An answer the replica was in the middle of writing (headers sent, body not yet) is cut
+    short, and nothing can retry it: at most one per client, and never any other error.
+    """
     url, replicas = balanced
     with SteadyLoad(url, "/products", clients=4) as load:
         wait_until(lambda: load.answered >= 50, 30, "both replicas answering under load")
@@ -88,7 +97,9 @@ def test_a_replica_killed_under_load_fails_no_request(
             30,
             "500 more answers with one replica dead",
         )
-    assert set(load.statuses) == {200}, load.outcomes()
+    cut_short = [s for s in load.statuses if isinstance(s, str) and CUT_SHORT in s]
+    others = [s for s in load.statuses if s != 200 and s not in cut_short]
+    assert not others and len(cut_short) <= 4, load.outcomes()
     assert set(served_by(url, 10)) == {"store-api-2"}
 
     replicas[0].start()
