@@ -16,11 +16,16 @@ from merchstore.common.postgres import DatabaseUnavailable
 from merchstore.services import SERVICES
 
 
+def _note(line: str) -> None:
+    """A note about a command itself, on stderr, so that stdout holds only what it prints."""
+    click.echo(f"merchstore: {line}", err=True)
+
+
 def _settings(**overrides: object) -> Settings:
     try:
         return load_settings(**{k: v for k, v in overrides.items() if v is not None})
     except ConfigError as error:
-        click.echo(f"merchstore: {error}", err=True)
+        _note(str(error))
         sys.exit(2)
 
 
@@ -39,7 +44,7 @@ def _tail_settings(data_dir: Path | None) -> Settings:
         )
         check_broker(settings, timeout_s=10.0)
     except (ConfigError, BrokerUnavailable) as error:
-        click.echo(f"merchstore: {error}", err=True)
+        _note(str(error))
         sys.exit(1)
     return settings
 
@@ -122,41 +127,27 @@ def openapi(service: str) -> None:
 @click.argument("service", type=SERVICE_NAMES, required=False, envvar="MERCHSTORE_SERVICE")
 def health(service: str | None) -> None:
     """Exit 0 if SERVICE (or $MERCHSTORE_SERVICE) answers its health check as ready, else 1."""
-    from merchstore.runtime.supervision import Program
     from merchstore.runtime.up import Member
     from merchstore.services import find_service
 
     if not service:
         raise click.UsageError("name a service, or set MERCHSTORE_SERVICE")
     spec = find_service(service)
-    endpoint = spec.endpoint(_settings())
-    # A service bound to every interface answers on loopback.
-    host = "127.0.0.1" if endpoint.host in ("0.0.0.0", "::") else endpoint.host
-    member = Member(Program.service(service), spec.protocol, host, endpoint.port, spec.port_setting)
+    member = Member.of_service(spec, _settings(), loopback=True)
     healthy = member.healthy()
     click.echo(f"{service}: {'ready' if healthy else 'not ready'} ({member.url})")
     sys.exit(0 if healthy else 1)
 
 
-def _note(line: str) -> None:
-    """A note about a command itself, on stderr, so that stdout holds only what it prints."""
-    click.echo(f"merchstore: {line}", err=True)
-
-
 @main.command()
 def status() -> None:
     """Print the health of every service of a running system; exit 1 unless all are ready."""
-    from merchstore.runtime.supervision import Program
     from merchstore.runtime.up import Member
 
     settings = _settings()
     all_ready = True
     for spec in SERVICES:
-        endpoint = spec.endpoint(settings)
-        host = "127.0.0.1" if endpoint.host in ("0.0.0.0", "::") else endpoint.host
-        member = Member(
-            Program.service(spec.name), spec.protocol, host, endpoint.port, spec.port_setting
-        )
+        member = Member.of_service(spec, settings, loopback=True)
         ready = member.healthy(timeout_s=2.0)
         all_ready = all_ready and ready
         click.echo(f"{spec.name:<16} {'ready' if ready else 'NOT READY':<10} {member.url}")
@@ -271,7 +262,7 @@ def logs_tail(
                 as_json=as_json,
             )
     except (ConfigError, LookupError) as error:
-        click.echo(f"merchstore: {error}", err=True)
+        _note(str(error))
         sys.exit(2)
 
 
@@ -319,5 +310,5 @@ def events_tail(
                 event_type=event_type,
             )
     except (ConfigError, LookupError) as error:
-        click.echo(f"merchstore: {error}", err=True)
+        _note(str(error))
         sys.exit(2)

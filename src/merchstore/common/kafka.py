@@ -389,6 +389,7 @@ class BatchConsumer:
         poll_timeout_s: float = 0.5,
         start_offsets: StartOffsets | None = None,
         retry_backoff_s: float = 0.5,
+        fetch_wait_max_ms: int | None = None,
         **overrides: Any,
     ) -> None:
         config = client_config(
@@ -401,7 +402,12 @@ class BatchConsumer:
                 # the beginning and keep their own position.
                 "auto.offset.reset": "earliest",
                 "session.timeout.ms": settings.kafka.session_timeout_ms,
-                "fetch.wait.max.ms": settings.kafka.fetch_wait_max_ms,
+                # A consumer on a latency path may wait less than kafka.fetch_wait_max_ms.
+                "fetch.wait.max.ms": (
+                    settings.kafka.fetch_wait_max_ms
+                    if fetch_wait_max_ms is None
+                    else fetch_wait_max_ms
+                ),
                 "isolation.level": "read_committed",
             },
         )

@@ -20,7 +20,7 @@ from merchstore.runtime.load_balancer import local_nginx_config
 from merchstore.runtime.prometheus import HEALTH_PATH as PROMETHEUS_HEALTH_PATH
 from merchstore.runtime.prometheus import local_prometheus_config
 from merchstore.runtime.supervision import Program, Supervisor
-from merchstore.services import SERVICES
+from merchstore.services import SERVICES, ServiceSpec
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,19 @@ class Member:
     port: int
     port_setting: str  # the environment variable that moves it, named when the port is taken
     health_path: str = "/health"
+
+    @classmethod
+    def of_service(cls, spec: ServiceSpec, settings: Settings, *, loopback: bool = False) -> Member:
+        """Service ``spec`` where ``settings`` put it.
+
+        With ``loopback``, a service bound to every interface is reached on 127.0.0.1.
+        """
+        endpoint = spec.endpoint(settings)
+        everywhere = endpoint.host in ("0.0.0.0", "::")
+        host = "127.0.0.1" if loopback and everywhere else endpoint.host
+        return cls(
+            Program.service(spec.name), spec.protocol, host, endpoint.port, spec.port_setting
+        )
 
     @property
     def url(self) -> str:
@@ -64,15 +77,7 @@ def plan_members(
         endpoint = spec.endpoint(settings)
         replicas = settings.store_api.replicas
         if spec.name != "store-api" or replicas == 1:
-            members.append(
-                Member(
-                    Program.service(spec.name),
-                    spec.protocol,
-                    endpoint.host,
-                    endpoint.port,
-                    spec.port_setting,
-                )
-            )
+            members.append(Member.of_service(spec, settings))
             continue
         ports = [endpoint.port + index for index in range(1, replicas + 1)]
         store_api_ports = ports

@@ -6,7 +6,6 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI
 
@@ -37,7 +36,6 @@ def build_app(settings: Settings) -> FastAPI:
 
     ingestor = EventIngestor(repository)
 
-    fetch_overrides: dict[str, Any] = {"fetch.wait.max.ms": settings.storage.fetch_wait_max_ms}
     consumer = BatchConsumer(
         settings,
         group_id=settings.storage.group_id,
@@ -46,7 +44,7 @@ def build_app(settings: Settings) -> FastAPI:
         set_aside=ingestor.set_aside,
         policy=STORAGE_POISON_POLICY,
         batch_size=settings.storage.batch_size,
-        **fetch_overrides,
+        fetch_wait_max_ms=settings.storage.fetch_wait_max_ms,
     )
     readiness = Readiness("connecting to PostgreSQL and Kafka", then=consumer.stalled)
 
