@@ -7,9 +7,11 @@ import sys
 from fastapi import FastAPI
 
 from merchstore.common.config import HttpSettings, ServiceSettings
+from merchstore.common.http_service import NO_NATIVE_TELEMETRY
 from merchstore.common.lifecycle import serve_http
 
-app = FastAPI()
+# Built as the services are: FastAPI's OpenTelemetry hooks off in both.
+app = FastAPI(telemetry=NO_NATIVE_TELEMETRY)
 
 
 @app.post("/hello", status_code=201)

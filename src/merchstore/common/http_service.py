@@ -5,11 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
+from fastapi.telemetry import TelemetryConfig
 
 from merchstore.common.health import ReadinessCheck, health_router, not_started
 from merchstore.common.http_errors import install_error_handlers
 from merchstore.common.metrics import add_metrics
 from merchstore.common.request_guard import RequestGuard
+
+NO_NATIVE_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
+"""FastAPI's own OpenTelemetry hooks, off: merchstore exports Prometheus metrics (``/metrics``)
+and trace ids in its logs, and the hooks would look up OpenTelemetry's global providers on every
+request of every service."""
 
 
 def service_app(
@@ -27,7 +33,13 @@ def service_app(
     ``is_ready`` (kept as ``app.state.is_ready``). Built without an entry point, the same
     application renders the service's OpenAPI document.
     """
-    app = FastAPI(title=f"merchstore {name}", description=description, version="1.0.0", **options)
+    app = FastAPI(
+        title=f"merchstore {name}",
+        description=description,
+        version="1.0.0",
+        telemetry=NO_NATIVE_TELEMETRY,
+        **options,
+    )
     app.state.is_ready = is_ready
     app.add_middleware(RequestGuard)
     add_metrics(app)

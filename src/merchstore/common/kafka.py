@@ -54,6 +54,10 @@ NOTHING_IS_PERMANENT = PoisonPolicy()
 """The default policy: every failure is retried (only ``Unfixable`` items are set aside)."""
 
 
+LOOP_POLL_INTERVAL_S = 0.001
+"""How often an event loop awaiting acknowledgements asks the client for delivery reports."""
+
+
 class DeliveryFailed(Exception):
     """The broker did not acknowledge a message (unreachable, timed out, or refused it)."""
 
@@ -122,8 +126,11 @@ def check_broker(settings: Settings, timeout_s: float | None = None) -> None:
 class KafkaProducer:
     """An idempotent producer whose sends complete when the broker acknowledged them.
 
-    One background thread serves delivery reports, so `send` is cheap and thread-safe and
-    batching is left to the Kafka client (``linger.ms``), never one flush per message.
+    Delivery reports are served by a background thread, so `send` is cheap and thread-safe and
+    batching is left to the Kafka client (``linger.ms``), never one flush per message. While an
+    event loop awaits acknowledgements (`send_async`), that loop serves the reports itself
+    instead: the client calls back into Python once per message, and from another thread each
+    call would have to take the interpreter lock from the busy loop.
     A fatal producer error, or deliveries timing out, fails the unacknowledged messages and
     replaces the client: a broker that lost its state (the memory-only embedded broker after a
     restart) no longer knows the idempotent producer's id, and only a new client gets a new one.
@@ -156,6 +163,12 @@ class KafkaProducer:
         self._closed = threading.Event()
         self.replacements = 0
         """How many times the client was replaced after a fatal error or timeouts."""
+        # The event loop serving delivery reports, how many of its sends await one, and the
+        # task serving them; the thread waits while a loop serves.
+        self._serving_loop: asyncio.AbstractEventLoop | None = None
+        self._awaited_on_serving_loop = 0
+        self._loop_server: asyncio.Task[None] | None = None
+        self._loop_stopped_serving = threading.Event()
         self._poller = threading.Thread(
             target=self._serve_delivery_reports, name=f"{client_id}-delivery", daemon=True
         )
@@ -171,25 +184,57 @@ class KafkaProducer:
 
     def _serve_delivery_reports(self) -> None:
         # This thread must outlive anything one report raises: every awaiting send relies on
-        # it for its answer (librdkafka delivers a report for each message by its timeout).
+        # it (or on the loop serving them) for its answer; librdkafka delivers a report for
+        # each message by its timeout.
         while not self._closed.is_set():
-            try:
-                self._producer.poll(0.1)
-            except KafkaException as error:
-                log.error("producer error: %s", error)
-                if error.args[0].fatal():
-                    self._fatal.set()
-            except Exception:
-                log.exception("serving delivery reports failed; going on")
-            self._hand_acks_to_loops()
+            if self._a_loop_serves():
+                self._loop_stopped_serving.wait(0.1)
+                continue
+            self._poll_reports(0.1)
             if self._fatal.is_set():
                 self._replace_producer()
 
+    def _a_loop_serves(self) -> bool:
+        # A loop closed without finishing its serving task (never the case under asyncio.run
+        # or uvicorn, which cancel their tasks) serves nothing any more.
+        loop = self._serving_loop
+        return loop is not None and not loop.is_closed()
+
+    def _poll_reports(self, timeout_s: float) -> None:
+        """Serve the delivery reports that arrive within ``timeout_s``, then hand them over."""
+        try:
+            self._producer.poll(timeout_s)
+        except KafkaException as error:
+            log.error("producer error: %s", error)
+            if error.args[0].fatal():
+                self._fatal.set()
+        except Exception:
+            log.exception("serving delivery reports failed; going on")
+        self._hand_acks_to_loops()
+
+    async def _serve_on_loop(self) -> None:
+        """Serve delivery reports on this loop while any of its sends awaits one."""
+        try:
+            while self._awaited_on_serving_loop and not self._closed.is_set():
+                self._poll_reports(0)
+                if self._fatal.is_set():
+                    # Replacing waits for the broken client's reports: not on the loop.
+                    await asyncio.to_thread(self._replace_producer)
+                await asyncio.sleep(LOOP_POLL_INTERVAL_S)
+        finally:
+            self._serving_loop = None
+            self._loop_server = None
+            self._loop_stopped_serving.set()
+
     def _hand_acks_to_loops(self) -> None:
-        # One wake-up per event loop for everything one poll acknowledged, not one per message.
+        # One wake-up per event loop for everything one poll acknowledged, not one per message;
+        # none for the loop doing the polling, which runs its acknowledgements at once.
         with self._acks_lock:
             batches, self._acks_for_loops = self._acks_for_loops, {}
         for loop, callbacks in batches.items():
+            if loop is self._serving_loop and loop is _running_loop():
+                _run_all(callbacks)
+                continue
             try:
                 loop.call_soon_threadsafe(_run_all, callbacks)
             except RuntimeError:
@@ -254,8 +299,19 @@ class KafkaProducer:
             if not future.done():
                 future.set_exception(error)
 
-        self._produce(topic, value, key, on_delivery, fail)
-        return await future
+        if not self._a_loop_serves():
+            self._serving_loop = loop
+            self._loop_stopped_serving.clear()
+            self._loop_server = loop.create_task(self._serve_on_loop())
+        counted = loop is self._serving_loop
+        if counted:
+            self._awaited_on_serving_loop += 1
+        try:
+            self._produce(topic, value, key, on_delivery, fail)
+            return await future
+        finally:
+            if counted:
+                self._awaited_on_serving_loop -= 1
 
     async def send_all_async(
         self,
@@ -357,6 +413,13 @@ class KafkaProducer:
         if remaining:
             log.warning("producer closed with %d unacknowledged message(s)", remaining)
         return remaining
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 def _run_all(callbacks: list[Callable[[], None]]) -> None:

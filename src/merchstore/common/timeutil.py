@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 def to_rfc3339(moment: datetime) -> str:
     """Format an aware datetime as e.g. ``2026-11-22T06:00:00.123Z``."""
-    utc = moment.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    # isoformat of a UTC time always ends in "+00:00"; it is several times faster than strftime.
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 def utc_now_rfc3339() -> str:

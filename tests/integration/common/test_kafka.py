@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Sequence
@@ -144,5 +145,74 @@ def test_producer_recovers_after_the_broker_lost_its_state(
             except DeliveryFailed:
                 assert time.monotonic() < deadline, "the producer never recovered"
         assert producer.replacements >= 1
+    finally:
+        producer.close(timeout_s=1)
+
+
+def test_an_event_loop_awaiting_acknowledgements_serves_them_itself(settings: Settings) -> None:
+    producer = KafkaProducer(settings, client_id="test")
+    served_on: list[str] = []
+    thread_sends: list[int | None] = []
+
+    def send_from_another_thread() -> None:
+        for value in range(20):
+            acknowledged = producer.send_and_wait(settings.topics.events, b"%d" % value)
+            thread_sends.append(acknowledged.offset())
+
+    async def main() -> None:
+        noted = asyncio.Event()
+        loop = asyncio.get_running_loop()
+
+        def note(error: object, message: object) -> None:
+            served_on.append(threading.current_thread().name)
+            loop.call_soon_threadsafe(noted.set)
+
+        async def send_until_noted() -> None:
+            while not noted.is_set():
+                await asyncio.gather(
+                    *(producer.send_async(settings.topics.events, b"async") for _ in range(20))
+                )
+
+        sending = asyncio.ensure_future(send_until_noted())
+        # Longer than the delivery thread's own wait, so it has handed over to the loop.
+        await asyncio.sleep(0.3)
+        producer.send_with_callback(settings.topics.events, b"noted", note)
+        await asyncio.gather(sending, asyncio.to_thread(send_from_another_thread))
+
+    try:
+        asyncio.run(main())
+        assert served_on == [threading.current_thread().name]
+        assert len(thread_sends) == 20 and all(offset is not None for offset in thread_sends)
+        # With no loop awaiting, the delivery thread serves reports again.
+        started = time.monotonic()
+        producer.send_and_wait(settings.topics.events, b"after the loop")
+        assert time.monotonic() - started < 5
+    finally:
+        assert producer.close() == 0
+
+
+def test_awaited_sends_fail_during_an_outage_and_succeed_after_it(
+    private_broker: PrivateBroker,
+) -> None:
+    broker, settings = private_broker, private_broker.settings
+    producer = KafkaProducer(settings, client_id="test", **{"message.timeout.ms": 2000})
+    topic = settings.topics.events
+
+    async def send() -> None:
+        await producer.send_async(topic, b"awaited")
+
+    try:
+        asyncio.run(send())
+        broker.stop()
+        with pytest.raises(DeliveryFailed):
+            asyncio.run(send())
+        broker.start()
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                asyncio.run(send())
+                break
+            except DeliveryFailed:
+                assert time.monotonic() < deadline, "awaited sends never recovered"
     finally:
         producer.close(timeout_s=1)
