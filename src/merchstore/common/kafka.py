@@ -17,6 +17,7 @@ from concurrent.futures import Future
 from typing import Any, NamedTuple
 
 from confluent_kafka import (
+    OFFSET_BEGINNING,
     Consumer,
     KafkaError,
     KafkaException,
@@ -514,8 +515,9 @@ class BatchConsumer:
                 stored = self._start_offsets(
                     partition.topic, self._topic_ids.get(partition.topic, ""), partition.partition
                 )
-                if stored is not None:
-                    partition.offset = stored
+                # Nothing stored: this handler has never seen the partition, whatever the
+                # group committed for an earlier store (a database started afresh).
+                partition.offset = OFFSET_BEGINNING if stored is None else stored
         consumer.assign(partitions)
         log.info(
             "assigned %s",

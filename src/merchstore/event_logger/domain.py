@@ -43,9 +43,9 @@ def parse_event_log_message(consumed: ConsumedMessage) -> EventLogRecord:
     service = body.get("service")
     sent_at = body.get("timestamp")
     return EventLogRecord(
-        code=code,
-        message=text if isinstance(text, str) else json.dumps(body),
-        service=service if isinstance(service, str) else None,
-        sent_at=sent_at if isinstance(sent_at, str) else None,
-        source=consumed,
+        code,
+        text if isinstance(text, str) else json.dumps(body),
+        service if isinstance(service, str) else None,
+        sent_at if isinstance(sent_at, str) else None,
+        consumed,
     )

@@ -24,10 +24,17 @@ _ID = re.compile(rb" id=(\d+) ")
 _TAIL_BYTES = 64 * 1024
 
 
+_NEEDS_ESCAPING = re.compile('[\x00-\x1f"\\\\]')
+"""What JSON string escaping (without ``ensure_ascii``) changes: controls, quotes, backslashes."""
+
+
 def format_line(record: StoredRecord) -> str:
     """One line: when, id, code, service, origin, and the message with newlines escaped."""
-    # JSON string escaping turns every control character (newlines included) into \\n, \\u001f.
-    message = json.dumps(record.message, ensure_ascii=False)[1:-1]
+    message = record.message
+    if _NEEDS_ESCAPING.search(message) is not None:
+        # JSON string escaping turns every control character (newlines included) into \\n,
+        # \\u001f; most messages have none, and are written as they are.
+        message = json.dumps(message, ensure_ascii=False)[1:-1]
     return (
         f"{record.written_at} id={record.id} code={record.code} service={record.service} "
         f"partition={record.partition} offset={record.offset} message={message}\n"

@@ -106,6 +106,35 @@ def test_ten_thousand_messages_counted_exactly(
     assert httpx.get(f"{event_logger.url}/event_stats").json() == stats(event_logger)
 
 
+def test_a_database_started_afresh_counts_the_topic_from_its_start(
+    event_logger: ServiceProcess, settings: Settings, service_env: dict[str, str]
+) -> None:
+    values, counts = event_log_values(300)
+    produce_all(settings.bootstrap_servers, settings.topics.event_log, values)
+    event_logger.start()
+    wait_for_total(event_logger, 300)
+    assert event_logger.terminate() == 0
+    # Same consumer group, which committed past every message, but another data directory.
+    fresh_dir = settings.data_dir / "afresh"
+    port = free_port()
+    afresh = ServiceProcess(
+        "event-logger",
+        {
+            **service_env,
+            "MERCHSTORE_EVENT_LOGGER__PORT": str(port),
+            "MERCHSTORE_DATA_DIR": str(fresh_dir),
+        },
+        port,
+        settings.data_dir / "event-logger-afresh.out",
+    )
+    try:
+        afresh.start()
+        wait_for_total(afresh, 300, timeout_s=60)
+        assert stats(afresh) == expected_stats(counts)
+    finally:
+        afresh.stop()
+
+
 def test_repeated_sigkill_loses_and_duplicates_nothing(
     event_logger: ServiceProcess, settings: Settings
 ) -> None:

@@ -6,11 +6,14 @@ import json
 import re
 from pathlib import Path
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from merchstore.common.consumed import ConsumedMessage
 from merchstore.event_logger.domain import parse_event_log_message
 from merchstore.event_logger.ingest import EventLogIngestor
-from merchstore.event_logger.record_file import RecordFile
-from merchstore.event_logger.store import EventLogStore
+from merchstore.event_logger.record_file import RecordFile, format_line
+from merchstore.event_logger.store import EventLogStore, StoredRecord
 
 
 def messages(start: int, stop: int, text: str = "m") -> list[ConsumedMessage]:
@@ -89,3 +92,11 @@ def test_a_log_file_of_an_earlier_version_is_not_written_again(tmp_path: Path) -
     EventLogIngestor(store, record_file).ingest(messages(3, 4))
     text = (tmp_path / "app.log").read_text()
     assert text.startswith(old_lines) and logged_ids(tmp_path / "app.log") == [4]
+
+
+@given(st.text())
+def test_a_message_is_written_as_its_json_string_escaping(text: str) -> None:
+    record = StoredRecord(7, "0001", text, "svc", None, "2026-11-30T00:00:00.000Z", 0, 6)
+    line = format_line(record)
+    assert line.endswith(f" message={json.dumps(text, ensure_ascii=False)[1:-1]}\n")
+    assert line.count("\n") == 1
