@@ -21,6 +21,9 @@ T = TypeVar("T")
 
 RESULTS = Path(__file__).parent / "results"
 REPEATS = 3
+GOAL_REPEATS = 5
+"""Turns for a goal whose two sides share this machine's two cores with the broker and wrk:
+their ratio moves most from one turn to the next, so it is the median of more turns."""
 
 
 def interleaved(runs: Mapping[str, Callable[[], T]], repeats: int = REPEATS) -> dict[str, list[T]]:

@@ -292,7 +292,11 @@ class KafkaProducer:
                 future.set_result(message)
 
         def on_delivery(error: KafkaError | None, message: Message) -> None:
-            # Runs on the delivery thread, inside poll(); delivered to the loop after it.
+            # Runs inside poll(): on the loop serving reports, settled at once; on the delivery
+            # thread (or a flush), handed to the loop after the poll.
+            if _running_loop() is loop:
+                resolve(error, message)
+                return
             with self._acks_lock:
                 self._acks_for_loops.setdefault(loop, []).append(lambda: resolve(error, message))
 

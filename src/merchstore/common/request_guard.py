@@ -101,6 +101,8 @@ def check_json_body(body: bytes) -> None:
 def check_target(path: str, query_string: bytes) -> None:
     """Check the decoded path and every query name and value."""
     check_text(path, "the path")
+    if not query_string:
+        return
     try:
         query = query_string.decode("utf-8")
     except UnicodeDecodeError:
