@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class ConsumedMessage:
+class ConsumedMessage(NamedTuple):
     """One message as read from Kafka, with where it was read from.
 
     ``topic_id`` is the broker's id of this incarnation of the topic: a topic deleted and
     created again, or a memory-only broker started again, has a new one, so positions kept
-    under the old id are never applied to the new log.
+    under the old id are never applied to the new log. A named tuple: one is built for every
+    consumed message, and a tuple is the cheapest to build.
     """
 
     topic: str

@@ -477,6 +477,10 @@ class BatchConsumer:
                     else fetch_wait_max_ms
                 ),
                 "isolation.level": "read_committed",
+                # Offsets are stored once a batch is handled, never when it is only taken, so
+                # the commit on the way out holds what was processed (a rewind included).
+                "enable.auto.offset.store": False,
+                "on_commit": _report_failed_commit,
             },
         )
         config.update(overrides)
@@ -543,6 +547,7 @@ class BatchConsumer:
                 if batch:
                     self._process(consumer, batch)
         finally:
+            self._commit_positions(consumer)
             consumer.close()
 
     def run_in_thread(self, name: str) -> threading.Thread:
@@ -568,12 +573,14 @@ class BatchConsumer:
         return batch
 
     def _process(self, consumer: Consumer, batch: list[Message]) -> None:
-        consumed = [
-            ConsumedMessage(
-                *message_position(m), m.value(), self._topic_ids.get(m.topic() or "", "")
+        consumed: list[ConsumedMessage] = []
+        for message in batch:
+            topic, partition, offset = message_position(message)
+            consumed.append(
+                ConsumedMessage(
+                    topic, partition, offset, message.value(), self._topic_ids.get(topic, "")
+                )
             )
-            for m in batch
-        ]
         try:
             set_aside = handle_or_set_aside(
                 consumed, self._handle_batch, self._set_aside, self._policy
@@ -595,13 +602,14 @@ class BatchConsumer:
         self.progress.succeeded(len(batch) - set_aside, set_aside)
         CONSUMED.labels(self._group_id).inc(len(batch) - set_aside)
         SET_ASIDE.labels(self._group_id).inc(set_aside)
-        self._commit(consumer, batch)
-        self._measure_lag(consumer, batch)
+        next_offsets = self.next_offsets(consumed)
+        self._commit(consumer, next_offsets)
+        self._measure_lag(consumer, next_offsets)
 
-    def _measure_lag(self, consumer: Consumer, batch: list[Message]) -> None:
+    def _measure_lag(self, consumer: Consumer, next_offsets: list[TopicPartition]) -> None:
         # The high watermark the last fetch reported (no request to the broker). The
         # embedded broker under-reports it after a multi-record batch, so there this reads low.
-        for position in self.next_offsets(batch):
+        for position in next_offsets:
             topic, partition = position.topic, position.partition
             try:
                 _, high = consumer.get_watermark_offsets(
@@ -615,12 +623,12 @@ class BatchConsumer:
                 )
 
     @staticmethod
-    def next_offsets(batch: list[Message]) -> list[TopicPartition]:
+    def next_offsets(batch: Sequence[ConsumedMessage]) -> list[TopicPartition]:
         """The offsets to commit after `batch`: one past the last message of each partition."""
         highest: dict[tuple[str, int], int] = {}
         for message in batch:
-            topic, partition, offset = message_position(message)
-            highest[(topic, partition)] = max(highest.get((topic, partition), -1), offset)
+            key = (message.topic, message.partition)
+            highest[key] = max(highest.get(key, -1), message.offset)
         return [
             TopicPartition(topic, part, offset + 1) for (topic, part), offset in highest.items()
         ]
@@ -639,13 +647,30 @@ class BatchConsumer:
                 # the last committed offset there, which is before this batch.
                 log.warning("cannot rewind %s[%d]: %s", topic, part, error)
 
-    def _commit(self, consumer: Consumer, batch: list[Message]) -> None:
+    @staticmethod
+    def _commit(consumer: Consumer, next_offsets: list[TopicPartition]) -> None:
+        # Not waited for: the batch's effects are durable, and a lost commit only means it is
+        # seen again, which every handler tolerates (idempotent or keeping its own offsets).
+        # Waiting would add a round trip to the broker to every batch.
         try:
-            consumer.commit(offsets=self.next_offsets(batch), asynchronous=False)
+            consumer.store_offsets(offsets=next_offsets)
+            consumer.commit(offsets=next_offsets, asynchronous=True)
         except KafkaException as error:
-            # The batch's effects are durable; a lost commit only means it is seen again,
-            # which every handler tolerates (idempotent or keeping its own offsets).
             log.warning("offset commit failed (batch will be redelivered): %s", error)
+
+    @staticmethod
+    def _commit_positions(consumer: Consumer) -> None:
+        # On the way out, wait for the group to hold the offsets stored after handled batches.
+        try:
+            consumer.commit(asynchronous=False)
+        except KafkaException as error:
+            if error.args[0].code() != KafkaError._NO_OFFSET:
+                log.warning("final offset commit failed (redelivered at the next start): %s", error)
+
+
+def _report_failed_commit(error: KafkaError | None, partitions: list[TopicPartition]) -> None:
+    if error is not None:
+        log.warning("offset commit failed (redelivered after a restart): %s", error.str())
 
 
 def _refuse_to_set_aside(message: ConsumedMessage, reason: str) -> None:
