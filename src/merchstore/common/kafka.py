@@ -56,7 +56,13 @@ NOTHING_IS_PERMANENT = PoisonPolicy()
 
 
 LOOP_POLL_INTERVAL_S = 0.001
-"""How often an event loop awaiting acknowledgements asks the client for delivery reports."""
+"""How often an event loop serving its acknowledgements asks the client for delivery reports."""
+LOOP_SERVES_FROM = 16
+"""An event loop serves its own acknowledgements once this many of its sends await one, and
+hands back to the delivery thread when fewer than half as many do. Below that the loop has
+time to spare, and the thread, woken by each report, answers sooner than a poll every
+``LOOP_POLL_INTERVAL_S``; above it the loop is busy, and a thread taking the interpreter lock
+from it once per report costs more than polling."""
 
 
 class DeliveryFailed(Exception):
@@ -129,9 +135,10 @@ class KafkaProducer:
 
     Delivery reports are served by a background thread, so `send` is cheap and thread-safe and
     batching is left to the Kafka client (``linger.ms``), never one flush per message. While an
-    event loop awaits acknowledgements (`send_async`), that loop serves the reports itself
-    instead: the client calls back into Python once per message, and from another thread each
-    call would have to take the interpreter lock from the busy loop.
+    event loop is busy awaiting many acknowledgements (`send_async`, ``LOOP_SERVES_FROM``),
+    that loop serves the reports itself instead: the client calls back into Python once per
+    message, and from another thread each call would have to take the interpreter lock from
+    the busy loop.
     A fatal producer error, or deliveries timing out, fails the unacknowledged messages and
     replaces the client: a broker that lost its state (the memory-only embedded broker after a
     restart) no longer knows the idempotent producer's id, and only a new client gets a new one.
@@ -164,10 +171,11 @@ class KafkaProducer:
         self._closed = threading.Event()
         self.replacements = 0
         """How many times the client was replaced after a fatal error or timeouts."""
-        # The event loop serving delivery reports, how many of its sends await one, and the
-        # task serving them; the thread waits while a loop serves.
+        # The event loop whose awaiting sends are counted (the first to await), how many
+        # await, and the loop serving reports with its task; the thread waits while one does.
+        self._awaiting_loop: asyncio.AbstractEventLoop | None = None
+        self._awaited = 0
         self._serving_loop: asyncio.AbstractEventLoop | None = None
-        self._awaited_on_serving_loop = 0
         self._loop_server: asyncio.Task[None] | None = None
         self._loop_stopped_serving = threading.Event()
         self._poller = threading.Thread(
@@ -214,9 +222,9 @@ class KafkaProducer:
         self._hand_acks_to_loops()
 
     async def _serve_on_loop(self) -> None:
-        """Serve delivery reports on this loop while any of its sends awaits one."""
+        """Serve delivery reports on this loop while it is busy awaiting acknowledgements."""
         try:
-            while self._awaited_on_serving_loop and not self._closed.is_set():
+            while self._awaited >= LOOP_SERVES_FROM // 2 and not self._closed.is_set():
                 self._poll_reports(0)
                 if self._fatal.is_set():
                     # Replacing waits for the broken client's reports: not on the loop.
@@ -233,7 +241,7 @@ class KafkaProducer:
         with self._acks_lock:
             batches, self._acks_for_loops = self._acks_for_loops, {}
         for loop, callbacks in batches.items():
-            if loop is self._serving_loop and loop is _running_loop():
+            if loop is _running_loop():
                 _run_all(callbacks)
                 continue
             try:
@@ -304,19 +312,21 @@ class KafkaProducer:
             if not future.done():
                 future.set_exception(error)
 
-        if not self._a_loop_serves():
-            self._serving_loop = loop
-            self._loop_stopped_serving.clear()
-            self._loop_server = loop.create_task(self._serve_on_loop())
-        counted = loop is self._serving_loop
+        if self._awaiting_loop is None or self._awaiting_loop.is_closed():
+            self._awaiting_loop, self._awaited = loop, 0
+        counted = loop is self._awaiting_loop
         if counted:
-            self._awaited_on_serving_loop += 1
+            self._awaited += 1
+            if self._awaited >= LOOP_SERVES_FROM and not self._a_loop_serves():
+                self._serving_loop = loop
+                self._loop_stopped_serving.clear()
+                self._loop_server = loop.create_task(self._serve_on_loop())
         try:
             self._produce(topic, value, key, on_delivery, fail)
             return await future
         finally:
             if counted:
-                self._awaited_on_serving_loop -= 1
+                self._awaited -= 1
 
     async def send_all_async(
         self,

@@ -11,7 +11,13 @@ import pytest
 
 from merchstore.common.config import Settings
 from merchstore.common.consumed import ConsumedMessage
-from merchstore.common.kafka import BatchConsumer, BatchHandler, DeliveryFailed, KafkaProducer
+from merchstore.common.kafka import (
+    LOOP_SERVES_FROM,
+    BatchConsumer,
+    BatchHandler,
+    DeliveryFailed,
+    KafkaProducer,
+)
 from tests.support.broker import PrivateBroker
 from tests.support.kafka import produce_all
 
@@ -149,15 +155,9 @@ def test_producer_recovers_after_the_broker_lost_its_state(
         producer.close(timeout_s=1)
 
 
-def test_an_event_loop_awaiting_acknowledgements_serves_them_itself(settings: Settings) -> None:
-    producer = KafkaProducer(settings, client_id="test")
+def _thread_serving_a_report(producer: KafkaProducer, topic: str, in_flight: int) -> str:
+    """The thread that serves a callback's report while ``in_flight`` sends keep awaiting."""
     served_on: list[str] = []
-    thread_sends: list[int | None] = []
-
-    def send_from_another_thread() -> None:
-        for value in range(20):
-            acknowledged = producer.send_and_wait(settings.topics.events, b"%d" % value)
-            thread_sends.append(acknowledged.offset())
 
     async def main() -> None:
         noted = asyncio.Event()
@@ -167,25 +167,44 @@ def test_an_event_loop_awaiting_acknowledgements_serves_them_itself(settings: Se
             served_on.append(threading.current_thread().name)
             loop.call_soon_threadsafe(noted.set)
 
-        async def send_until_noted() -> None:
+        async def keep_sending() -> None:
             while not noted.is_set():
-                await asyncio.gather(
-                    *(producer.send_async(settings.topics.events, b"async") for _ in range(20))
-                )
+                await producer.send_async(topic, b"awaited")
 
-        sending = asyncio.ensure_future(send_until_noted())
-        # Longer than the delivery thread's own wait, so it has handed over to the loop.
+        sending = asyncio.gather(*(keep_sending() for _ in range(in_flight)))
+        # Longer than the delivery thread's own wait, so whoever serves has taken over.
         await asyncio.sleep(0.3)
-        producer.send_with_callback(settings.topics.events, b"noted", note)
-        await asyncio.gather(sending, asyncio.to_thread(send_from_another_thread))
+        producer.send_with_callback(topic, b"noted", note)
+        await sending
+
+    asyncio.run(main())
+    assert len(served_on) == 1
+    return served_on[0]
+
+
+def test_a_busy_event_loop_serves_its_acknowledgements_itself(settings: Settings) -> None:
+    producer = KafkaProducer(settings, client_id="test")
+    topic = settings.topics.events
+    thread_sends: list[int | None] = []
+
+    def send_from_another_thread() -> None:
+        for value in range(20):
+            acknowledged = producer.send_and_wait(topic, b"%d" % value)
+            thread_sends.append(acknowledged.offset())
 
     try:
-        asyncio.run(main())
-        assert served_on == [threading.current_thread().name]
+        # Many sends awaiting: the loop serves every report, a thread's sends included.
+        other = threading.Thread(target=send_from_another_thread)
+        other.start()
+        busy = _thread_serving_a_report(producer, topic, in_flight=2 * LOOP_SERVES_FROM)
+        other.join(timeout=30)
+        assert busy == threading.current_thread().name
         assert len(thread_sends) == 20 and all(offset is not None for offset in thread_sends)
-        # With no loop awaiting, the delivery thread serves reports again.
+        # One send awaiting: the delivery thread answers it as soon as its report arrives.
+        assert _thread_serving_a_report(producer, topic, in_flight=1) == "test-delivery"
+        # With no loop awaiting at all, the delivery thread serves reports.
         started = time.monotonic()
-        producer.send_and_wait(settings.topics.events, b"after the loop")
+        producer.send_and_wait(topic, b"after the loop")
         assert time.monotonic() - started < 5
     finally:
         assert producer.close() == 0
