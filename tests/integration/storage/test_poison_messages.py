@@ -22,7 +22,9 @@ _offsets = itertools.count()
 
 EVENT_SHAPED = shaped_like(
     {
-        "event_id": st.uuids().map(str),
+        # A fresh id per draw: an id stored by an earlier example (or earlier in the batch)
+        # would rightly be ignored as a redelivery, and the counts below could not tell.
+        "event_id": st.builds(uuid.uuid4).map(str),
         "event_type": st.sampled_from(EVENT_TYPES),
         "user_id": hostile_text,
         "metadata": st.dictionaries(
