@@ -127,15 +127,18 @@ class EventLogStore:
         stored before (a redelivery) and are left out. Returns the rows actually stored, with
         their ids, in id order.
         """
-        consumed = list(consumed)
+        spans = _offset_spans(consumed)
         with self._writer_lock, sqlite.transaction(self._writer) as cursor:
-            positions = self._positions(cursor, consumed)
+            positions = self._positions(cursor, spans)
 
             def is_new(source: ConsumedMessage) -> bool:
                 key = (source.topic, source.topic_id, source.partition)
                 return source.offset >= positions.get(key, 0)
 
-            fresh = [r for r in records if is_new(r.source)]
+            if all(lowest >= positions.get(key, 0) for key, (lowest, _) in spans.items()):
+                fresh = list(records)  # the usual case: nothing in the batch was seen before
+            else:
+                fresh = [r for r in records if is_new(r.source)]
             written_at = utc_now_rfc3339()
             # One writer in an IMMEDIATE transaction: AUTOINCREMENT ids follow insertion order.
             row = cursor.execute(
@@ -188,7 +191,7 @@ class EventLogStore:
                 "INSERT INTO topic_positions (topic, topic_id, kafka_partition, next_offset)"
                 " VALUES (?, ?, ?, ?) ON CONFLICT (topic, topic_id, kafka_partition)"
                 " DO UPDATE SET next_offset = max(next_offset, excluded.next_offset)",
-                [(*key, offset + 1) for key, offset in _highest_offsets(consumed).items()],
+                [(*key, highest + 1) for key, (_, highest) in spans.items()],
             )
         return [
             StoredRecord(
@@ -210,10 +213,10 @@ class EventLogStore:
 
     @staticmethod
     def _positions(
-        cursor: sqlite3.Cursor, consumed: list[ConsumedMessage]
+        cursor: sqlite3.Cursor, partitions: Iterable[tuple[str, str, int]]
     ) -> dict[tuple[str, str, int], int]:
         positions: dict[tuple[str, str, int], int] = {}
-        for key in {(m.topic, m.topic_id, m.partition) for m in consumed}:
+        for key in partitions:
             row = cursor.execute(_SELECT_POSITION, key).fetchone()
             if row is not None:
                 positions[key] = int(row[0])
@@ -263,9 +266,17 @@ class EventLogStore:
         return [dict(zip(keys, row, strict=True)) for row in rows]
 
 
-def _highest_offsets(consumed: list[ConsumedMessage]) -> dict[tuple[str, str, int], int]:
-    highest: dict[tuple[str, str, int], int] = {}
+def _offset_spans(
+    consumed: Iterable[ConsumedMessage],
+) -> dict[tuple[str, str, int], tuple[int, int]]:
+    """The lowest and highest offset of each partition (of each topic incarnation)."""
+    spans: dict[tuple[str, str, int], tuple[int, int]] = {}
     for message in consumed:
         key = (message.topic, message.topic_id, message.partition)
-        highest[key] = max(highest.get(key, -1), message.offset)
-    return highest
+        span = spans.get(key)
+        offset = message.offset
+        if span is None:
+            spans[key] = (offset, offset)
+        elif offset < span[0] or offset > span[1]:
+            spans[key] = (min(span[0], offset), max(span[1], offset))
+    return spans

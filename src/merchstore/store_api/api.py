@@ -6,7 +6,6 @@ from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, FastAPI, Header, HTTPException, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import TypeAdapter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from merchstore.common.health import ReadinessCheck, not_started
@@ -15,7 +14,7 @@ from merchstore.common.http_service import service_app
 from merchstore.common.request_logging import RequestLogging
 from merchstore.store_api import schemas
 from merchstore.store_api.db_client import StoreCallFailed, StoreFailure
-from merchstore.store_api.deps import CurrentUser, Products, Store, Tokens
+from merchstore.store_api.deps import CurrentUser, ProductReads, Products, Store, Tokens
 
 WELCOME = "Welcome to the SUSTech Merch Store!"
 Id = Annotated[int, Path(ge=1, le=schemas.MAX_ID)]
@@ -47,10 +46,6 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {
         code: {"model": schemas.ErrorDetail, "description": descriptions[code]} for code in codes
     }
-
-
-_product_list_json = TypeAdapter(list[schemas.Product])
-_product_json = TypeAdapter(schemas.Product)
 
 
 def _json(body: bytes) -> Response:
@@ -100,13 +95,9 @@ async def welcome() -> dict[str, str]:
     response_model=list[schemas.Product],
     responses=_errors(503),
 )
-async def list_products(store: Store, cache: Products) -> Response:
+async def list_products(products: ProductReads) -> Response:
     """Every product with its price and stock."""
-
-    async def load() -> bytes:
-        return _product_list_json.dump_json(await store.list_products())
-
-    return _json(await cache.get("all", load))
+    return _json(await products.every_product())
 
 
 @router.get(
@@ -115,13 +106,9 @@ async def list_products(store: Store, cache: Products) -> Response:
     response_model=schemas.Product,
     responses=_errors(404, 503),
 )
-async def get_product(id: Id, store: Store, cache: Products) -> Response:
+async def get_product(id: Id, products: ProductReads) -> Response:
     """One product."""
-
-    async def load() -> bytes:
-        return _product_json.dump_json(await store.get_product(id))
-
-    return _json(await cache.get(id, load))
+    return _json(await products.product(id))
 
 
 @router.post("/users/register", status_code=201, tags=["users"], responses=_errors(409, 503))

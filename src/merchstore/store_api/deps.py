@@ -1,7 +1,7 @@
 """What store-api's routes depend on, typed.
 
-The db-service client, the product answers kept here, the token issuer and the user a
-bearer token names.
+The db-service client, the product answers kept here (and the reads that use them), the
+token issuer and the user a bearer token names.
 
 The entry point puts the parts in ``app.state``; routes name them by type (``store: Store``).
 """
@@ -17,12 +17,15 @@ from merchstore.common.dependencies import app_state
 from merchstore.store_api import schemas
 from merchstore.store_api.db_client import StoreCallFailed, StoreDataClient, StoreFailure
 from merchstore.store_api.product_cache import ProductCache
+from merchstore.store_api.products import ProductAnswers
 from merchstore.store_api.security import InvalidToken, TokenIssuer
 
 Store = Annotated[StoreDataClient, Depends(app_state("store"))]
 """The db-service client (created inside the server's event loop, which gRPC channels need)."""
 Products = Annotated[ProductCache, Depends(app_state("product_cache"))]
-"""The product answers this replica keeps for a moment."""
+"""The product answers this replica keeps for a moment (orders clear them)."""
+ProductReads = Annotated[ProductAnswers, Depends(app_state("products"))]
+"""Product answers from that cache, loaded from db-service on a miss."""
 Tokens = Annotated[TokenIssuer, Depends(app_state("tokens"))]
 """This deployment's token issuer."""
 

@@ -17,6 +17,7 @@ from merchstore.common.log_shipping import ship_logs, stop_shipping_logs
 from merchstore.store_api.api import ServedByHeader, create_app
 from merchstore.store_api.db_client import StoreDataClient
 from merchstore.store_api.product_cache import ProductCache
+from merchstore.store_api.products import ProductAnswers
 from merchstore.store_api.security import TokenIssuer
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,7 @@ def build_app(settings: Settings) -> FastAPI:
         shipping = ship_logs(settings, "store-api")
         client = StoreDataClient(settings.db_service_target, config.rpc_timeout_s)
         app.state.store = client
+        app.state.products = ProductAnswers(app.state.product_cache, client)
         producer = KafkaProducer(settings, client_id="store-api")
         await announce_start(settings, "store-api", producer)
         await asyncio.to_thread(producer.close, 5.0)
