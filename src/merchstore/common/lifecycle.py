@@ -84,6 +84,9 @@ def serve_http(app: FastAPI, endpoint: ServiceSettings, http: HttpSettings) -> N
             host=endpoint.host,
             port=endpoint.port,
             log_config=None,
+            # Requests are logged by the services that want it (store-api's request log);
+            # uvicorn's own access log, silenced in logging.yaml, would still build each line.
+            access_log=False,
             timeout_keep_alive=int(http.keep_alive_s),
         )
     )
