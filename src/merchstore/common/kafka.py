@@ -172,10 +172,9 @@ class KafkaProducer:
         self.replacements = 0
         """How many times the client was replaced after a fatal error or timeouts."""
         # The event loop whose awaiting sends are counted (the first to await), how many
-        # await, and the loop serving reports with its task; the thread waits while one does.
+        # await, and the task serving reports on it; the thread waits while that task runs.
         self._awaiting_loop: asyncio.AbstractEventLoop | None = None
         self._awaited = 0
-        self._serving_loop: asyncio.AbstractEventLoop | None = None
         self._loop_server: asyncio.Task[None] | None = None
         self._loop_stopped_serving = threading.Event()
         self._poller = threading.Thread(
@@ -206,8 +205,8 @@ class KafkaProducer:
     def _a_loop_serves(self) -> bool:
         # A loop closed without finishing its serving task (never the case under asyncio.run
         # or uvicorn, which cancel their tasks) serves nothing any more.
-        loop = self._serving_loop
-        return loop is not None and not loop.is_closed()
+        loop = self._awaiting_loop
+        return self._loop_server is not None and loop is not None and not loop.is_closed()
 
     def _poll_reports(self, timeout_s: float) -> None:
         """Serve the delivery reports that arrive within ``timeout_s``, then hand them over."""
@@ -231,19 +230,14 @@ class KafkaProducer:
                     await asyncio.to_thread(self._replace_producer)
                 await asyncio.sleep(LOOP_POLL_INTERVAL_S)
         finally:
-            self._serving_loop = None
             self._loop_server = None
             self._loop_stopped_serving.set()
 
     def _hand_acks_to_loops(self) -> None:
-        # One wake-up per event loop for everything one poll acknowledged, not one per message;
-        # none for the loop doing the polling, which runs its acknowledgements at once.
+        # One wake-up per event loop for everything one poll acknowledged, not one per message.
         with self._acks_lock:
             batches, self._acks_for_loops = self._acks_for_loops, {}
         for loop, callbacks in batches.items():
-            if loop is _running_loop():
-                _run_all(callbacks)
-                continue
             try:
                 loop.call_soon_threadsafe(_run_all, callbacks)
             except RuntimeError:
@@ -289,6 +283,7 @@ class KafkaProducer:
         message by then, and a broken client's messages are failed when it is replaced.
         """
         loop = asyncio.get_running_loop()
+        loop_thread = threading.get_ident()
         future: asyncio.Future[Message] = loop.create_future()
 
         def resolve(error: KafkaError | None, message: Message) -> None:
@@ -302,7 +297,7 @@ class KafkaProducer:
         def on_delivery(error: KafkaError | None, message: Message) -> None:
             # Runs inside poll(): on the loop serving reports, settled at once; on the delivery
             # thread (or a flush), handed to the loop after the poll.
-            if _running_loop() is loop:
+            if threading.get_ident() == loop_thread:
                 resolve(error, message)
                 return
             with self._acks_lock:
@@ -313,12 +308,11 @@ class KafkaProducer:
                 future.set_exception(error)
 
         if self._awaiting_loop is None or self._awaiting_loop.is_closed():
-            self._awaiting_loop, self._awaited = loop, 0
+            self._awaiting_loop, self._awaited, self._loop_server = loop, 0, None
         counted = loop is self._awaiting_loop
         if counted:
             self._awaited += 1
-            if self._awaited >= LOOP_SERVES_FROM and not self._a_loop_serves():
-                self._serving_loop = loop
+            if self._awaited >= LOOP_SERVES_FROM and self._loop_server is None:
                 self._loop_stopped_serving.clear()
                 self._loop_server = loop.create_task(self._serve_on_loop())
         try:
@@ -428,13 +422,6 @@ class KafkaProducer:
         if remaining:
             log.warning("producer closed with %d unacknowledged message(s)", remaining)
         return remaining
-
-
-def _running_loop() -> asyncio.AbstractEventLoop | None:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None
 
 
 def _run_all(callbacks: list[Callable[[], None]]) -> None:
@@ -557,7 +544,7 @@ class BatchConsumer:
                 if batch:
                     self._process(consumer, batch)
         finally:
-            self._commit_positions(consumer)
+            self._commit_stored_offsets(consumer)
             consumer.close()
 
     def run_in_thread(self, name: str) -> threading.Thread:
@@ -669,7 +656,7 @@ class BatchConsumer:
             log.warning("offset commit failed (batch will be redelivered): %s", error)
 
     @staticmethod
-    def _commit_positions(consumer: Consumer) -> None:
+    def _commit_stored_offsets(consumer: Consumer) -> None:
         # On the way out, wait for the group to hold the offsets stored after handled batches.
         try:
             consumer.commit(asynchronous=False)
