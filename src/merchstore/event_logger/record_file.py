@@ -29,16 +29,25 @@ _NEEDS_ESCAPING = re.compile('[\x00-\x1f"\\\\]')
 
 
 def format_line(record: StoredRecord) -> str:
-    """One line: when, id, code, service, origin, and the message with newlines escaped."""
-    message = record.message
-    if _NEEDS_ESCAPING.search(message) is not None:
-        # JSON string escaping turns every control character (newlines included) into \\n,
-        # \\u001f; most messages have none, and are written as they are.
-        message = json.dumps(message, ensure_ascii=False)[1:-1]
+    """One line: when, id, code, service, origin, and the message, newlines escaped in both."""
     return (
-        f"{record.written_at} id={record.id} code={record.code} service={record.service} "
-        f"partition={record.partition} offset={record.offset} message={message}\n"
+        f"{record.written_at} id={record.id} code={record.code}"
+        f" service={_one_line(record.service)} partition={record.partition}"
+        f" offset={record.offset} message={_one_line(record.message)}\n"
     )
+
+
+def _one_line(text: str | None) -> str:
+    r"""``text`` as JSON string escaping writes it, so it never breaks the line.
+
+    Every control character, newlines included, becomes an escape such as ``\n``; most texts
+    have none, and are written as they are.
+    """
+    if text is None:
+        return "None"
+    if _NEEDS_ESCAPING.search(text) is None:
+        return text
+    return json.dumps(text, ensure_ascii=False)[1:-1]
 
 
 class RecordFile:

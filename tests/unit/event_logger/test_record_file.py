@@ -94,9 +94,12 @@ def test_a_log_file_of_an_earlier_version_is_not_written_again(tmp_path: Path) -
     assert text.startswith(old_lines) and logged_ids(tmp_path / "app.log") == [4]
 
 
-@given(st.text())
-def test_a_message_is_written_as_its_json_string_escaping(text: str) -> None:
-    record = StoredRecord(7, "0001", text, "svc", None, "2026-11-30T00:00:00.000Z", 0, 6)
+@given(st.text(), st.text())
+def test_message_and_service_are_written_as_their_json_string_escaping(
+    text: str, service: str
+) -> None:
+    record = StoredRecord(7, "0001", text, service, None, "2026-11-30T00:00:00.000Z", 0, 6)
     line = format_line(record)
     assert line.endswith(f" message={json.dumps(text, ensure_ascii=False)[1:-1]}\n")
+    assert f" service={json.dumps(service, ensure_ascii=False)[1:-1]} " in line
     assert line.count("\n") == 1
