@@ -10,6 +10,7 @@ lives here and nowhere else.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 import sys
@@ -69,6 +70,20 @@ async def announce_start(settings: Settings, service: str, producer: KafkaProduc
     await publisher.publish_async(spec.start_code, spec.start_message)
 
 
+def freeze_startup_objects() -> None:
+    """Leave every object built so far out of the garbage collector's future scans.
+
+    A service builds most of its heap at start-up (modules, the application, its models) and
+    keeps it to the end. The cyclic collector would scan it again at every full collection, and
+    a busy asynchronous service runs those often: the objects of requests in flight outlive the
+    young generations while they wait on I/O, so the old one keeps growing. Measured on the
+    receiver at 32 clients, the collector's scans were over a quarter of its CPU time per request.
+    Garbage made so far is collected first, so none of it is kept for good.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 def serve_http(app: FastAPI, endpoint: ServiceSettings, http: HttpSettings) -> None:
     """Serve ``app`` until SIGTERM or Ctrl-C, then shut down gracefully and exit 0.
 
@@ -90,6 +105,7 @@ def serve_http(app: FastAPI, endpoint: ServiceSettings, http: HttpSettings) -> N
             timeout_keep_alive=int(http.keep_alive_s),
         )
     )
+    freeze_startup_objects()
     server.run()
     if not server.started:
         # uvicorn could not bind or start the application; it has logged why.
@@ -134,6 +150,7 @@ def serve_grpc(
                 await set_grpc_serving(health, service_names, False)
                 await server.stop(grace_period_s)
 
+    freeze_startup_objects()
     asyncio.run(serve())
 
 
