@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -75,6 +76,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_http_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, StarletteHTTPException)
+        if error.status_code == 400 and is_number_too_long(error.__cause__):
+            return JSONResponse(status_code=422, content={"detail": NUMBER_TOO_LONG})
         headers = dict(error.headers or {})
         if error.status_code == 405:
             # Every method the path has, not only those of the one route that matched first.
@@ -86,6 +89,22 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(Exception, on_unexpected_error)
+
+
+NUMBER_TOO_LONG = (
+    f"the body holds a number of more than {sys.get_int_max_str_digits()} digits, "
+    "which is not accepted"
+)
+
+
+def is_number_too_long(cause: BaseException | None) -> bool:
+    """Whether parsing a body failed on Python's limit on the digits of an integer.
+
+    FastAPI answers such a body (valid JSON, but one integer longer than the interpreter will
+    convert) with a bare 400 "error parsing the body"; it is invalid input like any other, so
+    it gets a 422 that says what is wrong.
+    """
+    return isinstance(cause, ValueError) and "integer string conversion" in str(cause)
 
 
 def allowed_methods(app: FastAPI, scope: Scope) -> list[str]:

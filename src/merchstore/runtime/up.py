@@ -226,7 +226,10 @@ class LocalSystem:
         broker_file.write_text(self.bootstrap_servers)
         self.say(
             "  topics: "
-            + ", ".join(f"{name} ({count} partitions)" for name, count in partitions.items())
+            + ", ".join(
+                f"{name} ({count} partition{'' if count == 1 else 's'})"
+                for name, count in partitions.items()
+            )
         )
         self._start_members()
 

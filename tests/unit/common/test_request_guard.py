@@ -142,3 +142,22 @@ def test_arbitrary_bodies_never_give_a_500(body: bytes) -> None:
     )
     assert answer.status_code < 500
     assert "detail" in answer.json()
+
+
+@pytest.mark.parametrize(
+    ("api_module", "path", "body"),
+    [
+        ("merchstore.receiver.api", "/purchase_a_sword", '{"metadata": {"n": %s}}'),
+        ("merchstore.store_api.api", "/users/login", '{"username": %s, "password": "x"}'),
+    ],
+    ids=["receiver", "store-api"],
+)
+def test_a_number_longer_than_python_converts_is_a_422_that_says_so(
+    api_module: str, path: str, body: str
+) -> None:
+    client = _client(api_module)
+    answer = client.post(
+        path, content=body % ("9" * 5000), headers={"content-type": "application/json"}
+    )
+    assert answer.status_code == 422
+    assert "more than 4300 digits" in answer.json()["detail"]
