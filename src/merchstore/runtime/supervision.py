@@ -27,6 +27,10 @@ from supervisor.xmlrpc import SupervisorTransport
 
 from merchstore.common.config import SupervisorSettings
 
+PRIORITY_BASE = 100
+"""The first program's supervisord priority; each next one gets one more (lower starts first
+and stops last)."""
+
 
 @dataclass(frozen=True)
 class Program:
@@ -66,7 +70,14 @@ def render_config(
     pid_file: Path,
     settings: SupervisorSettings,
 ) -> str:
-    """The supervisord configuration that runs ``programs``."""
+    """The supervisord configuration that runs ``programs``, given in start order.
+
+    Each program's priority follows that order, and supervisord stops programs in reverse
+    priority, one after the other: a service stops before the ones it relies on. db-service and
+    store-api stop while logging-service still takes their last log lines, and the
+    event-logger, first to start, is the last to stop. With equal priorities supervisord would
+    stop them in reverse alphabetical order, logging-service before db-service.
+    """
     sections = [
         f"[unix_http_server]\nfile={socket_path}\nchmod=0700\n",
         "[supervisord]\nnodaemon=true\n"
@@ -75,7 +86,7 @@ def render_config(
         "[rpcinterface:supervisor]\n"
         "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n",
     ]
-    for program in programs:
+    for index, program in enumerate(programs):
         command = _supervisor_value(shlex.join(program.command))
         environment = ",".join(
             f'{key}="{_supervisor_value(value)}"' for key, value in program.environment.items()
@@ -84,6 +95,7 @@ def render_config(
             f"[program:{program.name}]\n"
             f"command={command}\n"
             + (f"environment={environment}\n" if environment else "")
+            + f"priority={PRIORITY_BASE + index}\n"
             + "autostart=true\nautorestart=true\n"
             # A process that dies within startsecs counts as a failed start: it is retried
             # with a growing pause (1 s, 2 s, ...) and given up after start_retries.

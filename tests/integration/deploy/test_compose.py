@@ -54,8 +54,14 @@ def test_compose_structure() -> None:
     for name, service in services.items():
         if name != "kafka-init":
             assert "healthcheck" in service, f"{name} has no healthcheck"
-        for dependency in (service.get("depends_on") or {}).values():
-            assert dependency["condition"] in ("service_healthy", "service_completed_successfully")
+        for needed, dependency in (service.get("depends_on") or {}).items():
+            # Only logging-service is waited for merely started: its clients keep working
+            # without it, and depend on it so that Compose stops them first.
+            ready = "service_started" if needed == "logging-service" else "service_healthy"
+            assert dependency["condition"] in (ready, "service_completed_successfully")
+    for log_shipper in ("db-service", "store-api"):
+        assert "logging-service" in services[log_shipper]["depends_on"], log_shipper
+    assert {"kafka-init", "postgres"} <= set(services["db-service"]["depends_on"])
     published = {name for name, service in services.items() if service.get("ports")}
     assert published == {"nginx", "kafka", "prometheus"}
     assert all(port.startswith("127.0.0.1:") for port in services["prometheus"]["ports"])

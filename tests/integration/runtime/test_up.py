@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -118,6 +119,14 @@ def test_up_runs_restarts_and_stops_cleanly(
         assert not process.is_running() or process.status() == psutil.STATUS_ZOMBIE, (
             f"left behind: {process.pid} {process.cmdline()}"
         )
+
+    # Stopped in the reverse of the start order: each service before the ones it relies on.
+    start_order = [m[1] for line in up.lines if (m := re.fullmatch(r"starting (\S+) \.\.\.", line))]
+    logs = tmp_path / "data/logs"
+    stop_order = re.findall(r"stopped: (\S+) ", (logs / "supervisord.log").read_text())
+    assert stop_order == start_order[::-1]
+    # So logging-service was still there to take db-service's last lines.
+    assert " lost" not in (logs / "db-service.log").read_text()
 
 
 def test_up_fails_fast_when_a_port_is_taken(
