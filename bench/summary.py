@@ -21,13 +21,14 @@ from bench.report import RESULTS, Curve, Goal, goal_rows, print_goals
 
 DOCS = Path(__file__).parent.parent / "docs"
 PLOTS = DOCS / "benchmarks"
-ORDER = ("store", "pipeline", "logging", "event-logger", "scale")
+ORDER = ("store", "pipeline", "logging", "event-logger", "scale", "embedded-broker")
 COMMANDS = {
     "store": "make bench-store",
     "pipeline": "make bench-pipeline",
     "logging": "make bench-logging",
     "event-logger": "make bench-event-logger",
     "scale": "make bench-scale",
+    "embedded-broker": "make bench-broker",
 }
 
 
@@ -111,7 +112,7 @@ def main() -> None:
         "",
         *markdown_table(every_goal),
         "",
-        *sections,
+        "\n\n".join(sections),
         "",
     ]
     (DOCS / "benchmarks.md").write_text("\n".join(document))
