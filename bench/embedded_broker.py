@@ -16,20 +16,16 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import tempfile
 import threading
 import time
-from pathlib import Path
 
 import psutil
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
+from bench.harness import embedded_broker
 from bench.report import REPEATS, Goal, save
-from merchstore.common.config import load_settings
-from merchstore.runtime.embedded import EmbeddedBroker
 from tests.support.kafka import produce_all
-from tests.support.processes import free_port
 
 TOPIC = "followed"
 SIZES = (0, 50_000, 100_000, 200_000)
@@ -88,14 +84,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=4.0, help="length of a steady phase")
     arguments = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="bench-embedded-broker-"))
-    settings = load_settings(embedded={"kafka_port": free_port()})
-    broker = EmbeddedBroker(settings, work / "broker.log")
-    broker.start(settings)
-    try:
-        assert broker.pid is not None
-        process = psutil.Process(broker.pid)
-        bootstrap = broker.bootstrap_servers
+    with embedded_broker("embedded-broker") as kafka:
+        assert kafka.broker.pid is not None
+        process = psutil.Process(kafka.broker.pid)
+        bootstrap = kafka.broker.bootstrap_servers
         admin = AdminClient({"bootstrap.servers": bootstrap})
         admin.create_topics([NewTopic(TOPIC, 1, 1)])[TOPIC].result(30)
         # An idempotent producer's offsets on one partition are 0, 1, 2, ...: the count of
@@ -115,8 +107,6 @@ def main() -> None:
                 f"  topic holding {size:>7,} | broker CPU {medians[size]:>6.1f} µs per message"
                 f" | runs: {', '.join(f'{run:.1f}' for run in runs)}"
             )
-    finally:
-        broker.stop()
     reference = medians[0]
     goals = [
         Goal(

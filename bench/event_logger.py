@@ -20,7 +20,6 @@ import json
 import os
 import sqlite3
 import statistics
-import tempfile
 import time
 import uuid
 from functools import partial
@@ -30,11 +29,10 @@ from pathlib import Path
 import httpx
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
+from bench.harness import embedded_broker
 from bench.report import Goal, interleaved, median_by, save
-from merchstore.common.config import load_settings
 from merchstore.common.topics import ensure_topics
 from merchstore.event_logger.store import EventLogStore
-from merchstore.runtime.embedded import EmbeddedBroker
 from tests.support.kafka import produce_all
 from tests.support.processes import ServiceProcess, free_port
 
@@ -189,15 +187,10 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=50_000)
     parser.add_argument("--large-rows", type=int, default=1_000_000)
     arguments = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="bench-event-logger-"))
-    settings = load_settings(embedded={"kafka_port": free_port()})
-    broker = EmbeddedBroker(settings, work / "broker.log")
-    broker.start(settings)
-    try:
-        bootstrap = broker.bootstrap_servers
+    with embedded_broker("event-logger") as kafka:
+        work, configured = kafka.work, kafka.settings
+        bootstrap = configured.kafka_bootstrap_servers
         topic = "event_log"
-        configured = settings.model_copy(update={"kafka_bootstrap_servers": bootstrap})
-        ensure_topics(configured)
         values = payloads(arguments.messages)
         produce_all(bootstrap, topic, values)
         print(f"pre-filled {topic} with {len(values):,} messages; cpus={os.cpu_count()}")
@@ -281,8 +274,6 @@ def main() -> None:
                 " of 2,000 requests each."
             ],
         )
-    finally:
-        broker.stop()
 
 
 if __name__ == "__main__":

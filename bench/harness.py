@@ -36,22 +36,42 @@ class BenchServers:
         }
 
 
+@dataclass(frozen=True)
+class BenchBroker:
+    """The embedded broker of one benchmark run, its work folder, and settings that use it."""
+
+    work: Path
+    broker: EmbeddedBroker
+    settings: Settings
+
+
 @contextmanager
-def embedded_servers(name: str) -> Iterator[BenchServers]:
-    """An embedded PostgreSQL and broker (topics created), stopped afterwards."""
+def embedded_broker(name: str) -> Iterator[BenchBroker]:
+    """A work folder and an embedded broker with the topics created, stopped afterwards."""
     work = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
-    postgres = EmbeddedPostgres(work)
-    database_url = postgres.start()
     settings = load_settings(embedded={"kafka_port": free_port()})
     broker = EmbeddedBroker(settings, work / "broker.log")
     broker.start(settings)
     try:
         settings = settings.model_copy(update={"kafka_bootstrap_servers": broker.bootstrap_servers})
         ensure_topics(settings)
-        yield BenchServers(work, database_url, broker.bootstrap_servers, settings)
+        yield BenchBroker(work, broker, settings)
     finally:
         broker.stop()
-        postgres.stop()
+
+
+@contextmanager
+def embedded_servers(name: str) -> Iterator[BenchServers]:
+    """An embedded PostgreSQL and broker (topics created), stopped afterwards."""
+    with embedded_broker(name) as kafka:
+        postgres = EmbeddedPostgres(kafka.work)
+        database_url = postgres.start()
+        try:
+            yield BenchServers(
+                kafka.work, database_url, kafka.broker.bootstrap_servers, kafka.settings
+            )
+        finally:
+            postgres.stop()
 
 
 @contextmanager
