@@ -189,14 +189,14 @@ def main() -> None:
     arguments = parser.parse_args()
     with embedded_broker("event-logger") as kafka:
         work, configured = kafka.work, kafka.settings
-        bootstrap = configured.kafka_bootstrap_servers
+        bootstrap = kafka.broker.bootstrap_servers
         topic = "event_log"
         values = payloads(arguments.messages)
         produce_all(bootstrap, topic, values)
         print(f"pre-filled {topic} with {len(values):,} messages; cpus={os.cpu_count()}")
 
         turns = itertools.count()
-        rates = interleaved(
+        rates: dict[str, list[float]] = interleaved(
             {
                 "consume": partial(raw_consume_rate, bootstrap, topic, len(values)),
                 "insert": lambda: raw_sqlite_rate(work / f"raw-{next(turns)}", values),

@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 import psycopg
 
@@ -165,7 +166,7 @@ def measure_all(seconds: int, servers: BenchServers, hello_url: str) -> None:
     receiver = start("receiver", servers)
     try:
         for clients in LEVELS:
-            stored_runs = interleaved(
+            stored_runs: dict[str, list[Any]] = interleaved(
                 {
                     "system": load_with_storage(
                         f"{receiver.url}/purchase_a_sword",
@@ -176,15 +177,15 @@ def measure_all(seconds: int, servers: BenchServers, hello_url: str) -> None:
                     "hello": partial(post_load, hello, BODY, clients, seconds),
                 }
             )
-            system = median_by(stored_runs["system"], lambda x: x.load.per_second)  # type: ignore[union-attr]
-            h = median_by(stored_runs["hello"], lambda x: x.per_second)  # type: ignore[union-attr]
-            assert isinstance(system, StoredRun) and isinstance(h, LoadResult)
-            latency = median_by(stored_runs["system"], lambda x: x.row_p50_ms)  # type: ignore[union-attr]
-            assert isinstance(latency, StoredRun)
-            with_storage.add(clients, receiver=system.load.per_second, hello=h.per_second)
+            # The two sides return different types: each is named once taken out.
+            system: StoredRun = median_by(stored_runs["system"], lambda x: x.load.per_second)
+            hello_run: LoadResult = median_by(stored_runs["hello"], lambda x: x.per_second)
+            latency: StoredRun = median_by(stored_runs["system"], lambda x: x.row_p50_ms)
+            with_storage.add(clients, receiver=system.load.per_second, hello=hello_run.per_second)
             print(
                 f"with storage  {clients:>3} clients | receiver {system.load.per_second:>7,.0f}/s"
-                f" | hello {h.per_second:>7,.0f}/s | {system.load.per_second / h.per_second:>4.0%}"
+                f" | hello {hello_run.per_second:>7,.0f}/s"
+                f" | {system.load.per_second / hello_run.per_second:>4.0%}"
                 f" | POST->row p50 {latency.row_p50_ms:>6.1f} ms p99 {latency.row_p99_ms:>6.1f} ms"
                 f" | all stored {system.drain_s:.2f} s after the load"
             )
@@ -195,7 +196,7 @@ def measure_all(seconds: int, servers: BenchServers, hello_url: str) -> None:
                         system.load.per_second,
                         "events/s",
                         "hello",
-                        h.per_second,
+                        hello_run.per_second,
                         "report",
                     )
                 )

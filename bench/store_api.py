@@ -19,6 +19,7 @@ import threading
 import time
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -188,7 +189,7 @@ def measure_all(seconds: int, servers: BenchServers, hello_url: str) -> None:
 
         curve = Curve("POST /orders", "orders/s")
         for clients in LEVELS:
-            orders = interleaved(
+            orders: dict[str, list[Any]] = interleaved(
                 {
                     "store": partial(
                         run_load,
@@ -202,8 +203,9 @@ def measure_all(seconds: int, servers: BenchServers, hello_url: str) -> None:
                     "psycopg": partial(direct_orders, database_url, user_id, clients, seconds),
                 }
             )
-            store = median_by(orders["store"], lambda x: x.per_second)
-            direct = sorted(orders["psycopg"])[1]
+            # The two sides return different types: each is named once taken out.
+            store: LoadResult = median_by(orders["store"], lambda x: x.per_second)
+            direct: float = sorted(orders["psycopg"])[1]
             print(
                 f"{'POST /orders':<16} {clients:>3} | store {store.per_second:>7,.0f}/s"
                 f" p50 {store.p50_ms:>5.1f} ms (failed {store.failed}) |"

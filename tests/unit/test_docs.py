@@ -50,12 +50,12 @@ def test_the_network_table_is_what_compose_wires() -> None:
             [p or q for p, q in ports],
         )
     assert set(documented) == set(wired)
-    for name, (networks, ports) in wired.items():
-        assert documented[name][0] == networks, name
-        for port in ports:
+    for name, (wired_networks, wired_ports) in wired.items():
+        assert documented[name][0] == wired_networks, name
+        for port in wired_ports:
             host_side = port.rsplit(":", 1)[0]
             assert any(host_side in shown for shown in documented[name][1]), (name, port)
-        assert bool(documented[name][1]) == bool(ports), name
+        assert bool(documented[name][1]) == bool(wired_ports), name
 
 
 def test_every_relative_link_in_the_docs_points_at_a_file() -> None:

@@ -25,7 +25,8 @@ from tests.support.kafka import produce_all
 def test_send_and_wait_returns_once_acknowledged(settings: Settings) -> None:
     producer = KafkaProducer(settings, client_id="test")
     message = producer.send_and_wait(settings.topics.events, b"hello", key=b"42")
-    assert message.offset() is not None and message.offset() >= 0
+    offset = message.offset()
+    assert offset is not None and offset >= 0
     assert producer.close() == 0
 
 

@@ -37,7 +37,10 @@ def lines(count: int, start: int = 0) -> Iterator[logging_pb2.LogMessage]:
 
 def stream(port: int, messages: Iterator[logging_pb2.LogMessage]) -> logging_pb2.StreamSummary:
     with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-        return logging_pb2_grpc.LogCollectorStub(channel).StreamLogs(messages, timeout=300)
+        summary: logging_pb2.StreamSummary = logging_pb2_grpc.LogCollectorStub(channel).StreamLogs(
+            messages, timeout=300
+        )
+        return summary
 
 
 def log_channel(settings: Settings, expected: int, timeout_s: float = 60) -> list[dict[str, Any]]:

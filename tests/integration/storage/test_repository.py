@@ -18,7 +18,7 @@ BASE = datetime(2026, 11, 22, 6, 0, tzinfo=UTC)
 def consumed(minutes: int, event_type: str = "join_guild") -> ConsumedEvent:
     event = DomainEvent(
         event_id=uuid.uuid4(),
-        event_type=event_type,  # type: ignore[arg-type]
+        event_type=event_type,
         user_id="7",
         metadata={"guild_name": "red"},
         timestamp=BASE + timedelta(minutes=minutes),

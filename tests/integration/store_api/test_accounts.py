@@ -176,7 +176,7 @@ def test_a_database_error_is_answered_generically_with_the_trace_id(
     ["é-not-ascii", "x" * 129, "has space", "semi;colon", "", "new\\nline"],
 )
 def test_only_well_formed_request_ids_are_used(store: Store, request_id: str) -> None:
-    answer = store.http.get("/products", headers={"X-Request-ID": request_id.encode("utf-8")})
+    answer = store.http.get("/products", headers={b"X-Request-ID": request_id.encode("utf-8")})
     assert answer.status_code == 200
     used = answer.headers["X-Request-ID"]
     assert used != request_id and re.fullmatch(r"[0-9a-f]{32}", used)

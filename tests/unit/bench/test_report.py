@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from bench.report import Goal, interleaved, median_by
 
 
 def test_runs_take_turns() -> None:
     order: list[str] = []
-    results = interleaved(
-        {"a": lambda: order.append("a") or 1, "b": lambda: order.append("b") or 2}, repeats=3
-    )
+
+    def taking(name: str, result: int) -> Callable[[], int]:
+        def run() -> int:
+            order.append(name)
+            return result
+
+        return run
+
+    results = interleaved({"a": taking("a", 1), "b": taking("b", 2)}, repeats=3)
     assert order == ["a", "b", "a", "b", "a", "b"]
     assert results == {"a": [1, 1, 1], "b": [2, 2, 2]}
 
