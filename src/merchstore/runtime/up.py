@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import threading
 import time
@@ -16,6 +17,7 @@ from merchstore.common.health import check_health
 from merchstore.common.lifecycle import StopRequested, stop_requests
 from merchstore.common.topics import ensure_topics
 from merchstore.runtime.embedded import EmbeddedBroker, EmbeddedPostgres, StartupError, port_in_use
+from merchstore.runtime.leftovers import running_process
 from merchstore.runtime.load_balancer import local_nginx_config
 from merchstore.runtime.prometheus import HEALTH_PATH as PROMETHEUS_HEALTH_PATH
 from merchstore.runtime.prometheus import local_prometheus_config
@@ -23,6 +25,11 @@ from merchstore.runtime.supervision import Program, Supervisor
 from merchstore.services import SERVICES, ServiceSpec
 
 log = logging.getLogger(__name__)
+
+UP_PID_FILE = "up.pid"
+"""In the run directory: the pid of the `merchstore up` that runs on this data directory."""
+BROKER_PID_FILE = "broker.pid"
+"""In the run directory: the pid of the embedded broker that run started."""
 
 Say = Callable[[str], None]
 
@@ -181,6 +188,34 @@ class LocalSystem:
         )
         self.bootstrap_servers = settings.kafka_bootstrap_servers
 
+    def claim_data_dir(self) -> None:
+        """Make this run the data directory's only one, stopping what a killed run left.
+
+        A run keeps its pid in the run directory. If that process still runs, another
+        ``merchstore up`` uses the data directory and this one refuses to start. If it does
+        not, the run before was killed outright and could not stop what it had started:
+        supervisord with the services, the broker and PostgreSQL are stopped before their
+        ports are needed again.
+        """
+        owner = running_process(self.run_dir / UP_PID_FILE, "merchstore")
+        if owner is not None:
+            raise StartupError(
+                f"another `merchstore up` (pid {owner.pid}) runs on {self.data_dir}; stop it "
+                "first, or give this one another --data-dir"
+            )
+        leftovers = {
+            "the services and supervisord": Supervisor.stop_leftover(
+                self.run_dir, self.settings.supervisor
+            ),
+            "the embedded broker": EmbeddedBroker.stop_leftover(self.run_dir / BROKER_PID_FILE),
+            "the embedded PostgreSQL": EmbeddedPostgres.stop_leftover(self.data_dir),
+        }
+        for what, pid in leftovers.items():
+            if pid is not None:
+                self.say(f"stopped {what} (pid {pid}), left running by a killed earlier run")
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        (self.run_dir / UP_PID_FILE).write_text(f"{os.getpid()}\n")
+
     def check_ports(self) -> None:
         """Fail before starting anything if a port is taken."""
         for member in self.members:
@@ -193,6 +228,7 @@ class LocalSystem:
     def start(self) -> None:
         """Start every component in dependency order, waiting for each to be ready."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.claim_data_dir()
         self.members = plan_members(self.settings, self.run_dir, self.say, self.prometheus)
         self.check_ports()
         if self.settings.jwt_secret is None:
@@ -208,7 +244,9 @@ class LocalSystem:
             self.say(f"  PostgreSQL ready (data in {self.postgres.pgdata})")
         if self.bootstrap_servers is None:
             self.say("starting embedded Kafka-compatible broker (tansu) ...")
-            self.broker = EmbeddedBroker(self.settings, self.log_dir / "broker.log")
+            self.broker = EmbeddedBroker(
+                self.settings, self.log_dir / "broker.log", self.run_dir / BROKER_PID_FILE
+            )
             self.broker.start(self.settings)
             self.bootstrap_servers = self.broker.bootstrap_servers
             self.say(
@@ -336,6 +374,9 @@ class LocalSystem:
             self.say("stopping PostgreSQL ...")
             self.postgres.stop()
             self.postgres = None
+        owner = self.run_dir / UP_PID_FILE
+        if running_process(owner, "merchstore") is None:  # the file is this run's
+            owner.unlink(missing_ok=True)
 
 
 def run_up(settings: Settings, say: Say, prometheus: bool = False) -> int:

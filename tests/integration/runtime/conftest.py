@@ -10,9 +10,14 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
+from merchstore.common.config import load_settings
 from merchstore.common.metrics import METRICS_PORT_OFFSET
+from merchstore.runtime.embedded import EmbeddedBroker, EmbeddedPostgres
+from merchstore.runtime.supervision import Supervisor
+from merchstore.runtime.up import BROKER_PID_FILE
 from merchstore.services import SERVICES
 from tests.support.processes import free_port, free_port_pair, wait_until
 
@@ -88,11 +93,48 @@ def up_env(up_ports: dict[str, int]) -> dict[str, str]:
     return env
 
 
+def processes_of(up_pid: int, data_dir: Path) -> list[psutil.Process]:
+    """Every process a running ``up`` started, itself included.
+
+    PostgreSQL daemonises, so it is found through its pid file, not among the children.
+    """
+    up = psutil.Process(up_pid)
+    found = [up, *up.children(recursive=True)]
+    postmaster = data_dir / "postgres/postmaster.pid"
+    if postmaster.exists():
+        found.append(psutil.Process(int(postmaster.read_text().split()[0])))
+    return found
+
+
+def still_running(processes: list[psutil.Process]) -> list[str]:
+    """Those of ``processes`` still running (zombies count as gone), as readable lines."""
+    return [
+        f"{process.pid} {' '.join(process.cmdline())}"
+        for process in processes
+        if process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    ]
+
+
+def stop_up(process: subprocess.Popen[str], data_dir: Path) -> None:
+    """Stop ``up`` as a user would (SIGTERM), then whatever it could not stop."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(90)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    run_dir = data_dir / "run"
+    Supervisor.stop_leftover(run_dir, load_settings().supervisor)
+    EmbeddedBroker.stop_leftover(run_dir / BROKER_PID_FILE)
+    EmbeddedPostgres.stop_leftover(data_dir)
+
+
 @pytest.fixture
 def running_up(tmp_path: Path, up_env: dict[str, str]) -> Iterator[UpProcess]:
     # With the Prometheus it can run: that it scrapes every service is checked through it.
     up = UpProcess(tmp_path / "data", up_env, "--prometheus")
-    yield up
-    if up.process.poll() is None:
-        up.process.kill()
-        up.process.wait()
+    try:
+        yield up
+    finally:
+        stop_up(up.process, tmp_path / "data")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import pty
 import re
+import select
 import signal
 import socket
 import subprocess
@@ -16,7 +18,7 @@ import psutil
 from confluent_kafka.admin import AdminClient
 
 from merchstore.services import SERVICES
-from tests.integration.runtime.conftest import UpProcess
+from tests.integration.runtime.conftest import UpProcess, processes_of, still_running, stop_up
 from tests.support.processes import service_ready, wait_until
 
 
@@ -101,10 +103,7 @@ def test_up_runs_restarts_and_stops_cleanly(
             tail_process.send_signal(signal.SIGTERM)
             tail_process.wait(30)
 
-    # Every process `up` started, including PostgreSQL (daemonised, so not a child).
-    postmaster_pid = int((tmp_path / "data/postgres/postmaster.pid").read_text().split()[0])
-    started = [psutil.Process(up.process.pid), *psutil.Process(up.process.pid).children(True)]
-    started.append(psutil.Process(postmaster_pid))
+    started = processes_of(up.process.pid, tmp_path / "data")
     service = next(p for p in started if "serve" in p.cmdline() and "event-logger" in p.cmdline())
 
     # A child killed with SIGKILL is restarted, and says so.
@@ -115,10 +114,7 @@ def test_up_runs_restarts_and_stops_cleanly(
 
     up.process.send_signal(signal.SIGTERM)
     assert up.process.wait(60) == 0
-    for process in started:
-        assert not process.is_running() or process.status() == psutil.STATUS_ZOMBIE, (
-            f"left behind: {process.pid} {process.cmdline()}"
-        )
+    assert still_running(started) == []
 
     # Stopped in the reverse of the start order: each service before the ones it relies on.
     start_order = [m[1] for line in up.lines if (m := re.fullmatch(r"starting (\S+) \.\.\.", line))]
@@ -166,3 +162,74 @@ def test_up_reports_a_service_that_cannot_start(tmp_path: Path, up_env: dict[str
     assert result.returncode == 1
     assert "event-logger could not start" in result.stdout
     assert "event-logger.log" in result.stdout
+
+
+def test_a_killed_up_leaves_nothing_the_next_run_does_not_stop(
+    tmp_path: Path, up_env: dict[str, str]
+) -> None:
+    data_dir = tmp_path / "data"
+    first = UpProcess(data_dir, up_env)
+    try:
+        first.wait_for("merchstore is up")
+        started = processes_of(first.process.pid, data_dir)
+        first.process.kill()  # killed outright: it cannot stop anything it started
+        first.process.wait()
+        assert len(still_running(started)) > 5, "supervisord, the services and the servers"
+
+        second = UpProcess(data_dir, up_env)
+        try:
+            second.wait_for("merchstore is up")
+            for what in ("services and supervisord", "broker", "PostgreSQL"):
+                assert any(what in line and "killed earlier run" in line for line in second.lines)
+            assert still_running(started) == []
+
+            # While it runs, the data directory is its own.
+            third = UpProcess(data_dir, up_env)
+            assert third.process.wait(60) == 1
+            assert "another `merchstore up`" in third.wait_for("another")
+
+            restarted = processes_of(second.process.pid, data_dir)
+            second.process.send_signal(signal.SIGTERM)
+            assert second.process.wait(90) == 0
+            assert still_running(restarted) == []
+        finally:
+            stop_up(second.process, data_dir)
+    finally:
+        stop_up(first.process, data_dir)
+
+
+def test_a_closed_terminal_stops_up_and_everything_it_started(
+    tmp_path: Path, up_env: dict[str, str]
+) -> None:
+    data_dir = tmp_path / "data"
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "merchstore", "up", "--data-dir", str(data_dir)],
+        env={**os.environ, **up_env},
+        stdin=subprocess.DEVNULL,
+        stdout=terminal,
+        stderr=terminal,
+        text=True,
+    )
+    os.close(terminal)
+    try:
+        output = ""
+
+        def up_says_so() -> bool:
+            nonlocal output
+            if select.select([controller], [], [], 0.2)[0]:
+                output += os.read(controller, 65536).decode(errors="replace")
+            return "merchstore is up" in output
+
+        wait_until(up_says_so, 90, "merchstore up to be up")
+        started = processes_of(process.pid, data_dir)
+        # The window closes: the terminal is gone (every later write fails) and SIGHUP comes.
+        os.close(controller)
+        controller = -1
+        process.send_signal(signal.SIGHUP)
+        assert process.wait(90) == 0
+        assert still_running(started) == []
+    finally:
+        if controller != -1:
+            os.close(controller)
+        stop_up(process, data_dir)
