@@ -54,15 +54,39 @@ def validation_error_items(error: RequestValidationError) -> list[dict[str, Any]
     ]
 
 
+def body_sent_as_other_than_json(content_type: str | None, error: RequestValidationError) -> bool:
+    """Whether a body was refused as a whole because it was not sent as JSON.
+
+    ``curl -d '{...}'`` without a JSON content type is the first mistake most people make with
+    an API; FastAPI then reads the body as bytes and refuses it as "not a valid dictionary".
+    """
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    if media_type == "application/json" or media_type.endswith("+json"):
+        return False
+    return any(tuple(item.get("loc", ())) == ("body",) for item in error.errors())
+
+
+def not_json_detail(content_type: str | None) -> str:
+    """What to say of a body that was not sent as JSON."""
+    sent = f"it was sent as {content_type}" if content_type else "it was sent with none"
+    return f"the body must be JSON, sent with Content-Type: application/json ({sent})"
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Validation errors as a readable 422, and any unexpected error as a JSON 500."""
 
     async def on_validation_error(request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, RequestValidationError)
+        content_type = request.headers.get("content-type")
+        detail = (
+            not_json_detail(content_type)
+            if body_sent_as_other_than_json(content_type, error)
+            else describe_validation_errors(error)
+        )
         return JSONResponse(
             status_code=422,
             content={
-                "detail": describe_validation_errors(error),
+                "detail": detail,
                 "errors": jsonable_encoder(validation_error_items(error)),
             },
         )

@@ -161,3 +161,48 @@ def test_a_number_longer_than_python_converts_is_a_422_that_says_so(
     )
     assert answer.status_code == 422
     assert "more than 4300 digits" in answer.json()["detail"]
+
+
+class _NeverUsed:
+    """Stands in for a service's parts: a request refused before its route must not use them."""
+
+    def __getattr__(self, name: str) -> object:
+        raise AssertionError(f"a refused request used the service's {name}")
+
+
+def _client_before_the_route(api_module: str) -> TestClient:
+    """A service's application whose parts in ``app.state`` must never be reached."""
+    client = _client(api_module)
+    for part in ("publish", "store", "product_cache", "products", "tokens"):
+        setattr(client.app.state, part, _NeverUsed())  # type: ignore[attr-defined]
+    return client
+
+
+@pytest.mark.parametrize(
+    ("api_module", "path", "body"),
+    [
+        ("merchstore.receiver.api", "/purchase_a_sword", '{"user_id": "42"}'),
+        ("merchstore.store_api.api", "/users/login", '{"username": "a", "password": "b"}'),
+    ],
+    ids=["receiver", "store-api"],
+)
+@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "text/plain", None])
+def test_json_sent_without_a_json_content_type_is_a_422_that_says_how_to_send_it(
+    api_module: str, path: str, body: str, content_type: str | None
+) -> None:
+    client = _client_before_the_route(api_module)
+    headers = {"content-type": content_type} if content_type else {}
+    answer = client.post(path, content=body, headers=headers)
+    assert answer.status_code == 422
+    detail = answer.json()["detail"]
+    assert "Content-Type: application/json" in detail
+    assert (content_type or "with none") in detail
+
+
+def test_a_json_body_of_the_wrong_shape_is_still_described_field_by_field() -> None:
+    client = _client_before_the_route("merchstore.receiver.api")
+    answer = client.post(
+        "/purchase_a_sword", content="[]", headers={"content-type": "application/json"}
+    )
+    assert answer.status_code == 422
+    assert answer.json()["detail"].startswith("body: Input should be a valid dictionary")
