@@ -91,8 +91,9 @@ class StatisticsRuns:
         self.last_run = RunResult(new_events, alerted, now)
         if new_events:
             log.info(
-                "run: %d new events, %d in total (feed %s to %s)",
+                "run: %d new event%s, %d in total (feed %s to %s)",
                 new_events,
+                "" if new_events == 1 else "s",
                 statistics.total_events,
                 started_at,
                 cursor,
