@@ -108,11 +108,14 @@ def processes_of(up_pid: int, data_dir: Path) -> list[psutil.Process]:
 
 def still_running(processes: list[psutil.Process]) -> list[str]:
     """Those of ``processes`` still running (zombies count as gone), as readable lines."""
-    return [
-        f"{process.pid} {' '.join(process.cmdline())}"
-        for process in processes
-        if process.is_running() and process.status() != psutil.STATUS_ZOMBIE
-    ]
+    left = []
+    for process in processes:
+        try:
+            if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
+                left.append(f"{process.pid} {' '.join(process.cmdline())}")
+        except psutil.Error:
+            pass  # it ended (or became a zombie) while being looked at
+    return left
 
 
 def stop_up(process: subprocess.Popen[str], data_dir: Path) -> None:
