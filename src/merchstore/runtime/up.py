@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import shutil
@@ -10,14 +11,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TextIO
 
 from merchstore.common.config import BROKER_ADDRESS_FILE, JWT_SECRET_FILE, Settings
 from merchstore.common.health import check_health
 from merchstore.common.lifecycle import StopRequested, stop_requests
 from merchstore.common.topics import ensure_topics
 from merchstore.runtime.embedded import EmbeddedBroker, EmbeddedPostgres, StartupError, port_in_use
-from merchstore.runtime.leftovers import running_process
 from merchstore.runtime.load_balancer import local_nginx_config
 from merchstore.runtime.prometheus import HEALTH_PATH as PROMETHEUS_HEALTH_PATH
 from merchstore.runtime.prometheus import local_prometheus_config
@@ -26,8 +26,9 @@ from merchstore.services import SERVICES, ServiceSpec
 
 log = logging.getLogger(__name__)
 
-UP_PID_FILE = "up.pid"
-"""In the run directory: the pid of the `merchstore up` that runs on this data directory."""
+UP_LOCK_FILE = "up.lock"
+"""In the run directory: locked by the `merchstore up` that runs on this data directory, which
+writes its pid there."""
 BROKER_PID_FILE = "broker.pid"
 """In the run directory: the pid of the embedded broker that run started."""
 
@@ -187,22 +188,35 @@ class LocalSystem:
             settings.database_url.get_secret_value() if settings.database_url else None
         )
         self.bootstrap_servers = settings.kafka_bootstrap_servers
+        self._lock: TextIO | None = None
 
     def claim_data_dir(self) -> None:
         """Make this run the data directory's only one, stopping what a killed run left.
 
-        A run keeps its pid in the run directory. If that process still runs, another
-        ``merchstore up`` uses the data directory and this one refuses to start. If it does
-        not, the run before was killed outright and could not stop what it had started:
-        supervisord with the services, the broker and PostgreSQL are stopped before their
-        ports are needed again.
+        A run holds an exclusive lock on a file in the run directory until it ends; the kernel
+        releases it however the process ends, so a held lock means another ``merchstore up``
+        uses the data directory, and this one refuses to start. A free lock means any run
+        before this one has ended; if it was killed outright, it could not stop what it had
+        started: whatever is left of supervisord with the services, the broker and PostgreSQL
+        is stopped before their ports are needed again.
         """
-        owner = running_process(self.run_dir / UP_PID_FILE, "merchstore")
-        if owner is not None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        lock = (self.run_dir / UP_LOCK_FILE).open("a+")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            holder = lock.read().strip() or "unknown"
+            lock.close()
             raise StartupError(
-                f"another `merchstore up` (pid {owner.pid}) runs on {self.data_dir}; stop it "
+                f"another `merchstore up` (pid {holder}) runs on {self.data_dir}; stop it "
                 "first, or give this one another --data-dir"
-            )
+            ) from None
+        lock.seek(0)
+        lock.truncate()
+        lock.write(f"{os.getpid()}\n")
+        lock.flush()
+        self._lock = lock
         leftovers = {
             "the services and supervisord": Supervisor.stop_leftover(
                 self.run_dir, self.settings.supervisor
@@ -213,8 +227,6 @@ class LocalSystem:
         for what, pid in leftovers.items():
             if pid is not None:
                 self.say(f"stopped {what} (pid {pid}), left running by a killed earlier run")
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        (self.run_dir / UP_PID_FILE).write_text(f"{os.getpid()}\n")
 
     def check_ports(self) -> None:
         """Fail before starting anything if a port is taken."""
@@ -374,9 +386,9 @@ class LocalSystem:
             self.say("stopping PostgreSQL ...")
             self.postgres.stop()
             self.postgres = None
-        owner = self.run_dir / UP_PID_FILE
-        if running_process(owner, "merchstore") is None:  # the file is this run's
-            owner.unlink(missing_ok=True)
+        if self._lock is not None:
+            self._lock.close()  # the data directory is free for the next run
+            self._lock = None
 
 
 def run_up(settings: Settings, say: Say, prometheus: bool = False) -> int:
