@@ -3,8 +3,8 @@
 Each ``main.py`` wires its parts and hands them to :func:`serve_http` or :func:`serve_grpc`.
 Those bind the port, announce the start on ``event_log`` with the code and text of the
 service's :class:`~merchstore.services.ServiceSpec`, report ready only after that, and on
-SIGTERM or Ctrl-C stop taking work, let what is in flight finish and exit 0. Signal handling
-lives here and nowhere else.
+SIGTERM, Ctrl-C or a closed terminal (SIGHUP) stop taking work, let what is in flight finish
+and exit 0. Signal handling lives here and nowhere else.
 """
 
 from __future__ import annotations
@@ -31,6 +31,11 @@ from merchstore.common.kafka import KafkaProducer
 from merchstore.services import find_service
 
 log = logging.getLogger(__name__)
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+"""What stops any merchstore process gracefully: SIGTERM, Ctrl-C, and SIGHUP, which a terminal
+sends when its window closes. Left to its default, SIGHUP would end a service or
+``merchstore up`` at once, without a graceful stop."""
 
 
 class Readiness:
@@ -85,13 +90,13 @@ def freeze_startup_objects() -> None:
 
 
 def serve_http(app: FastAPI, endpoint: ServiceSettings, http: HttpSettings) -> None:
-    """Serve ``app`` until SIGTERM or Ctrl-C, then shut down gracefully and exit 0.
+    """Serve ``app`` until a stop signal, then shut down gracefully and exit 0.
 
     The application's lifespan starts and stops the service's parts. uvicorn re-raises the
     signal it caught once it has shut down, so the previous handler decides the exit status; a
     no-op handler makes a graceful stop exit 0, as supervisors and container runtimes expect.
     """
-    for stop_signal in (signal.SIGTERM, signal.SIGINT):
+    for stop_signal in STOP_SIGNALS:
         signal.signal(stop_signal, lambda signum, frame: None)
     server = uvicorn.Server(
         uvicorn.Config(
@@ -105,6 +110,8 @@ def serve_http(app: FastAPI, endpoint: ServiceSettings, http: HttpSettings) -> N
             timeout_keep_alive=int(http.keep_alive_s),
         )
     )
+    # uvicorn itself stops on SIGINT and SIGTERM only: SIGHUP is handed over as a SIGTERM.
+    signal.signal(signal.SIGHUP, lambda signum, frame: server.handle_exit(signal.SIGTERM, frame))
     freeze_startup_objects()
     server.run()
     if not server.started:
@@ -136,7 +143,7 @@ def serve_grpc(
     async def serve() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
-        for stop_signal in (signal.SIGTERM, signal.SIGINT):
+        for stop_signal in STOP_SIGNALS:
             loop.add_signal_handler(stop_signal, stop.set)
         async with grpc_server(endpoint.host, endpoint.port, interceptors) as server:
             health = await add_health_and_reflection(server, service_names)
@@ -158,18 +165,12 @@ class StopRequested(Exception):
     """A stop signal arrived while the work under way had to be abandoned at once."""
 
 
-FOREGROUND_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
-"""What stops a foreground command: SIGTERM, Ctrl-C, and SIGHUP, which a terminal sends when its
-window closes (left to its default, SIGHUP would end ``merchstore up`` without stopping what
-it started)."""
-
-
 @contextmanager
 def stop_requests(interrupting: Callable[[], bool] = lambda: False) -> Iterator[threading.Event]:
     """While entered, a stop signal sets the event yielded; the old handlers come back after.
 
     For whatever runs until stopped in the foreground: ``merchstore up`` and the tails. The
-    signals are :data:`FOREGROUND_STOP_SIGNALS`.
+    signals are :data:`STOP_SIGNALS`.
 
     While ``interrupting()`` is true (a long start, say), the signal also raises
     :class:`StopRequested` in the main thread, so the work under way is abandoned at once.
@@ -181,7 +182,7 @@ def stop_requests(interrupting: Callable[[], bool] = lambda: False) -> Iterator[
         if interrupting():
             raise StopRequested
 
-    previous = {sig: signal.signal(sig, handler) for sig in FOREGROUND_STOP_SIGNALS}
+    previous = {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS}
     try:
         yield stop
     finally:
