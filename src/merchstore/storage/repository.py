@@ -102,7 +102,9 @@ class EventRepository:
                 " WHERE (tx_id, seq) > (%s::xid8, %s)"
                 " AND tx_id < pg_snapshot_xmin(pg_current_snapshot())"
                 " ORDER BY tx_id, seq LIMIT %s",
-                (tx_id, int(seq), limit),
+                # Normalised: PostgreSQL reads xid8 text with a leading zero as octal ("0123"
+                # is 83, "058" an error), and a cursor means the same however it is written.
+                (str(int(tx_id)), int(seq), limit),
             ).fetchall()
         cursor = f"{rows[-1][1]}:{rows[-1][0]}" if rows else after
         return [_row_to_event(row) for row in rows], cursor

@@ -65,6 +65,18 @@ def test_feed_pages_through_everything_once(pool: ConnectionPool) -> None:
     assert repository.feed(cursor, 7) == ([], cursor)
 
 
+def test_a_cursor_written_with_leading_zeros_means_the_same_position(pool: ConnectionPool) -> None:
+    repository = EventRepository(pool)
+    repository.store_batch([consumed(i) for i in range(4)], [])
+    first, cursor = repository.feed(FEED_START, 2)
+    tx_id, seq = cursor.split(":")
+    padded = f"{int(tx_id):019d}:{int(seq):019d}"  # e.g. 0000000000000000765:0000000000000000002
+    assert repository.feed(padded, 10) == repository.feed(cursor, 10)
+    assert len(first) + len(repository.feed(padded, 10)[0]) == 4
+    # Digits an octal reading would refuse ("8" and "9") are fine too.
+    assert repository.feed("0989:0989", 10) == repository.feed("989:989", 10)
+
+
 def test_feed_waits_for_transactions_still_running(pool: ConnectionPool, database_url: str) -> None:
     repository = EventRepository(pool)
     repository.store_batch([consumed(0)], [])
