@@ -74,7 +74,7 @@ def test_a_cursor_written_with_leading_zeros_means_the_same_position(pool: Conne
     assert repository.feed(padded, 10) == repository.feed(cursor, 10)
     assert len(first) + len(repository.feed(padded, 10)[0]) == 4
     # Digits an octal reading would refuse ("8" and "9") are fine too.
-    assert repository.feed("0989:0989", 10) == repository.feed("989:989", 10)
+    assert repository.feed("0989:0989", 10)[0] == repository.feed("989:989", 10)[0]
 
 
 def test_feed_waits_for_transactions_still_running(pool: ConnectionPool, database_url: str) -> None:
