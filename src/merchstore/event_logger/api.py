@@ -54,7 +54,7 @@ def event_stats(store: Store) -> dict[str, int]:
 @router.get("/events", summary="Recent messages, newest first")
 def recent_events(
     store: Store,
-    code: Annotated[str | None, Query(pattern=r"^\d{4}$")] = None,
+    code: Annotated[str | None, Query(pattern=r"^[0-9]{4}$")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> list[EventLogEntry]:
     """The latest stored messages, of one code or all."""

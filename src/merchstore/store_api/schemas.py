@@ -15,7 +15,7 @@ from merchstore.db_service.domain import SID_PATTERN as SID
 from merchstore.db_service.domain import USERNAME_PATTERN as USERNAME
 
 MAX_ID = 2**63 - 1
-Money = Annotated[str, Field(pattern=r"^\d+\.\d{2}$", examples=["49.99"])]
+Money = Annotated[str, Field(pattern=r"^[0-9]+\.[0-9]{2}$", examples=["49.99"])]
 Timestamp = Annotated[
     str, Field(description="RFC 3339, UTC", examples=["2026-11-22T06:00:00.123Z"])
 ]
@@ -36,8 +36,10 @@ Text = Annotated[str, AfterValidator(_encodable)]
 
 
 def _matching(pattern: str, what: str) -> Callable[[str], str]:
-    # Python's re, as db-service and schemathesis read the pattern (pydantic's own engine
-    # treats \s and \S differently), so the schema, store-api and db-service agree.
+    # Python's re, as db-service reads the pattern (pydantic's own engine differs from it).
+    # The patterns spell every character class out, so JSON Schema tools, whose regular
+    # expressions are ECMAScript's, read them the same way: the schema, store-api and
+    # db-service agree.
     compiled = re.compile(pattern)
 
     def check(value: str) -> str:
