@@ -12,7 +12,7 @@ from tests.support.paths import REPOSITORY
 
 OPENAPI = REPOSITORY / "docs" / "openapi" / "store-api.yaml"
 TABLES = {"Product": "products", "User": "users", "Order": "orders"}
-MONEY_PATTERN = r"^\d+\.\d{2}$"
+MONEY_PATTERN = r"^[0-9]+\.[0-9]{2}$"
 # Between store-api and db-service only, never in a REST answer (still checked against SQL).
 RPC_ONLY = {"User": {"token_generation"}}
 
