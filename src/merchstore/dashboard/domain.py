@@ -96,8 +96,10 @@ class EventHistory:
     """The charts' series over time: one point per refresh, at most a fixed number."""
 
     points: deque[dict[str, Any]]
-    # The last counts seen and when: the rates of the next point are measured from them.
+    # The last counts seen and when the processor counted them: the rates of the next point
+    # are measured from them. The last rates stand until the processor counts again.
     _last_counts: tuple[datetime, dict[str, int]] | None = None
+    _last_rates: dict[str, float] | None = None
 
     @classmethod
     def keeping(cls, size: int) -> EventHistory:
@@ -113,15 +115,20 @@ class EventHistory:
     ) -> None:
         """Record one refresh; ``stats`` is the processor's answer, ``None`` while it is down.
 
-        Events per second by type come from the last counts seen; while the processor is down
-        a point has no counts, so the chart shows a gap and the next rate spans the outage.
+        Events per second by type are the counts' change between two of the processor's runs
+        over the time between those runs (its ``last_run.at``; the refresh time if it gives
+        none). The dashboard refreshes more often than the processor runs: a refresh that
+        finds no new run keeps the last rates, where dividing by the refresh interval would
+        draw zeros and spikes. While the processor is down a point has no counts, so the chart
+        shows a gap and the next rate spans the outage.
         """
         counts = dict(stats.get("counts", {})) if stats is not None else None
         orders = stats.get("orders") if stats is not None else None
         rates = None
-        if counts is not None:
-            rates = self._rates(at, counts)
-            self._last_counts = (at, counts)
+        if stats is not None and counts is not None:
+            counted_at = _counted_at(stats, at)
+            rates = self._rates(counted_at, counts)
+            self._last_counts, self._last_rates = (counted_at, counts), rates
         self.points.append(
             {
                 "at": to_rfc3339(at),
@@ -141,6 +148,8 @@ class EventHistory:
         if self._last_counts is None:
             return None
         then, before = self._last_counts
+        if at == then:
+            return self._last_rates  # the same run's counts: nothing new to measure
         seconds = (at - then).total_seconds()
         if seconds <= 0:
             return None
@@ -148,3 +157,14 @@ class EventHistory:
             kind: round(max(0, count - before.get(kind, 0)) / seconds, 2)
             for kind, count in counts.items()
         }
+
+
+def _counted_at(stats: Mapping[str, Any], refreshed_at: datetime) -> datetime:
+    """When the processor computed ``stats``: its last run, or the refresh time if unknown."""
+    run = stats.get("last_run")
+    if isinstance(run, Mapping) and isinstance(run.get("at"), str):
+        try:
+            return datetime.fromisoformat(run["at"])
+        except ValueError:
+            pass
+    return refreshed_at

@@ -68,6 +68,25 @@ def test_events_per_second_come_from_the_counts_of_consecutive_points() -> None:
     assert second["orders"] == {"placed": 2, "cancelled": 1}
 
 
+def test_rates_are_measured_between_the_processors_runs_not_between_refreshes() -> None:
+    history = EventHistory.keeping(10)
+
+    def refresh(at_s: float, run_at_s: float, total: int) -> None:
+        counted = stats({"join_guild": total}) | {
+            "last_run": {"at": (NOW + timedelta(seconds=run_at_s)).isoformat()}
+        }
+        history.add(NOW + timedelta(seconds=at_s), counted, {}, {})
+
+    # The processor runs every 5 s (10 events a second); the dashboard refreshes every 2 to 3 s.
+    refresh(1, 0.5, 0)
+    refresh(3, 0.5, 0)
+    refresh(6, 5.5, 50)
+    refresh(8, 5.5, 50)
+    refresh(11, 10.5, 100)
+    rates = [point["events_per_s"] for point in history.points]
+    assert rates == [None, None, {"join_guild": 10.0}, {"join_guild": 10.0}, {"join_guild": 10.0}]
+
+
 def test_a_processor_outage_leaves_a_gap_and_the_rate_resumes_after_it() -> None:
     history = EventHistory.keeping(10)
     history.add(NOW, stats({"default": 0}), {"storage": 3.0}, {"storage": 0.0})
