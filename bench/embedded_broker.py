@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import psutil
 from confluent_kafka import Consumer, Producer, TopicPartition
@@ -37,7 +37,7 @@ VALUE = (
 )
 
 
-def follow(bootstrap: str, start: int, count: int, done: threading.Event) -> None:
+def follow(bootstrap: str, start: int, count: int) -> None:
     """Read ``count`` messages from offset ``start`` as storage reads ``events``."""
     consumer = Consumer(
         {
@@ -55,26 +55,23 @@ def follow(bootstrap: str, start: int, count: int, done: threading.Event) -> Non
     consumer.close()
     if seen < count:
         raise SystemExit(f"the follower read {seen} of {count} messages in 120 s")
-    done.set()
 
 
-def steady_phase(bootstrap: str, broker: psutil.Process, start: int, seconds: float) -> float:
-    """Broker CPU µs per message while ``RATE`` messages/s are produced and followed."""
-    count = int(RATE * seconds)
-    done = threading.Event()
+def steady_phase(bootstrap: str, broker: psutil.Process, start: int, count: int) -> float:
+    """Broker CPU µs per message while ``count`` messages go at ``RATE``/s, followed."""
     producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True})
     before = broker.cpu_times()
-    follower = threading.Thread(target=follow, args=(bootstrap, start, count, done))
-    follower.start()
-    began = time.monotonic()
-    for number in range(count):
-        producer.produce(TOPIC, VALUE)
-        producer.poll(0)
-        ahead = began + number / RATE - time.monotonic()
-        if ahead > 0:
-            time.sleep(ahead)
-    producer.flush(30)
-    follower.join()
+    with ThreadPoolExecutor(1) as pool:
+        followed = pool.submit(follow, bootstrap, start, count)
+        began = time.monotonic()
+        for number in range(count):
+            producer.produce(TOPIC, VALUE)
+            producer.poll(0)
+            ahead = began + number / RATE - time.monotonic()
+            if ahead > 0:
+                time.sleep(ahead)
+        producer.flush(30)
+        followed.result()  # the follower's failure is this phase's
     after = broker.cpu_times()
     spent = (after.user - before.user) + (after.system - before.system)
     return spent / count * 1e6
@@ -99,9 +96,10 @@ def main() -> None:
             if size > held:
                 held += produce_all(bootstrap, TOPIC, (VALUE for _ in range(size - held)))
             runs = []
+            phase = int(RATE * arguments.seconds)
             for _ in range(REPEATS):
-                runs.append(steady_phase(bootstrap, process, held, arguments.seconds))
-                held += int(RATE * arguments.seconds)
+                runs.append(steady_phase(bootstrap, process, held, phase))
+                held += phase
             medians[size] = statistics.median(runs)
             print(
                 f"  topic holding {size:>7,} | broker CPU {medians[size]:>6.1f} µs per message"

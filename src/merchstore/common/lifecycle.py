@@ -22,6 +22,7 @@ from types import FrameType
 import grpc
 import uvicorn
 from fastapi import FastAPI
+from uvicorn.server import HANDLED_SIGNALS
 
 from merchstore.common.config import HttpSettings, ServiceSettings, Settings
 from merchstore.common.event_log import EventLogPublisher
@@ -96,7 +97,7 @@ def serve_http(app: FastAPI, endpoint: ServiceSettings, http: HttpSettings) -> N
     signal it caught once it has shut down, so the previous handler decides the exit status; a
     no-op handler makes a graceful stop exit 0, as supervisors and container runtimes expect.
     """
-    for stop_signal in STOP_SIGNALS:
+    for stop_signal in HANDLED_SIGNALS:
         signal.signal(stop_signal, lambda signum, frame: None)
     server = uvicorn.Server(
         uvicorn.Config(
@@ -110,8 +111,9 @@ def serve_http(app: FastAPI, endpoint: ServiceSettings, http: HttpSettings) -> N
             timeout_keep_alive=int(http.keep_alive_s),
         )
     )
-    # uvicorn itself stops on SIGINT and SIGTERM only: SIGHUP is handed over as a SIGTERM.
-    signal.signal(signal.SIGHUP, lambda signum, frame: server.handle_exit(signal.SIGTERM, frame))
+    # uvicorn stops on its own signals only; the others are handed over to it as a SIGTERM.
+    for stop_signal in set(STOP_SIGNALS) - set(HANDLED_SIGNALS):
+        signal.signal(stop_signal, lambda signum, frame: server.handle_exit(signal.SIGTERM, frame))
     freeze_startup_objects()
     server.run()
     if not server.started:

@@ -122,10 +122,10 @@ class EventHistory:
         draw zeros and spikes. While the processor is down a point has no counts, so the chart
         shows a gap and the next rate spans the outage.
         """
-        counts = dict(stats.get("counts", {})) if stats is not None else None
-        orders = stats.get("orders") if stats is not None else None
-        rates = None
-        if stats is not None and counts is not None:
+        counts = orders = rates = None
+        if stats is not None:
+            counts = dict(stats.get("counts", {}))
+            orders = stats.get("orders")
             counted_at = _counted_at(stats, at)
             rates = self._rates(counted_at, counts)
             self._last_counts, self._last_rates = (counted_at, counts), rates

@@ -68,11 +68,15 @@ def port_in_use(host: str, port: int) -> bool:
     return False
 
 
+PGDATA_DIR = "postgres"
+"""The embedded PostgreSQL's data folder, under the data directory."""
+
+
 class EmbeddedPostgres:
     """A real PostgreSQL server under the data directory, reachable by a Unix socket."""
 
     def __init__(self, data_dir: Path) -> None:
-        self.pgdata = data_dir / "postgres"
+        self.pgdata = data_dir / PGDATA_DIR
         self._server: PostgresServer | None = None
 
     def start(self) -> str:
@@ -97,7 +101,7 @@ class EmbeddedPostgres:
     @staticmethod
     def stop_leftover(data_dir: Path) -> int | None:
         """Stop the server an earlier run left running under ``data_dir``, if any."""
-        pgdata = data_dir / "postgres"
+        pgdata = data_dir / PGDATA_DIR
         # SIGINT is PostgreSQL's fast shutdown: open transactions roll back, nothing committed
         # is lost.
         return stop_leftover(pgdata / "postmaster.pid", str(pgdata), signal.SIGINT, 30.0)

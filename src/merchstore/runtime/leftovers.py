@@ -2,7 +2,8 @@
 
 Where the system allows it (Linux), the kernel asks supervisord and the broker to stop when
 ``up`` dies. Otherwise, and for PostgreSQL (which detaches from ``up``), the next run finds
-them through their pid files and stops them.
+them through their pid files and stops them. Stopping a process and what it started is one
+function here, for leftovers and for ``up``'s own supervisord alike.
 """
 
 from __future__ import annotations
@@ -64,6 +65,17 @@ def stop_leftover(pid_file: Path, marker: str, stop_signal: int, timeout_s: floa
     process = running_process(pid_file, marker)
     if process is None:
         return None
+    stop_process_tree(process, stop_signal, timeout_s)
+    pid_file.unlink(missing_ok=True)
+    return process.pid
+
+
+def stop_process_tree(process: psutil.Process, stop_signal: int, timeout_s: float) -> None:
+    """Send ``process`` ``stop_signal``; SIGKILL it after ``timeout_s``, and anything it started.
+
+    What it started is looked up first: once it has exited, its children can no longer be
+    found through it.
+    """
     try:
         descendants = process.children(recursive=True)
     except psutil.Error:
@@ -79,5 +91,3 @@ def stop_leftover(pid_file: Path, marker: str, stop_signal: int, timeout_s: floa
     for child in descendants:
         with suppress(psutil.NoSuchProcess):
             child.kill()
-    pid_file.unlink(missing_ok=True)
-    return process.pid

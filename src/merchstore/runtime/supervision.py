@@ -18,6 +18,7 @@ import tempfile
 import time
 import xmlrpc.client
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -26,7 +27,7 @@ import psutil
 from supervisor.xmlrpc import SupervisorTransport
 
 from merchstore.common.config import SupervisorSettings
-from merchstore.runtime.leftovers import stop_leftover, stopped_with_parent
+from merchstore.runtime.leftovers import stop_leftover, stop_process_tree, stopped_with_parent
 
 CONFIG_FILE = "supervisord.conf"
 PID_FILE = "supervisord.pid"
@@ -143,10 +144,7 @@ class Supervisor:
     def stop_leftover(run_dir: Path, settings: SupervisorSettings) -> int | None:
         """Stop the supervisord (and its services) an earlier run in ``run_dir`` left running."""
         return stop_leftover(
-            run_dir / PID_FILE,
-            str(run_dir / CONFIG_FILE),
-            signal.SIGTERM,
-            settings.stop_timeout_s + 10,
+            run_dir / PID_FILE, str(run_dir / CONFIG_FILE), signal.SIGTERM, _stop_bound_s(settings)
         )
 
     @property
@@ -218,28 +216,22 @@ class Supervisor:
         }
 
     def stop(self) -> None:
-        """Stop every service (SIGTERM, SIGKILL after the bound), then supervisord itself."""
+        """Stop every service (SIGTERM, SIGKILL after the bound), then supervisord itself.
+
+        Anything that outlived supervisord (it should not) is not left behind either.
+        """
         if self._process is None:
             return
-        process = self._process
-        children = _descendants(process.pid)
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(self._settings.stop_timeout_s + 10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        # Anything that outlived supervisord (it should not) is not left behind.
-        for child in children:
-            if child.is_running():
-                child.kill()
+        if self._process.poll() is None:
+            with suppress(psutil.NoSuchProcess):
+                stop_process_tree(
+                    psutil.Process(self._process.pid), signal.SIGTERM, _stop_bound_s(self._settings)
+                )
+        self._process.wait()
         self._process = None
         shutil.rmtree(self._socket_dir, ignore_errors=True)
 
 
-def _descendants(pid: int) -> list[psutil.Process]:
-    try:
-        return psutil.Process(pid).children(recursive=True)
-    except psutil.NoSuchProcess:
-        return []
+def _stop_bound_s(settings: SupervisorSettings) -> float:
+    # Each service gets stop_timeout_s before its SIGKILL; supervisord itself a little more.
+    return settings.stop_timeout_s + 10

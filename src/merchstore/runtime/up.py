@@ -26,6 +26,8 @@ from merchstore.services import SERVICES, ServiceSpec
 
 log = logging.getLogger(__name__)
 
+RUN_DIR = "run"
+"""Under the data directory: the files of the running `merchstore up` (lock, pids, configs)."""
 UP_LOCK_FILE = "up.lock"
 """In the run directory: locked by the `merchstore up` that runs on this data directory, which
 writes its pid there."""
@@ -179,7 +181,7 @@ class LocalSystem:
         self.prometheus = prometheus
         self.data_dir = settings.data_dir.resolve()
         self.log_dir = self.data_dir / "logs"
-        self.run_dir = self.data_dir / "run"
+        self.run_dir = self.data_dir / RUN_DIR
         self.postgres: EmbeddedPostgres | None = None
         self.broker: EmbeddedBroker | None = None
         self.supervisor: Supervisor | None = None
@@ -217,16 +219,8 @@ class LocalSystem:
         lock.write(f"{os.getpid()}\n")
         lock.flush()
         self._lock = lock
-        leftovers = {
-            "the services and supervisord": Supervisor.stop_leftover(
-                self.run_dir, self.settings.supervisor
-            ),
-            "the embedded broker": EmbeddedBroker.stop_leftover(self.run_dir / BROKER_PID_FILE),
-            "the embedded PostgreSQL": EmbeddedPostgres.stop_leftover(self.data_dir),
-        }
-        for what, pid in leftovers.items():
-            if pid is not None:
-                self.say(f"stopped {what} (pid {pid}), left running by a killed earlier run")
+        for what, pid in stop_leftovers(self.data_dir, self.settings).items():
+            self.say(f"stopped {what} (pid {pid}), left running by a killed earlier run")
 
     def check_ports(self) -> None:
         """Fail before starting anything if a port is taken."""
@@ -389,6 +383,21 @@ class LocalSystem:
         if self._lock is not None:
             self._lock.close()  # the data directory is free for the next run
             self._lock = None
+
+
+def stop_leftovers(data_dir: Path, settings: Settings) -> dict[str, int]:
+    """Stop what a run on ``data_dir`` killed outright left running; what was stopped, by pid.
+
+    supervisord (which stops its services) first, then the broker, then PostgreSQL: the order
+    in which a run stops them itself.
+    """
+    run_dir = data_dir / RUN_DIR
+    pids = {
+        "the services and supervisord": Supervisor.stop_leftover(run_dir, settings.supervisor),
+        "the embedded broker": EmbeddedBroker.stop_leftover(run_dir / BROKER_PID_FILE),
+        "the embedded PostgreSQL": EmbeddedPostgres.stop_leftover(data_dir),
+    }
+    return {what: pid for what, pid in pids.items() if pid is not None}
 
 
 def run_up(settings: Settings, say: Say, prometheus: bool = False) -> int:

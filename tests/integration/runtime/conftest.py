@@ -15,9 +15,8 @@ import pytest
 
 from merchstore.common.config import load_settings
 from merchstore.common.metrics import METRICS_PORT_OFFSET
-from merchstore.runtime.embedded import EmbeddedBroker, EmbeddedPostgres
-from merchstore.runtime.supervision import Supervisor
-from merchstore.runtime.up import BROKER_PID_FILE
+from merchstore.runtime.embedded import PGDATA_DIR
+from merchstore.runtime.up import stop_leftovers
 from merchstore.services import SERVICES
 from tests.support.processes import free_port, free_port_pair, wait_until
 
@@ -100,10 +99,16 @@ def processes_of(up_pid: int, data_dir: Path) -> list[psutil.Process]:
     """
     up = psutil.Process(up_pid)
     found = [up, *up.children(recursive=True)]
-    postmaster = data_dir / "postgres/postmaster.pid"
-    if postmaster.exists():
-        found.append(psutil.Process(int(postmaster.read_text().split()[0])))
+    postmaster = postmaster_pid(data_dir)
+    if postmaster is not None:
+        found.append(psutil.Process(postmaster))
     return found
+
+
+def postmaster_pid(data_dir: Path) -> int | None:
+    """The pid of the embedded PostgreSQL running under ``data_dir``, from its pid file."""
+    pid_file = data_dir / PGDATA_DIR / "postmaster.pid"
+    return int(pid_file.read_text().split()[0]) if pid_file.exists() else None
 
 
 def still_running(processes: list[psutil.Process]) -> list[str]:
@@ -127,10 +132,7 @@ def stop_up(process: subprocess.Popen[str], data_dir: Path) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-    run_dir = data_dir / "run"
-    Supervisor.stop_leftover(run_dir, load_settings().supervisor)
-    EmbeddedBroker.stop_leftover(run_dir / BROKER_PID_FILE)
-    EmbeddedPostgres.stop_leftover(data_dir)
+    stop_leftovers(data_dir, load_settings())
 
 
 @pytest.fixture

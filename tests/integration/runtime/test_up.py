@@ -18,7 +18,13 @@ import psutil
 from confluent_kafka.admin import AdminClient
 
 from merchstore.services import SERVICES
-from tests.integration.runtime.conftest import UpProcess, processes_of, still_running, stop_up
+from tests.integration.runtime.conftest import (
+    UpProcess,
+    postmaster_pid,
+    processes_of,
+    still_running,
+    stop_up,
+)
 from tests.support.processes import service_ready, wait_until
 
 
@@ -172,7 +178,7 @@ def test_a_killed_up_leaves_nothing_the_next_run_does_not_stop(
     try:
         first.wait_for("merchstore is up")
         started = processes_of(first.process.pid, data_dir)
-        postmaster = int((data_dir / "postgres/postmaster.pid").read_text().split()[0])
+        postmaster = postmaster_pid(data_dir)
         first.process.kill()  # killed outright: it cannot stop anything it started
         first.process.wait()
         # The kernel asks supervisord (which stops every service) and the broker to stop.
