@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -17,24 +18,92 @@ import httpx
 
 from merchstore.common.health import check_health
 
+# Ports are handed out below the kernel's ephemeral range. A port the kernel picks for a probe
+# comes from that range, and any outgoing connection (a client, a broker link) can take it in
+# the moment between the probe and the server's bind: CI saw "address already in use" from it.
+# Each xdist worker hands out its own slice of the range below, so workers never pick the
+# same port either.
+_LOWEST_TEST_PORT = 12000
+_DEFAULT_EPHEMERAL_LOW = 32768
 
-def free_port() -> int:
-    """A TCP port nothing listens on right now."""
+
+def _ephemeral_low() -> int:
+    """The lowest port the kernel gives outgoing connections."""
+    try:
+        low = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0]
+    except (OSError, IndexError):
+        return _DEFAULT_EPHEMERAL_LOW
+    return int(low)
+
+
+def _worker_slice() -> range:
+    """The ports this process may hand out: its xdist worker's share of the free range."""
+    ports = range(_LOWEST_TEST_PORT, _ephemeral_low())
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    share = len(ports) // max(workers, 1)
+    return ports[worker * share : (worker + 1) * share]
+
+
+class _PortAllocator:
+    """Hands out each port of a slice once, in turn, skipping ports something has bound."""
+
+    def __init__(self, ports: range) -> None:
+        self._ports = ports
+        # A random start, so two runs on one machine (a benchmark beside the suite) rarely
+        # walk the same ports in step.
+        self._next = random.randrange(len(ports)) if ports else 0
+        self._handed_out: set[int] = set()
+
+    def take(self, count: int = 1, spacing: int = 0) -> int:
+        """A port free now, with ``count - 1`` more free ones every ``spacing`` above it."""
+        if len(self._ports) < 1000:  # the kernel's range leaves too little below it
+            return _kernel_port()
+        for _sweep in range(2):
+            for _ in range(len(self._ports)):
+                port = self._ports[self._next % len(self._ports)]
+                self._next += 1
+                wanted = [port + spacing * index for index in range(count)]
+                if all(self._available(each) for each in wanted):
+                    self._handed_out.update(wanted)
+                    return port
+            # Every port was handed out once: the servers of the first ones are long gone.
+            self._handed_out.clear()
+        raise RuntimeError(f"no free port in {self._ports}")
+
+    def _available(self, port: int) -> bool:
+        """Whether ``port`` is ours, not handed out yet, and unbound."""
+        return port in self._ports and port not in self._handed_out and _bindable(port)
+
+
+def _bindable(port: int) -> bool:
+    """Whether nothing holds ``port`` on the loopback interface right now."""
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _kernel_port() -> int:
+    """A port the kernel picks: the fallback when no range is left below its own."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
 
 
+_allocator = _PortAllocator(_worker_slice())
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on, handed out once per test process."""
+    return _allocator.take()
+
+
 def free_port_pair(offset: int = 100) -> int:
-    """A port free now whose ``port + offset`` is free too (a gRPC port and its metrics port)."""
-    while True:
-        port = free_port()
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port + offset))
-            except OSError:
-                continue
-        return port
+    """A free port whose ``port + offset`` is free too (a gRPC port and its metrics port)."""
+    return _allocator.take(count=2, spacing=offset)
 
 
 def wait_until(
