@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 
 import grpc
 
@@ -32,7 +32,7 @@ class LogCollectorServicer(logging_pb2_grpc.LogCollectorServicer):
         context: grpc.aio.ServicerContext,
     ) -> logging_pb2.StreamSummary:
         """Take any number of messages; settle them in batches; summarise at the end."""
-        return await self._take(request_iterator)
+        return await self._take(message_batches(request_iterator))
 
     async def StreamLogBatches(  # noqa: N802 - the RPC's name
         self,
@@ -40,16 +40,10 @@ class LogCollectorServicer(logging_pb2_grpc.LogCollectorServicer):
         context: grpc.aio.ServicerContext,
     ) -> logging_pb2.StreamSummary:
         """The same as StreamLogs, for lines sent several to a stream message."""
-
-        async def lines() -> AsyncIterator[logging_pb2.LogMessage]:
-            async for batch in request_iterator:
-                for message in batch.messages:
-                    yield message
-
-        return await self._take(lines())
+        return await self._take(batch.messages async for batch in request_iterator)
 
     async def _take(
-        self, messages: AsyncIterator[logging_pb2.LogMessage]
+        self, batches: AsyncIterator[Iterable[logging_pb2.LogMessage]]
     ) -> logging_pb2.StreamSummary:
         received = rejected = 0
         reasons: list[str] = []
@@ -58,20 +52,23 @@ class LogCollectorServicer(logging_pb2_grpc.LogCollectorServicer):
         # One batch settles (waits for Kafka's acknowledgements) while the next one fills, so
         # the stream keeps flowing; a third waits, which bounds memory and pushes back.
         settling: asyncio.Task[Settled] | None = None
-        async for message in messages:
-            received += 1
-            try:
-                self._publisher.submit(log_channel_json(message), batch)
-            except InvalidLogMessage as error:
-                rejected += 1
-                if len(reasons) < MAX_REASONS:
-                    reasons.append(f"message {received}: {error}")
-                continue
-            if len(batch) >= self._settle_every:
-                if settling is not None:
-                    outcome.add(await settling)
-                settling = asyncio.ensure_future(self._publisher.settle(batch))
-                batch = InFlight()
+        # Lines are taken a stream message at a time: no await (a trip through the event
+        # loop) per line.
+        async for messages in batches:
+            for message in messages:
+                received += 1
+                try:
+                    self._publisher.submit(log_channel_json(message), batch)
+                except InvalidLogMessage as error:
+                    rejected += 1
+                    if len(reasons) < MAX_REASONS:
+                        reasons.append(f"message {received}: {error}")
+                    continue
+                if len(batch) >= self._settle_every:
+                    if settling is not None:
+                        outcome.add(await settling)
+                    settling = asyncio.ensure_future(self._publisher.settle(batch))
+                    batch = InFlight()
         if settling is not None:
             outcome.add(await settling)
         outcome.add(await self._publisher.settle(batch))
@@ -94,3 +91,11 @@ class LogCollectorServicer(logging_pb2_grpc.LogCollectorServicer):
             dropped=outcome.dropped,
             rejection_reasons=reasons,
         )
+
+
+async def message_batches(
+    messages: AsyncIterator[logging_pb2.LogMessage],
+) -> AsyncIterator[tuple[logging_pb2.LogMessage]]:
+    """Each message of a single-line stream as a batch of one."""
+    async for message in messages:
+        yield (message,)

@@ -8,7 +8,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from merchstore.logging_service.domain import MAX_MESSAGE_BYTES, log_channel_json
+from merchstore.logging_service.domain import LEVEL_NAMES, MAX_MESSAGE_BYTES, log_channel_json
 from merchstore.logging_service.spill import SpillBuffer
 from merchstore.protos import logging_pb2
 
@@ -47,3 +47,33 @@ def test_the_spill_is_bounded_in_bytes_and_keeps_order(tmp_path: Path) -> None:
     reopened = SpillBuffer(tmp_path / "spill.sqlite3", max_bytes=100_000)
     assert len(reopened) == 1 and reopened.size_bytes == 40_000
     assert reopened.oldest(5)[0][1] == b"b" * 40_000
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    service=st.text(min_size=1, max_size=300).filter(str.strip),
+    text=st.text(max_size=200),
+    timestamp=st.text(max_size=80),
+    trace_id=st.text(max_size=150),
+    logger=st.text(max_size=300),
+    level=st.sampled_from(sorted(LEVEL_NAMES)),
+)
+def test_a_line_is_encoded_as_json_dumps_would(
+    service: str, text: str, timestamp: str, trace_id: str, logger: str, level: int
+) -> None:
+    message = logging_pb2.LogMessage(
+        level=level,  # type: ignore[arg-type]
+        service_name=service,
+        message=text,
+        timestamp=timestamp,
+        trace_id=trace_id,
+        logger=logger,
+    )
+    encoded = log_channel_json(message)
+    fields = json.loads(encoded)
+    assert list(fields) == ["level", "service_name", "message", "timestamp", "trace_id", "logger"]
+    assert encoded == json.dumps(fields).encode()
+    assert fields["message"] == text and fields["service_name"] == service[:256]
+    assert fields["trace_id"] == (trace_id[:128] or None)
+    assert fields["logger"] == (logger[:256] or None)
+    assert fields["timestamp"] == timestamp[:64] or (not timestamp and fields["timestamp"])
