@@ -322,6 +322,16 @@ class LoggingServiceSettings(ServiceSettings):
         ge=0,
         description="On SIGTERM, how long spilled messages may still be sent before exiting.",
     )
+    linger_ms: int = Field(
+        50,
+        ge=0,
+        le=1000,
+        description=(
+            "Lines are gathered this long into one produce request to Kafka: fewer, larger "
+            "requests cost the broker and logging-service less per line, and a line reaches "
+            "log-channel at most this much later."
+        ),
+    )
 
 
 class LogShippingSettings(_Section):

@@ -24,7 +24,9 @@ def run(settings: Settings) -> None:
     """Serve logging-service until SIGTERM or Ctrl-C; then finish streams, drain the spill."""
     check_broker(settings)
     config = settings.logging_service
-    producer = KafkaProducer(settings, client_id="logging-service")
+    producer = KafkaProducer(
+        settings, client_id="logging-service", **{"linger.ms": config.linger_ms}
+    )
 
     @asynccontextmanager
     async def parts(server: grpc.aio.Server) -> AsyncIterator[None]:
