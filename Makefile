@@ -10,7 +10,7 @@ GENERATED := $(PROTOS:protos/%.proto=src/%_pb2.py)
 DASHBOARD := src/merchstore/dashboard
 VENDOR    := $(DASHBOARD)/static/vendor
 
-.PHONY: run test test-fast typecheck suite install system-packages protos dashboard-assets openapi bench bench-event-logger bench-pipeline bench-store bench-logging bench-scale bench-broker bench-summary wrk clean
+.PHONY: run test test-fast fuzz typecheck suite install system-packages protos dashboard-assets openapi bench bench-event-logger bench-pipeline bench-store bench-logging bench-scale bench-broker bench-summary wrk clean
 
 run: install
 	-scripts/install-system-packages kcat
@@ -99,6 +99,15 @@ bench-broker: install
 
 wrk:
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+
+# schemathesis over every HTTP service with many more examples than the suite's, and a new seed
+# each run (printed, so a failure can be replayed: MERCHSTORE_FUZZ_SEED=<seed> make fuzz).
+FUZZ_EXAMPLES ?= 150
+fuzz: install system-packages
+	@seed=$${MERCHSTORE_FUZZ_SEED:-$$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}; \
+	echo "schemathesis: $(FUZZ_EXAMPLES) examples per operation, seed $$seed"; \
+	MERCHSTORE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) MERCHSTORE_FUZZ_SEED=$$seed \
+		$(BIN)/pytest -n 3 --timeout 3600 tests/integration/test_schemathesis_all.py
 
 # Regenerate the committed OpenAPI documents (a test fails while they are stale).
 openapi: install

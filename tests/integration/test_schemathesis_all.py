@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -22,6 +23,12 @@ NEEDS = {
 }
 
 
+EXAMPLES = int(os.environ.get("MERCHSTORE_FUZZ_EXAMPLES", "20"))
+"""Examples per operation: 20 in the suite; `make fuzz` runs many more."""
+SEED = os.environ.get("MERCHSTORE_FUZZ_SEED", "20261125")
+"""The suite's runs repeat; `make fuzz` draws a new seed each time and prints it."""
+
+
 def schemathesis(url: str, cwd: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     command = shutil.which("schemathesis", path=str(Path(sys.executable).parent))
     assert command, "schemathesis is installed with the dev dependencies"
@@ -33,9 +40,9 @@ def schemathesis(url: str, cwd: Path, *extra: str) -> subprocess.CompletedProces
             "--checks",
             "all",
             "--max-examples",
-            "20",
+            str(EXAMPLES),
             "--seed",
-            "20261125",
+            SEED,
             "--generation-database",
             "none",
             "--request-timeout",
@@ -44,7 +51,7 @@ def schemathesis(url: str, cwd: Path, *extra: str) -> subprocess.CompletedProces
         ],
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=600 + EXAMPLES * 30,
         cwd=cwd,
     )
 
