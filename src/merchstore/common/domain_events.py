@@ -7,9 +7,9 @@ import uuid
 from datetime import UTC, datetime
 from typing import Literal, get_args
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from merchstore.common.timeutil import to_rfc3339
+from merchstore.common.timeutil import UtcDatetime, to_rfc3339
 
 EventType = Literal[
     "default", "purchase_sword", "purchase_knife", "join_guild", "order_placed", "order_cancelled"
@@ -36,7 +36,7 @@ class DomainEvent(BaseModel):
     event_type: EventType
     user_id: str = Field(min_length=1, max_length=64)
     metadata: dict[str, MetadataValue] = Field(default_factory=dict)
-    timestamp: AwareDatetime
+    timestamp: UtcDatetime
 
     @classmethod
     def new(

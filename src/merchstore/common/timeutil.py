@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, AwareDatetime
 
 
 def to_rfc3339(moment: datetime) -> str:
@@ -14,3 +17,19 @@ def to_rfc3339(moment: datetime) -> str:
 def utc_now_rfc3339() -> str:
     """The current time in the contract's timestamp format."""
     return to_rfc3339(datetime.now(UTC))
+
+
+def in_utc(moment: datetime) -> datetime:
+    """``moment`` in UTC; ValueError if that falls outside years 1 to 9999.
+
+    A time zone can put a moment past either end ("0001-01-01T00:00:00+00:01" is in year 0 in
+    UTC): Python cannot convert it, and PostgreSQL would store it but never hand it back.
+    """
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("must fall within the years 1 to 9999 in UTC") from None
+
+
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(in_utc)]
+"""A timestamp with a time zone, read as the same moment in UTC (years 1 to 9999)."""

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query
 from fastapi.concurrency import run_in_threadpool
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from merchstore.common.dependencies import app_state
 from merchstore.common.domain_events import MetadataValue
 from merchstore.common.health import ReadinessCheck, not_started
 from merchstore.common.http_errors import VALIDATION_ERROR_RESPONSES
 from merchstore.common.http_service import service_app
+from merchstore.common.timeutil import UtcDatetime
 from merchstore.storage.repository import FEED_START, EventRepository
 
 
@@ -49,15 +49,14 @@ router = APIRouter(responses=VALIDATION_ERROR_RESPONSES, tags=["events"])
 @router.get("/events", summary="Events with start <= timestamp < end, oldest first")
 async def events_between(
     repository: Events,
-    start: Annotated[AwareDatetime, Query(examples=["2026-11-22T00:00:00Z"])],
-    end: Annotated[AwareDatetime, Query(examples=["2026-11-23T00:00:00Z"])],
+    start: Annotated[UtcDatetime, Query(examples=["2026-11-22T00:00:00Z"])],
+    end: Annotated[UtcDatetime, Query(examples=["2026-11-23T00:00:00Z"])],
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> list[StoredEvent]:
     """The events of a half-open time interval."""
-    begin, finish = start.astimezone(UTC), end.astimezone(UTC)
-    if finish <= begin:
+    if end <= start:
         return []  # an empty interval holds no events
-    rows = await run_in_threadpool(repository.between, begin, finish, limit)
+    rows = await run_in_threadpool(repository.between, start, end, limit)
     return [StoredEvent(**row) for row in rows]
 
 

@@ -12,6 +12,7 @@ from typing import Any, TextIO
 import click
 
 from merchstore.common.config import Settings
+from merchstore.common.timeutil import in_utc
 from merchstore.tools.topic_tail import follow_topic
 
 LEVEL_COLOURS = {
@@ -26,10 +27,11 @@ LEVEL_COLOURS = {
 def hour_of(body: dict[str, Any]) -> str:
     """``YYYYMMDD_HH`` of the message's timestamp (UTC), or of now if it has none."""
     try:
-        moment = datetime.fromisoformat(str(body["timestamp"]).replace("Z", "+00:00"))
+        # in_utc refuses a moment a time zone puts past year 9999 or before year 1.
+        moment = in_utc(datetime.fromisoformat(str(body["timestamp"]).replace("Z", "+00:00")))
     except (KeyError, ValueError):
         moment = datetime.now(UTC)
-    return moment.astimezone(UTC).strftime("%Y%m%d_%H")
+    return moment.strftime("%Y%m%d_%H")
 
 
 def format_log_line(body: dict[str, Any], colour: bool) -> str:

@@ -121,3 +121,29 @@ def test_health_says_503_while_nothing_can_be_stored_then_recovers(
         connection.execute("ALTER TABLE events_elsewhere RENAME TO events")
     wait_until(lambda: health().status_code == 200, 60, "storage to recover")
     wait_until(lambda: count(storage.url) == 1, 30, "the retried event stored")
+
+
+def test_a_time_outside_the_years_1_to_9999_in_utc_is_refused_and_set_aside(
+    services: ServiceLauncher, settings: Settings
+) -> None:
+    # PostgreSQL stores such a moment (in year 0 or 10000 once in UTC) but psycopg cannot read
+    # it back: stored, it would break /events and the processor's feed for good.
+    storage = services.start("storage")
+    early = "0001-01-01T00:00:00+00:01"
+    answer = httpx.get(
+        f"{storage.url}/events", params={"start": "2000-01-01T00:00:00Z", "end": early}
+    )
+    assert answer.status_code == 422 and "years 1 to 9999" in answer.text
+    poison = json.loads(DomainEvent.new("join_guild", "7").to_json())
+    good = DomainEvent.new("join_guild", "7", {"guild_name": "red"})
+    produce_all(
+        settings.bootstrap_servers,
+        settings.topics.events,
+        [json.dumps({**poison, "timestamp": early}).encode(), good.to_json()],
+        key=b"7",
+    )
+    wait_until(lambda: count(storage.url) == 1, 30, "the event after the poison stored")
+    assert httpx.get(f"{storage.url}/events/count").json()["dead_letters"] == 1
+    feed = httpx.get(f"{storage.url}/events/feed")
+    assert feed.status_code == 200
+    assert [e["event_id"] for e in feed.json()["events"]] == [str(good.event_id)]

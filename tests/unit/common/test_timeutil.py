@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta, timezone
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import TypeAdapter, ValidationError
 
-from merchstore.common.timeutil import to_rfc3339
+from merchstore.common.domain_events import DomainEvent, InvalidDomainEvent
+from merchstore.common.timeutil import UtcDatetime, in_utc, to_rfc3339
 
 TIME_ZONES = st.builds(
     timezone, st.integers(min_value=-23 * 60, max_value=23 * 60).map(lambda m: timedelta(minutes=m))
@@ -28,3 +32,31 @@ def test_any_moment_is_written_in_utc_and_read_back_to_the_millisecond(moment: d
     assert read_back.tzinfo is not None
     truncated = moment.astimezone(UTC).replace(microsecond=moment.microsecond // 1000 * 1000)
     assert read_back == truncated
+
+
+OUT_OF_RANGE = ["0001-01-01T00:00:00+00:01", "9999-12-31T23:59:00-00:01"]
+"""Moments a time zone puts in year 0 or in year 10000 once in UTC."""
+
+
+@pytest.mark.parametrize("text", OUT_OF_RANGE)
+def test_a_moment_outside_the_years_1_to_9999_in_utc_is_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="years 1 to 9999"):
+        in_utc(datetime.fromisoformat(text))
+    with pytest.raises(ValidationError, match="years 1 to 9999"):
+        TypeAdapter(UtcDatetime).validate_python(text)
+
+
+@given(st.datetimes(timezones=TIME_ZONES))
+def test_any_aware_moment_is_read_in_utc_or_refused_with_a_value_error(moment: datetime) -> None:
+    try:
+        read = TypeAdapter(UtcDatetime).validate_python(moment)
+    except ValidationError:
+        return
+    assert read == moment and read.utcoffset() == timedelta(0)
+
+
+@pytest.mark.parametrize("text", OUT_OF_RANGE)
+def test_an_event_whose_time_is_outside_the_years_1_to_9999_in_utc_is_invalid(text: str) -> None:
+    body = json.loads(DomainEvent.new("join_guild", "7").to_json())
+    with pytest.raises(InvalidDomainEvent, match="years 1 to 9999"):
+        DomainEvent.from_json(json.dumps({**body, "timestamp": text}).encode())
