@@ -6,14 +6,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from merchstore.common.dependencies import app_state
 from merchstore.common.domain_events import MetadataValue
 from merchstore.common.health import ReadinessCheck, not_started
 from merchstore.common.http_errors import VALIDATION_ERROR_RESPONSES
 from merchstore.common.http_service import service_app
-from merchstore.common.timeutil import UtcDatetime
 from merchstore.storage.repository import FEED_START, EventRepository
 
 
@@ -49,11 +48,13 @@ router = APIRouter(responses=VALIDATION_ERROR_RESPONSES, tags=["events"])
 @router.get("/events", summary="Events with start <= timestamp < end, oldest first")
 async def events_between(
     repository: Events,
-    start: Annotated[UtcDatetime, Query(examples=["2026-11-22T00:00:00Z"])],
-    end: Annotated[UtcDatetime, Query(examples=["2026-11-23T00:00:00Z"])],
+    start: Annotated[AwareDatetime, Query(examples=["2026-11-22T00:00:00Z"])],
+    end: Annotated[AwareDatetime, Query(examples=["2026-11-23T00:00:00Z"])],
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> list[StoredEvent]:
     """The events of a half-open time interval."""
+    # Compared and queried as given: a time zone can put a bound outside the years 1 to 9999
+    # in UTC, where Python cannot convert it but PostgreSQL compares it rightly.
     if end <= start:
         return []  # an empty interval holds no events
     rows = await run_in_threadpool(repository.between, start, end, limit)
