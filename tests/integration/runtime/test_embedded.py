@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import subprocess
 import sys
 from pathlib import Path
 
-from merchstore.runtime.embedded import BROKER_BINARY_LOCK
+from merchstore.runtime.embedded import broker_binary_lock
 
 RESOLVE_AND_RUN = """
 import subprocess
@@ -32,23 +31,18 @@ def test_the_broker_binary_is_copied_out_of_its_wheel_one_process_at_a_time(
     tmp_path: Path,
 ) -> None:
     # Two first copies at once could swap a not yet executable file under the other's exec.
-    held = os.open(BROKER_BINARY_LOCK, os.O_RDONLY | os.O_CREAT, 0o600)
     waiting = None
     try:
-        fcntl.flock(held, fcntl.LOCK_EX)
-        waiting = _resolve_and_run(tmp_path)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            waiting.wait(timeout=3)
-        assert waiting.returncode is None, "resolved the broker binary without the lock"
-        assert not any(tmp_path.rglob("tansu*")), "copied the binary without the lock"
-        os.close(held)  # lets the waiting process go on
-        held = -1
+        with broker_binary_lock():
+            waiting = _resolve_and_run(tmp_path)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                waiting.wait(timeout=3)
+            assert waiting.returncode is None, "resolved the broker binary without the lock"
+            assert not any(tmp_path.rglob("tansu*")), "copied the binary without the lock"
         out, err = waiting.communicate(timeout=120)
         assert waiting.returncode == 0, err
         assert out.startswith("tansu "), (out, err)
     finally:
-        if held >= 0:
-            os.close(held)
         if waiting is not None and waiting.poll() is None:
             waiting.kill()
             waiting.wait()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -10,7 +9,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
-from merchstore.common.domain_events import DomainEvent, InvalidDomainEvent
 from merchstore.common.timeutil import UtcDatetime, in_utc, to_rfc3339
 
 TIME_ZONES = st.builds(
@@ -53,10 +51,3 @@ def test_any_aware_moment_is_read_in_utc_or_refused_with_a_value_error(moment: d
     except ValidationError:
         return
     assert read == moment and read.utcoffset() == timedelta(0)
-
-
-@pytest.mark.parametrize("text", OUT_OF_RANGE)
-def test_an_event_whose_time_is_outside_the_years_1_to_9999_in_utc_is_invalid(text: str) -> None:
-    body = json.loads(DomainEvent.new("join_guild", "7").to_json())
-    with pytest.raises(InvalidDomainEvent, match="years 1 to 9999"):
-        DomainEvent.from_json(json.dumps({**body, "timestamp": text}).encode())
