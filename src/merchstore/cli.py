@@ -43,7 +43,7 @@ def _tail_settings(data_dir: Path | None) -> Settings:
         settings = settings.model_copy(
             update={"kafka_bootstrap_servers": settings.broker_of_running_system()}
         )
-        check_broker(settings, timeout_s=10.0)
+        check_broker(settings, timeout_s=6.0)
     except (ConfigError, BrokerUnavailable) as error:
         _note(str(error))
         sys.exit(1)
@@ -196,9 +196,11 @@ def config_defaults() -> None:
 @click.option("--postgres-user", default="merchstore", show_default=True)
 @click.option("--postgres-db", default="merchstore", show_default=True)
 def compose_secrets(directory: Path, postgres_user: str, postgres_db: str) -> None:
-    """Make the Docker Compose deployment's secret files (random, mode 0600), once.
+    """Make the Docker Compose deployment's secret files (random), once.
 
-    Existing files are kept: running it again changes nothing.
+    The folder is private (mode 0700) and the files in it readable (0644) by the containers'
+    own user, which does not own them. Existing files keep their content: running it again
+    changes nothing but their modes.
     """
     from merchstore.runtime.deploy_secrets import write_compose_secrets
 

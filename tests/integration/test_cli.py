@@ -41,3 +41,73 @@ def test_status_of_a_system_that_is_not_running(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "NOT READY" in result.stdout and "Traceback" not in result.stderr
     assert len(result.stdout.splitlines()) == 8
+
+
+def run_as_another_user(
+    arguments: list[str], env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """Run ``arguments`` as uid/gid 65534 (nobody), as a container's own user reads its files."""
+    assert os.geteuid() == 0, "this test reads files as another user: run the suite as root"
+    return subprocess.run(
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *arguments],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd="/",
+    )
+
+
+def test_compose_secret_files_are_readable_by_the_containers_user_and_private_on_the_host(
+    tmp_path: Path,
+) -> None:
+    """The files `compose-secrets` makes, mounted one by one as Compose does, read as uid 65534.
+
+    Compose bind-mounts each file with its host owner and mode, so the mount is simulated by a
+    hard link (the same inode) in a folder anyone can open. Files of mode 0600, as an earlier
+    version made them, stop the service with one line naming the file.
+    """
+    import shutil
+    import tempfile
+
+    from merchstore.runtime.deploy_secrets import write_compose_secrets
+
+    private = tmp_path / "secrets"
+    write_compose_secrets(private, "merchstore", "merchstore")
+    assert private.stat().st_mode & 0o777 == 0o700
+    mounted = Path(tempfile.mkdtemp(prefix="merchstore-run-secrets-"))
+    try:
+        mounted.chmod(0o755)
+        for secret in private.iterdir():
+            os.link(secret, mounted / secret.name)
+        env = {
+            "PATH": os.environ["PATH"],
+            "MERCHSTORE_SECRETS_DIR": str(mounted),
+            "MERCHSTORE_ENVIRONMENT": "production",
+        }
+        probe = (
+            "from merchstore.common.config import load_settings;"
+            "print(load_settings().database_dsn)"
+        )
+        read = run_as_another_user([sys.executable, "-c", probe], env)
+        assert read.returncode == 0, read.stderr
+        assert read.stdout.strip() == (private / "merchstore_database_url").read_text()
+        # On the host, the folder keeps another user out.
+        denied = run_as_another_user(["cat", str(private / "merchstore_jwt_secret")], env)
+        assert denied.returncode != 0 and "Permission denied" in denied.stderr
+
+        (mounted / "merchstore_database_url").chmod(0o600)  # as earlier versions made it
+        refused = run_as_another_user([sys.executable, "-m", "merchstore", "serve", "storage"], env)
+        assert refused.returncode == 2
+        assert "Traceback" not in refused.stderr
+        lines = refused.stderr.strip().splitlines()
+        assert len(lines) == 1, refused.stderr
+        assert f"cannot read the secret file {mounted}/merchstore_database_url" in lines[0]
+        assert "Permission denied" in lines[0] and "uid 65534" in lines[0]
+        # Running compose-secrets again opens the existing files up, content unchanged.
+        before = (private / "merchstore_database_url").read_text()
+        write_compose_secrets(private, "merchstore", "merchstore")
+        assert (private / "merchstore_database_url").stat().st_mode & 0o777 == 0o644
+        assert (private / "merchstore_database_url").read_text() == before
+    finally:
+        shutil.rmtree(mounted)

@@ -8,6 +8,7 @@ Precedence, highest first: keyword arguments, ``MERCHSTORE_*`` environment varia
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import textwrap
 from importlib import resources
@@ -21,6 +22,7 @@ from pydantic_settings import (
     PydanticBaseSettingsSource,
     SecretsSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     YamlConfigSettingsSource,
 )
 
@@ -47,6 +49,13 @@ BROKER_ADDRESS_FILE = "run/kafka-bootstrap"
 
 SECRETS_DIR = Path("/run/secrets")
 """Where container runtimes mount secret files (``merchstore_jwt_secret``, ...), if present."""
+SECRETS_DIR_ENV = "MERCHSTORE_SECRETS_DIR"
+"""Names another folder of secret files than `SECRETS_DIR`."""
+
+
+def secrets_dir() -> Path:
+    """The folder secret files are read from: `SECRETS_DIR` unless `SECRETS_DIR_ENV` names one."""
+    return Path(os.environ.get(SECRETS_DIR_ENV) or SECRETS_DIR)
 
 
 class ConfigError(Exception):
@@ -583,9 +592,10 @@ class Settings(BaseSettings):
             yaml_files.append(Path(user_file))
         yaml_source = YamlConfigSettingsSource(settings_cls, yaml_file=yaml_files)
         # Secret files (``merchstore_jwt_secret``, ...) as container runtimes mount them.
-        secret_files = SecretsSettingsSource(settings_cls, secrets_dir=SECRETS_DIR)
+        folder = secrets_dir()
+        secret_files = SecretsSettingsSource(settings_cls, secrets_dir=folder)
         sources = [init_settings, env_settings]
-        if SECRETS_DIR.is_dir():
+        if folder.is_dir():
             sources.append(secret_files)
         return (*sources, yaml_source)
 
@@ -694,3 +704,19 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings(**overrides)
     except ValidationError as error:
         raise ConfigError(describe_validation_error(error)) from None
+    except SettingsError as error:
+        raise ConfigError(describe_settings_error(error)) from None
+
+
+def describe_settings_error(error: SettingsError) -> str:
+    """One line for a setting no source could read: most often a secret file not readable."""
+    cause = error.__cause__
+    field = re.search(r'field "(\w+)"', str(error))
+    if isinstance(cause, OSError) and field is not None:
+        path = secrets_dir() / f"{ENV_PREFIX.lower()}{field.group(1)}"
+        return (
+            f"cannot read the secret file {path} ({cause.strerror or cause}): this process runs "
+            f"as uid {os.getuid()}, which must be able to read it (`merchstore compose-secrets` "
+            "makes the files readable in a private folder)"
+        )
+    return f"cannot read the configuration: {error}" + (f" ({cause})" if cause else "")

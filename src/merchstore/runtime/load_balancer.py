@@ -39,27 +39,30 @@ DOCKER_DNS = "127.0.0.11"
 def render_nginx_config(layout: NginxLayout, files: dict[str, str]) -> str:
     """The NGINX configuration for ``layout``, from the one template."""
     template = Template((resources.files("merchstore.runtime") / "nginx.conf.template").read_text())
-    # `resolve` (NGINX 1.27.3 and later) re-resolves the name while running, every
-    # `valid` seconds; without a resolver the addresses are fixed (local replicas).
-    resolve = " resolve" if layout.resolver else ""
-    servers = "\n".join(
-        f"        server {server}{resolve} max_fails=1 fail_timeout=2s;"
-        for server in layout.store_api_servers
-    )
     resolver = (
         f"resolver {layout.resolver} valid=5s ipv6=off;\n    resolver_timeout 2s;"
         if layout.resolver
         else "# Fixed local addresses: nothing to resolve."
     )
+    upstreams = [
+        _upstream("store_api", layout.store_api_servers, layout.resolver is not None),
+        _upstream("receiver", [layout.receiver], layout.resolver is not None),
+        _upstream("dashboard", [layout.dashboard], layout.resolver is not None),
+        _upstream("event_logger", [layout.event_logger], layout.resolver is not None),
+    ]
     return template.substitute(
-        files,
-        listen_port=layout.listen_port,
-        resolver=resolver,
-        store_api_servers=servers,
-        receiver=layout.receiver,
-        dashboard=layout.dashboard,
-        event_logger=layout.event_logger,
+        files, listen_port=layout.listen_port, resolver=resolver, upstreams="\n".join(upstreams)
     )
+
+
+def _upstream(name: str, servers: Sequence[str], resolve: bool) -> str:
+    # `resolve` (NGINX 1.27.3 and later) asks the resolver again while running, every `valid`
+    # seconds; without a resolver the addresses are fixed (local replicas).
+    suffix = " resolve" if resolve else ""
+    lines = [f"    upstream {name} {{", f"        zone {name} 64k;"]
+    lines += [f"        server {server}{suffix} max_fails=1 fail_timeout=2s;" for server in servers]
+    lines += ["        keepalive 32;", "    }"]
+    return "\n".join(lines)
 
 
 def compose_nginx_config() -> str:

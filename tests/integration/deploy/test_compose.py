@@ -126,8 +126,10 @@ def test_internal_services_are_on_the_internal_network_only() -> None:
 def test_compose_secrets_are_random_private_and_made_once(tmp_path: Path) -> None:
     first = write_compose_secrets(tmp_path / "secrets", "merchstore", "merchstore")
     assert all(made for _, made in first)
+    # Private by their folder; readable by the containers' own user (test_cli reads them so).
+    assert (tmp_path / "secrets").stat().st_mode & 0o777 == 0o700
     for path, _ in first:
-        assert path.stat().st_mode & 0o777 == 0o600 and len(path.read_text()) >= 24
+        assert path.stat().st_mode & 0o777 == 0o644 and len(path.read_text()) >= 24
     password = (tmp_path / "secrets" / "postgres_password").read_text()
     assert (
         f":{password}@postgres:5432/"
@@ -211,14 +213,20 @@ def test_compose_nginx_follows_scaled_replicas_without_a_restart() -> None:
     config = compose_nginx_config()
     assert "resolver 127.0.0.11 valid=5s" in config, "Docker's DNS, asked again every 5 s"
     assert "zone store_api" in config
-    assert "server store-api:8000 resolve " in config
+    # Every name NGINX proxies to, not only store-api's: a restarted receiver gets a new address.
+    for server in ("store-api:8000", "receiver:8080", "dashboard:8130", "event-logger:8120"):
+        assert f"server {server} resolve " in config, server
+    passes = [line.split()[1] for line in config.splitlines() if "proxy_pass" in line]
+    assert passes and all(":" not in target.removeprefix("http://") for target in passes), (
+        "proxy_pass names an upstream, never a host NGINX resolves once at start"
+    )
     assert "proxy_next_upstream_timeout 10s;" in config, "retries bounded in time"
     image = compose()["services"]["nginx"]["image"]
     version = tuple(int(part) for part in image.split(":")[1].split("-")[0].split("."))
     assert version >= (1, 27, 3), f"{image}: `resolve` in an upstream needs NGINX 1.27.3"
     local = local_nginx_config(load_settings(), [8001, 8002], Path("/tmp/unused"))
     servers = [line for line in local.splitlines() if line.strip().startswith("server 127.")]
-    assert len(servers) == 2 and not any(" resolve" in line for line in servers)
+    assert len(servers) == 2 + 3 and not any(" resolve" in line for line in servers)
     assert "resolver " not in local, "local replicas have fixed addresses"
 
 

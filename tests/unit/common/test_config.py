@@ -115,3 +115,29 @@ def test_the_packaged_yaml_is_generated_from_the_settings_that_hold_every_defaul
         "merchstore.yaml is stale: "
         "merchstore config-defaults > src/merchstore/config/merchstore.yaml"
     )
+
+
+def test_secret_files_are_read_from_the_secrets_folder(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "merchstore_database_url").write_text("postgresql://u:p@db:5432/m\n")
+    monkeypatch.setenv("MERCHSTORE_SECRETS_DIR", str(tmp_path))
+    assert load_settings().database_dsn == "postgresql://u:p@db:5432/m"
+
+
+def test_an_unreadable_secret_file_is_one_line_naming_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # What a container's user meets when the file is not readable by it (the integration test
+    # of the CLI reads a real one as another user).
+    monkeypatch.setenv("MERCHSTORE_SECRETS_DIR", str(tmp_path))
+    from pydantic_settings import SettingsError
+
+    from merchstore.common.config import describe_settings_error
+
+    error = SettingsError('error getting value for field "jwt_secret" from source "X"')
+    error.__cause__ = PermissionError(13, "Permission denied")
+    line = describe_settings_error(error)
+    assert "\n" not in line
+    assert f"{tmp_path}/merchstore_jwt_secret (Permission denied)" in line
+    assert "compose-secrets" in line
