@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
+
+from merchstore.runtime.deploy_secrets import write_compose_secrets
 
 
 def merchstore(*arguments: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -67,11 +71,6 @@ def test_compose_secret_files_are_readable_by_the_containers_user_and_private_on
     hard link (the same inode) in a folder anyone can open. Files of mode 0600, as an earlier
     version made them, stop the service with one line naming the file.
     """
-    import shutil
-    import tempfile
-
-    from merchstore.runtime.deploy_secrets import write_compose_secrets
-
     private = tmp_path / "secrets"
     write_compose_secrets(private, "merchstore", "merchstore")
     assert private.stat().st_mode & 0o777 == 0o700
@@ -86,8 +85,7 @@ def test_compose_secret_files_are_readable_by_the_containers_user_and_private_on
             "MERCHSTORE_ENVIRONMENT": "production",
         }
         probe = (
-            "from merchstore.common.config import load_settings;"
-            "print(load_settings().database_dsn)"
+            "from merchstore.common.config import load_settings;print(load_settings().database_dsn)"
         )
         read = run_as_another_user([sys.executable, "-c", probe], env)
         assert read.returncode == 0, read.stderr

@@ -44,14 +44,17 @@ def render_nginx_config(layout: NginxLayout, files: dict[str, str]) -> str:
         if layout.resolver
         else "# Fixed local addresses: nothing to resolve."
     )
-    upstreams = [
-        _upstream("store_api", layout.store_api_servers, layout.resolver is not None),
-        _upstream("receiver", [layout.receiver], layout.resolver is not None),
-        _upstream("dashboard", [layout.dashboard], layout.resolver is not None),
-        _upstream("event_logger", [layout.event_logger], layout.resolver is not None),
-    ]
+    servers = {
+        "store_api": layout.store_api_servers,
+        "receiver": [layout.receiver],
+        "dashboard": [layout.dashboard],
+        "event_logger": [layout.event_logger],
+    }
+    upstreams = "\n".join(
+        _upstream(name, each, resolve=layout.resolver is not None) for name, each in servers.items()
+    )
     return template.substitute(
-        files, listen_port=layout.listen_port, resolver=resolver, upstreams="\n".join(upstreams)
+        files, listen_port=layout.listen_port, resolver=resolver, upstreams=upstreams
     )
 
 
