@@ -298,14 +298,23 @@ class LocalSystem:
             self.say(f"  {member.program.name} ready in {time.monotonic() - started:.1f} s")
 
     def wait_healthy(self, member: Member) -> None:
-        """Wait until ``member`` answers healthy; fail fast if supervisord gave up on it."""
+        """Wait until ``member`` answers healthy; fail fast if it cannot start.
+
+        supervisord gives a service up (FATAL) only when it dies within its first seconds; on
+        a loaded machine a service can take longer than that to fail, and is then restarted
+        for ever. So a service seen starting more often than the retries allow has failed too.
+        """
         assert self.supervisor is not None
         name = member.program.name
+        retries = self.settings.supervisor.start_retries
         deadline = time.monotonic() + self.settings.supervisor.start_timeout_s
         log_file = self.supervisor.log_file(name)
+        pids: set[int] = set()
         while not member.healthy(timeout_s=1.0):
             state = self.supervisor.states()[name]
-            if state.state == "FATAL":
+            if state.pid:
+                pids.add(state.pid)
+            if state.state == "FATAL" or len(pids) > retries + 1:
                 raise StartupError(
                     f"{name} could not start ({state.spawn_error or 'it kept exiting'}); "
                     f"its log is {log_file}:\n{_tail(log_file)}"
@@ -313,7 +322,8 @@ class LocalSystem:
             if time.monotonic() > deadline:
                 raise StartupError(
                     f"{name} was not healthy after "
-                    f"{self.settings.supervisor.start_timeout_s:.0f} s; "
+                    f"{self.settings.supervisor.start_timeout_s:.0f} s ({state.state.lower()}, "
+                    f"started {len(pids)} time{'' if len(pids) == 1 else 's'}); "
                     f"its log is {log_file}:\n{_tail(log_file)}"
                 )
             time.sleep(0.25)

@@ -16,7 +16,9 @@ from merchstore.storage.domain import ConsumedEvent, DeadLetter
 FEED_START = "0:0"
 """The feed cursor before the first event."""
 
-_COLUMNS = "seq, tx_id::text, event_id, event_type, user_id, metadata, occurred_at"
+_COLUMNS = "seq, tx_id::text AS tx_text, event_id, event_type, user_id, metadata, occurred_at"
+# The text of tx_id has its own name: an ORDER BY names an output column before a table
+# column, and ordering by the text would put transaction 999 after 1000.
 
 
 def _row_to_event(row: tuple[Any, ...]) -> dict[str, Any]:
@@ -83,7 +85,7 @@ class EventRepository:
         with self._pool.connection() as connection:
             rows = connection.execute(
                 f"SELECT {_COLUMNS} FROM events WHERE occurred_at >= %s AND occurred_at < %s"
-                " ORDER BY occurred_at, seq LIMIT %s",
+                " ORDER BY events.occurred_at, events.seq LIMIT %s",
                 (start, end, limit),
             ).fetchall()
         return [_row_to_event(row) for row in rows]
@@ -101,7 +103,7 @@ class EventRepository:
                 f"SELECT {_COLUMNS} FROM events"
                 " WHERE (tx_id, seq) > (%s::xid8, %s)"
                 " AND tx_id < pg_snapshot_xmin(pg_current_snapshot())"
-                " ORDER BY tx_id, seq LIMIT %s",
+                " ORDER BY events.tx_id, events.seq LIMIT %s",
                 # Normalised: PostgreSQL reads xid8 text with a leading zero as octal ("0123"
                 # is 83, "058" an error), and a cursor means the same however it is written.
                 (str(int(tx_id)), int(seq), limit),

@@ -65,6 +65,31 @@ def test_feed_pages_through_everything_once(pool: ConnectionPool) -> None:
     assert repository.feed(cursor, 7) == ([], cursor)
 
 
+def test_feed_orders_transaction_ids_as_numbers(pool: ConnectionPool) -> None:
+    # Transaction 9 committed before 10 (ids far below any running one, so the feed may
+    # return both): read as text, "10" sorted first and the feed skipped 9 for good.
+    repository = EventRepository(pool)
+    for tx_id, minutes in ((8, 1), (9, 2), (10, 3), (11, 4), (99, 5), (100, 6)):
+        event = consumed(minutes).event
+        with pool.connection() as connection:
+            connection.execute(
+                "INSERT INTO events (event_id, event_type, user_id, occurred_at, tx_id,"
+                " kafka_partition, kafka_offset) VALUES (%s, %s, %s, %s, %s::text::xid8, 0, %s)",
+                (event.event_id, event.event_type, event.user_id, event.timestamp, tx_id, minutes),
+            )
+    seen: list[str] = []
+    cursors: list[str] = []
+    cursor = FEED_START
+    while True:
+        page, cursor = repository.feed(cursor, 1)
+        if not page:
+            break
+        seen.extend(row["timestamp"][14:16] for row in page)
+        cursors.append(cursor.split(":")[0])
+    assert seen == ["01", "02", "03", "04", "05", "06"]
+    assert cursors == ["8", "9", "10", "11", "99", "100"]
+
+
 def test_a_cursor_written_with_leading_zeros_means_the_same_position(pool: ConnectionPool) -> None:
     repository = EventRepository(pool)
     repository.store_batch([consumed(i) for i in range(4)], [])
