@@ -1,4 +1,4 @@
-"""Shared fixtures: one real PostgreSQL and one real broker per test session, isolated per test.
+"""Shared fixtures: one real PostgreSQL and real brokers per test session, isolated per test.
 
 Every test gets its own topic names and its own database, so tests never see each other's data.
 """
@@ -6,8 +6,10 @@ Every test gets its own topic names and its own database, so tests never see eac
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -24,7 +26,12 @@ from merchstore.common.metrics import METRICS_PORT_OFFSET
 from merchstore.common.topics import ensure_topics
 from merchstore.runtime.embedded import EmbeddedPostgres
 from merchstore.services import SERVICES
-from tests.support.broker import PrivateBroker
+from tests.support.broker import (
+    SHARED_KAFKA_VARIABLE,
+    PrivateBroker,
+    SharedKafka,
+    broker_kinds,
+)
 from tests.support.processes import ServiceProcess, free_port, free_port_pair
 
 TESTS = Path(__file__).resolve().parent
@@ -36,7 +43,7 @@ the session any process still carrying it was left behind, and the suite fails."
 os.environ.setdefault(SESSION_MARK, uuid.uuid4().hex)
 
 
-SERVER_FIXTURES = frozenset({"postgres_url", "kafka_bootstrap", "private_broker"})
+SERVER_FIXTURES = frozenset({"postgres_url", "kafka_bootstrap", "private_broker", "broker_kind"})
 """Fixtures that start a real server: no unit test may use one."""
 
 LAYERS = ("unit", "integration", "e2e")
@@ -79,6 +86,34 @@ def _unit_tests_stay_in_process(
     monkeypatch.setattr(socket.socket, "connect", refuse("open a network connection"))
     monkeypatch.setattr(socket.socket, "connect_ex", refuse("open a network connection"))
     monkeypatch.setattr(subprocess.Popen, "__init__", refuse("start a process"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """In the controlling process: start the session's Apache Kafka while the tests collect.
+
+    Workers (pytest-xdist) find it through `SHARED_KAFKA_VARIABLE`; a run of unit tests only, or
+    on the embedded broker only, starts none.
+    """
+    if hasattr(config, "workerinput") or "kafka" not in broker_kinds():
+        return
+    paths = [Path(arg.split("::")[0]).resolve() for arg in config.args] or [TESTS]
+    if all(path.is_relative_to(TESTS / "unit") for path in paths):
+        return
+    shared = SharedKafka(Path(tempfile.mkdtemp(prefix="merchstore-test-kafka-")))
+    shared.start()
+    os.environ[SHARED_KAFKA_VARIABLE] = str(shared.directory)
+    config.stash[SHARED_KAFKA] = shared
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Stop the session's Apache Kafka, if this process started it."""
+    shared = config.stash.get(SHARED_KAFKA, None)
+    if shared is not None:
+        shared.stop()
+        shutil.rmtree(shared.directory, ignore_errors=True)
+
+
+SHARED_KAFKA = pytest.StashKey[SharedKafka]()
 
 
 def _left_behind() -> list[psutil.Process]:
@@ -144,20 +179,45 @@ def database_url(postgres_url: str) -> str:
     return postgres_url.replace("/merchstore?", f"/{name}?")
 
 
+@pytest.fixture(params=broker_kinds())
+def broker_kind(request: pytest.FixtureRequest) -> str:
+    """The broker this test runs on: ``embedded`` or ``kafka`` (each test runs on both)."""
+    return str(request.param)
+
+
 @pytest.fixture
-def private_broker(tmp_path: Path) -> Iterator[PrivateBroker]:
+def private_broker(broker_kind: str, tmp_path: Path) -> Iterator[PrivateBroker]:
     """A broker of this test's own (delivery timeout 2 s), to stop and restart at will."""
-    broker = PrivateBroker(tmp_path, kafka={"delivery_timeout_ms": 2000}).start()
-    yield broker
+    broker = PrivateBroker(broker_kind, tmp_path, kafka={"delivery_timeout_ms": 2000})
+    try:
+        yield broker.start()
+    finally:
+        broker.stop()
+
+
+@pytest.fixture(scope="session")
+def embedded_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The embedded broker of this worker, for the whole session."""
+    broker = PrivateBroker("embedded", tmp_path_factory.mktemp("broker")).start()
+    yield broker.bootstrap_servers
     broker.stop()
 
 
 @pytest.fixture(scope="session")
-def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real Kafka-compatible broker for the whole session."""
-    broker = PrivateBroker(tmp_path_factory.mktemp("broker")).start()
-    yield broker.bootstrap_servers
-    broker.stop()
+def apache_kafka_bootstrap() -> str:
+    """The session's Apache Kafka node, shared by every worker."""
+    directory = os.environ.get(SHARED_KAFKA_VARIABLE)
+    if directory is None:
+        pytest.fail(f"no Apache Kafka for this session ({SHARED_KAFKA_VARIABLE} is unset)")
+    return SharedKafka.bootstrap_servers(Path(directory))
+
+
+@pytest.fixture
+def kafka_bootstrap(broker_kind: str, request: pytest.FixtureRequest) -> str:
+    """The address of the session broker of this test's kind."""
+    if broker_kind == "kafka":
+        return str(request.getfixturevalue("apache_kafka_bootstrap"))
+    return str(request.getfixturevalue("embedded_bootstrap"))
 
 
 @pytest.fixture
@@ -178,6 +238,8 @@ def settings(tmp_path: Path, kafka_bootstrap: str, topic_names: dict[str, str]) 
         data_dir=tmp_path / "data",
         kafka_bootstrap_servers=kafka_bootstrap,
         topics=topic_names,
+        storage={"group_id": f"storage-{topic_names['events']}"},
+        event_logger={"group_id": f"event-logger-{topic_names['event_log']}"},
     )
     ensure_topics(configured)
     return configured
@@ -192,6 +254,9 @@ def service_env(settings: Settings, topic_names: dict[str, str]) -> dict[str, st
     }
     for key, name in topic_names.items():
         env[f"MERCHSTORE_TOPICS__{key.upper()}"] = name
+    # Consumer groups of this test's own: tests share the session's Apache Kafka.
+    env["MERCHSTORE_STORAGE__GROUP_ID"] = settings.storage.group_id
+    env["MERCHSTORE_EVENT_LOGGER__GROUP_ID"] = settings.event_logger.group_id
     return env
 
 

@@ -43,7 +43,7 @@ def _tail_settings(data_dir: Path | None) -> Settings:
         settings = settings.model_copy(
             update={"kafka_bootstrap_servers": settings.broker_of_running_system()}
         )
-        check_broker(settings, timeout_s=6.0)
+        check_broker(settings, timeout_s=6.0, refused_is_final=True)
     except (ConfigError, BrokerUnavailable) as error:
         _note(str(error))
         sys.exit(1)
@@ -72,7 +72,15 @@ def main() -> None:
     is_flag=True,
     help="Also run Prometheus (when installed) scraping every service, on port 9090.",
 )
-def up(data_dir: Path | None, store_api_replicas: int | None, prometheus: bool) -> None:
+@click.option(
+    "--broker",
+    type=click.Choice(["embedded", "kafka"]),
+    help="The broker to run: embedded (tansu, memory only; the default) or kafka (Apache Kafka, "
+    "one KRaft node on Java 17+, kept under the data directory).",
+)
+def up(
+    data_dir: Path | None, store_api_replicas: int | None, prometheus: bool, broker: str | None
+) -> None:
     """Start the whole system in the foreground; Ctrl-C, SIGTERM or a closed terminal stops it."""
     from merchstore.runtime.up import run_up
 
@@ -81,6 +89,8 @@ def up(data_dir: Path | None, store_api_replicas: int | None, prometheus: bool) 
         os.environ["MERCHSTORE_DATA_DIR"] = str(data_dir.resolve())
     if store_api_replicas is not None:
         os.environ["MERCHSTORE_STORE_API__REPLICAS"] = str(store_api_replicas)
+    if broker is not None:
+        os.environ["MERCHSTORE_EMBEDDED__BROKER"] = broker
     settings = _settings()
     sys.exit(run_up(settings, _say_while_possible, prometheus))
 

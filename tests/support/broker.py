@@ -1,42 +1,167 @@
-"""A broker of one test's own, which the test may stop and start again on the same port."""
+"""The brokers tests run on: the embedded one and Apache Kafka, shared or a test's own.
+
+Every integration and e2e test that uses a broker runs on both (`BROKER_KINDS`): the embedded
+broker a developer starts with, and Apache Kafka, which users deploy on. One Apache Kafka node
+serves the whole session (started once by the controlling process, see `SharedKafka`), and each
+test has topics and consumer groups of its own on it; a test that stops and restarts its broker
+gets a broker of its own (`PrivateBroker`).
+"""
 
 from __future__ import annotations
 
+import os
+import threading
+import time
 from pathlib import Path
+
+import pytest
 
 from merchstore.common.config import Settings, load_settings
 from merchstore.common.topics import ensure_topics
+from merchstore.runtime.apache_kafka import KafkaCluster, KafkaNode, NodeAddress, new_cluster_id
 from merchstore.runtime.embedded import EmbeddedBroker
 from tests.support.processes import free_port
 
+BROKER_KINDS = ("embedded", "kafka")
+BROKERS_VARIABLE = "MERCHSTORE_TEST_BROKERS"
+"""Set (``embedded`` or ``kafka``): run the broker tests on that broker only."""
+SHARED_KAFKA_VARIABLE = "MERCHSTORE_TEST_SHARED_KAFKA"
+"""The folder of the session's Apache Kafka; set by the controlling process for its workers."""
+
+TEST_JVM_OPTIONS = ("-Xms128m", "-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1")
+"""A test node starts fast and takes little CPU: one GC thread, no optimising compiler."""
+
+
+def broker_kinds() -> tuple[str, ...]:
+    """The brokers this run tests on."""
+    chosen = os.environ.get(BROKERS_VARIABLE)
+    if not chosen:
+        return BROKER_KINDS
+    kinds = tuple(kind.strip() for kind in chosen.split(",") if kind.strip())
+    unknown = set(kinds) - set(BROKER_KINDS)
+    if unknown:
+        raise pytest.UsageError(f"{BROKERS_VARIABLE}: unknown broker {', '.join(unknown)}")
+    return kinds
+
+
+def kafka_node(directory: Path) -> KafkaNode:
+    """A single Apache Kafka node on free ports, not started."""
+    return KafkaNode(
+        directory,
+        NodeAddress(1, "127.0.0.1", free_port(), free_port()),
+        jvm_options=TEST_JVM_OPTIONS,
+    )
+
+
+def kafka_cluster(directory: Path, size: int = 3) -> KafkaCluster:
+    """``size`` Apache Kafka nodes on free ports, not started."""
+    addresses = [NodeAddress(i, "127.0.0.1", free_port(), free_port()) for i in range(1, size + 1)]
+    return KafkaCluster(directory, addresses, jvm_options=TEST_JVM_OPTIONS)
+
+
+class SharedKafka:
+    """The session's Apache Kafka node, run by the controlling pytest process.
+
+    It starts on a thread of its own while the workers collect, and that thread lives until
+    the session ends (a node is asked to stop when the thread that started it ends). Workers
+    find its address, or why it could not start, in its folder.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="shared-kafka", daemon=True)
+
+    def start(self) -> None:
+        """Start the node in the background."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        node = kafka_node(self.directory / "node")
+        try:
+            node.start(new_cluster_id())
+        except Exception as error:  # any failure is reported to every test that needs it
+            (self.directory / "error").write_text(str(error))
+            node.stop()
+            return
+        (self.directory / "bootstrap").write_text(node.bootstrap_servers)
+        self._stop.wait()
+        node.stop()
+
+    def stop(self) -> None:
+        """Stop the node and wait until it has."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(60)
+
+    @staticmethod
+    def bootstrap_servers(directory: Path, timeout_s: float = 240.0) -> str:
+        """The running node's address, once it serves; fails the test if it could not start."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if (directory / "bootstrap").exists():
+                return (directory / "bootstrap").read_text()
+            if (directory / "error").exists():
+                why = (directory / "error").read_text()
+                pytest.fail(f"the session's Apache Kafka did not start: {why}")
+            time.sleep(0.2)
+        pytest.fail(f"the session's Apache Kafka did not serve within {timeout_s:.0f} s")
+
 
 class PrivateBroker:
-    """The embedded broker on a fixed free port; each start comes back empty (memory only)."""
+    """A broker of one test's own on fixed free ports, to stop and start again at will.
 
-    def __init__(self, directory: Path, **settings: object) -> None:
-        port = free_port()
+    The embedded broker comes back empty from every restart (memory only); Apache Kafka comes
+    back with its topics and messages, as it does in production.
+    """
+
+    def __init__(self, kind: str, directory: Path, **settings: object) -> None:
+        self.kind = kind
+        self._directory = directory
+        self._starts = 0
+        self._embedded: EmbeddedBroker | None = None
+        self._node: KafkaNode | None = None
+        self._cluster_id = new_cluster_id()
+        if kind == "kafka":
+            self._node = kafka_node(directory / "kafka")
+            bootstrap = self._node.bootstrap_servers
+            port = self._node.address.port
+        else:
+            port = free_port()
+            bootstrap = f"127.0.0.1:{port}"
         self.settings: Settings = load_settings(
             embedded={"kafka_port": port},
-            kafka_bootstrap_servers=f"127.0.0.1:{port}",
+            kafka_bootstrap_servers=bootstrap,
             **settings,
         )
-        self._directory = directory
-        self._broker: EmbeddedBroker | None = None
-        self._starts = 0
 
     @property
     def bootstrap_servers(self) -> str:
         return self.settings.bootstrap_servers
 
+    @property
+    def keeps_messages(self) -> bool:
+        """Whether a restart keeps the topics and their messages (Apache Kafka does)."""
+        return self.kind == "kafka"
+
     def start(self) -> PrivateBroker:
-        """Start it and create the topics (again: a restarted broker has none)."""
+        """Start it and create the topics (again, on the embedded broker: it lost them)."""
         self._starts += 1
-        self._broker = EmbeddedBroker(self.settings, self._directory / f"broker-{self._starts}.log")
-        self._broker.start(self.settings)
+        if self._node is not None:
+            self._node.start(self._cluster_id)
+        else:
+            self._embedded = EmbeddedBroker(
+                self.settings, self._directory / f"broker-{self._starts}.log"
+            )
+            self._embedded.start(self.settings)
         ensure_topics(self.settings)
         return self
 
     def stop(self) -> None:
-        if self._broker is not None:
-            self._broker.stop()
-            self._broker = None
+        """Stop it (Apache Kafka: a controlled shutdown)."""
+        if self._node is not None:
+            self._node.stop()
+        if self._embedded is not None:
+            self._embedded.stop()
+            self._embedded = None

@@ -395,8 +395,20 @@ class DashboardSettings(ServiceSettings):
 class EmbeddedSettings(_Section):
     """The embedded PostgreSQL and broker that ``merchstore up`` starts for local use."""
 
+    broker: Literal["embedded", "kafka"] = Field(
+        "embedded",
+        description=(
+            "The broker `merchstore up` runs when MERCHSTORE_KAFKA_BOOTSTRAP_SERVERS is unset: "
+            "`embedded` (tansu from PyPI, memory only) or `kafka` (Apache Kafka in KRaft mode, "
+            "one node on Java 17+, its log under the data directory: topics and messages survive "
+            "a restart). `merchstore up --broker kafka` sets it."
+        ),
+    )
     kafka_host: str = "127.0.0.1"
     kafka_port: int = Field(9092, ge=1, le=65535)
+    kafka_controller_port: int = Field(
+        9093, ge=1, le=65535, description="`broker: kafka` only: its KRaft controller listener."
+    )
 
 
 class SupervisorSettings(_Section):

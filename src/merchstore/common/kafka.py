@@ -116,18 +116,36 @@ def message_position(message: Message) -> tuple[str, int, int]:
     return topic, partition, offset
 
 
-def check_broker(settings: Settings, timeout_s: float | None = None) -> None:
-    """Raise `BrokerUnavailable` with a helpful message unless the broker answers metadata."""
+def check_broker(
+    settings: Settings, timeout_s: float | None = None, *, refused_is_final: bool = False
+) -> None:
+    """Raise `BrokerUnavailable` with a helpful message unless the broker answers metadata.
+
+    With ``refused_is_final`` (a command a user is waiting on), every broker refusing the
+    connection is reported at once instead of being retried for the whole timeout.
+    """
+    refused = threading.Event()
+
+    def on_error(error: KafkaError) -> None:
+        if error.code() == KafkaError._ALL_BROKERS_DOWN:
+            refused.set()
+
     # A probe expects refusals while the broker starts: keep them out of the logs.
-    admin = AdminClient(client_config(settings, logger=_quiet_log))
+    admin = AdminClient(client_config(settings, logger=_quiet_log, error_cb=on_error))
     timeout = timeout_s if timeout_s is not None else settings.kafka.request_timeout_s
-    try:
-        admin.list_topics(timeout=timeout)
-    except KafkaException as error:
-        raise BrokerUnavailable(
-            f"Kafka at {settings.bootstrap_servers} is not reachable ({error.args[0].str()}); "
-            "start it or set MERCHSTORE_KAFKA_BOOTSTRAP_SERVERS"
-        ) from None
+    deadline = time.monotonic() + timeout
+    while True:
+        remaining = deadline - time.monotonic()
+        try:
+            admin.list_topics(timeout=min(remaining, 0.5) if refused_is_final else remaining)
+            return
+        except KafkaException as error:
+            admin.poll(0)  # serves the error callback
+            if not (refused_is_final and not refused.is_set() and time.monotonic() < deadline):
+                raise BrokerUnavailable(
+                    f"Kafka at {settings.bootstrap_servers} is not reachable "
+                    f"({error.args[0].str()}); start it or set MERCHSTORE_KAFKA_BOOTSTRAP_SERVERS"
+                ) from None
 
 
 class KafkaProducer:

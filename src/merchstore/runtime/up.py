@@ -17,6 +17,13 @@ from merchstore.common.config import BROKER_ADDRESS_FILE, JWT_SECRET_FILE, Setti
 from merchstore.common.health import check_health
 from merchstore.common.lifecycle import StopRequested, stop_requests
 from merchstore.common.topics import ensure_topics
+from merchstore.runtime.apache_kafka import (
+    KAFKA_VERSION,
+    KafkaNode,
+    NodeAddress,
+    java_executable,
+    new_cluster_id,
+)
 from merchstore.runtime.embedded import EmbeddedBroker, EmbeddedPostgres, StartupError, port_in_use
 from merchstore.runtime.load_balancer import local_nginx_config
 from merchstore.runtime.prometheus import HEALTH_PATH as PROMETHEUS_HEALTH_PATH
@@ -33,6 +40,11 @@ UP_LOCK_FILE = "up.lock"
 writes its pid there."""
 BROKER_PID_FILE = "broker.pid"
 """In the run directory: the pid of the embedded broker that run started."""
+KAFKA_PID_FILE = "kafka.pid"
+"""In the run directory: the pid of the Apache Kafka node that run started."""
+KAFKA_DIR = "kafka"
+"""In the data directory: the Apache Kafka node's configuration, log and cluster id."""
+CLUSTER_ID_FILE = "cluster.id"
 
 Say = Callable[[str], None]
 
@@ -184,6 +196,7 @@ class LocalSystem:
         self.run_dir = self.data_dir / RUN_DIR
         self.postgres: EmbeddedPostgres | None = None
         self.broker: EmbeddedBroker | None = None
+        self.kafka: KafkaNode | None = None
         self.supervisor: Supervisor | None = None
         self.members: list[Member] = []
         self.database_url = (
@@ -237,6 +250,8 @@ class LocalSystem:
         self.claim_data_dir()
         self.members = plan_members(self.settings, self.run_dir, self.say, self.prometheus)
         self.check_ports()
+        if self.bootstrap_servers is None and self.settings.embedded.broker == "kafka":
+            java_executable()  # no Java: say so before anything is started or downloaded
         if self.settings.jwt_secret is None:
             self.settings.signing_secret()  # made once, before any service races to make it
             self.say(
@@ -248,7 +263,9 @@ class LocalSystem:
             self.postgres = EmbeddedPostgres(self.data_dir)
             self.database_url = self.postgres.start()
             self.say(f"  PostgreSQL ready (data in {self.postgres.pgdata})")
-        if self.bootstrap_servers is None:
+        if self.bootstrap_servers is None and self.settings.embedded.broker == "kafka":
+            self._start_apache_kafka()
+        elif self.bootstrap_servers is None:
             self.say("starting embedded Kafka-compatible broker (tansu) ...")
             self.broker = EmbeddedBroker(
                 self.settings, self.log_dir / "broker.log", self.run_dir / BROKER_PID_FILE
@@ -257,9 +274,11 @@ class LocalSystem:
             self.bootstrap_servers = self.broker.bootstrap_servers
             self.say(
                 f"  broker ready at {self.bootstrap_servers}. NOTE: it keeps messages in memory "
-                "only; they are gone when `merchstore up` stops. Set "
-                "MERCHSTORE_KAFKA_BOOTSTRAP_SERVERS to use a durable Apache Kafka."
+                "only; they are gone when `merchstore up` stops. Run `merchstore up --broker "
+                "kafka` for a local Apache Kafka that keeps them, or set "
+                "MERCHSTORE_KAFKA_BOOTSTRAP_SERVERS to use your own."
             )
+        assert self.bootstrap_servers is not None
         effective = self.settings.model_copy(
             update={"kafka_bootstrap_servers": self.bootstrap_servers}
         )
@@ -276,6 +295,26 @@ class LocalSystem:
             )
         )
         self._start_members()
+
+    def _start_apache_kafka(self) -> None:
+        """One Apache Kafka node whose log lives under the data directory (kept across runs)."""
+        embedded = self.settings.embedded
+        directory = self.data_dir / KAFKA_DIR
+        id_file = directory / CLUSTER_ID_FILE
+        directory.mkdir(parents=True, exist_ok=True)
+        if not id_file.exists():
+            id_file.write_text(new_cluster_id() + "\n")
+        self.say(f"starting Apache Kafka {KAFKA_VERSION} (one KRaft node, data in {directory})")
+        self.kafka = KafkaNode(
+            directory,
+            NodeAddress(
+                1, embedded.kafka_host, embedded.kafka_port, embedded.kafka_controller_port
+            ),
+            pid_file=self.run_dir / KAFKA_PID_FILE,
+        )
+        self.kafka.start(id_file.read_text().strip())
+        self.bootstrap_servers = self.kafka.bootstrap_servers
+        self.say(f"  Apache Kafka ready at {self.bootstrap_servers} (log: {self.kafka.log_file})")
 
     def _start_members(self) -> None:
         assert self.bootstrap_servers is not None and self.database_url is not None
@@ -334,7 +373,13 @@ class LocalSystem:
             (m.program.name, m.url, str(self.log_dir / f"{m.program.name}.log"))
             for m in self.members
         ]
-        kafka_note = "embedded, memory only" if self.broker else "external"
+        kafka_note = (
+            "embedded, memory only"
+            if self.broker
+            else f"Apache Kafka {KAFKA_VERSION}, data in {self.data_dir / KAFKA_DIR}"
+            if self.kafka
+            else "external"
+        )
         rows.append(("kafka", f"{self.bootstrap_servers}", kafka_note))
         rows.append(
             (
@@ -386,6 +431,10 @@ class LocalSystem:
             self.say("stopping broker ...")
             self.broker.stop()
             self.broker = None
+        if self.kafka is not None:
+            self.say("stopping Apache Kafka ...")
+            self.kafka.stop()
+            self.kafka = None
         if self.postgres is not None:
             self.say("stopping PostgreSQL ...")
             self.postgres.stop()
@@ -405,6 +454,7 @@ def stop_leftovers(data_dir: Path, settings: Settings) -> dict[str, int]:
     pids = {
         "the services and supervisord": Supervisor.stop_leftover(run_dir, settings.supervisor),
         "the embedded broker": EmbeddedBroker.stop_leftover(run_dir / BROKER_PID_FILE),
+        "Apache Kafka": KafkaNode.stop_leftover(run_dir / KAFKA_PID_FILE),
         "the embedded PostgreSQL": EmbeddedPostgres.stop_leftover(data_dir),
     }
     return {what: pid for what, pid in pids.items() if pid is not None}

@@ -141,7 +141,8 @@ def test_producer_recovers_after_the_broker_lost_its_state(
     broker.stop()
     with pytest.raises(DeliveryFailed):
         producer.send_and_wait(settings.topics.events, b"during the outage")
-    # The memory-only broker comes back empty: topics and producer ids are gone.
+    # The memory-only broker comes back empty: topics and producer ids are gone (Apache Kafka
+    # comes back with both, and the same producer goes on).
     broker.start()
     try:
         deadline = time.monotonic() + 30
@@ -151,7 +152,8 @@ def test_producer_recovers_after_the_broker_lost_its_state(
                 break
             except DeliveryFailed:
                 assert time.monotonic() < deadline, "the producer never recovered"
-        assert producer.replacements >= 1
+        if not broker.keeps_messages:
+            assert producer.replacements >= 1
     finally:
         producer.close(timeout_s=1)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import subprocess
 from collections import Counter
@@ -110,16 +111,27 @@ def test_nginx_slows_login_guessing_with_a_json_429(
     balanced: tuple[str, list[ServiceProcess]],
 ) -> None:
     url, _ = balanced
-    with httpx.Client(base_url=url, timeout=10) as client:
-        answers = [
-            client.post("/users/login", json={"username": f"guess{i}", "password": "12345678"})
-            for i in range(40)
-        ]
-        products = client.get("/products")
-    statuses = [answer.status_code for answer in answers]
-    assert statuses[:20] == [401] * 20, "a burst of 20 passes"
+
+    async def guesses() -> list[httpx.Response]:
+        # All at once: one after the other, on a loaded machine each login (a password hash)
+        # can take longer than NGINX takes to grant the next one (one every 2 s).
+        async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+            return await asyncio.gather(
+                *(
+                    client.post(
+                        "/users/login", json={"username": f"guess{i}", "password": "12345678"}
+                    )
+                    for i in range(40)
+                )
+            )
+
+    answers = asyncio.run(guesses())
+    products = httpx.get(f"{url}/products", timeout=10)
+    statuses = Counter(answer.status_code for answer in answers)
+    # What passes NGINX store-api answers: 401, or 503 "retry" beyond its password-hash queue.
+    assert set(statuses) <= {401, 429, 503}, statuses
+    assert statuses[401] + statuses[503] >= 20, "a burst of 20 passes"
     limited = [answer for answer in answers if answer.status_code == 429]
-    assert limited, statuses
     assert "slow down" in limited[0].json()["detail"]
     assert limited[0].headers["Retry-After"]
     assert products.status_code == 200, "only the login route is limited"

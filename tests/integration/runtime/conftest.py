@@ -65,6 +65,7 @@ def up_ports() -> dict[str, int]:
     ports: dict[str, int] = {}
     for name, grpc in [
         ("kafka", False),
+        ("kafka_controller", False),
         ("prometheus", False),
         *((spec.name.replace("-", "_"), spec.protocol == "grpc") for spec in SERVICES),
     ]:
@@ -84,6 +85,7 @@ def up_env(up_ports: dict[str, int]) -> dict[str, str]:
     """The environment that puts `up`'s broker, Prometheus and services on ``up_ports``."""
     env = {
         "MERCHSTORE_EMBEDDED__KAFKA_PORT": str(up_ports["kafka"]),
+        "MERCHSTORE_EMBEDDED__KAFKA_CONTROLLER_PORT": str(up_ports["kafka_controller"]),
         "MERCHSTORE_PROMETHEUS__PORT": str(up_ports["prometheus"]),
         "MERCHSTORE_PROMETHEUS__SCRAPE_INTERVAL_S": "1",
     }
