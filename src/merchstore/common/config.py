@@ -87,6 +87,16 @@ class KafkaSettings(_Section):
         ),
     )
     request_timeout_s: float = Field(10.0, gt=0)
+    replication_factor: int = Field(
+        1,
+        ge=1,
+        le=32,
+        description=(
+            "Copies of every topic the services create (events, event_log, log-channel). 1 on a "
+            "single broker; 3 on a cluster, whose min.insync.replicas of 2 then lets acks=all "
+            "survive the loss of any one broker. Existing topics with fewer copies are reported."
+        ),
+    )
     reconnect_backoff_max_ms: int = Field(
         1000,
         ge=100,
@@ -126,13 +136,6 @@ class TopicSettings(_Section):
     log_channel: str = "log-channel"
     events_partitions: int = Field(3, ge=1)
     log_channel_partitions: int = Field(1, ge=1)
-    replication_factor: int = Field(
-        1,
-        ge=1,
-        description=(
-            "For events and log-channel (event_log is always 1 partition, replication factor 1)."
-        ),
-    )
 
 
 class HttpSettings(_Section):

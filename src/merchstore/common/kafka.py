@@ -117,12 +117,18 @@ def message_position(message: Message) -> tuple[str, int, int]:
 
 
 def check_broker(
-    settings: Settings, timeout_s: float | None = None, *, refused_is_final: bool = False
+    settings: Settings,
+    timeout_s: float | None = None,
+    *,
+    refused_is_final: bool = False,
+    report_topics: bool = False,
 ) -> None:
     """Raise `BrokerUnavailable` with a helpful message unless the broker answers metadata.
 
     With ``refused_is_final`` (a command a user is waiting on), every broker refusing the
-    connection is reported at once instead of being retried for the whole timeout.
+    connection is reported at once instead of being retried for the whole timeout. With
+    ``report_topics`` (a service starting), existing topics with fewer partitions or replicas
+    than configured are logged as warnings.
     """
     refused = threading.Event()
 
@@ -137,8 +143,9 @@ def check_broker(
     while True:
         remaining = deadline - time.monotonic()
         try:
-            admin.list_topics(timeout=min(remaining, 0.5) if refused_is_final else remaining)
-            return
+            metadata = admin.list_topics(
+                timeout=min(remaining, 0.5) if refused_is_final else remaining
+            )
         except KafkaException as error:
             admin.poll(0)  # serves the error callback
             if not (refused_is_final and not refused.is_set() and time.monotonic() < deadline):
@@ -146,6 +153,14 @@ def check_broker(
                     f"Kafka at {settings.bootstrap_servers} is not reachable "
                     f"({error.args[0].str()}); start it or set MERCHSTORE_KAFKA_BOOTSTRAP_SERVERS"
                 ) from None
+            continue
+        if report_topics:
+            # Imported here: topics builds on this module's clients.
+            from merchstore.common.topics import layout_warnings, layouts_of, required_topics
+
+            for warning in layout_warnings(required_topics(settings), layouts_of(metadata)):
+                log.warning("%s", warning)
+        return
 
 
 class KafkaProducer:

@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 def run(settings: Settings) -> None:
     """Serve db-service until SIGTERM or Ctrl-C, then drain calls within the grace period."""
-    check_broker(settings)
+    check_broker(settings, report_topics=True)
     config = settings.db_service
     url = settings.database_dsn
     _migrate(url)

@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 def run(settings: Settings) -> None:
     """Serve logging-service until SIGTERM or Ctrl-C; then finish streams, drain the spill."""
-    check_broker(settings)
+    check_broker(settings, report_topics=True)
     config = settings.logging_service
     producer = KafkaProducer(
         settings,

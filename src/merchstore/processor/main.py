@@ -77,5 +77,5 @@ def build_app(settings: Settings) -> FastAPI:
 
 def run(settings: Settings) -> None:
     """Serve the processor until SIGTERM or Ctrl-C."""
-    check_broker(settings)
+    check_broker(settings, report_topics=True)
     serve_http(build_app(settings), settings.processor, settings.http)

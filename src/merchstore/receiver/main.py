@@ -50,5 +50,5 @@ def build_app(settings: Settings) -> FastAPI:
 
 def run(settings: Settings) -> None:
     """Serve the receiver until SIGTERM or Ctrl-C."""
-    check_broker(settings)
+    check_broker(settings, report_topics=True)
     serve_http(build_app(settings), settings.receiver, settings.http)

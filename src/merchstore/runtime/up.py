@@ -282,7 +282,7 @@ class LocalSystem:
         effective = self.settings.model_copy(
             update={"kafka_bootstrap_servers": self.bootstrap_servers}
         )
-        partitions = ensure_topics(effective)
+        partitions = ensure_topics(effective, warn=lambda warning: self.say(f"! {warning}"))
         # Operator tools on the same data directory find the broker here.
         broker_file = self.settings.data_path(BROKER_ADDRESS_FILE)
         broker_file.parent.mkdir(parents=True, exist_ok=True)

@@ -71,5 +71,5 @@ def build_app(settings: Settings) -> FastAPI:
 
 def run(settings: Settings) -> None:
     """Serve storage until SIGTERM or Ctrl-C."""
-    check_broker(settings)
+    check_broker(settings, report_topics=True)
     serve_http(build_app(settings), settings.storage, settings.http)

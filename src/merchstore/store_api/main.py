@@ -55,5 +55,5 @@ def build_app(settings: Settings) -> FastAPI:
 
 def run(settings: Settings) -> None:
     """Serve store-api until SIGTERM or Ctrl-C."""
-    check_broker(settings)
+    check_broker(settings, report_topics=True)
     serve_http(build_app(settings), settings.store_api, settings.http)

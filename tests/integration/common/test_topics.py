@@ -6,6 +6,7 @@ import pytest
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from merchstore.common.config import Settings
+from merchstore.common.kafka import check_broker
 from merchstore.common.topics import TopicMismatch, ensure_topics
 
 
@@ -46,3 +47,42 @@ def test_refuses_an_event_log_with_several_partitions(settings: Settings) -> Non
     )
     with pytest.raises(TopicMismatch, match="exactly 1"):
         ensure_topics(bad)
+
+
+def test_an_existing_topic_with_fewer_partitions_is_reported_and_used(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    narrow = f"{settings.topics.events}-narrow"
+    admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers})
+    admin.create_topics([NewTopic(narrow, 1, 1)])[narrow].result(timeout=15)
+    configured = settings.model_copy(
+        update={"topics": settings.topics.model_copy(update={"events": narrow})}
+    )
+    said: list[str] = []
+    assert ensure_topics(configured, warn=said.append)[narrow] == 1
+    assert len(said) == 1 and f"topic {narrow} has 1 partition, 3 configured" in said[0]
+    assert said[0] in caplog.text
+    # A service starting on it says the same in its log.
+    caplog.clear()
+    check_broker(configured, report_topics=True)
+    assert f"topic {narrow} has 1 partition, 3 configured" in caplog.text
+
+
+def test_more_copies_than_brokers_is_one_clear_error(settings: Settings, broker_kind: str) -> None:
+    if broker_kind == "embedded":
+        pytest.skip("the embedded broker accepts any replication factor and keeps one copy")
+    suffix = "-too-many-copies"
+    wanted = settings.model_copy(
+        update={
+            "topics": settings.topics.model_copy(
+                update={
+                    "events": settings.topics.events + suffix,
+                    "event_log": settings.topics.event_log + suffix,
+                    "log_channel": settings.topics.log_channel + suffix,
+                }
+            ),
+            "kafka": settings.kafka.model_copy(update={"replication_factor": 5}),
+        }
+    )
+    with pytest.raises(TopicMismatch, match="MERCHSTORE_KAFKA__REPLICATION_FACTOR"):
+        ensure_topics(wanted)
