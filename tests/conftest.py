@@ -105,12 +105,18 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[SHARED_KAFKA] = shared
 
 
-def pytest_unconfigure(config: pytest.Config) -> None:
-    """Stop the session's Apache Kafka, if this process started it."""
+def _stop_shared_kafka(config: pytest.Config) -> None:
+    """Stop the session's Apache Kafka, if this process started it (once)."""
     shared = config.stash.get(SHARED_KAFKA, None)
     if shared is not None:
+        del config.stash[SHARED_KAFKA]
         shared.stop()
         shutil.rmtree(shared.directory, ignore_errors=True)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Stop the session's Apache Kafka if the session ended before its last hook."""
+    _stop_shared_kafka(config)
 
 
 SHARED_KAFKA = pytest.StashKey[SharedKafka]()
@@ -137,6 +143,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Fail the suite if a process a test started outlives it (and stop that process)."""
     if os.environ.get("PYTEST_XDIST_WORKER"):
         return
+    _stop_shared_kafka(session.config)  # the suite's own, stopped before looking for leftovers
     deadline = time.monotonic() + 5
     leftovers = _left_behind()
     while leftovers and time.monotonic() < deadline:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException
+from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
@@ -45,6 +45,16 @@ UNAVAILABLE: dict[int | str, dict[str, Any]] = {
 
 
 Publish = Annotated[PublishEvent, Depends(app_state("publish"))]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        description="Retry-safe: requests with the same key, path and user_id carry the same "
+        "event_id, and storage keeps that event once, however often it was retried",
+    ),
+]
 
 router = APIRouter(responses=VALIDATION_ERROR_RESPONSES, tags=["game events"])
 
@@ -54,14 +64,20 @@ async def accept(
     action: PlayerAction,
     user_id: str | None,
     metadata: dict[str, MetadataValue] | None,
+    idempotency_key: str | None,
     status_code: int = 201,
 ) -> JSONResponse:
     """Publish ``action``'s event; answer once the broker has it (503 if it cannot)."""
-    event = action_event(action, user_id, metadata)
+    event = action_event(action, user_id, metadata, idempotency_key)
     try:
         await publish(event)
     except DeliveryFailed as error:
-        raise HTTPException(503, f"the event could not be published: {error}") from None
+        # Not acknowledged is not "not written": the broker may hold it. Say how to be sure.
+        raise HTTPException(
+            503,
+            f"the event could not be published: {error}; it may or may not have been written: "
+            "retry with the same Idempotency-Key to store it exactly once",
+        ) from None
     # Built directly: the answer is ours and needs no re-validation on this hot path.
     body = {"message": action.answer, "event_id": str(event.event_id)}
     return JSONResponse(body, status_code=status_code)
@@ -73,21 +89,23 @@ async def accept(
     responses=UNAVAILABLE,
     summary="Default event",
 )
-async def default_event(publish: Publish) -> JSONResponse:
+async def default_event(publish: Publish, idempotency_key: IdempotencyKey = None) -> JSONResponse:
     """The default action, answered 200 as the classic receiver did."""
-    return await accept(publish, DEFAULT_ACTION, None, None, status_code=200)
+    return await accept(publish, DEFAULT_ACTION, None, None, idempotency_key, status_code=200)
 
 
 def _add_action_routes(action: PlayerAction) -> None:
     """POST (optional body) and GET (no body) routes of one action, from its table entry."""
     name = action.path.strip("/")
 
-    async def by_post(publish: Publish, body: ActionBody | None = None) -> JSONResponse:
+    async def by_post(
+        publish: Publish, body: ActionBody | None = None, idempotency_key: IdempotencyKey = None
+    ) -> JSONResponse:
         body = body or ActionBody()
-        return await accept(publish, action, body.user_id, body.metadata)
+        return await accept(publish, action, body.user_id, body.metadata, idempotency_key)
 
-    async def by_get(publish: Publish) -> JSONResponse:
-        return await accept(publish, action, None, None)
+    async def by_get(publish: Publish, idempotency_key: IdempotencyKey = None) -> JSONResponse:
+        return await accept(publish, action, None, None, idempotency_key)
 
     documented: dict[str, Any] = {
         "status_code": 201,

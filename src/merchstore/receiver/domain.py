@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -72,8 +73,34 @@ ACTIONS: tuple[PlayerAction, ...] = (PURCHASE_SWORD, PURCHASE_KNIFE, JOIN_GUILD)
 """The actions taken by POST (with an optional body) or by GET (with none)."""
 
 
+IDEMPOTENT_EVENTS = uuid.UUID("6f1d3c52-7a0e-4b8e-9a43-3d2f0c1b9e57")
+"""The namespace of event ids derived from an ``Idempotency-Key`` (UUID version 5)."""
+
+
+def idempotent_event_id(path: str, user_id: str, key: str) -> uuid.UUID:
+    """The event id of every request with this key, path and user: a retry is the same event.
+
+    A request answered 503 (or not at all) may still have been written, so its retry must not
+    make a second event; storage keeps one row per event id. Different paths or users never
+    share an id, whatever keys their clients choose.
+    """
+    return uuid.uuid5(IDEMPOTENT_EVENTS, "\n".join((path, user_id, key)))
+
+
 def action_event(
-    action: PlayerAction, user_id: str | None, metadata: dict[str, MetadataValue] | None = None
+    action: PlayerAction,
+    user_id: str | None,
+    metadata: dict[str, MetadataValue] | None = None,
+    idempotency_key: str | None = None,
 ) -> DomainEvent:
-    """The domain event a player action produces, its metadata published as given."""
-    return DomainEvent.new(action.event_type, user_id or ANONYMOUS_USER, metadata or {})
+    """The domain event a player action produces, its metadata published as given.
+
+    With an ``idempotency_key`` its id is derived from the key, the path and the user.
+    """
+    user = user_id or ANONYMOUS_USER
+    event = DomainEvent.new(action.event_type, user, metadata or {})
+    if idempotency_key is None:
+        return event
+    return event.model_copy(
+        update={"event_id": idempotent_event_id(action.path, user, idempotency_key)}
+    )

@@ -91,6 +91,37 @@ def test_announces_0001_once(services: ServiceLauncher, settings: Settings) -> N
     assert len(read_topic(settings.bootstrap_servers, settings.topics.event_log, 2, 3)) == 1
 
 
+def test_a_retry_with_the_idempotency_key_is_the_same_event_stored_once(
+    services: ServiceLauncher, settings: Settings
+) -> None:
+    receiver, storage = services.start("receiver"), services.start("storage")
+
+    def send(method: str, path: str, key: str, user: str | None = "7") -> str:
+        answer = httpx.request(
+            method,
+            f"{receiver.url}{path}",
+            headers={"Idempotency-Key": key},
+            json={"user_id": user} if user else None,
+        )
+        assert answer.status_code in (200, 201), answer.text
+        return str(answer.json()["event_id"])
+
+    first = send("POST", "/join_guild", "retry-1")
+    assert send("POST", "/join_guild", "retry-1") == first, "a retry is the same event"
+    assert send("GET", "/join_guild", "retry-1", user=None) != first, "another user"
+    assert send("POST", "/purchase_a_sword", "retry-1") != first, "another path"
+    assert send("POST", "/join_guild", "retry-2") != first, "another key"
+    too_long = httpx.post(f"{receiver.url}/join_guild", headers={"Idempotency-Key": "k" * 256})
+    assert too_long.status_code == 422 and too_long.json()["detail"]
+
+    assert len(read_topic(settings.bootstrap_servers, settings.topics.events, 5)) == 5
+    wait_until(
+        lambda: httpx.get(f"{storage.url}/events/count").json()["count"] == 4,
+        30,
+        "storage to keep the retried event once",
+    )
+
+
 def test_broker_outage_gives_503_then_recovers(
     tmp_path: Path, private_broker: PrivateBroker
 ) -> None:
@@ -114,6 +145,7 @@ def test_broker_outage_gives_503_then_recovers(
         answer = httpx.post(f"{receiver.url}/join_guild", timeout=30)
         assert answer.status_code == 503
         assert "could not be published" in answer.json()["detail"]
+        assert "Idempotency-Key" in answer.json()["detail"], "says how to retry safely"
         assert time.monotonic() - started < 5, "answers within its timeout"
 
         broker.start()

@@ -9,9 +9,11 @@ from pydantic import ValidationError
 
 from merchstore.receiver.domain import (
     DEFAULT_ACTION,
+    JOIN_GUILD,
     PURCHASE_SWORD,
     ActionBody,
     action_event,
+    idempotent_event_id,
 )
 
 
@@ -56,3 +58,18 @@ def test_an_unknown_user_is_anonymous() -> None:
 def test_bodies_outside_the_limits_are_refused(body: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
         ActionBody.model_validate(body)
+
+
+def test_an_idempotency_key_gives_one_event_id_per_path_and_user() -> None:
+    once = action_event(JOIN_GUILD, "7", {"a": 1}, idempotency_key="k")
+    again = action_event(JOIN_GUILD, "7", {"b": 2}, idempotency_key="k")
+    assert once.event_id == again.event_id == idempotent_event_id("/join_guild", "7", "k")
+    assert once.event_id.version == 5
+    others = {
+        action_event(JOIN_GUILD, "8", None, idempotency_key="k").event_id,
+        action_event(JOIN_GUILD, None, None, idempotency_key="k").event_id,
+        action_event(PURCHASE_SWORD, "7", None, idempotency_key="k").event_id,
+        action_event(JOIN_GUILD, "7", None, idempotency_key="k2").event_id,
+    }
+    assert once.event_id not in others and len(others) == 4
+    assert action_event(JOIN_GUILD, "7").event_id != action_event(JOIN_GUILD, "7").event_id
