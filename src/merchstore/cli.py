@@ -12,8 +12,6 @@ import click
 from merchstore.common.config import ConfigError, Settings, load_settings
 from merchstore.common.domain_events import EVENT_TYPES
 from merchstore.common.kafka import BrokerUnavailable
-from merchstore.common.lifecycle import stop_requests
-from merchstore.common.postgres import DatabaseUnavailable
 from merchstore.services import SERVICES
 
 
@@ -113,6 +111,7 @@ SERVICE_NAMES = click.Choice([spec.name for spec in SERVICES])
 @click.argument("service", type=SERVICE_NAMES)
 def serve(service: str) -> None:
     """Run one service in the foreground (what `up` and containers start)."""
+    from merchstore.common.postgres import DatabaseUnavailable
     from merchstore.services import find_service
     from merchstore.services import serve as serve_service
 
@@ -270,6 +269,8 @@ def logs_tail(
 
     settings = _tail_settings(data_dir)
     try:
+        from merchstore.common.lifecycle import stop_requests
+
         with stop_requests() as stop:
             tail_logs(
                 settings,
@@ -320,6 +321,8 @@ def events_tail(
 
     settings = _tail_settings(data_dir)
     try:
+        from merchstore.common.lifecycle import stop_requests
+
         with stop_requests() as stop:
             tail_topic(
                 settings,

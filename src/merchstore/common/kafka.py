@@ -30,7 +30,15 @@ from confluent_kafka.admin import AdminClient
 
 from merchstore.common.config import Settings
 from merchstore.common.consumed import ConsumedMessage
-from merchstore.common.metrics import CONSUMED, FAILED_ATTEMPTS, LAG, SET_ASIDE, STALLED
+from merchstore.common.consumer_metrics import (
+    CONSUMED,
+    FAILED_ATTEMPTS,
+    LAG,
+    LOG_RESTARTS,
+    SET_ASIDE,
+    SKIPPED,
+    STALLED,
+)
 from merchstore.common.poison import PoisonPolicy, Progress, handle_or_set_aside
 
 log = logging.getLogger(__name__)
@@ -41,6 +49,14 @@ BatchHandler = Callable[[Sequence[ConsumedMessage]], object]
 SetAsideHandler = Callable[[ConsumedMessage, str], None]
 StartOffsets = Callable[[str, str, int], int | None]
 """Where to resume (topic, topic id, partition), or None to start at the beginning."""
+
+EMBEDDED_CLUSTER_ID = "tansu_cluster"
+"""The cluster id the embedded broker reports: its high watermarks are not to be trusted."""
+
+MovedStart = Callable[[str, str, int, int], None]
+"""Told (topic, topic id, partition, offset) when a stored position was beyond the log's end
+and consumption resumes at ``offset`` instead: a handler that filters redeliveries by its
+stored position must lower it, or it would drop every new message below the old position."""
 
 
 class OutgoingMessage(NamedTuple):
@@ -486,6 +502,7 @@ class BatchConsumer:
         batch_size: int = 500,
         poll_timeout_s: float = 0.5,
         start_offsets: StartOffsets | None = None,
+        moved_start: MovedStart | None = None,
         retry_backoff_s: float = 0.5,
         fetch_wait_max_ms: int | None = None,
         **overrides: Any,
@@ -511,6 +528,9 @@ class BatchConsumer:
                 # the commit on the way out holds what was processed (a rewind included).
                 "enable.auto.offset.store": False,
                 "on_commit": _report_failed_commit,
+                # A member joining or leaving moves only the partitions that must move; the
+                # others go on being consumed through the rebalance.
+                "partition.assignment.strategy": "cooperative-sticky",
             },
         )
         config.update(overrides)
@@ -523,6 +543,8 @@ class BatchConsumer:
         self._batch_size = batch_size
         self._poll_timeout_s = poll_timeout_s
         self._start_offsets = start_offsets
+        self._moved_start = moved_start
+        self._trusts_high_watermark: bool | None = None
         self._retry_backoff_s = retry_backoff_s
         self._topic_ids: dict[str, str] = {}
         self._stop = threading.Event()
@@ -547,16 +569,32 @@ class BatchConsumer:
         return self.progress.stalled(self._settings.kafka.stall_after_s)
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        self._topic_ids = topic_ids(self._settings, {p.topic for p in partitions})
-        if self._start_offsets is not None:
-            for partition in partitions:
-                stored = self._start_offsets(
-                    partition.topic, self._topic_ids.get(partition.topic, ""), partition.partition
+        """Take newly assigned partitions, retrying until that works or the consumer stops.
+
+        An exception escaping a rebalance callback would end the consumer's thread for good,
+        and partitions taken with a guessed position could be read twice or skipped: so a
+        failure (a topic-id lookup timing out during a controller move, the handler's store
+        unavailable) is logged and retried with growing pauses, never passed on or guessed.
+        """
+        attempt = 0
+        while True:
+            try:
+                consumer.incremental_assign(self._positions(consumer, partitions))
+                break
+            except Exception as error:
+                attempt += 1
+                if self._stop.is_set():
+                    return
+                self.progress.failed(error)
+                pause = min(self._retry_backoff_s * 2**attempt, 30.0)
+                log.warning(
+                    "cannot take partitions %s yet (attempt %d: %s); retrying in %.1f s",
+                    ", ".join(f"{p.topic}[{p.partition}]" for p in partitions),
+                    attempt,
+                    error,
+                    pause,
                 )
-                # Nothing stored: this handler has never seen the partition, whatever the
-                # group committed for an earlier store (a database started afresh).
-                partition.offset = OFFSET_BEGINNING if stored is None else stored
-        consumer.assign(partitions)
+                self._stop.wait(pause)
         log.info(
             "assigned %s",
             ", ".join(
@@ -567,10 +605,94 @@ class BatchConsumer:
         )
         self.assigned.set()
 
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """Before partitions move to another member, commit what was processed of them."""
+        try:
+            consumer.commit(asynchronous=False)
+        except KafkaException as error:
+            if error.args[0].code() != KafkaError._NO_OFFSET:
+                log.warning("commit before a rebalance failed (redelivered there): %s", error)
+        except Exception as error:  # never let a callback end the consumer
+            log.warning("commit before a rebalance failed: %s", error)
+
+    def _positions(
+        self, consumer: Consumer, partitions: list[TopicPartition]
+    ) -> list[TopicPartition]:
+        """Where each partition resumes, checked against what the log still holds.
+
+        Raises if a topic id or a position cannot be read: `_on_assign` retries.
+        """
+        ids = topic_ids(self._settings, {p.topic for p in partitions}, strict=True)
+        self._topic_ids = {**self._topic_ids, **ids}
+        if self._start_offsets is not None:
+            stored = {
+                (p.topic, p.partition): self._start_offsets(p.topic, ids[p.topic], p.partition)
+                for p in partitions
+            }
+        else:
+            timeout = self._settings.kafka.request_timeout_s
+            committed = consumer.committed(partitions, timeout=timeout)
+            stored = {
+                (c.topic, c.partition): c.offset if c.offset >= 0 else None for c in committed
+            }
+        positions = []
+        for partition in partitions:
+            key = (partition.topic, partition.partition)
+            offset = self._checked_start(consumer, partition, stored[key])
+            positions.append(TopicPartition(partition.topic, partition.partition, offset))
+        return positions
+
+    def _checked_start(
+        self, consumer: Consumer, partition: TopicPartition, stored: int | None
+    ) -> int:
+        """The offset to resume ``partition`` at: ``stored``, unless the log no longer has it."""
+        if stored is None:
+            # Nothing stored: never seen this partition (or its database started afresh).
+            return OFFSET_BEGINNING
+        topic, number = partition.topic, partition.partition
+        low, high = consumer.get_watermark_offsets(
+            TopicPartition(topic, number), timeout=self._settings.kafka.request_timeout_s
+        )
+        if stored < low:
+            SKIPPED.labels(self._group_id, topic, str(number)).inc(low - stored)
+            log.error(
+                "gap on %s[%d]: resuming at %d, but the log starts at %d: %d message(s) were "
+                "deleted (retention) before they were read",
+                topic,
+                number,
+                stored,
+                low,
+                low - stored,
+            )
+            return low
+        if self._trusts_high_watermark is None:
+            cluster = consumer.list_topics(timeout=self._settings.kafka.request_timeout_s)
+            # The embedded broker under-reports its high watermark after a multi-record batch:
+            # there a position past it is no sign of a restarted log.
+            self._trusts_high_watermark = cluster.cluster_id != EMBEDDED_CLUSTER_ID
+        if stored > high and self._trusts_high_watermark:
+            LOG_RESTARTS.labels(self._group_id, topic, str(number)).inc()
+            log.error(
+                "%s[%d] ends at %d, below the stored position %d, under the same topic id: its "
+                "log restarted (an unclean leader election, a replaced disk). New messages are "
+                "read from %d on; offsets %d to %d no longer hold what was read there",
+                topic,
+                number,
+                high,
+                stored,
+                high,
+                high,
+                stored - 1,
+            )
+            if self._moved_start is not None:
+                self._moved_start(topic, self._topic_ids[topic], number, high)
+            return high
+        return stored
+
     def run(self) -> None:
         """Consume until `stop` is called; close the consumer (leaving the group) at the end."""
         consumer = Consumer(self._config)
-        consumer.subscribe(self._topics, on_assign=self._on_assign)
+        consumer.subscribe(self._topics, on_assign=self._on_assign, on_revoke=self._on_revoke)
         try:
             while not self._stop.is_set():
                 batch = self._poll(consumer)
@@ -708,8 +830,12 @@ def _refuse_to_set_aside(message: ConsumedMessage, reason: str) -> None:
     raise RuntimeError(f"cannot set aside {message.topic}[{message.partition}]@{message.offset}")
 
 
-def topic_ids(settings: Settings, topics: Iterable[str]) -> dict[str, str]:
-    """The broker's id of each topic's current incarnation ("" where the broker has none)."""
+def topic_ids(settings: Settings, topics: Iterable[str], strict: bool = False) -> dict[str, str]:
+    """The broker's id of each topic's current incarnation ("" where the broker has none).
+
+    ``strict``: a failed lookup raises instead of leaving the ids out (positions keyed by
+    topic id would otherwise not be found, and consumption would start over).
+    """
     names = sorted(set(topics))
     if not names:
         return {}
@@ -720,8 +846,11 @@ def topic_ids(settings: Settings, topics: Iterable[str]) -> dict[str, str]:
         for name, future in futures.items():
             ids[name] = str(future.result(settings.kafka.request_timeout_s).topic_id or "")
     except Exception as error:
-        # Without ids, positions cannot tell a new topic from the old one: say so loudly.
-        log.warning(
-            "cannot read topic ids of %s (%s); positions are trusted as stored", names, error
-        )
+        if strict:
+            raise TopicIdsUnavailable(f"cannot read the topic ids of {names}: {error}") from None
+        log.warning("cannot read topic ids of %s (%s)", names, error)
     return ids
+
+
+class TopicIdsUnavailable(Exception):
+    """The broker did not say which incarnation of a topic this is."""

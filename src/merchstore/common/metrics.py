@@ -37,31 +37,8 @@ RPC_HANDLED = Counter(
 RPC_DURATION = Histogram(
     "grpc_server_handling_seconds", "Time to complete an RPC, by method", ["method"]
 )
-CONSUMED = Counter(
-    "consumer_messages_processed_total",
-    "Messages a consumer stored (or otherwise handled) for good",
-    ["consumer"],
-)
-SET_ASIDE = Counter(
-    "consumer_messages_set_aside_total",
-    "Messages a consumer set aside because no retry could handle them",
-    ["consumer"],
-)
-FAILED_ATTEMPTS = Counter(
-    "consumer_failed_attempts_total",
-    "Attempts to store a batch that failed and will be retried",
-    ["consumer"],
-)
-STALLED = Gauge(
-    "consumer_stalled", "1 while every attempt to store what was read keeps failing", ["consumer"]
-)
 
-LAG = Gauge(
-    "consumer_lag_messages",
-    "Messages on a partition the consumer has not processed yet: the broker's high watermark"
-    " (from the last fetch) minus the consumer's next offset",
-    ["consumer", "topic", "partition"],
-)
+
 OUTBOX_PENDING = Gauge(
     "outbox_pending_rows", "Order events committed to the outbox and not yet acknowledged by Kafka"
 )

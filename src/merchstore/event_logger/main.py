@@ -43,6 +43,7 @@ def build_app(settings: Settings) -> FastAPI:
         batch_size=settings.event_logger.batch_size,
         # The database, not Kafka, knows where to resume: its position commits with the rows.
         start_offsets=store.next_offset,
+        moved_start=store.move_position,
     )
 
     def consuming() -> str | None:

@@ -115,6 +115,30 @@ class EventLogStore:
             row = self._reader.execute(_SELECT_POSITION, (topic, topic_id, partition)).fetchone()
         return None if row is None else int(row[0])
 
+    def move_position(self, topic: str, topic_id: str, partition: int, offset: int) -> None:
+        """Resume this incarnation of ``topic[partition]`` at ``offset``, lower than stored.
+
+        Only for a log that restarted below the stored position: the offsets below the old
+        position hold new messages now, which would otherwise be taken for redeliveries. The
+        rows read from the old log at those offsets are kept, marked with the restart in their
+        topic id, so that the new messages there are stored beside them.
+        """
+        old_log = f"{topic_id}~before-restart-at-{offset}-{utc_now_rfc3339()}"
+        with self._writer_lock, sqlite.transaction(self._writer) as cursor:
+            for table in ("event_log_messages", "set_aside_messages"):
+                cursor.execute(
+                    f"UPDATE {table} SET topic_id = ?"
+                    " WHERE topic = ? AND topic_id = ? AND kafka_partition = ?"
+                    " AND kafka_offset >= ?",
+                    (old_log, topic, topic_id, partition, offset),
+                )
+            cursor.execute(
+                "INSERT INTO topic_positions (topic, topic_id, kafka_partition, next_offset)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (topic, topic_id, kafka_partition)"
+                " DO UPDATE SET next_offset = excluded.next_offset",
+                (topic, topic_id, partition, offset),
+            )
+
     def store_batch(
         self,
         records: Iterable[EventLogRecord],

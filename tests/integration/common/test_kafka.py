@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
 
+import merchstore.common.kafka as kafka_module
 from merchstore.common.config import Settings
 from merchstore.common.consumed import ConsumedMessage
 from merchstore.common.kafka import (
@@ -76,7 +79,7 @@ def test_restarted_consumer_continues_after_what_was_processed(settings: Setting
                 raise RuntimeError("crash before processing message 5")
             first_run.append(message.value or b"")
 
-    first = _consume(settings, "group-a", process_four_then_fail)
+    first = _consume(settings, f"group-a-{settings.topics.events}", process_four_then_fail)
     thread = first.run_in_thread("first")
     thread.join(timeout=60)
     assert first_run == [f"m{i}".encode() for i in range(processed_first)]
@@ -89,7 +92,7 @@ def test_restarted_consumer_continues_after_what_was_processed(settings: Setting
         if len(second_run) >= total - processed_first:
             done.set()
 
-    second = _consume(settings, "group-a", record, batch_size=100)
+    second = _consume(settings, f"group-a-{settings.topics.events}", record, batch_size=100)
     thread = second.run_in_thread("second")
     assert done.wait(60), f"got only {second_run}"
     second.stop()
@@ -119,7 +122,7 @@ def test_a_failing_batch_is_retried_not_skipped(settings: Settings) -> None:
 
     consumer = BatchConsumer(
         settings,
-        group_id="group-retry",
+        group_id=f"group-retry-{settings.topics.events}",
         topics=[settings.topics.events],
         handle_batch=flaky,
         retry_backoff_s=0.1,
@@ -238,3 +241,52 @@ def test_awaited_sends_fail_during_an_outage_and_succeed_after_it(
                 assert time.monotonic() < deadline, "awaited sends never recovered"
     finally:
         producer.close(timeout_s=1)
+
+
+def test_a_failing_assignment_is_retried_and_resumes_where_stored(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    topic = settings.topics.log_channel  # one partition
+    produce_all(settings.bootstrap_servers, topic, (f"m{i}".encode() for i in range(6)))
+    real_topic_ids = kafka_module.topic_ids
+    lookups: list[str] = []
+
+    def lookup_timing_out_once(*args: Any, **kwargs: Any) -> dict[str, str]:
+        lookups.append("tried")
+        if len(lookups) == 1:  # as describe_topics does while the controller moves
+            raise kafka_module.TopicIdsUnavailable("describe_topics timed out")
+        return real_topic_ids(*args, **kwargs)
+
+    monkeypatch.setattr(kafka_module, "topic_ids", lookup_timing_out_once)
+    asked: list[str] = []
+
+    def stored_position(topic: str, topic_id: str, partition: int) -> int | None:
+        asked.append(topic_id)
+        if len(asked) == 1:
+            raise sqlite3.OperationalError("database is locked")  # the handler's own store
+        return 4
+
+    seen: list[bytes] = []
+    done = threading.Event()
+
+    def record(batch: Sequence[ConsumedMessage]) -> None:
+        seen.extend(message.value or b"" for message in batch)
+        if len(seen) >= 2:
+            done.set()
+
+    consumer = BatchConsumer(
+        settings,
+        group_id=f"group-{topic}",
+        topics=[topic],
+        handle_batch=record,
+        start_offsets=stored_position,
+        retry_backoff_s=0.05,
+    )
+    thread = consumer.run_in_thread("assign")
+    try:
+        assert done.wait(60), f"got only {seen}"
+    finally:
+        consumer.stop()
+        thread.join(timeout=30)
+    assert seen == [b"m4", b"m5"], "resumed at the stored position, nothing re-read"
+    assert len(lookups) >= 2 and all(asked), "the id was known whenever a position was asked"

@@ -23,13 +23,15 @@ def test_storage_counts_what_it_stored_and_set_aside(
     def metrics() -> str:
         return httpx.get(f"{storage.url}/metrics", timeout=5).text
 
+    group = settings.storage.group_id  # the consumer label
+
     wait_until(
-        lambda: value(metrics(), "consumer_messages_set_aside_total", consumer="storage") == 1,
+        lambda: value(metrics(), "consumer_messages_set_aside_total", consumer=group) == 1,
         30,
         "the poison message counted as set aside",
     )
-    assert value(metrics(), "consumer_messages_processed_total", consumer="storage") == 3
-    assert value(metrics(), "consumer_stalled", consumer="storage") == 0
+    assert value(metrics(), "consumer_messages_processed_total", consumer=group) == 3
+    assert value(metrics(), "consumer_stalled", consumer=group) == 0
     lag = [
         v
         for (name, labels), v in samples(metrics()).items()

@@ -191,3 +191,30 @@ def test_malformed_messages_are_skipped_and_consumption_goes_on(
             in output
         )
     assert database_rows(settings) == (3, 3)
+
+
+def test_a_log_restarted_below_the_stored_position_is_reported_and_new_messages_counted(
+    event_logger: ServiceProcess, settings: Settings, broker_kind: str
+) -> None:
+    if broker_kind == "embedded":
+        pytest.skip("the embedded broker's high watermark reads low, so the check is off there")
+    first, first_counts = event_log_values(3, seed=1)
+    produce_all(settings.bootstrap_servers, settings.topics.event_log, first)
+    event_logger.start()
+    wait_for_total(event_logger, 3)
+    assert event_logger.terminate() == 0
+    # As after an unclean leader election or a replaced disk: the partition, same topic id,
+    # now ends far below where the event-logger stored it had read to.
+    path = settings.data_path(settings.event_logger.database_file)
+    with sqlite3.connect(path) as connection:
+        connection.execute("UPDATE topic_positions SET next_offset = next_offset + 100")
+    event_logger.start()
+    second, second_counts = event_log_values(4, seed=2)
+    produce_all(settings.bootstrap_servers, settings.topics.event_log, second)
+    wait_for_total(event_logger, 7, timeout_s=60)
+    assert stats(event_logger) == expected_stats(first_counts + second_counts)
+    assert database_rows(settings) == (7, 7)
+    log = (settings.data_dir / "event-logger.out").read_text()
+    assert "below the stored position 103" in log
+    metrics = httpx.get(f"{event_logger.url}/metrics").text
+    assert re.search(r"consumer_log_restarts_total\{[^}]*\} 1\.0", metrics), metrics[-2000:]

@@ -105,13 +105,14 @@ def test_a_second_up_counts_every_new_message_and_nothing_twice(
         # Apache Kafka kept the first run's messages: event_log holds both runs' codes.
         assert counted == on_broker
         assert on_broker - first_codes != Counter(), "the second run announced itself"
-        first_events = _events_from_the_beginning(data_dir, up_env, up_ports, at_least=12)
-        assert {str(i) for i in range(5)} <= first_events, "the first run's events are kept"
     else:
         assert counted == first_codes + on_broker
     # app.log: each stored message once, one line each.
     log_ids = re.findall(r" id=(\d+) ", (stats_path / "app.log").read_text())
     assert len(log_ids) == len(set(log_ids)) == sum(counted.values())
+    if broker == "kafka":
+        first_events = _events_from_the_beginning(data_dir, up_env, up_ports, at_least=12)
+        assert {str(i) for i in range(5)} <= first_events, "the first run's events are kept"
 
 
 def _events_from_the_beginning(

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 
 import httpx
 import psycopg
+import pytest
+from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.admin import AdminClient
 
 from merchstore.common.config import Settings
 from merchstore.common.domain_events import DomainEvent
@@ -151,3 +155,40 @@ def test_a_time_outside_the_years_1_to_9999_in_utc_is_set_aside_and_a_fine_query
     for start, end in ((early, early), ("2000-01-01T00:00:00Z", early)):
         answer = httpx.get(f"{storage.url}/events", params={"start": start, "end": end})
         assert answer.status_code == 200 and answer.json() == []
+
+
+def test_events_deleted_by_retention_before_they_were_read_are_a_counted_gap(
+    services: ServiceLauncher, settings: Settings, broker_kind: str
+) -> None:
+    if broker_kind == "embedded":
+        pytest.skip("the embedded broker keeps everything until it stops: no retention")
+    topic = settings.topics.events
+
+    def events(count: int) -> list[bytes]:
+        return [DomainEvent.new("join_guild", "7").to_json() for _ in range(count)]
+
+    storage = services.start("storage")
+    produce_all(settings.bootstrap_servers, topic, events(5), key=b"7")
+    wait_until(lambda: count(storage.url) == 5, 60, "the first events stored")
+    assert storage.terminate() == 0
+    produce_all(settings.bootstrap_servers, topic, events(10), key=b"7")
+    # What retention does to a consumer that stays away too long: the oldest records go.
+    admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers})
+    partitions = admin.list_topics(topic, timeout=10).topics[topic].partitions
+    probe = Consumer({"bootstrap.servers": settings.bootstrap_servers, "group.id": "probe"})
+    ends = {
+        p: probe.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions
+    }
+    probe.close()
+    for future in admin.delete_records(
+        [TopicPartition(topic, p, end) for p, end in ends.items()]
+    ).values():
+        future.result(timeout=30)
+    produce_all(settings.bootstrap_servers, topic, events(2), key=b"7")
+
+    storage.start()
+    wait_until(lambda: count(storage.url) == 7, 60, "the events after the gap stored")
+    assert "10 message(s) were deleted (retention) before they were read" in storage.log_tail(80)
+    metrics = httpx.get(f"{storage.url}/metrics").text
+    skipped = re.findall(r"consumer_messages_skipped_total\{[^}]*\} ([0-9.]+)", metrics)
+    assert sum(float(value) for value in skipped) == 10
