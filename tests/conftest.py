@@ -30,7 +30,9 @@ from tests.support.broker import (
     SHARED_KAFKA_VARIABLE,
     PrivateBroker,
     SharedKafka,
+    broker_environment,
     broker_kinds,
+    broker_settings,
 )
 from tests.support.processes import ServiceProcess, free_port, free_port_pair
 
@@ -239,23 +241,31 @@ def topic_names() -> dict[str, str]:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, kafka_bootstrap: str, topic_names: dict[str, str]) -> Settings:
+def settings(
+    tmp_path: Path, kafka_bootstrap: str, topic_names: dict[str, str], broker_kind: str
+) -> Settings:
     """Settings pointing at the session broker, with this test's topics created."""
     configured = load_settings(
-        data_dir=tmp_path / "data",
-        kafka_bootstrap_servers=kafka_bootstrap,
-        topics=topic_names,
-        storage={"group_id": f"storage-{topic_names['events']}"},
-        event_logger={"group_id": f"event-logger-{topic_names['event_log']}"},
+        **broker_settings(
+            broker_kind,
+            data_dir=tmp_path / "data",
+            kafka_bootstrap_servers=kafka_bootstrap,
+            topics=topic_names,
+            storage={"group_id": f"storage-{topic_names['events']}"},
+            event_logger={"group_id": f"event-logger-{topic_names['event_log']}"},
+        )
     )
     ensure_topics(configured)
     return configured
 
 
 @pytest.fixture
-def service_env(settings: Settings, topic_names: dict[str, str]) -> dict[str, str]:
+def service_env(
+    settings: Settings, topic_names: dict[str, str], broker_kind: str
+) -> dict[str, str]:
     """Environment that gives a service process the same settings as ``settings``."""
     env = {
+        **broker_environment(broker_kind),
         "MERCHSTORE_DATA_DIR": str(settings.data_dir),
         "MERCHSTORE_KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
     }

@@ -13,10 +13,16 @@ import os
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from merchstore.common.config import Settings, load_settings
+from merchstore.common.config import (
+    EMBEDDED_BROKER_PROFILE,
+    Settings,
+    embedded_broker_environment,
+    load_settings,
+)
 from merchstore.common.topics import ensure_topics
 from merchstore.runtime.apache_kafka import KafkaCluster, KafkaNode, NodeAddress, new_cluster_id
 from merchstore.runtime.embedded import EmbeddedBroker
@@ -42,6 +48,24 @@ def broker_kinds() -> tuple[str, ...]:
     if unknown:
         raise pytest.UsageError(f"{BROKERS_VARIABLE}: unknown broker {', '.join(unknown)}")
     return kinds
+
+
+def broker_settings(kind: str, **overrides: Any) -> dict[str, Any]:
+    """``overrides`` with what broker ``kind`` needs beyond the defaults, as `up` applies it."""
+    merged: dict[str, Any] = {}
+    profile = EMBEDDED_BROKER_PROFILE if kind == "embedded" else {}
+    for section in {*profile, *overrides}:
+        given = overrides.get(section)
+        if isinstance(given, dict) or given is None:
+            merged[section] = {**profile.get(section, {}), **(given or {})}
+        else:
+            merged[section] = given
+    return merged
+
+
+def broker_environment(kind: str) -> dict[str, str]:
+    """What broker ``kind`` needs beyond the defaults, for a service process's environment."""
+    return embedded_broker_environment(load_settings()) if kind == "embedded" else {}
 
 
 def kafka_node(directory: Path) -> KafkaNode:
@@ -131,14 +155,21 @@ class PrivateBroker:
             port = free_port()
             bootstrap = f"127.0.0.1:{port}"
         self.settings: Settings = load_settings(
-            embedded={"kafka_port": port},
-            kafka_bootstrap_servers=bootstrap,
-            **settings,
+            **broker_settings(
+                kind, embedded={"kafka_port": port}, kafka_bootstrap_servers=bootstrap, **settings
+            )
         )
 
     @property
     def bootstrap_servers(self) -> str:
         return self.settings.bootstrap_servers
+
+    def service_environment(self) -> dict[str, str]:
+        """What a service process needs to use this broker, its kind's profile included."""
+        return {
+            **broker_environment(self.kind),
+            "MERCHSTORE_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
+        }
 
     @property
     def keeps_messages(self) -> bool:

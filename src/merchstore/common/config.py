@@ -72,18 +72,32 @@ class KafkaSettings(_Section):
     """How every service talks to Kafka."""
 
     session_timeout_ms: int = Field(
-        6000,
+        10_000,
         ge=1000,
         le=300_000,
         description=(
-            "Short, because a new consumer group waits about half of it before its first message."
+            "How long a consumer that stopped answering keeps its partitions before the group "
+            "gives them to another: the pause a crashed consumer causes. Apache Kafka accepts 6000 "
+            "to 1800000 (group.min/max.session.timeout.ms)."
         ),
     )
     delivery_timeout_ms: int = Field(
-        10_000,
+        30_000,
         ge=100,
         description=(
-            "How long a produced message may wait for the broker's acknowledgement before it fails."
+            "How long a produced message may wait for the broker's acknowledgement before it "
+            "fails. Longer than a broker failover on a cluster (KRaft fences a dead broker after "
+            "about 9 s, then a new leader is elected), so a lost broker delays messages but fails "
+            "none."
+        ),
+    )
+    replace_producer_on_timeout: bool = Field(
+        False,
+        description=(
+            "Replace the producer when a delivery times out, as well as on a fatal error. Only for "
+            "the embedded broker, which forgets producer ids when it restarts without saying so; "
+            "on Apache Kafka a timeout fails that message only, and replacing the producer would "
+            "fail every message in flight to healthy partitions too."
         ),
     )
     request_timeout_s: float = Field(10.0, gt=0)
@@ -126,6 +140,33 @@ class KafkaSettings(_Section):
             " Kafka answers as soon as data arrives, so there the wait costs no latency."
         ),
     )
+
+
+EMBEDDED_BROKER_PROFILE: dict[str, dict[str, Any]] = {
+    "kafka": {"session_timeout_ms": 6000, "replace_producer_on_timeout": True},
+    "storage": {"fetch_wait_max_ms": 20},
+    "receiver": {"publish_timeout_ms": 5000},
+}
+"""What the embedded broker needs beyond the defaults, which are right for Apache Kafka:
+`merchstore up` applies it when it runs the embedded broker (a setting of the user's own
+wins). The broker forgets producer ids when it restarts, answers a waiting fetch only when the
+wait ends, and has no failover to wait for; its minimum session timeout is 6 s."""
+
+
+def embedded_broker_environment(settings: Settings) -> dict[str, str]:
+    """`EMBEDDED_BROKER_PROFILE` as environment variables, for each setting still at its default.
+
+    A value the user chose (in a YAML file or the environment) is left as chosen.
+    """
+    environment = {}
+    for section, values in EMBEDDED_BROKER_PROFILE.items():
+        current = getattr(settings, section)
+        for name, value in values.items():
+            if getattr(current, name) != type(current).model_fields[name].default:
+                continue
+            text = str(value).lower() if isinstance(value, bool) else str(value)
+            environment[f"MERCHSTORE_{section.upper()}__{name.upper()}"] = text
+    return environment
 
 
 class TopicSettings(_Section):
@@ -178,10 +219,13 @@ class ReceiverSettings(ServiceSettings):
 
     port: int = Field(8080, ge=1, le=65535)
     publish_timeout_ms: int = Field(
-        5000,
+        15_000,
         ge=100,
         description=(
-            "An answer waits at most this long for the broker's acknowledgement, then it is a 503."
+            "An answer waits at most this long for the broker's acknowledgement, then it is a 503 "
+            "(which does not say the event was not written: a retry with the same "
+            "Idempotency-Key stores it once). Longer than a broker failover on a cluster (about "
+            "9 s), so losing a broker slows answers down but refuses none."
         ),
     )
     linger_ms: int = Field(
@@ -203,14 +247,14 @@ class StorageSettings(ServiceSettings):
     batch_size: int = Field(500, ge=1, description="Events per PostgreSQL transaction, at most.")
     pool_min_size: int = Field(1, ge=0)
     pool_max_size: int = Field(8, ge=1)
-    fetch_wait_max_ms: int = Field(
-        20,
+    fetch_wait_max_ms: int | None = Field(
+        None,
         ge=0,
         le=10_000,
         description=(
-            "storage's own kafka.fetch_wait_max_ms: it is on the path from a player's action to "
-            "the statistics, so on the embedded broker it asks again every 20 ms (a stored row "
-            "within about 20 ms of the answer) where the other consumers wait longer."
+            "storage's own kafka.fetch_wait_max_ms (unset: that one). It is on the path from a "
+            "player's action to the statistics, so on the embedded broker, which answers a "
+            "waiting fetch only when the wait ends, it asks again every 20 ms."
         ),
     )
 

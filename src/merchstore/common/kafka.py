@@ -188,15 +188,17 @@ class KafkaProducer:
     that loop serves the reports itself instead: the client calls back into Python once per
     message, and from another thread each call would have to take the interpreter lock from
     the busy loop.
-    A fatal producer error, or deliveries timing out, fails the unacknowledged messages and
-    replaces the client: a broker that lost its state (the memory-only embedded broker after a
-    restart) no longer knows the idempotent producer's id, and only a new client gets a new one.
+    A fatal producer error fails the unacknowledged messages and replaces the client. On the
+    embedded broker (``kafka.replace_producer_on_timeout``) so do deliveries timing out: after
+    a restart it no longer knows the idempotent producer's id, without saying so, and only a
+    new client gets a new one. On Apache Kafka a timeout fails its message only.
     Topics are never auto-created by producers: ``ensure_topics`` creates them with the
     contract's layout.
     """
 
     def __init__(self, settings: Settings, *, client_id: str, **overrides: Any) -> None:
         self._delivery_timeout_s = settings.kafka.delivery_timeout_ms / 1000
+        self._replace_on_timeout = settings.kafka.replace_producer_on_timeout
         config = client_config(
             settings,
             **{
@@ -423,7 +425,11 @@ class KafkaProducer:
         fail: Callable[[BaseException], None],
     ) -> None:
         def on_delivery_watching_timeouts(error: KafkaError | None, message: Message) -> None:
-            if error is not None and error.code() == KafkaError._MSG_TIMED_OUT:
+            if (
+                self._replace_on_timeout
+                and error is not None
+                and error.code() == KafkaError._MSG_TIMED_OUT
+            ):
                 self._fatal.set()
             on_delivery(error, message)
 

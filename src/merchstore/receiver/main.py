@@ -21,7 +21,8 @@ log = logging.getLogger(__name__)
 def build_app(settings: Settings) -> FastAPI:
     """The receiver application; it is ready once 0001 is on ``event_log``."""
     timeout_ms = settings.receiver.publish_timeout_ms
-    # A delivery report arrives within the answer timeout, so a 503 means "not written".
+    # A delivery report arrives within the answer timeout (a 503 may still have been written:
+    # the Idempotency-Key makes its retry the same event).
     producer_overrides = {
         "message.timeout.ms": timeout_ms,
         "linger.ms": settings.receiver.linger_ms,

@@ -13,7 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, TextIO
 
-from merchstore.common.config import BROKER_ADDRESS_FILE, JWT_SECRET_FILE, Settings
+from merchstore.common.config import (
+    BROKER_ADDRESS_FILE,
+    JWT_SECRET_FILE,
+    Settings,
+    embedded_broker_environment,
+)
 from merchstore.common.health import check_health
 from merchstore.common.lifecycle import StopRequested, stop_requests
 from merchstore.common.topics import ensure_topics
@@ -323,6 +328,8 @@ class LocalSystem:
             run_dir=self.run_dir,
             log_dir=self.log_dir,
             environment={
+                # What the embedded broker needs beyond the defaults (made for Apache Kafka).
+                **(embedded_broker_environment(self.settings) if self.broker else {}),
                 "MERCHSTORE_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
                 "MERCHSTORE_DATABASE_URL": self.database_url,
                 "MERCHSTORE_DATA_DIR": str(self.data_dir),

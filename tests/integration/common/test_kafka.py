@@ -290,3 +290,30 @@ def test_a_failing_assignment_is_retried_and_resumes_where_stored(
         thread.join(timeout=30)
     assert seen == [b"m4", b"m5"], "resumed at the stored position, nothing re-read"
     assert len(lookups) >= 2 and all(asked), "the id was known whenever a position was asked"
+
+
+def test_a_timed_out_message_fails_alone_and_the_producer_goes_on(
+    settings: Settings, broker_kind: str
+) -> None:
+    if broker_kind == "embedded":
+        pytest.skip(
+            "on the embedded broker a timeout replaces the producer on purpose: after a restart "
+            "it forgets producer ids without a fatal error (kafka.replace_producer_on_timeout)"
+        )
+    producer = KafkaProducer(settings, client_id="test", **{"message.timeout.ms": 1500})
+    try:
+        # A message that cannot be delivered in time (its topic does not exist), while others
+        # keep flowing to a healthy topic.
+        lost = producer.send(f"{settings.topics.events}-never-created", b"times out")
+        sent = []
+        deadline = time.monotonic() + 4
+        while time.monotonic() < deadline:
+            sent.append(producer.send(settings.topics.events, b"flows"))
+            time.sleep(0.01)
+        with pytest.raises(DeliveryFailed):
+            lost.result(timeout=15)
+        failed = [future for future in sent if future.exception(timeout=30) is not None]
+        assert not failed, f"{len(failed)} of {len(sent)} healthy sends failed with the timeout"
+        assert producer.replacements == 0
+    finally:
+        producer.close(timeout_s=5)

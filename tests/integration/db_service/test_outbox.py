@@ -8,7 +8,6 @@ from pathlib import Path
 import httpx
 import psycopg
 
-from merchstore.common.config import Settings
 from tests.conftest import ServiceLauncher
 from tests.support.broker import PrivateBroker
 from tests.support.kafka import read_topic
@@ -17,13 +16,13 @@ from tests.support.store import Shopper, Store
 
 
 def _launcher(
-    settings: Settings, database_url: str, tmp_path: Path, **overrides: str
+    broker: PrivateBroker, database_url: str, tmp_path: Path, **overrides: str
 ) -> ServiceLauncher:
     """Services on this test's broker and database; overrides name kafka / db_service keys."""
     sections = {"DELIVERY_TIMEOUT_MS": "KAFKA", "OUTBOX_RETENTION_S": "DB_SERVICE"}
     return ServiceLauncher(
         {
-            "MERCHSTORE_KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
+            **broker.service_environment(),
             "MERCHSTORE_DATABASE_URL": database_url,
             "MERCHSTORE_DATA_DIR": str(tmp_path),
             **{f"MERCHSTORE_{sections[key]}__{key}": value for key, value in overrides.items()},
@@ -50,7 +49,7 @@ def test_orders_placed_while_the_broker_is_down_all_arrive_once(
     tmp_path: Path, database_url: str, private_broker: PrivateBroker
 ) -> None:
     broker, settings = private_broker, private_broker.settings
-    services = _launcher(settings, database_url, tmp_path, DELIVERY_TIMEOUT_MS="2000")
+    services = _launcher(broker, database_url, tmp_path, DELIVERY_TIMEOUT_MS="2000")
     try:
         store, shopper = _store_with_a_shopper(services)
         broker.stop()
@@ -86,7 +85,7 @@ def test_the_relay_holds_no_transaction_while_kafka_is_down_and_prunes_sent_rows
 ) -> None:
     broker, settings = private_broker, private_broker.settings
     services = _launcher(
-        settings, database_url, tmp_path, DELIVERY_TIMEOUT_MS="4000", OUTBOX_RETENTION_S="0"
+        broker, database_url, tmp_path, DELIVERY_TIMEOUT_MS="4000", OUTBOX_RETENTION_S="0"
     )
     try:
         store, shopper = _store_with_a_shopper(services)

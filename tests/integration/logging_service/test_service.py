@@ -93,7 +93,7 @@ def test_a_broker_outage_loses_and_duplicates_nothing(
     broker, broker_settings = private_broker, private_broker.settings
     services = ServiceLauncher(
         {
-            "MERCHSTORE_KAFKA_BOOTSTRAP_SERVERS": broker_settings.bootstrap_servers,
+            **broker.service_environment(),
             "MERCHSTORE_DATA_DIR": str(tmp_path),
             "MERCHSTORE_KAFKA__DELIVERY_TIMEOUT_MS": "2000",
         },

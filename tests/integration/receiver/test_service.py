@@ -130,7 +130,7 @@ def test_broker_outage_gives_503_then_recovers(
     receiver = ServiceProcess(
         "receiver",
         {
-            "MERCHSTORE_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
+            **broker.service_environment(),
             "MERCHSTORE_RECEIVER__PORT": str(receiver_port),
             "MERCHSTORE_RECEIVER__PUBLISH_TIMEOUT_MS": "2000",
             "MERCHSTORE_DATA_DIR": str(tmp_path),

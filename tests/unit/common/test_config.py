@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from merchstore.common.config import ConfigError, load_settings
+from merchstore.common.config import ConfigError, embedded_broker_environment, load_settings
 from tests.support.paths import REPOSITORY
 
 
@@ -16,7 +16,7 @@ def test_defaults_come_from_the_packaged_yaml(monkeypatch: pytest.MonkeyPatch) -
     assert settings.event_logger.port == 8120
     assert settings.topics.event_log == "event_log"
     assert settings.topics.events_partitions == 3
-    assert settings.kafka.session_timeout_ms == 6000
+    assert settings.kafka.session_timeout_ms == 10_000
 
 
 def test_environment_overrides_yaml(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -141,3 +141,14 @@ def test_an_unreadable_secret_file_is_one_line_naming_it(
     assert "\n" not in line
     assert f"{tmp_path}/merchstore_jwt_secret (Permission denied)" in line
     assert "compose-secrets" in line
+
+
+def test_the_embedded_broker_profile_leaves_what_the_user_chose() -> None:
+    defaults = load_settings()
+    assert defaults.kafka.replace_producer_on_timeout is False, "Apache Kafka's defaults"
+    assert defaults.receiver.publish_timeout_ms > 9000, "longer than a broker failover"
+    environment = embedded_broker_environment(defaults)
+    assert environment["MERCHSTORE_KAFKA__REPLACE_PRODUCER_ON_TIMEOUT"] == "true"
+    assert environment["MERCHSTORE_STORAGE__FETCH_WAIT_MAX_MS"] == "20"
+    chosen = load_settings(kafka={"session_timeout_ms": 20_000})
+    assert "MERCHSTORE_KAFKA__SESSION_TIMEOUT_MS" not in embedded_broker_environment(chosen)
