@@ -25,11 +25,23 @@ def follow_topic(
     """Yield every message of ``topic`` (all partitions), from now or from the beginning.
 
     "From now" is found by timestamp, not by the end offset, because some Kafka-compatible
-    brokers report a wrong high watermark; it works the same on Apache Kafka.
+    brokers report a wrong high watermark; it works the same on Apache Kafka. A broker that
+    goes away is waited for (``note`` hears of it once per outage): the client reconnects and
+    goes on from where it was; a log that restarted (the embedded broker comes back empty) is
+    followed from its new beginning. Only a fatal client error ends the tail.
     """
     consumer = Consumer(
-        client_config(settings, **{"group.id": "merchstore-tail", "enable.auto.commit": False})
+        client_config(
+            settings,
+            **{
+                "group.id": "merchstore-tail",
+                "enable.auto.commit": False,
+                # A position the log no longer has (it restarted below it): its new beginning.
+                "auto.offset.reset": "earliest",
+            },
+        )
     )
+    troubled = False
     try:
         metadata = consumer.list_topics(topic, timeout=timeout_s).topics.get(topic)
         if metadata is None or metadata.error is not None or not metadata.partitions:
@@ -53,9 +65,16 @@ def follow_topic(
             for message in consumer.consume(100, 0.5):
                 error = message.error()
                 if error is not None:
-                    if error.code() != KafkaError._PARTITION_EOF:
+                    if error.fatal():
                         raise RuntimeError(error.str())
+                    if error.code() != KafkaError._PARTITION_EOF and not troubled:
+                        troubled = True
+                        if note is not None:
+                            note(f"broker trouble ({error.str()}); waiting for it to come back")
                     continue
+                if troubled and note is not None:
+                    note("the broker is back; following again")
+                troubled = False
                 if not from_beginning and message.timestamp()[1] < started_ms:
                     continue
                 yield message

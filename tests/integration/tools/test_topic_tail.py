@@ -17,6 +17,7 @@ import pytest
 
 from merchstore.common.config import Settings
 from merchstore.common.domain_events import DomainEvent
+from tests.support.broker import PrivateBroker
 from tests.support.kafka import produce_all
 from tests.support.processes import free_port
 
@@ -152,3 +153,20 @@ def test_type_json_and_max_messages(settings: Settings) -> None:
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert [json.loads(line)["user_id"] for line in lines] == ["2", "3"]
+
+
+def test_the_tail_survives_a_broker_restart(private_broker: PrivateBroker) -> None:
+    broker, settings = private_broker, private_broker.settings
+    tail = Tail(settings)
+    try:
+        tail.wait_following()
+        produce_all(settings.bootstrap_servers, settings.topics.events, [b"before"])
+        assert tail.next_lines(1)[0].endswith(" before")
+        broker.stop()
+        time.sleep(2)  # the tail meets the outage
+        broker.start()
+        produce_all(settings.bootstrap_servers, settings.topics.events, [b"after"])
+        assert tail.next_lines(1, timeout_s=60)[0].endswith(" after")
+        assert tail.process.poll() is None, "still following"
+    finally:
+        assert tail.stop() == 0
