@@ -17,7 +17,7 @@ from merchstore.common.config import Settings
 from merchstore.common.domain_events import DomainEvent
 from tests.conftest import ServiceLauncher
 from tests.support.kafka import produce_all, read_topic
-from tests.support.processes import holds_for, wait_until
+from tests.support.processes import ServiceProcess, free_port, holds_for, wait_until
 
 
 def count(storage_url: str) -> int:
@@ -192,3 +192,49 @@ def test_events_deleted_by_retention_before_they_were_read_are_a_counted_gap(
     metrics = httpx.get(f"{storage.url}/metrics").text
     skipped = re.findall(r"consumer_messages_skipped_total\{[^}]*\} ([0-9.]+)", metrics)
     assert sum(float(value) for value in skipped) == 10
+
+
+def test_replicas_joining_and_one_killed_under_load_store_every_event_once(
+    settings: Settings, service_env: dict[str, str], database_url: str
+) -> None:
+    # Three partitions, one consumer group: replicas share them cooperatively (each join or
+    # loss moves only the partitions that must move).
+    events = [DomainEvent.new("join_guild", str(i % 60)) for i in range(3000)]
+
+    def replica(name: str) -> ServiceProcess:
+        port = free_port()
+        env = {
+            **service_env,
+            "MERCHSTORE_DATABASE_URL": database_url,
+            "MERCHSTORE_STORAGE__PORT": str(port),
+        }
+        return ServiceProcess("storage", env, port, settings.data_dir / f"{name}.out")
+
+    first, second, third = replica("first"), replica("second"), replica("third")
+
+    def produce() -> None:
+        for start in range(0, len(events), 100):
+            chunk = [e.to_json() for e in events[start : start + 100]]
+            produce_all(settings.bootstrap_servers, settings.topics.events, chunk)
+            time.sleep(0.1)  # paced over a few seconds, so the group changes mid-stream
+
+    producer = threading.Thread(target=produce)
+    try:
+        first.start()
+        producer.start()
+        wait_until(lambda: count(first.url) > 300, 60, "the first replica consuming")
+        second.start()
+        wait_until(lambda: count(first.url) > 1200, 60, "both replicas consuming")
+        first.kill()  # its partitions go to the others once its session times out
+        third.start()
+        producer.join()
+        wait_until(lambda: count(third.url) >= len(events), 120, "every event stored")
+        holds_for(lambda: count(third.url) == len(events), 2, "each event stored once")
+        with psycopg.connect(database_url) as connection:
+            stored = {str(row[0]) for row in connection.execute("SELECT event_id FROM events")}
+        assert stored == {str(e.event_id) for e in events}
+        assert "assigned" in second.log_tail(200)
+    finally:
+        producer.join(timeout=60)
+        for process in (first, second, third):
+            process.stop()
