@@ -16,7 +16,6 @@ import re
 import shutil
 import signal
 import subprocess
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -29,7 +28,7 @@ from typing import Any
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
-from merchstore.runtime.embedded import StartupError, file_lock, port_in_use
+from merchstore.runtime.embedded import StartupError, file_lock, log_tail, port_in_use
 from merchstore.runtime.leftovers import stop_leftover, stopped_with_parent
 
 KAFKA_VERSION = "4.1.1"
@@ -246,11 +245,6 @@ class KafkaNode:
         """The node's process id while running."""
         return None if self._process is None else self._process.pid
 
-    @property
-    def running(self) -> bool:
-        """Whether the process was started and has not exited."""
-        return self._process is not None and self._process.poll() is None
-
     @staticmethod
     def stop_leftover(pid_file: Path) -> int | None:
         """Stop the node an earlier run left running (its pid in ``pid_file``), if any."""
@@ -375,7 +369,7 @@ class KafkaNode:
             if self._process.poll() is not None:
                 raise StartupError(
                     f"Apache Kafka exited with status {self._process.returncode} "
-                    f"(log: {self.log_file}):\n{_tail(self.log_file)}"
+                    f"(log: {self.log_file}):\n{log_tail(self.log_file)}"
                 )
             try:
                 if len(admin.list_topics(timeout=2).brokers) >= brokers:
@@ -386,7 +380,7 @@ class KafkaNode:
                 self.stop()
                 raise StartupError(
                     f"Apache Kafka did not serve within {timeout_s:.0f} s "
-                    f"(log: {self.log_file}):\n{_tail(self.log_file)}"
+                    f"(log: {self.log_file}):\n{log_tail(self.log_file)}"
                 )
             time.sleep(0.5)
 
@@ -460,14 +454,3 @@ _PROBE_LOG = logging.getLogger("merchstore.kafka.node-probe")
 # A probe of a node still starting expects refusals: keep them out of the logs.
 _PROBE_LOG.setLevel(logging.CRITICAL)
 _PROBE_LOG.propagate = False
-
-
-def _tail(path: Path, lines: int = 15) -> str:
-    if not path.exists():
-        return ""
-    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-
-
-def scratch_dir(prefix: str = "merchstore-kafka-") -> Path:
-    """A new private folder for a throwaway node (benchmarks, tests)."""
-    return Path(tempfile.mkdtemp(prefix=prefix))

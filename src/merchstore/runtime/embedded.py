@@ -98,6 +98,14 @@ def _start_postgres(pgdata: Path) -> PostgresServer:
         return get_server(pgdata, cleanup_mode=None)
 
 
+def log_tail(path: Path, lines: int = 15) -> str:
+    """The last ``lines`` of a component's log, for a startup error to show."""
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log yet)"
+
+
 def port_in_use(host: str, port: int) -> bool:
     """Whether something already listens on ``host:port``."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:

@@ -29,7 +29,13 @@ from merchstore.runtime.apache_kafka import (
     java_executable,
     new_cluster_id,
 )
-from merchstore.runtime.embedded import EmbeddedBroker, EmbeddedPostgres, StartupError, port_in_use
+from merchstore.runtime.embedded import (
+    EmbeddedBroker,
+    EmbeddedPostgres,
+    StartupError,
+    log_tail,
+    port_in_use,
+)
 from merchstore.runtime.load_balancer import local_nginx_config
 from merchstore.runtime.prometheus import HEALTH_PATH as PROMETHEUS_HEALTH_PATH
 from merchstore.runtime.prometheus import local_prometheus_config
@@ -180,13 +186,6 @@ def _prometheus(
             health_path=PROMETHEUS_HEALTH_PATH,
         )
     ]
-
-
-def _tail(path: Path, lines: int = 15) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log yet)"
 
 
 class LocalSystem:
@@ -363,14 +362,14 @@ class LocalSystem:
             if state.state == "FATAL" or len(pids) > retries + 1:
                 raise StartupError(
                     f"{name} could not start ({state.spawn_error or 'it kept exiting'}); "
-                    f"its log is {log_file}:\n{_tail(log_file)}"
+                    f"its log is {log_file}:\n{log_tail(log_file)}"
                 )
             if time.monotonic() > deadline:
                 raise StartupError(
                     f"{name} was not healthy after "
                     f"{self.settings.supervisor.start_timeout_s:.0f} s ({state.state.lower()}, "
                     f"started {len(pids)} time{'' if len(pids) == 1 else 's'}); "
-                    f"its log is {log_file}:\n{_tail(log_file)}"
+                    f"its log is {log_file}:\n{log_tail(log_file)}"
                 )
             time.sleep(0.25)
 
