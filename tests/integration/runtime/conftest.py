@@ -41,7 +41,7 @@ class UpProcess:
         for line in self.process.stdout:
             self._queue.put(line.rstrip("\n"))
 
-    def wait_for(self, text: str, timeout_s: float = 90.0) -> str:
+    def wait_for(self, text: str, timeout_s: float = 200.0) -> str:
         """Wait for an output line containing ``text``."""
         found: list[str] = []
 
@@ -88,6 +88,9 @@ def up_env(up_ports: dict[str, int]) -> dict[str, str]:
         "MERCHSTORE_EMBEDDED__KAFKA_CONTROLLER_PORT": str(up_ports["kafka_controller"]),
         "MERCHSTORE_PROMETHEUS__PORT": str(up_ports["prometheus"]),
         "MERCHSTORE_PROMETHEUS__SCRAPE_INTERVAL_S": "1",
+        # A service starts in about a second on an idle machine, but the suite loads its two
+        # cores with several JVMs and PostgreSQL servers at once: give each one time.
+        "MERCHSTORE_SUPERVISOR__START_TIMEOUT_S": "180",
     }
     for spec in SERVICES:
         env[spec.port_setting] = str(up_ports[spec.name.replace("-", "_")])
