@@ -146,6 +146,7 @@ EMBEDDED_BROKER_PROFILE: dict[str, dict[str, Any]] = {
     "kafka": {"session_timeout_ms": 6000, "replace_producer_on_timeout": True},
     "storage": {"fetch_wait_max_ms": 20},
     "receiver": {"publish_timeout_ms": 5000},
+    "logging_service": {"drain_delivery_timeout_ms": 10_000},
 }
 """What the embedded broker needs beyond the defaults, which are right for Apache Kafka:
 `merchstore up` applies it when it runs the embedded broker (a setting of the user's own
@@ -373,6 +374,16 @@ class LoggingServiceSettings(ServiceSettings):
         ),
     )
     drain_batch_size: int = Field(500, ge=1)
+    drain_delivery_timeout_ms: int = Field(
+        0,
+        ge=0,
+        description=(
+            "How long a spilled message being sent again may wait for the broker (0: as long as "
+            "it takes). Giving up would send it once more later, though the broker may have "
+            "written it: a line twice on log-channel. The embedded broker needs a limit (it "
+            "forgets producers when it restarts)."
+        ),
+    )
     shutdown_drain_s: float = Field(
         10.0,
         ge=0,

@@ -385,16 +385,15 @@ class KafkaProducer:
         a batch waits for the broker rather than being set aside. Messages acknowledged before
         are not sent again, so a batch retried one message at a time duplicates nothing.
         """
+
+        async def send_one(message: OutgoingMessage) -> None:
+            await self.send_async(topic, message.value, message.key)
+            # Added at once, not when the batch ends: a caller cancelled meanwhile still knows.
+            acknowledged.add(message.id)
+
         pending = [m for m in messages if m.id not in acknowledged]
-        results = await asyncio.gather(
-            *(self.send_async(topic, m.value, m.key) for m in pending), return_exceptions=True
-        )
-        failures: list[BaseException] = []
-        for message, result in zip(pending, results, strict=True):
-            if isinstance(result, BaseException):
-                failures.append(result)
-            else:
-                acknowledged.add(message.id)
+        results = await asyncio.gather(*(send_one(m) for m in pending), return_exceptions=True)
+        failures = [result for result in results if isinstance(result, BaseException)]
         if failures:
             failures.sort(key=lambda failure: isinstance(failure, RefusedByBroker))
             raise failures[0]
@@ -458,6 +457,18 @@ class KafkaProducer:
         future = self.send(topic, value, key)
         # Delivery reports always arrive by message.timeout.ms; the margin covers scheduling.
         return future.result(timeout=self._delivery_timeout_s + 5)
+
+    def abandon(self) -> None:
+        """Fail every queued and in-flight message now; their delivery reports say so.
+
+        For a sender that gives up waiting (a shutdown during an outage) and must know which
+        messages were acknowledged before it stopped: none is delivered behind its back later.
+        """
+        with self._swap_lock:
+            try:
+                self._producer.purge(in_queue=True, in_flight=True, blocking=False)
+            except KafkaException as error:
+                log.warning("purging the producer failed: %s", error)
 
     def flush(self, timeout_s: float) -> int:
         """Wait for queued messages; return how many are still unacknowledged."""

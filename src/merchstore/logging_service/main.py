@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 
 import grpc
 
@@ -35,11 +35,23 @@ def run(settings: Settings) -> None:
         },
     )
 
+    # The drain's messages are safe on disk: on Apache Kafka it waits for the broker as long as
+    # it takes rather than time a message out that may have been written (0: no limit).
+    drain_producer = KafkaProducer(
+        settings,
+        client_id="logging-service-drain",
+        **{"message.timeout.ms": config.drain_delivery_timeout_ms},
+    )
+
     @asynccontextmanager
     async def parts(server: grpc.aio.Server) -> AsyncIterator[None]:
         spill = SpillBuffer(settings.data_path(config.spill_file), config.spill_max_bytes)
         publisher = LogPublisher(
-            producer, settings.topics.log_channel, spill, config.drain_batch_size
+            producer,
+            settings.topics.log_channel,
+            spill,
+            config.drain_batch_size,
+            drain_producer=drain_producer,
         )
         if len(spill):
             log.info("%d message(s) spilled before the last stop will be sent", len(spill))
@@ -49,11 +61,9 @@ def run(settings: Settings) -> None:
         drain = asyncio.create_task(publisher.drain_forever())
         log.info("publishing to %s", settings.topics.log_channel)
         yield
-        drain.cancel()
-        with suppress(asyncio.CancelledError):
-            await drain
-        await publisher.drain_until_empty(config.shutdown_drain_s)
+        await publisher.finish(drain, config.shutdown_drain_s)
         await asyncio.to_thread(producer.close, 5.0)
+        await asyncio.to_thread(drain_producer.close, 1.0)
         spill.close()
 
     serve_grpc(

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 
 from confluent_kafka import KafkaError, Message
@@ -20,6 +21,9 @@ from merchstore.common.poison import PoisonPolicy, handle_or_set_aside_async
 from merchstore.logging_service.spill import SpillBuffer
 
 log = logging.getLogger(__name__)
+
+ABANDON_WAIT_S = 5.0
+"""How long abandoned sends may take to report their failure at shutdown."""
 
 DRAIN_POLICY = PoisonPolicy(permanent=(RefusedByBroker,))
 """A message the broker refuses (too large, invalid) is set aside; an unreachable broker is
@@ -93,17 +97,27 @@ class LogPublisher:
     """Sends messages to Kafka; while anything is spilled, new messages queue behind it.
 
     Keeping new messages behind the spilled ones keeps ``log-channel`` in order; the drain
-    loop sends the spilled messages oldest first and removes each batch once acknowledged.
+    loop sends the spilled messages oldest first and removes each one once acknowledged.
+    The drain has a producer of its own (``drain_producer``) that, on Apache Kafka, never gives
+    a message up: a message that timed out may still have been written, so sending it again
+    would put it on ``log-channel`` twice; the idempotent producer's own retries never do.
     """
 
     def __init__(
-        self, producer: KafkaProducer, topic: str, spill: SpillBuffer, drain_batch: int
+        self,
+        producer: KafkaProducer,
+        topic: str,
+        spill: SpillBuffer,
+        drain_batch: int,
+        drain_producer: KafkaProducer | None = None,
     ) -> None:
         self._producer = producer
+        self._drain_producer = drain_producer or producer
         self._topic = topic
         self._spill = spill
         self._drain_batch = drain_batch
-        self._lock = asyncio.Lock()
+        self._finishing = False
+        self._abandoned = False
         self.draining = asyncio.Event()
 
     def submit(self, payload: bytes, batch: InFlight) -> None:
@@ -122,8 +136,7 @@ class LogPublisher:
             log.warning("Kafka did not acknowledge %d message(s); spilling them", len(failed))
         to_spill = failed + batch.held
         if to_spill:
-            async with self._lock:
-                outcome.add(self._spill_all(to_spill))
+            outcome.add(self._spill_all(to_spill))
         batch.clear()
         return outcome
 
@@ -137,48 +150,71 @@ class LogPublisher:
     async def drain_once(self) -> int:
         """Send the oldest spilled batch; return how many left the spill (0 on failure).
 
-        A message the broker refuses for good is set aside with the reason (the shared
-        poison-message mechanism), so nothing in the spill blocks the messages after it.
+        Every message the broker acknowledged leaves the spill, even when others of its batch
+        failed or the drain was cancelled: it is never sent twice. A message the broker refuses
+        for good is set aside with the reason (the shared poison-message mechanism), so nothing
+        in the spill blocks the messages after it.
         """
-        async with self._lock:
-            batch = self._spill.oldest(self._drain_batch)
-            if not batch:
-                self.draining.clear()
-                return 0
+        # Spilling goes on meanwhile (a stream settling): only this loop removes from the spill.
+        batch = self._spill.oldest(self._drain_batch)
+        if not batch:
+            self.draining.clear()
+            return 0
 
-            acknowledged: set[int] = set()
-            messages = [OutgoingMessage(message_id, payload) for message_id, payload in batch]
+        acknowledged: set[int] = set()
+        messages = [OutgoingMessage(message_id, payload) for message_id, payload in batch]
 
-            async def send(items: Sequence[OutgoingMessage]) -> None:
-                await self._producer.send_all_async(self._topic, items, acknowledged)
+        async def send(items: Sequence[OutgoingMessage]) -> None:
+            await self._drain_producer.send_all_async(self._topic, items, acknowledged)
 
-            async def set_aside(item: OutgoingMessage, reason: str) -> None:
-                log.error(
-                    "set aside spilled message %d (%d bytes): %s", item.id, len(item.value), reason
-                )
-                self._spill.set_aside(item.id, reason)
+        async def set_aside(item: OutgoingMessage, reason: str) -> None:
+            log.error(
+                "set aside spilled message %d (%d bytes): %s", item.id, len(item.value), reason
+            )
+            self._spill.set_aside(item.id, reason)
 
-            try:
-                await handle_or_set_aside_async(messages, send, set_aside, DRAIN_POLICY)
-            except DeliveryFailed as error:
-                log.info("still cannot reach Kafka (%s); %d spilled", error, len(self._spill))
-                return 0
-            self._spill.remove([message_id for message_id, _ in batch])
-            return len(batch)
+        try:
+            await handle_or_set_aside_async(messages, send, set_aside, DRAIN_POLICY)
+        except DeliveryFailed as error:
+            log.info("still cannot reach Kafka (%s); %d spilled", error, len(self._spill))
+            return 0
+        finally:
+            self._spill.remove(sorted(acknowledged))
+        self._spill.remove([message_id for message_id, _ in batch])
+        return len(batch)
 
     async def drain_forever(self, pause_s: float = 1.0) -> None:
-        """Drain whenever something is spilled, pausing after failures."""
+        """Drain whenever something is spilled, pausing after failures, until `finish` ends it."""
         while True:
             await self.draining.wait()
-            if await self.drain_once() == 0 and len(self._spill):
-                await asyncio.sleep(pause_s)
+            drained = await self.drain_once()
+            if self._abandoned or (self._finishing and not len(self._spill)):
+                return
+            if drained == 0 and len(self._spill):
+                await asyncio.sleep(0.5 if self._finishing else pause_s)
 
-    async def drain_until_empty(self, timeout_s: float) -> None:
-        """On shutdown: keep draining within a bound."""
-        deadline = asyncio.get_running_loop().time() + timeout_s
-        while len(self._spill) and asyncio.get_running_loop().time() < deadline:
-            if await self.drain_once() == 0:
-                await asyncio.sleep(0.5)
+    async def finish(self, drain: asyncio.Task[None], timeout_s: float) -> None:
+        """On shutdown: let ``drain`` (the `drain_forever` task) empty the spill within a bound.
+
+        When the bound passes, the messages still being sent are abandoned (failed at once), so
+        what the broker acknowledged is known and leaves the spill, and the rest stays spilled
+        for the next start. Only a message abandoned in flight may then reach the broker twice.
+        """
+        self._finishing = True
+        self.draining.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(drain), timeout_s)
+        except TimeoutError:
+            self._abandoned = True
+            self._drain_producer.abandon()
+            try:
+                await asyncio.wait_for(asyncio.shield(drain), ABANDON_WAIT_S)
+            except TimeoutError:
+                log.error("the drain did not stop after its sends were abandoned")
+        finally:
+            drain.cancel()
+            with suppress(asyncio.CancelledError):
+                await drain
         if len(self._spill):
             log.warning(
                 "%d message(s) stay spilled on disk; sent at the next start", len(self._spill)

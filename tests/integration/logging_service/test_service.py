@@ -11,7 +11,6 @@ from typing import Any
 
 import grpc
 import httpx
-import pytest
 
 from merchstore.common.config import Settings
 from merchstore.common.log_shipping import LogShippingHandler
@@ -91,11 +90,6 @@ def test_announces_0007(services: ServiceLauncher, settings: Settings) -> None:
 def test_a_broker_outage_loses_and_duplicates_nothing(
     tmp_path: Path, private_broker: PrivateBroker
 ) -> None:
-    if private_broker.kind == "kafka":
-        pytest.skip(
-            "open defect on Apache Kafka (#24): after an outage some lines reach log-channel "
-            "both from the producer and from the spill buffer (5,338 for 5,000 in one run of two)"
-        )
     broker, broker_settings = private_broker, private_broker.settings
     services = ServiceLauncher(
         {

@@ -1,0 +1,82 @@
+"""The drain's rules: what the broker acknowledged leaves the spill, whatever else happens."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from pathlib import Path
+from typing import cast
+
+from merchstore.common.kafka import DeliveryFailed, KafkaProducer, OutgoingMessage
+from merchstore.logging_service.publisher import LogPublisher
+from merchstore.logging_service.spill import SpillBuffer
+
+
+class PartlyFailingProducer:
+    """Acknowledges the first ``acknowledge`` messages it is given, then fails or hangs."""
+
+    def __init__(self, acknowledge: int, *, hang: bool = False) -> None:
+        self.acknowledge = acknowledge
+        self.hang = hang
+        self.sent: list[bytes | str] = []
+        self.abandoned = asyncio.Event()
+
+    async def send_all_async(
+        self, topic: str, messages: Sequence[OutgoingMessage], acknowledged: set[int]
+    ) -> None:
+        for message in messages:
+            if message.id in acknowledged:
+                continue
+            if self.acknowledge == 0:
+                if self.hang:
+                    await self.abandoned.wait()
+                raise DeliveryFailed("broker unreachable")
+            self.acknowledge -= 1
+            self.sent.append(message.value)
+            acknowledged.add(message.id)
+
+    def abandon(self) -> None:
+        self.abandoned.set()
+
+
+def publisher_with(producer: PartlyFailingProducer, spill: SpillBuffer) -> LogPublisher:
+    fake = cast(KafkaProducer, producer)
+    return LogPublisher(fake, "log-channel", spill, drain_batch=10, drain_producer=fake)
+
+
+def test_a_batch_failing_part_way_keeps_only_the_unacknowledged(tmp_path: Path) -> None:
+    spill = SpillBuffer(tmp_path / "spill.sqlite3", 1 << 20)
+    spill.append([f"line {i}".encode() for i in range(10)])
+    producer = PartlyFailingProducer(acknowledge=4)
+    publisher = publisher_with(producer, spill)
+
+    assert asyncio.run(publisher.drain_once()) == 0
+    assert [payload for _, payload in spill.oldest(100)] == [
+        f"line {i}".encode() for i in range(4, 10)
+    ]
+
+    producer.acknowledge = 100
+    assert asyncio.run(publisher.drain_once()) == 6
+    assert producer.sent == [f"line {i}".encode() for i in range(10)]  # each once, in order
+    assert len(spill) == 0
+
+
+def test_a_shutdown_during_an_outage_abandons_the_sends_and_keeps_the_rest(
+    tmp_path: Path,
+) -> None:
+    spill = SpillBuffer(tmp_path / "spill.sqlite3", 1 << 20)
+    spill.append([f"line {i}".encode() for i in range(10)])
+    producer = PartlyFailingProducer(acknowledge=3, hang=True)
+
+    async def run_and_finish() -> None:
+        publisher = publisher_with(producer, spill)
+        publisher.draining.set()
+        drain = asyncio.create_task(publisher.drain_forever())
+        await publisher.finish(drain, timeout_s=0.2)
+        assert drain.done()
+
+    asyncio.run(run_and_finish())
+    assert producer.abandoned.is_set()
+    assert [payload for _, payload in spill.oldest(100)] == [
+        f"line {i}".encode() for i in range(3, 10)
+    ]
