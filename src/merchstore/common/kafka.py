@@ -592,6 +592,9 @@ class BatchConsumer:
         and partitions taken with a guessed position could be read twice or skipped: so a
         failure (a topic-id lookup timing out during a controller move, the handler's store
         unavailable) is logged and retried with growing pauses, never passed on or guessed.
+        Inside this callback the consumer may only be asked what does not reset its call
+        state (committed, get_watermark_offsets, incremental_assign); anything else goes
+        through a client of its own.
         """
         attempt = 0
         while True:
@@ -683,7 +686,11 @@ class BatchConsumer:
             )
             return low
         if self._trusts_high_watermark is None:
-            cluster = consumer.list_topics(timeout=self._settings.kafka.request_timeout_s)
+            # Asked through a client of its own: this runs inside a rebalance callback, and the
+            # consumer's list_topics there would forget the consumer's call state, so that its
+            # next log line aborts the process (confluent-kafka's CallState assertion).
+            admin = AdminClient(client_config(self._settings))
+            cluster = admin.list_topics(timeout=self._settings.kafka.request_timeout_s)
             # The embedded broker under-reports its high watermark after a multi-record batch:
             # there a position past it is no sign of a restarted log.
             self._trusts_high_watermark = cluster.cluster_id != EMBEDDED_CLUSTER_ID

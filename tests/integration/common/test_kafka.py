@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -317,3 +320,55 @@ def test_a_timed_out_message_fails_alone_and_the_producer_goes_on(
         assert producer.replacements == 0
     finally:
         producer.close(timeout_s=5)
+
+
+ASSIGNED_AT_A_STORED_POSITION = """
+import sys, threading
+from merchstore.common.config import load_settings
+from merchstore.common.kafka import BatchConsumer
+
+settings = load_settings()
+topic = sys.argv[1]
+done = threading.Event()
+seen = []
+
+def record(batch):
+    seen.extend(batch)
+    if len(seen) >= 2:
+        done.set()
+
+consumer = BatchConsumer(
+    settings,
+    group_id=f"group-{topic}",
+    topics=[topic],
+    handle_batch=record,
+    start_offsets=lambda topic, topic_id, partition: 4,
+    # Client log lines right after the assignment, in the same poll: the ones that found the
+    # consumer's call state gone and aborted the process.
+    debug="cgrp,topic,fetch",
+)
+thread = consumer.run_in_thread("assign")
+reached = done.wait(60)
+consumer.stop()
+thread.join(timeout=30)
+print("consumed", len(seen))
+sys.exit(0 if reached else 3)
+"""
+
+
+def test_taking_partitions_at_a_stored_position_keeps_the_consumer_alive(
+    settings: Settings, service_env: dict[str, str]
+) -> None:
+    # Checking a stored position inside the rebalance callback once called the consumer's
+    # list_topics, which reset its call state: the next log line aborted the process.
+    topic = settings.topics.log_channel
+    produce_all(settings.bootstrap_servers, topic, (f"m{i}".encode() for i in range(6)))
+    result = subprocess.run(
+        [sys.executable, "-c", ASSIGNED_AT_A_STORED_POSITION, topic],
+        env={**os.environ, **service_env, "MERCHSTORE_LOG_LEVEL": "WARNING"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "consumed 2" in result.stdout
