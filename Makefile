@@ -10,7 +10,7 @@ GENERATED := $(PROTOS:protos/%.proto=src/%_pb2.py)
 DASHBOARD := src/merchstore/dashboard
 VENDOR    := $(DASHBOARD)/static/vendor
 
-.PHONY: run test test-fast fuzz typecheck suite install system-packages protos dashboard-assets openapi bench bench-event-logger bench-pipeline bench-store bench-logging bench-scale bench-broker bench-summary wrk clean
+.PHONY: run test test-fast fuzz typecheck suite install system-packages protos dashboard-assets openapi bench bench-event-logger bench-pipeline bench-store bench-logging bench-scale bench-broker bench-brokers bench-summary wrk clean
 
 run: install
 	-scripts/install-system-packages kcat
@@ -73,7 +73,7 @@ $(VENDOR)/.installed: $(DASHBOARD)/package.json $(DASHBOARD)/package-lock.json
 
 # Benchmarks print their figures beside their references; wrk comes from Debian's packages.
 # `make bench` ends with one table of every goal and writes docs/benchmarks.md with its plots.
-bench: bench-event-logger bench-pipeline bench-store bench-logging bench-scale bench-broker
+bench: bench-event-logger bench-pipeline bench-store bench-logging bench-scale bench-broker bench-brokers
 	$(BIN)/python -m bench.summary
 
 bench-summary: install
@@ -96,6 +96,10 @@ bench-scale: install wrk system-packages
 
 bench-broker: install
 	$(BIN)/python -m bench.embedded_broker
+
+# The same measurements on the embedded broker and on Apache Kafka, side by side.
+bench-brokers: install wrk system-packages
+	$(BIN)/python -m bench.brokers
 
 wrk:
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)

@@ -7,13 +7,17 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from merchstore.common.config import Settings, load_settings
+from merchstore.common.config import Settings, embedded_broker_environment, load_settings
 from merchstore.common.topics import ensure_topics
+from merchstore.runtime.apache_kafka import KafkaNode, NodeAddress, new_cluster_id
 from merchstore.runtime.embedded import EmbeddedBroker, EmbeddedPostgres
 from tests.support.processes import free_port, service_ready, wait_until
+
+BROKERS = ("embedded", "kafka")
+"""The brokers a benchmark can run on: the embedded one, and an Apache Kafka node."""
 
 
 @dataclass(frozen=True)
@@ -24,10 +28,13 @@ class BenchServers:
     database_url: str
     bootstrap: str
     settings: Settings
+    broker_env: dict[str, str] = field(default_factory=dict)
+    """What this run's broker needs beyond the defaults (the embedded broker's profile)."""
 
     def service_env(self, **extra: str) -> dict[str, str]:
         """Environment for a service process of this run."""
         return {
+            **self.broker_env,
             "MERCHSTORE_DATA_DIR": str(self.work),
             "MERCHSTORE_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
             "MERCHSTORE_DATABASE_URL": self.database_url,
@@ -68,10 +75,41 @@ def embedded_servers(name: str) -> Iterator[BenchServers]:
         database_url = postgres.start()
         try:
             yield BenchServers(
-                kafka.work, database_url, kafka.broker.bootstrap_servers, kafka.settings
+                kafka.work,
+                database_url,
+                kafka.broker.bootstrap_servers,
+                kafka.settings,
+                embedded_broker_environment(kafka.settings),
             )
         finally:
             postgres.stop()
+
+
+@contextmanager
+def apache_kafka_servers(name: str) -> Iterator[BenchServers]:
+    """An embedded PostgreSQL and a one-node Apache Kafka (topics created), stopped afterwards."""
+    work = Path(tempfile.mkdtemp(prefix=f"bench-{name}-kafka-"))
+    node = KafkaNode(work / "kafka", NodeAddress(1, "127.0.0.1", free_port(), free_port()))
+    node.start(new_cluster_id())
+    try:
+        settings = load_settings(kafka_bootstrap_servers=node.bootstrap_servers)
+        ensure_topics(settings)
+        postgres = EmbeddedPostgres(work)
+        database_url = postgres.start()
+        try:
+            yield BenchServers(work, database_url, node.bootstrap_servers, settings)
+        finally:
+            postgres.stop()
+    finally:
+        node.stop()
+
+
+@contextmanager
+def servers_on(broker: str, name: str) -> Iterator[BenchServers]:
+    """`embedded_servers` or `apache_kafka_servers`, by ``broker`` (one of `BROKERS`)."""
+    make = embedded_servers if broker == "embedded" else apache_kafka_servers
+    with make(name) as servers:
+        yield servers
 
 
 @contextmanager

@@ -24,6 +24,7 @@ from psycopg import sql
 from merchstore.common.config import Settings, load_settings
 from merchstore.common.metrics import METRICS_PORT_OFFSET
 from merchstore.common.topics import ensure_topics
+from merchstore.runtime.apache_kafka import KafkaCluster
 from merchstore.runtime.embedded import EmbeddedPostgres
 from merchstore.services import SERVICES
 from tests.support.broker import (
@@ -33,6 +34,7 @@ from tests.support.broker import (
     broker_environment,
     broker_kinds,
     broker_settings,
+    kafka_cluster,
 )
 from tests.support.processes import ServiceProcess, free_port, free_port_pair
 
@@ -336,3 +338,16 @@ def services(
     )
     yield launcher
     launcher.stop_all()
+
+
+@pytest.fixture
+def three_brokers(tmp_path: Path) -> Iterator[KafkaCluster]:
+    """A three-broker Apache Kafka cluster of this test's own, started (skipped without Kafka)."""
+    if "kafka" not in broker_kinds():
+        pytest.skip("Apache Kafka is not among this run's brokers")
+    nodes = kafka_cluster(tmp_path / "cluster")
+    try:
+        nodes.start()
+        yield nodes
+    finally:
+        nodes.stop()

@@ -14,14 +14,13 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
 import httpx
 import psycopg
-import pytest
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
@@ -30,7 +29,6 @@ from merchstore.common.topics import ensure_topics
 from merchstore.protos import logging_pb2, logging_pb2_grpc
 from merchstore.runtime.apache_kafka import KafkaCluster
 from tests.conftest import ServiceLauncher
-from tests.support.broker import broker_kinds, kafka_cluster
 from tests.support.kafka import read_topic
 from tests.support.metrics import samples
 from tests.support.processes import holds_for, wait_until
@@ -40,18 +38,6 @@ ACTIONS = ("/purchase_a_sword", "/purchase_a_knife", "/join_guild")
 STOCK_PER_PRODUCT = 500
 OUTAGE_S = 12.0
 """How long a killed broker stays down: longer than KRaft takes to fence it (about 9 s)."""
-
-
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[KafkaCluster]:
-    if "kafka" not in broker_kinds():
-        pytest.skip("Apache Kafka is not among this run's brokers")
-    nodes = kafka_cluster(tmp_path / "cluster")
-    try:
-        nodes.start()
-        yield nodes
-    finally:
-        nodes.stop()
 
 
 @dataclass
@@ -229,11 +215,11 @@ def metric_sum(url: str, name: str) -> float:
 
 
 def test_losing_a_broker_under_load_loses_and_doubles_nothing(
-    cluster: KafkaCluster, tmp_path: Path, database_url: str
+    three_brokers: KafkaCluster, tmp_path: Path, database_url: str
 ) -> None:
     settings = load_settings(
         data_dir=tmp_path / "data",
-        kafka_bootstrap_servers=cluster.bootstrap_servers,
+        kafka_bootstrap_servers=three_brokers.bootstrap_servers,
         kafka={"replication_factor": 3},
     )
     ensure_topics(settings)
@@ -241,13 +227,13 @@ def test_losing_a_broker_under_load_loses_and_doubles_nothing(
     services = ServiceLauncher(
         {
             "MERCHSTORE_DATA_DIR": str(settings.data_dir),
-            "MERCHSTORE_KAFKA_BOOTSTRAP_SERVERS": cluster.bootstrap_servers,
+            "MERCHSTORE_KAFKA_BOOTSTRAP_SERVERS": three_brokers.bootstrap_servers,
             "MERCHSTORE_KAFKA__REPLICATION_FACTOR": "3",
             "MERCHSTORE_DATABASE_URL": database_url,
         },
         tmp_path / "logs",
     )
-    admin = AdminClient({"bootstrap.servers": cluster.bootstrap_servers})
+    admin = AdminClient({"bootstrap.servers": three_brokers.bootstrap_servers})
     try:
         logging_service = services.start("logging-service")
         services.start("db-service")
@@ -261,9 +247,9 @@ def test_losing_a_broker_under_load_loses_and_doubles_nothing(
         with Load(receiver.url, Store(store_api.url), logging_service.port) as load:
             wait_until(lambda: len(load.events) > 50 and len(load.orders) > 10, 60, "load")
             events_leader = leader_of(admin, settings.topics.events, partition=0)
-            kill_and_restart(cluster, events_leader, admin, topics)
+            kill_and_restart(three_brokers, events_leader, admin, topics)
             log_leader = leader_of(admin, settings.topics.event_log)
-            kill_and_restart(cluster, log_leader, admin, topics)
+            kill_and_restart(three_brokers, log_leader, admin, topics)
             sent_before = len(load.events)
             wait_until(lambda: len(load.events) > sent_before + 50, 60, "load after the kills")
         assert load.errors == []
@@ -271,7 +257,11 @@ def test_losing_a_broker_under_load_loses_and_doubles_nothing(
         # Every acknowledged event is stored exactly once, and nothing is stored that the
         # topic does not hold (orders' events included).
         on_topic = read_topic(
-            cluster.bootstrap_servers, settings.topics.events, 10**9, timeout_s=20, partitions=3
+            three_brokers.bootstrap_servers,
+            settings.topics.events,
+            10**9,
+            timeout_s=20,
+            partitions=3,
         )
         topic_ids = {json.loads(m.value() or b"")["event_id"] for m in on_topic}
         assert set(load.events) <= topic_ids
@@ -316,7 +306,7 @@ def test_losing_a_broker_under_load_loses_and_doubles_nothing(
         lines = [
             json.loads(m.value() or b"")
             for m in read_topic(
-                cluster.bootstrap_servers, settings.topics.log_channel, 10**9, timeout_s=20
+                three_brokers.bootstrap_servers, settings.topics.log_channel, 10**9, timeout_s=20
             )
         ]
         chaos_lines = Counter(line["message"] for line in lines if line["service_name"] == "chaos")
@@ -326,7 +316,7 @@ def test_losing_a_broker_under_load_loses_and_doubles_nothing(
         announcements = Counter(
             json.loads(m.value() or b"")["code"]
             for m in read_topic(
-                cluster.bootstrap_servers, settings.topics.event_log, 10**9, timeout_s=20
+                three_brokers.bootstrap_servers, settings.topics.event_log, 10**9, timeout_s=20
             )
         )
 

@@ -6,30 +6,15 @@ sync, and the loss of any one broker losing nothing acknowledged.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from merchstore.common.config import Settings, load_settings
 from merchstore.common.kafka import KafkaProducer
 from merchstore.common.topics import ensure_topics
 from merchstore.runtime.apache_kafka import KafkaCluster
-from tests.support.broker import broker_kinds, kafka_cluster
 from tests.support.kafka import read_topic
-
-
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[KafkaCluster]:
-    if "kafka" not in broker_kinds():
-        pytest.skip("Apache Kafka is not among this run's brokers")
-    nodes = kafka_cluster(tmp_path / "cluster")
-    try:
-        nodes.start()
-        yield nodes
-    finally:
-        nodes.stop()
 
 
 def _on(cluster: KafkaCluster, tmp_path: Path, copies: int) -> Settings:
@@ -41,9 +26,9 @@ def _on(cluster: KafkaCluster, tmp_path: Path, copies: int) -> Settings:
 
 
 def test_every_topic_has_three_copies_and_survives_the_loss_of_a_broker(
-    cluster: KafkaCluster, tmp_path: Path
+    three_brokers: KafkaCluster, tmp_path: Path
 ) -> None:
-    settings = _on(cluster, tmp_path, copies=3)
+    settings = _on(three_brokers, tmp_path, copies=3)
     said: list[str] = []
     ensure_topics(settings, warn=said.append)
     assert said == []
@@ -59,7 +44,7 @@ def test_every_topic_has_three_copies_and_survives_the_loss_of_a_broker(
         # acks=all with min.insync.replicas 2: two of the three copies have every message.
         producer.send_and_wait(settings.topics.event_log, b"before")
         leader = metadata.topics[settings.topics.event_log].partitions[0].leader
-        cluster.node(leader).kill()  # the partition's leader, as a crash ends it
+        three_brokers.node(leader).kill()  # the partition's leader, as a crash ends it
         for i in range(20):
             producer.send_and_wait(settings.topics.event_log, f"after {i}".encode())
     finally:
@@ -70,8 +55,10 @@ def test_every_topic_has_three_copies_and_survives_the_loss_of_a_broker(
     assert values == [b"before", *(f"after {i}".encode() for i in range(20))]
 
 
-def test_a_topic_with_one_copy_is_reported_at_start(cluster: KafkaCluster, tmp_path: Path) -> None:
-    settings = _on(cluster, tmp_path, copies=3)
+def test_a_topic_with_one_copy_is_reported_at_start(
+    three_brokers: KafkaCluster, tmp_path: Path
+) -> None:
+    settings = _on(three_brokers, tmp_path, copies=3)
     admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers})
     name = settings.topics.event_log
     admin.create_topics([NewTopic(name, 1, 1)])[name].result(timeout=30)

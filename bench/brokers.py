@@ -1,0 +1,302 @@
+"""The same measurements on both brokers, side by side: the embedded broker and Apache Kafka.
+
+Run: ``make bench-brokers`` (installs ``wrk``), or ``.venv/bin/python -m bench.brokers``
+
+For each broker in turn, with a PostgreSQL of its own, each figure the median of three runs
+interleaved with its reference:
+- the receiver alone, ``POST /purchase_a_sword`` at 32 clients (wrk), beside a bare FastAPI
+  endpoint (hello) measured in the same turns;
+- the pipeline: the receiver with storage consuming, at 8 clients: events/s, and the p50 from
+  an event's acceptance to its row in PostgreSQL;
+- storage ingest: events already on the 3-partition topic stored per second (from the first
+  row to the last), beside the raw reference: a bare confluent-kafka consumer reading the same
+  topic and inserting the same rows in batches of 500, one transaction each, into a copy of
+  storage's table with its indexes. Goal on Apache Kafka: at least 50% of the reference;
+- event-logger ingest (messages/s into SQLite), beside a bare consumer reading the same topic;
+- logging-service lines/s over its batched stream, beside a bare producer sending the same
+  lines as log-channel JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+import uuid
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+from psycopg.types.json import Jsonb
+
+from bench.event_logger import ingest_once, payloads, raw_consume_rate
+from bench.harness import BROKERS, BenchServers, hello_ceiling, servers_on
+from bench.logging_service import raw_producer_rate, sample_lines, stream_rate
+from bench.pipeline import BODY, StoredRun, load_with_storage, start
+from bench.report import Goal, interleaved, median_by, save
+from bench.scale import preload
+from bench.wrk import LoadResult, post_load, require_wrk
+from merchstore.common.postgres import apply_migrations
+from merchstore.common.topics import ensure_topics
+from tests.support.kafka import produce_all
+from tests.support.processes import ServiceProcess, free_port
+
+RECEIVER_CLIENTS = 32
+PIPELINE_CLIENTS = 8
+
+
+def with_topic(servers: BenchServers, **names: str) -> BenchServers:
+    """``servers`` whose settings name other topics (created here)."""
+    topics = servers.settings.topics.model_copy(update=names)
+    settings = servers.settings.model_copy(update={"topics": topics})
+    ensure_topics(settings)
+    return BenchServers(
+        servers.work, servers.database_url, servers.bootstrap, settings, servers.broker_env
+    )
+
+
+def storage_ingest_rate(servers: BenchServers, topic: str, count: int, run: list[int]) -> float:
+    """A new storage consumer group storing the whole topic: rows/s from the first to the last."""
+    run[0] += 1
+    with psycopg.connect(servers.database_url, autocommit=True) as connection:
+        connection.execute("TRUNCATE events")
+        service = start(
+            "storage",
+            servers,
+            MERCHSTORE_TOPICS__EVENTS=topic,
+            MERCHSTORE_STORAGE__GROUP_ID=f"ingest-{topic}-{run[0]}",
+        )
+        try:
+            first_at, first_count = None, 0
+            while True:
+                row = connection.execute("SELECT count(*) FROM events").fetchone()
+                stored = int(row[0]) if row else 0
+                now = time.perf_counter()
+                if first_at is None and stored:
+                    first_at, first_count = now, stored
+                if stored >= count:
+                    assert first_at is not None
+                    return (count - first_count) / max(now - first_at, 1e-9)
+                time.sleep(0.01)
+        finally:
+            service.stop()
+
+
+def raw_storage_rate(servers: BenchServers, topic: str, count: int) -> float:
+    """A bare consumer and batched inserts of the same rows: the reference for storage ingest."""
+    consumer = Consumer({"bootstrap.servers": servers.bootstrap, "group.id": f"raw-{uuid.uuid4()}"})
+    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(3)])
+    with psycopg.connect(servers.database_url, autocommit=True) as connection:
+        connection.execute("DROP TABLE IF EXISTS events_raw")
+        connection.execute("CREATE TABLE events_raw (LIKE events INCLUDING ALL)")
+        seen, first_count, started = 0, 0, 0.0
+        while seen < count:
+            messages = [m for m in consumer.consume(500, 1.0) if m.error() is None]
+            if not messages:
+                continue
+            rows = []
+            for message in messages:
+                body = json.loads(message.value() or b"")
+                rows.append(
+                    (
+                        body["event_id"],
+                        body["event_type"],
+                        body["user_id"],
+                        Jsonb(body["metadata"]),
+                        body["timestamp"],
+                        message.partition(),
+                        message.offset(),
+                    )
+                )
+            with connection.transaction(), connection.cursor() as cursor:
+                cursor.executemany(
+                    "INSERT INTO events_raw (event_id, event_type, user_id, metadata,"
+                    " occurred_at, kafka_partition, kafka_offset)"
+                    " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (event_id) DO NOTHING",
+                    rows,
+                )
+            seen += len(messages)
+            if not first_count:
+                first_count, started = seen, time.perf_counter()
+        elapsed = time.perf_counter() - started
+    consumer.close()
+    return (count - first_count) / max(elapsed, 1e-9)
+
+
+def measure(
+    broker: str, servers: BenchServers, hello: str, arguments: argparse.Namespace
+) -> dict[str, tuple[float, float]]:
+    """Every figure on one broker: name -> (figure, reference)."""
+    seconds, count = arguments.seconds, arguments.events
+    figures: dict[str, tuple[float, float]] = {}
+
+    alone = with_topic(servers, events=f"events-alone-{broker}")
+    receiver = start("receiver", alone)
+    try:
+        runs = interleaved(
+            {
+                "receiver": partial(
+                    post_load,
+                    f"{receiver.url}/purchase_a_sword",
+                    BODY,
+                    RECEIVER_CLIENTS,
+                    seconds,
+                ),
+                "hello": partial(post_load, hello, BODY, RECEIVER_CLIENTS, seconds),
+            }
+        )
+    finally:
+        receiver.stop()
+    figures["receiver alone"] = (
+        median_by(runs["receiver"], lambda r: r.per_second).per_second,
+        median_by(runs["hello"], lambda r: r.per_second).per_second,
+    )
+
+    with psycopg.connect(servers.database_url) as connection:
+        apply_migrations(connection, "merchstore.storage", "storage")
+    processes: list[ServiceProcess] = [start("storage", servers)]
+    try:
+        receiver = start("receiver", servers)
+        processes.append(receiver)
+        stored: dict[str, list[Any]] = interleaved(
+            {
+                "system": load_with_storage(
+                    f"{receiver.url}/purchase_a_sword",
+                    PIPELINE_CLIENTS,
+                    seconds,
+                    servers.database_url,
+                ),
+                "hello": partial(post_load, hello, BODY, PIPELINE_CLIENTS, seconds),
+            }
+        )
+    finally:
+        for process in processes:
+            process.stop()
+    # The two sides return different types: each is named once taken out.
+    system: StoredRun = median_by(stored["system"], lambda r: r.load.per_second)
+    hello_run: LoadResult = median_by(stored["hello"], lambda r: r.per_second)
+    latency: StoredRun = median_by(stored["system"], lambda r: r.row_p50_ms)
+    figures["pipeline"] = (system.load.per_second, hello_run.per_second)
+    figures["POST -> row p50 ms"] = (latency.row_p50_ms, 0.0)
+
+    ingest = f"events-ingest-{broker}"
+    with_topic(servers, events=ingest)
+    preload(servers.bootstrap, ingest, count)
+    run = [0]
+    rates = interleaved(
+        {
+            "storage": partial(storage_ingest_rate, servers, ingest, count, run),
+            "raw": partial(raw_storage_rate, servers, ingest, count),
+        }
+    )
+    figures["storage ingest"] = (sorted(rates["storage"])[1], sorted(rates["raw"])[1])
+
+    event_log = with_topic(servers, event_log=f"event-log-{broker}").settings.topics.event_log
+    values = payloads(count)
+    produce_all(servers.bootstrap, event_log, values)
+    turns = iter(range(100))
+    work = Path(servers.work)
+
+    def event_logger_rate() -> float:
+        return ingest_once(
+            work / f"event-logger-{next(turns)}", servers.bootstrap, event_log, values
+        )
+
+    logger_rates: dict[str, list[float]] = interleaved(
+        {
+            "event-logger": event_logger_rate,
+            "consume": partial(raw_consume_rate, servers.bootstrap, event_log, count),
+        }
+    )
+    figures["event-logger ingest"] = (
+        sorted(logger_rates["event-logger"])[1],
+        sorted(logger_rates["consume"])[1],
+    )
+
+    lines = sample_lines(count)
+    port = free_port()
+    logging_service = ServiceProcess(
+        "logging-service",
+        servers.service_env(MERCHSTORE_LOGGING_SERVICE__PORT=str(port)),
+        port,
+        work / "logging-service.out",
+        grpc=True,
+    ).start()
+    try:
+        line_rates = interleaved(
+            {
+                "service": partial(stream_rate, port, lines, True),
+                "raw": partial(raw_producer_rate, servers.bootstrap, lines),
+            }
+        )
+    finally:
+        logging_service.stop()
+    figures["logging-service lines/s"] = (
+        sorted(line_rates["service"])[1],
+        sorted(line_rates["raw"])[1],
+    )
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=int, default=3, help="load duration per run")
+    parser.add_argument("--events", type=int, default=20_000, help="messages per ingest run")
+    arguments = parser.parse_args()
+    require_wrk()
+    print(f"cpus={os.cpu_count()}  medians of 3, each beside its reference in the same turns\n")
+    results: dict[str, dict[str, tuple[float, float]]] = {}
+    with hello_ceiling() as hello_url:
+        for broker in BROKERS:
+            with servers_on(broker, f"brokers-{broker}") as servers:
+                results[broker] = measure(broker, servers, f"{hello_url}/hello", arguments)
+    report(results)
+
+
+REFERENCES = {
+    "receiver alone": "hello",
+    "pipeline": "hello",
+    "POST -> row p50 ms": "",
+    "storage ingest": "raw consume + batched inserts",
+    "event-logger ingest": "raw consume",
+    "logging-service lines/s": "raw producer",
+}
+
+
+def report(results: dict[str, dict[str, tuple[float, float]]]) -> None:
+    """Print the side-by-side table and save the goals."""
+    print(f"{'':<26}" + "".join(f"{b:>34}" for b in BROKERS))
+    for name, reference in REFERENCES.items():
+        cells = []
+        for broker in BROKERS:
+            figure, ref = results[broker][name]
+            cells.append(
+                f"{figure:>12,.1f} vs {reference or '-'} {ref:>8,.0f} ({figure / ref:>4.0%})"
+                if ref
+                else f"{figure:>12,.1f}"
+            )
+        print(f"{name:<26}" + "".join(f"{cell:>34}" for cell in cells))
+    goals = []
+    for broker in BROKERS:
+        for name, reference in REFERENCES.items():
+            figure, ref = results[broker][name]
+            unit = "ms" if name.endswith("ms") else "per s"
+            target = "ratio>=:0.5" if (broker, name) == ("kafka", "storage ingest") else "report"
+            goals.append(Goal(f"{name} ({broker})", figure, unit, reference, ref or None, target))
+    save(
+        "brokers",
+        goals,
+        [],
+        [
+            "Each broker ran on this machine with the services, PostgreSQL and wrk on the same"
+            " cores; the embedded broker keeps messages in memory only, Apache Kafka writes"
+            " them to its log (one node, replication factor 1).",
+        ],
+    )
+
+
+if __name__ == "__main__":
+    main()
