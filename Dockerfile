@@ -1,13 +1,18 @@
 # One image for every merchstore service: `docker run IMAGE serve store-api`, and so on.
 # Build from the repository root: docker build -t merchstore .
 
+# The base images, as build arguments: where no registry can be reached, the test suite builds
+# stand-ins from Debian's packages and passes them here (tests/support/docker_engine.py).
+ARG NODE_IMAGE=node:20-bookworm-slim
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+
 # The dashboard's charting library, from the npm registry at the versions package-lock.json pins.
-FROM node:20-bookworm-slim AS dashboard-assets
+FROM ${NODE_IMAGE} AS dashboard-assets
 WORKDIR /assets
 COPY src/merchstore/dashboard/package.json src/merchstore/dashboard/package-lock.json ./
 RUN npm ci --no-audit --no-fund --loglevel=error && npm run --silent vendor
 
-FROM python:3.11-slim-bookworm AS build
+FROM ${PYTHON_IMAGE} AS build
 WORKDIR /src
 RUN python -m venv /opt/merchstore \
     && /opt/merchstore/bin/pip install --no-cache-dir grpcio-tools==1.85.1
@@ -26,7 +31,7 @@ RUN /opt/merchstore/bin/python -m grpc_tools.protoc -Iprotos --python_out=src \
     && /opt/merchstore/bin/pip install --no-cache-dir --no-deps . \
     && /opt/merchstore/bin/pip uninstall --yes grpcio-tools
 
-FROM python:3.11-slim-bookworm
+FROM ${PYTHON_IMAGE}
 RUN useradd --system --uid 10001 --create-home --home-dir /home/merchstore merchstore \
     && mkdir /data && chown 10001 /data
 COPY --from=build /opt/merchstore /opt/merchstore

@@ -36,6 +36,7 @@ from tests.support.broker import (
     broker_settings,
     kafka_cluster,
 )
+from tests.support.docker_engine import ENGINE_VARIABLE, SuiteDockerEngine
 from tests.support.processes import ServiceProcess, free_port, free_port_pair
 
 TESTS = Path(__file__).resolve().parent
@@ -93,15 +94,23 @@ def _unit_tests_stay_in_process(
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """In the controlling process: start the session's Apache Kafka while the tests collect.
+    """In the controlling process: start the session's Apache Kafka and Docker engine.
 
-    Workers (pytest-xdist) find it through `SHARED_KAFKA_VARIABLE`; a run of unit tests only, or
-    on the embedded broker only, starts none.
+    Both start while the tests collect; the engine only when none answers. Workers
+    (pytest-xdist) find them through `SHARED_KAFKA_VARIABLE` and `ENGINE_VARIABLE`; a run of
+    unit tests only starts neither, one on the embedded broker only starts no Kafka.
     """
-    if hasattr(config, "workerinput") or "kafka" not in broker_kinds():
+    if hasattr(config, "workerinput"):
         return
     paths = [Path(arg.split("::")[0]).resolve() for arg in config.args] or [TESTS]
     if all(path.is_relative_to(TESTS / "unit") for path in paths):
+        return
+    # The Docker engine starts while the tests collect, as the Kafka node does.
+    engine = SuiteDockerEngine(Path(tempfile.mkdtemp(prefix="merchstore-test-docker-")))
+    engine.start()
+    os.environ[ENGINE_VARIABLE] = str(engine.directory)
+    config.stash[DOCKER_ENGINE] = engine
+    if "kafka" not in broker_kinds():
         return
     shared = SharedKafka(Path(tempfile.mkdtemp(prefix="merchstore-test-kafka-")))
     shared.start()
@@ -109,21 +118,27 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[SHARED_KAFKA] = shared
 
 
-def _stop_shared_kafka(config: pytest.Config) -> None:
-    """Stop the session's Apache Kafka, if this process started it (once)."""
+def _stop_shared_servers(config: pytest.Config) -> None:
+    """Stop the session's Apache Kafka and Docker engine, if this process started them (once)."""
     shared = config.stash.get(SHARED_KAFKA, None)
     if shared is not None:
         del config.stash[SHARED_KAFKA]
         shared.stop()
         shutil.rmtree(shared.directory, ignore_errors=True)
+    engine = config.stash.get(DOCKER_ENGINE, None)
+    if engine is not None:
+        del config.stash[DOCKER_ENGINE]
+        engine.stop()
+        shutil.rmtree(engine.directory, ignore_errors=True)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    """Stop the session's Apache Kafka if the session ended before its last hook."""
-    _stop_shared_kafka(config)
+    """Stop the session's Apache Kafka and Docker engine if the session ended early."""
+    _stop_shared_servers(config)
 
 
 SHARED_KAFKA = pytest.StashKey[SharedKafka]()
+DOCKER_ENGINE = pytest.StashKey[SuiteDockerEngine]()
 
 
 def _left_behind() -> list[psutil.Process]:
@@ -147,7 +162,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Fail the suite if a process a test started outlives it (and stop that process)."""
     if os.environ.get("PYTEST_XDIST_WORKER"):
         return
-    _stop_shared_kafka(session.config)  # the suite's own, stopped before looking for leftovers
+    _stop_shared_servers(session.config)  # the suite's own, stopped before looking for leftovers
     deadline = time.monotonic() + 5
     leftovers = _left_behind()
     while leftovers and time.monotonic() < deadline:
