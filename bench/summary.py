@@ -21,7 +21,7 @@ from bench.report import RESULTS, Curve, Goal, goal_rows, print_goals
 
 DOCS = Path(__file__).parent.parent / "docs"
 PLOTS = DOCS / "benchmarks"
-ORDER = ("store", "pipeline", "logging", "event-logger", "scale", "embedded-broker")
+ORDER = ("store", "pipeline", "logging", "event-logger", "scale", "embedded-broker", "brokers")
 COMMANDS = {
     "store": "make bench-store",
     "pipeline": "make bench-pipeline",
@@ -29,6 +29,7 @@ COMMANDS = {
     "event-logger": "make bench-event-logger",
     "scale": "make bench-scale",
     "embedded-broker": "make bench-broker",
+    "brokers": "make bench-brokers",
 }
 
 

@@ -429,6 +429,14 @@ class LogShippingSettings(_Section):
         ),
     )
     stream_max_s: float = Field(5.0, gt=0)
+    log_probes: bool = Field(
+        False,
+        description=(
+            "Also log (and ship) the requests of the system's own probes: /health and /metrics, "
+            "asked every few seconds by the dashboard, Prometheus and the healthchecks. Off, "
+            "log-channel shows what users did."
+        ),
+    )
 
 
 class DashboardSettings(ServiceSettings):

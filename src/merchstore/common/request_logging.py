@@ -15,6 +15,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from merchstore.common.log_shipping import TRACE_METADATA_KEY, trace_id_var
 
 _QUIET_RPC_PREFIXES = ("/grpc.health.", "/grpc.reflection.")
+PROBE_PATHS = frozenset({"/health", "/metrics"})
+"""What the system's own probes ask every few seconds: logged only when asked for."""
 
 TRACE_ID = re.compile(rb"[A-Za-z0-9._-]{1,128}")
 """A client's X-Request-ID is used only when it is this: safe in logs and gRPC metadata."""
@@ -32,12 +34,14 @@ class RequestLogging:
     """ASGI middleware: a trace id per request (``X-Request-ID`` in or new), one log line out.
 
     The line says method, path, status, latency around the whole handler and client address;
-    the trace id is in the context for everything the request logs or calls.
+    the trace id is in the context for everything the request logs or calls. Requests of the
+    system's own probes (`PROBE_PATHS`) are logged only with ``log_probes``.
     """
 
-    def __init__(self, app: ASGIApp, logger_name: str) -> None:
+    def __init__(self, app: ASGIApp, logger_name: str, log_probes: bool = False) -> None:
         self._app = app
         self._log = logging.getLogger(logger_name)
+        self._log_probes = log_probes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one request with its trace id and log it."""
@@ -65,7 +69,7 @@ class RequestLogging:
         finally:
             elapsed_ms = (time.perf_counter() - started) * 1000
             client = scope.get("client")
-            if scope["path"] != "/health":
+            if self._log_probes or scope["path"] not in PROBE_PATHS:
                 self._log.info(
                     "%s %s %d %.1fms client=%s",
                     scope["method"],

@@ -426,8 +426,15 @@ class LocalSystem:
                     )
                     known[name] = 0
 
-    def stop(self) -> None:
-        """Stop services first (they may still publish), then the broker, then PostgreSQL."""
+    def stop(self) -> bool:
+        """Stop services first (they may still publish), then the broker, then PostgreSQL.
+
+        Returns whether there was anything to stop: a run refused before it claimed the data
+        directory started nothing, and leaves alone what the run holding it made (its broker
+        address file among them).
+        """
+        if self._lock is None:
+            return False
         if self.supervisor is not None:
             self.say("stopping services ...")
             self.supervisor.stop()
@@ -445,9 +452,9 @@ class LocalSystem:
             self.say("stopping PostgreSQL ...")
             self.postgres.stop()
             self.postgres = None
-        if self._lock is not None:
-            self._lock.close()  # the data directory is free for the next run
-            self._lock = None
+        self._lock.close()  # the data directory is free for the next run
+        self._lock = None
+        return True
 
 
 def stop_leftovers(data_dir: Path, settings: Settings) -> dict[str, int]:
@@ -485,5 +492,5 @@ def run_up(settings: Settings, say: Say, prometheus: bool = False) -> int:
             return 1
         finally:
             starting = False
-            system.stop()
-            say("stopped.")
+            if system.stop():
+                say("stopped.")

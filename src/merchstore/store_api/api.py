@@ -236,7 +236,9 @@ async def store_error(request: Request, error: Exception) -> JSONResponse:
     )
 
 
-def create_app(is_ready: ReadinessCheck = not_started, **options: Any) -> FastAPI:
+def create_app(
+    is_ready: ReadinessCheck = not_started, log_probes: bool = False, **options: Any
+) -> FastAPI:
     """The store-api application.
 
     Its entry point sets ``app.state.store`` (the db-service client, created inside the
@@ -252,5 +254,7 @@ def create_app(is_ready: ReadinessCheck = not_started, **options: Any) -> FastAP
         **options,
     )
     app.add_exception_handler(StoreCallFailed, store_error)
-    app.add_middleware(RequestLogging, logger_name="merchstore.store_api.requests")
+    app.add_middleware(
+        RequestLogging, logger_name="merchstore.store_api.requests", log_probes=log_probes
+    )
     return app

@@ -44,7 +44,7 @@ def build_app(settings: Settings) -> FastAPI:
         await client.close()
         await asyncio.to_thread(stop_shipping_logs, shipping, settings)
 
-    app = create_app(readiness, lifespan=lifespan)
+    app = create_app(readiness, log_probes=settings.log_shipping.log_probes, lifespan=lifespan)
     app.state.tokens = TokenIssuer(settings.signing_secret(), config.token_ttl_s)
     app.state.product_cache = ProductCache(config.product_cache_s)
     app.add_middleware(

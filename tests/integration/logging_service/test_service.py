@@ -137,6 +137,33 @@ def test_one_request_one_trace_across_store_api_and_db_service(
     assert by_service["db-service"].startswith("/merchstore.store.v1.StoreData/ListProducts OK")
 
 
+def test_the_systems_own_probes_stay_off_log_channel(
+    services: ServiceLauncher, settings: Settings
+) -> None:
+    services.start("logging-service")
+    services.start("db-service")
+    store = services.start("store-api")
+    for _ in range(3):  # as the dashboard's scrape and the healthchecks ask
+        assert httpx.get(f"{store.url}/metrics").status_code == 200
+        assert httpx.get(f"{store.url}/health").status_code == 200
+    httpx.get(f"{store.url}/products", headers={"X-Request-ID": "a-user"})
+
+    def store_api_lines() -> list[str]:
+        return [
+            b["message"]
+            for b in log_channel(settings, 10_000, timeout_s=2)
+            if b["service_name"] == "store-api"
+        ]
+
+    wait_until(
+        lambda: any(m.startswith("GET /products 200") for m in store_api_lines()),
+        30,
+        "the user's request on log-channel",
+    )
+    probes = [m for m in store_api_lines() if m.startswith(("GET /metrics", "GET /health"))]
+    assert probes == []
+
+
 def test_store_api_keeps_answering_while_logging_service_is_killed(
     services: ServiceLauncher, settings: Settings
 ) -> None:

@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ import httpx
 import psutil
 from confluent_kafka.admin import AdminClient
 
+from merchstore.common.config import BROKER_ADDRESS_FILE
 from merchstore.services import SERVICES
 from tests.integration.runtime.conftest import (
     UpProcess,
@@ -199,6 +201,11 @@ def test_a_killed_up_leaves_nothing_the_next_run_does_not_stop(
             third = UpProcess(data_dir, up_env)
             assert third.process.wait(60) == 1
             assert "another `merchstore up`" in third.wait_for("another")
+            # Refused, it started and stops nothing: the running one's files stay as they are.
+            time.sleep(0.5)  # its last lines reach the reader thread
+            third.wait_for("another")
+            assert not any(line.strip() == "stopped." for line in third.lines), third.lines
+            assert (data_dir / BROKER_ADDRESS_FILE).read_text()
 
             restarted = processes_of(second.process.pid, data_dir)
             second.process.send_signal(signal.SIGTERM)
