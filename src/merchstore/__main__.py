@@ -2,4 +2,4 @@
 
 from merchstore.cli import main
 
-main()
+main(prog_name="merchstore")  # the name users type, also under `python -m merchstore`

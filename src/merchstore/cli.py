@@ -105,10 +105,17 @@ def _say_while_possible(line: str) -> None:
 
 SERVICE_NAMES = click.Choice([spec.name for spec in SERVICES])
 """Every service, listed in each command's --help."""
+HTTP_SERVICE_NAMES = click.Choice([spec.name for spec in SERVICES if spec.protocol == "http"])
+"""The services with an OpenAPI document."""
 
 
-@main.command()
-@click.argument("service", type=SERVICE_NAMES)
+def _one_of(choice: click.Choice[str]) -> str:
+    """The help line naming a command's SERVICE choices whole (click's usage line wraps them)."""
+    return "SERVICE is one of: " + ", ".join(str(name) for name in choice.choices) + "."
+
+
+@main.command(epilog=_one_of(SERVICE_NAMES))
+@click.argument("service", type=SERVICE_NAMES, metavar="SERVICE")
 def serve(service: str) -> None:
     """Run one service in the foreground (what `up` and containers start)."""
     from merchstore.common.postgres import DatabaseUnavailable
@@ -127,8 +134,8 @@ def serve(service: str) -> None:
         sys.exit(2)
 
 
-@main.command()
-@click.argument("service", type=SERVICE_NAMES)
+@main.command(epilog=_one_of(HTTP_SERVICE_NAMES))
+@click.argument("service", type=HTTP_SERVICE_NAMES, metavar="SERVICE")
 def openapi(service: str) -> None:
     """Print the OpenAPI document (YAML) of an HTTP service, as kept in docs/openapi/."""
     from merchstore.common.openapi import openapi_document, to_yaml
@@ -138,13 +145,13 @@ def openapi(service: str) -> None:
         spec = find_service(service)
     except KeyError as error:
         raise click.BadParameter(str(error.args[0]), param_hint="SERVICE") from None
-    if spec.protocol != "http":
-        raise click.BadParameter(f"{service} speaks gRPC; see protos/", param_hint="SERVICE")
     click.echo(to_yaml(openapi_document(spec.api_module)), nl=False)
 
 
-@main.command()
-@click.argument("service", type=SERVICE_NAMES, required=False, envvar="MERCHSTORE_SERVICE")
+@main.command(epilog=_one_of(SERVICE_NAMES))
+@click.argument(
+    "service", type=SERVICE_NAMES, required=False, envvar="MERCHSTORE_SERVICE", metavar="SERVICE"
+)
 def health(service: str | None) -> None:
     """Exit 0 if SERVICE (or $MERCHSTORE_SERVICE) answers its health check as ready, else 1."""
     from merchstore.runtime.up import Member

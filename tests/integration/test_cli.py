@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 
 from merchstore.runtime.deploy_secrets import write_compose_secrets
+from merchstore.services import SERVICES
 
 
 def merchstore(*arguments: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -25,13 +26,25 @@ def merchstore(*arguments: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_service_names_are_a_fixed_choice_listed_in_help(tmp_path: Path) -> None:
-    help_text = "".join(merchstore("serve", "--help", cwd=tmp_path).stdout.split())
-    assert "store-api" in help_text and "event-logger" in help_text
+    help_text = merchstore("serve", "--help", cwd=tmp_path).stdout
+    # Each name whole on its line (click's usage line used to break them: "db-\n service").
+    assert "Usage: merchstore serve [OPTIONS] SERVICE\n" in help_text
+    listed = " ".join(help_text.split())
+    assert all(f" {spec.name}," in listed or f" {spec.name}." in listed for spec in SERVICES)
     for command in (["health", "badname"], ["serve", "badname"], ["openapi", "badname"]):
         result = merchstore(*command, cwd=tmp_path)
         assert result.returncode == 2
         assert "Traceback" not in result.stderr
-        assert "is not one of" in " ".join(result.stderr.split())
+        said = " ".join(result.stderr.split())
+        assert "Invalid value for 'SERVICE': 'badname' is not one of" in said
+
+
+def test_openapi_offers_only_the_services_that_have_a_document(tmp_path: Path) -> None:
+    offered = " ".join(merchstore("openapi", "--help", cwd=tmp_path).stdout.split())
+    for spec in SERVICES:
+        assert (f" {spec.name}," in offered or f" {spec.name}." in offered) == (
+            spec.protocol == "http"
+        ), spec.name
 
 
 def test_status_of_a_system_that_is_not_running(tmp_path: Path) -> None:

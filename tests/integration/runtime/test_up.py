@@ -180,6 +180,14 @@ def test_a_killed_up_leaves_nothing_the_next_run_does_not_stop(
     first = UpProcess(data_dir, up_env)
     try:
         first.wait_for("merchstore is up")
+        # Each service is timed from supervisord's start of them all, so the times only grow.
+        ready_after = [
+            float(m.group(1))
+            for line in first.lines
+            if (m := re.search(r"ready, ([\d.]+) s after the services were started", line))
+        ]
+        assert len(ready_after) == len(SERVICES) and ready_after == sorted(ready_after)
+        assert ready_after[-1] > 0
         started = processes_of(first.process.pid, data_dir)
         postmaster = postmaster_pid(data_dir)
         first.process.kill()  # killed outright: it cannot stop anything it started
