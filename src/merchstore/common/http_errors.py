@@ -17,6 +17,7 @@ from starlette.routing import Match
 from starlette.types import Scope
 
 from merchstore.common.log_shipping import trace_id_var
+from merchstore.common.validation_messages import plain_messages
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +39,8 @@ _ECHOED_KEYS = ("input", "ctx", "url")
 
 
 def describe_validation_errors(error: RequestValidationError) -> str:
-    """One sentence per problem, e.g. ``body.metadata.price: Input should be ...``."""
-    parts = []
-    for item in error.errors():
-        where = ".".join(str(part) for part in item.get("loc", ()))
-        parts.append(f"{where}: {item.get('msg', 'invalid')}")
-    return "; ".join(parts) or "invalid request"
+    """One sentence per problem, e.g. ``password: must have at least 8 characters``."""
+    return "; ".join(plain_messages(error.errors())) or "invalid request"
 
 
 def validation_error_items(error: RequestValidationError) -> list[dict[str, Any]]:
