@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException
+from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
@@ -15,6 +15,7 @@ from merchstore.common.health import ReadinessCheck, not_started
 from merchstore.common.http_errors import VALIDATION_ERROR_RESPONSES
 from merchstore.common.http_service import service_app
 from merchstore.common.kafka import DeliveryFailed
+from merchstore.common.request_guard import CLEAN_TEXT_SCHEMA
 from merchstore.receiver.domain import (
     ACTIONS,
     DEFAULT_ACTION,
@@ -53,6 +54,16 @@ IdempotencyKey = Annotated[
         max_length=255,
         description="Retry-safe: requests with the same key, path and user_id carry the same "
         "event_id, and storage keeps that event once, however often it was retried",
+    ),
+]
+
+UserIdQuery = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=64,
+        description="Who did it, as `user_id` in a POST body (`GET /join_guild?user_id=7`)",
+        json_schema_extra=CLEAN_TEXT_SCHEMA,
     ),
 ]
 
@@ -104,8 +115,10 @@ def _add_action_routes(action: PlayerAction) -> None:
         body = body or ActionBody()
         return await accept(publish, action, body.user_id, body.metadata, idempotency_key)
 
-    async def by_get(publish: Publish, idempotency_key: IdempotencyKey = None) -> JSONResponse:
-        return await accept(publish, action, None, None, idempotency_key)
+    async def by_get(
+        publish: Publish, user_id: UserIdQuery = None, idempotency_key: IdempotencyKey = None
+    ) -> JSONResponse:
+        return await accept(publish, action, user_id, None, idempotency_key)
 
     documented: dict[str, Any] = {
         "status_code": 201,

@@ -46,6 +46,21 @@ def test_every_route_publishes_its_event(services: ServiceLauncher, settings: Se
         assert published[event_id]["user_id"] == "anonymous"
 
 
+def test_the_get_form_takes_the_user_from_the_query(
+    services: ServiceLauncher, settings: Settings
+) -> None:
+    receiver = services.start("receiver")
+    answer = httpx.get(f"{receiver.url}/join_guild", params={"user_id": "7"})
+    assert answer.status_code == 201, answer.text
+    [message] = read_topic(settings.bootstrap_servers, settings.topics.events, 1, partitions=3)
+    body = json.loads(message.value() or b"")
+    assert (body["user_id"], message.key()) == ("7", b"7")
+    assert body["event_id"] == answer.json()["event_id"]
+    too_long = httpx.get(f"{receiver.url}/join_guild", params={"user_id": "x" * 65})
+    assert too_long.status_code == 422
+    assert too_long.json()["detail"] == "query parameter user_id: must have at most 64 characters"
+
+
 def test_body_gives_user_and_metadata(services: ServiceLauncher, settings: Settings) -> None:
     receiver = services.start("receiver")
     answer = httpx.post(
