@@ -11,10 +11,15 @@ from pathlib import Path
 
 from merchstore.runtime.deploy_secrets import write_compose_secrets
 from merchstore.services import SERVICES
+from tests.support.processes import free_port
 
 
-def merchstore(*arguments: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def merchstore(
+    *arguments: str, cwd: Path, settings: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The CLI with none of this process's MERCHSTORE_ settings, only ``settings``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MERCHSTORE_")}
+    env.update(settings or {})
     return subprocess.run(
         [sys.executable, "-m", "merchstore", *arguments],
         env=env,
@@ -48,16 +53,14 @@ def test_openapi_offers_only_the_services_that_have_a_document(tmp_path: Path) -
 
 
 def test_status_of_a_system_that_is_not_running(tmp_path: Path) -> None:
-    env_ports = {"MERCHSTORE_EVENT_LOGGER__PORT": "1"}  # nothing listens on port 1
-    os.environ.update(env_ports)
-    try:
-        result = merchstore("status", cwd=tmp_path)
-    finally:
-        for key in env_ports:
-            os.environ.pop(key)
-    assert result.returncode == 1
-    assert "NOT READY" in result.stdout and "Traceback" not in result.stderr
-    assert len(result.stdout.splitlines()) == 8
+    # Every service on a free port of its own: nothing answers, whatever runs on the defaults.
+    ports = {spec.port_setting: str(free_port()) for spec in SERVICES}
+    result = merchstore("status", cwd=tmp_path, settings=ports)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == len(SERVICES)
+    for spec, line in zip(SERVICES, lines, strict=True):
+        assert spec.name in line and "NOT READY" in line, line
 
 
 def run_as_another_user(
