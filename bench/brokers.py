@@ -41,7 +41,6 @@ from bench.report import Goal, interleaved, median_by, save
 from bench.scale import preload
 from bench.wrk import LoadResult, post_load, require_wrk
 from merchstore.common.postgres import apply_migrations
-from merchstore.common.topics import ensure_topics
 from tests.support.kafka import produce_all
 from tests.support.processes import ServiceProcess, free_port
 
@@ -49,26 +48,15 @@ RECEIVER_CLIENTS = 32
 PIPELINE_CLIENTS = 8
 
 
-def with_topic(servers: BenchServers, **names: str) -> BenchServers:
-    """``servers`` whose settings name other topics (created here)."""
-    topics = servers.settings.topics.model_copy(update=names)
-    settings = servers.settings.model_copy(update={"topics": topics})
-    ensure_topics(settings)
-    return BenchServers(
-        servers.work, servers.database_url, servers.bootstrap, settings, servers.broker_env
-    )
-
-
-def storage_ingest_rate(servers: BenchServers, topic: str, count: int, run: list[int]) -> float:
+def storage_ingest_rate(servers: BenchServers, topic: str, count: int) -> float:
     """A new storage consumer group storing the whole topic: rows/s from the first to the last."""
-    run[0] += 1
     with psycopg.connect(servers.database_url, autocommit=True) as connection:
         connection.execute("TRUNCATE events")
         service = start(
             "storage",
             servers,
             MERCHSTORE_TOPICS__EVENTS=topic,
-            MERCHSTORE_STORAGE__GROUP_ID=f"ingest-{topic}-{run[0]}",
+            MERCHSTORE_STORAGE__GROUP_ID=f"ingest-{uuid.uuid4()}",
         )
         try:
             first_at, first_count = None, 0
@@ -134,7 +122,7 @@ def measure(
     seconds, count = arguments.seconds, arguments.events
     figures: dict[str, tuple[float, float]] = {}
 
-    alone = with_topic(servers, events=f"events-alone-{broker}")
+    alone = servers.with_topics(events=f"events-alone-{broker}")
     receiver = start("receiver", alone)
     try:
         runs = interleaved(
@@ -184,18 +172,17 @@ def measure(
     figures["POST -> row p50 ms"] = (latency.row_p50_ms, 0.0)
 
     ingest = f"events-ingest-{broker}"
-    with_topic(servers, events=ingest)
+    servers.with_topics(events=ingest)
     preload(servers.bootstrap, ingest, count)
-    run = [0]
     rates = interleaved(
         {
-            "storage": partial(storage_ingest_rate, servers, ingest, count, run),
+            "storage": partial(storage_ingest_rate, servers, ingest, count),
             "raw": partial(raw_storage_rate, servers, ingest, count),
         }
     )
     figures["storage ingest"] = (sorted(rates["storage"])[1], sorted(rates["raw"])[1])
 
-    event_log = with_topic(servers, event_log=f"event-log-{broker}").settings.topics.event_log
+    event_log = servers.with_topics(event_log=f"event-log-{broker}").settings.topics.event_log
     values = payloads(count)
     produce_all(servers.bootstrap, event_log, values)
     turns = iter(range(100))

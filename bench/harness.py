@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 import tempfile
@@ -30,6 +31,13 @@ class BenchServers:
     settings: Settings
     broker_env: dict[str, str] = field(default_factory=dict)
     """What this run's broker needs beyond the defaults (the embedded broker's profile)."""
+
+    def with_topics(self, **names: str) -> BenchServers:
+        """These servers with settings naming other topics, which are created here."""
+        topics = self.settings.topics.model_copy(update=names)
+        settings = self.settings.model_copy(update={"topics": topics})
+        ensure_topics(settings)
+        return dataclasses.replace(self, settings=settings)
 
     def service_env(self, **extra: str) -> dict[str, str]:
         """Environment for a service process of this run."""

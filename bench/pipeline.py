@@ -29,7 +29,6 @@ import psycopg
 from bench.harness import BenchServers, embedded_servers, hello_ceiling
 from bench.report import GOAL_REPEATS, REPEATS, Curve, Goal, interleaved, median_by, save
 from bench.wrk import LoadResult, post_load, require_wrk
-from merchstore.common.topics import ensure_topics
 from merchstore.services import find_service
 from tests.support.processes import ServiceProcess, free_port
 
@@ -118,11 +117,7 @@ def measure_all(seconds: int, servers: BenchServers, hello_url: str) -> None:
     # Alone, the receiver publishes to a topic of its own: storage, started later, must not
     # find these events waiting on `events`.
     alone_topic = "events-receiver-alone"
-    ensure_topics(
-        servers.settings.model_copy(
-            update={"topics": servers.settings.topics.model_copy(update={"events": alone_topic})}
-        )
-    )
+    servers.with_topics(events=alone_topic)
     receiver = start("receiver", servers, MERCHSTORE_TOPICS__EVENTS=alone_topic)
     try:
         for clients in LEVELS:

@@ -32,7 +32,6 @@ from bench.wrk import require_wrk, run_load
 from merchstore.common.config import Settings
 from merchstore.common.domain_events import DomainEvent
 from merchstore.common.postgres import apply_migrations
-from merchstore.common.topics import ensure_topics
 from merchstore.runtime.load_balancer import local_nginx_config
 from tests.support.processes import ServiceProcess, free_port, http_ok, wait_until
 
@@ -98,10 +97,7 @@ def storage_rate(servers: BenchServers, consumers: int, count: int, run: list[in
     """Events/s for ``consumers`` storage processes to store ``count`` preloaded events."""
     run[0] += 1
     topic = f"scale-{consumers}-{run[0]}"
-    settings = servers.settings.model_copy(
-        update={"topics": servers.settings.topics.model_copy(update={"events": topic})}
-    )
-    ensure_topics(settings)
+    servers.with_topics(events=topic)
     preload(servers.bootstrap, topic, count)
     with psycopg.connect(servers.database_url, autocommit=True) as connection:
         row = connection.execute("SELECT count(*) FROM events").fetchone()

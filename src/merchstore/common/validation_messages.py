@@ -109,23 +109,21 @@ def _branch_kind(item: Mapping[str, Any]) -> str:
 
 def plain_messages(items: Iterable[Mapping[str, Any]]) -> list[str]:
     """One sentence per field that is wrong; the branches of a union as one sentence."""
-    grouped: dict[str, list[Mapping[str, Any]]] = {}
+    items = list(items)
     for item in items:
-        location = tuple(item.get("loc", ()))
         if item.get("type") == "json_invalid":
-            # pydantic's location is ("body", <character offset>): the offset is no field.
+            # A body that does not parse is the only problem, and pydantic's location for it
+            # is ("body", <character offset>): the offset is no field.
+            location = tuple(item.get("loc", ()))
             offset = location[-1] if len(location) > 1 else None
             error = (item.get("ctx") or {}).get("error", "cannot be parsed")
             at = f", at character {offset}" if isinstance(offset, int) else ""
-            sentences_first = f"the body: is not valid JSON ({error}{at})"
-            grouped.setdefault(sentences_first, [])
-            continue
-        grouped.setdefault(_where(location), []).append(item)
+            return [f"the body: is not valid JSON ({error}{at})"]
+    grouped: dict[str, list[Mapping[str, Any]]] = {}
+    for item in items:
+        grouped.setdefault(_where(tuple(item.get("loc", ()))), []).append(item)
     sentences = []
     for where, group in grouped.items():
-        if not group:  # a sentence already whole (a body that is not JSON)
-            sentences.append(where)
-            continue
         branches = [i for i in group if any(_BRANCH.match(str(p)) for p in i.get("loc", ()))]
         if len(branches) > 1:
             kinds = [_branch_kind(i) for i in branches]

@@ -23,9 +23,11 @@ from merchstore.common.kafka import (
     BatchHandler,
     DeliveryFailed,
     KafkaProducer,
+    StartOffsets,
 )
 from tests.support.broker import PrivateBroker
 from tests.support.kafka import produce_all
+from tests.support.paths import REPOSITORY
 
 
 def test_send_and_wait_returns_once_acknowledged(settings: Settings) -> None:
@@ -246,6 +248,35 @@ def test_awaited_sends_fail_during_an_outage_and_succeed_after_it(
         producer.close(timeout_s=1)
 
 
+def first_two_from(
+    settings: Settings, topic: str, start_offsets: StartOffsets, **options: Any
+) -> list[bytes]:
+    """The first two messages a new consumer group reads, resuming at ``start_offsets``."""
+    seen: list[bytes] = []
+    done = threading.Event()
+
+    def record(batch: Sequence[ConsumedMessage]) -> None:
+        seen.extend(message.value or b"" for message in batch)
+        if len(seen) >= 2:
+            done.set()
+
+    consumer = BatchConsumer(
+        settings,
+        group_id=f"group-{topic}",
+        topics=[topic],
+        handle_batch=record,
+        start_offsets=start_offsets,
+        **options,
+    )
+    thread = consumer.run_in_thread("assign")
+    try:
+        done.wait(60)
+    finally:
+        consumer.stop()
+        thread.join(timeout=30)
+    return seen
+
+
 def test_a_failing_assignment_is_retried_and_resumes_where_stored(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -269,28 +300,7 @@ def test_a_failing_assignment_is_retried_and_resumes_where_stored(
             raise sqlite3.OperationalError("database is locked")  # the handler's own store
         return 4
 
-    seen: list[bytes] = []
-    done = threading.Event()
-
-    def record(batch: Sequence[ConsumedMessage]) -> None:
-        seen.extend(message.value or b"" for message in batch)
-        if len(seen) >= 2:
-            done.set()
-
-    consumer = BatchConsumer(
-        settings,
-        group_id=f"group-{topic}",
-        topics=[topic],
-        handle_batch=record,
-        start_offsets=stored_position,
-        retry_backoff_s=0.05,
-    )
-    thread = consumer.run_in_thread("assign")
-    try:
-        assert done.wait(60), f"got only {seen}"
-    finally:
-        consumer.stop()
-        thread.join(timeout=30)
+    seen = first_two_from(settings, topic, stored_position, retry_backoff_s=0.05)
     assert seen == [b"m4", b"m5"], "resumed at the stored position, nothing re-read"
     assert len(lookups) >= 2 and all(asked), "the id was known whenever a position was asked"
 
@@ -323,36 +333,14 @@ def test_a_timed_out_message_fails_alone_and_the_producer_goes_on(
 
 
 ASSIGNED_AT_A_STORED_POSITION = """
-import sys, threading
+import sys
 from merchstore.common.config import load_settings
-from merchstore.common.kafka import BatchConsumer
+from tests.integration.common.test_kafka import first_two_from
 
-settings = load_settings()
-topic = sys.argv[1]
-done = threading.Event()
-seen = []
-
-def record(batch):
-    seen.extend(batch)
-    if len(seen) >= 2:
-        done.set()
-
-consumer = BatchConsumer(
-    settings,
-    group_id=f"group-{topic}",
-    topics=[topic],
-    handle_batch=record,
-    start_offsets=lambda topic, topic_id, partition: 4,
-    # Client log lines right after the assignment, in the same poll: the ones that found the
-    # consumer's call state gone and aborted the process.
-    debug="cgrp,topic,fetch",
-)
-thread = consumer.run_in_thread("assign")
-reached = done.wait(60)
-consumer.stop()
-thread.join(timeout=30)
+# Client log lines right after the assignment, in the same poll: the ones that found the
+# consumer's call state gone and aborted the process.
+seen = first_two_from(load_settings(), sys.argv[1], lambda *_: 4, debug="cgrp,topic,fetch")
 print("consumed", len(seen))
-sys.exit(0 if reached else 3)
 """
 
 
@@ -369,6 +357,7 @@ def test_taking_partitions_at_a_stored_position_keeps_the_consumer_alive(
         capture_output=True,
         text=True,
         timeout=120,
+        cwd=REPOSITORY,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "consumed 2" in result.stdout
