@@ -42,7 +42,7 @@ USER 10001
 WORKDIR /home/merchstore
 VOLUME ["/data"]
 # MERCHSTORE_SERVICE names the service this container runs (set by docker-compose.yml).
-HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
+HEALTHCHECK --interval=10s --timeout=15s --start-period=30s --retries=3 \
     CMD ["merchstore", "health"]
 ENTRYPOINT ["merchstore"]
 CMD ["--help"]

@@ -313,7 +313,13 @@ class ServiceLauncher:
                     break
             self.ports[name] = port
             taken |= uses
-        self.env = {"MERCHSTORE_JWT_SECRET": self.JWT_SECRET, **env}
+        self.env = {
+            "MERCHSTORE_JWT_SECRET": self.JWT_SECRET,
+            # The suite runs six workers' servers on two cores: a password change (two argon2
+            # calls in db-service) outlasted store-api's 5 s deadline there and answered 503.
+            "MERCHSTORE_STORE_API__RPC_TIMEOUT_S": "30",
+            **env,
+        }
         for spec in SERVICES:
             self.env[spec.port_setting] = str(self.ports[spec.name])
         self.log_dir = log_dir

@@ -11,7 +11,6 @@ import click
 
 from merchstore.common.config import ConfigError, Settings, load_settings
 from merchstore.common.domain_events import EVENT_TYPES
-from merchstore.common.kafka import BrokerUnavailable
 from merchstore.services import SERVICES
 
 
@@ -118,6 +117,7 @@ def _one_of(choice: click.Choice[str]) -> str:
 @click.argument("service", type=SERVICE_NAMES, metavar="SERVICE")
 def serve(service: str) -> None:
     """Run one service in the foreground (what `up` and containers start)."""
+    from merchstore.common.kafka import BrokerUnavailable
     from merchstore.common.postgres import DatabaseUnavailable
     from merchstore.services import find_service
     from merchstore.services import serve as serve_service
@@ -154,16 +154,20 @@ def openapi(service: str) -> None:
 )
 def health(service: str | None) -> None:
     """Exit 0 if SERVICE (or $MERCHSTORE_SERVICE) answers its health check as ready, else 1."""
-    from merchstore.runtime.up import Member
+    # Only the probe's own clients: a container's healthcheck runs this every few seconds,
+    # and the supervisor's program table or the Kafka client would double its start time.
+    from merchstore.common.health_probe import check_health
     from merchstore.services import find_service
 
     if not service:
         raise click.UsageError("name a service, or set MERCHSTORE_SERVICE")
     spec = find_service(service)
-    member = Member.of_service(spec, _settings(), loopback=True)
-    healthy = member.healthy()
-    click.echo(f"{service}: {'ready' if healthy else 'not ready'} ({member.url})")
-    sys.exit(0 if healthy else 1)
+    endpoint = spec.endpoint(_settings())
+    host = "127.0.0.1" if endpoint.host in ("0.0.0.0", "::") else endpoint.host
+    answer = check_health(spec.protocol, host, endpoint.port)
+    url = f"{spec.protocol}://{host}:{endpoint.port}"
+    click.echo(f"{service}: {'ready' if answer.ready else 'not ready'} ({url})")
+    sys.exit(0 if answer.ready else 1)
 
 
 @main.command()

@@ -5,34 +5,66 @@ Debian's ``docker.io`` is installed) and stops it at the end; an engine that alr
 is used and left alone. Tests wait for it with `require_engine`, which fails (never skips)
 with the reason when there is none.
 
-Where an image the Dockerfile or the compose file names cannot be pulled, `base_images` builds
-a stand-in: a Debian bookworm root made by ``debootstrap`` from Debian's packages, and on it
-Python or Node.js from Debian (``tests/support/standins``). The committed files keep the
-official images; a build only passes other ones as build arguments.
+Where an image the Dockerfile or the compose file names cannot be pulled, a stand-in is built
+(``tests/support/standins``): a Debian root made by ``debootstrap`` from Debian's packages, and
+on it Python, Node.js, PostgreSQL, Prometheus or NGINX from Debian, or Apache Kafka from the
+suite's pinned jars, each with the entry point and settings its official image documents.
+The committed files keep the official images: `base_images` gives the Dockerfile's build
+arguments, `compose_override` a Compose file that changes nothing but ``image:`` and them.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
+from merchstore.runtime.apache_kafka import LOCK_FILE, fetch_jars
 from merchstore.runtime.embedded import file_lock
+from tests.support.paths import REPOSITORY
 
 STANDINS = Path(__file__).parent / "standins"
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
 DEBIAN_RELEASE = "bookworm"
-BASE_STANDIN = "merchstore-standin/debian:bookworm"
+UNSTABLE_RELEASE = "sid"
+"""Debian's unstable release, for an NGINX new enough for the compose file's ``resolve``."""
 OFFICIAL_IMAGES = {
     "PYTHON_IMAGE": ("python:3.11-slim-bookworm", "python.Dockerfile"),
     "NODE_IMAGE": ("node:20-bookworm-slim", "node.Dockerfile"),
 }
 """The Dockerfile's base-image arguments: the official image, and the stand-in's Dockerfile."""
+
+
+@dataclass(frozen=True)
+class StandIn:
+    """How to build a stand-in for an official image: its Dockerfile and what goes with it."""
+
+    dockerfile: str
+    release: str = DEBIAN_RELEASE
+    files: tuple[str, ...] = ()
+    kafka_jars: bool = False
+
+
+COMPOSE_STANDINS = {
+    "apache/kafka": StandIn(
+        "kafka.Dockerfile",
+        files=("kafka-run.sh", "kafka-tool.sh", "log4j2.properties"),
+        kafka_jars=True,
+    ),
+    "postgres": StandIn("postgres.Dockerfile", files=("postgres-entrypoint.sh",)),
+    "nginx": StandIn("nginx.Dockerfile", release=UNSTABLE_RELEASE),
+    "prom/prometheus": StandIn("prometheus.Dockerfile"),
+}
+"""The compose file's images by repository (any tag), and their stand-ins."""
 
 ENGINE_VARIABLE = "MERCHSTORE_TEST_DOCKER"
 """Where the controlling process tells workers why the engine could not start, if it did not."""
@@ -137,18 +169,19 @@ def _run(command: list[str], what: str, timeout_s: float = 1200) -> None:
         pytest.fail(f"{what} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
 
 
-def base_standin(client: str) -> str:
-    """The Debian base of the stand-ins, made by debootstrap once per engine."""
-    if image_present(client, BASE_STANDIN):
-        return BASE_STANDIN
+def base_standin(client: str, release: str = DEBIAN_RELEASE) -> str:
+    """The Debian base of the stand-ins, made by debootstrap once per engine and release."""
+    image = f"merchstore-standin/debian:{release}"
+    if image_present(client, image):
+        return image
     debootstrap = shutil.which("debootstrap") or "/usr/sbin/debootstrap"
     if not Path(debootstrap).exists():
         pytest.fail("no debootstrap to build a base image without a registry: install it")
     with tempfile.TemporaryDirectory(prefix="merchstore-standin-") as scratch:
         root = Path(scratch) / "root"
         _run(
-            [debootstrap, "--variant=minbase", DEBIAN_RELEASE, str(root), DEBIAN_MIRROR],
-            "debootstrap",
+            [debootstrap, "--variant=minbase", release, str(root), DEBIAN_MIRROR],
+            f"debootstrap {release}",
         )
         # The packages debootstrap downloaded stay in the root: not in the image.
         for cache in ("var/cache/apt/archives", "var/lib/apt/lists"):
@@ -157,8 +190,53 @@ def base_standin(client: str) -> str:
                     leftover.unlink()
         archive = Path(scratch) / "root.tar"
         _run(["tar", "-C", str(root), "-cf", str(archive), "."], "packing the Debian root")
-        _run([client, "import", str(archive), BASE_STANDIN], "docker import")
-    return BASE_STANDIN
+        _run([client, "import", str(archive), image], "docker import")
+    return image
+
+
+def _digest_of(standin: StandIn) -> str:
+    """A short digest of what a stand-in is built from, so that an edit builds it again."""
+    digest = hashlib.sha256()
+    for name in (standin.dockerfile, *standin.files):
+        digest.update((STANDINS / name).read_bytes())
+    if standin.kafka_jars:
+        digest.update(LOCK_FILE.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def build_standin(client: str, official: str, standin: StandIn) -> str:
+    """The stand-in image for ``official``, built unless the engine has this version of it."""
+    image = f"merchstore-standin/{official}-{_digest_of(standin)}"
+    if image_present(client, image):
+        return image
+    base = base_standin(client, standin.release)
+    with tempfile.TemporaryDirectory(prefix="merchstore-standin-") as scratch:
+        context = Path(scratch)
+        # This machine's certificate authorities, so that pip or npm inside a build get
+        # through a TLS-intercepting proxy.
+        shutil.copy(HOST_CA_BUNDLE, context / "host-ca-certificates.crt")
+        for name in standin.files:
+            shutil.copy2(STANDINS / name, context / name)
+        if standin.kafka_jars:
+            libs = context / "libs"
+            libs.mkdir()
+            for jar in fetch_jars():
+                shutil.copy(jar, libs / jar.name)
+        _run(
+            [
+                client,
+                "build",
+                "--build-arg",
+                f"BASE={base}",
+                "-f",
+                str(STANDINS / standin.dockerfile),
+                "-t",
+                image,
+                str(context),
+            ],
+            f"building the stand-in for {official}",
+        )
+    return image
 
 
 def base_images(lock_dir: Path) -> dict[str, str]:
@@ -174,25 +252,65 @@ def base_images(lock_dir: Path) -> dict[str, str]:
         for argument, (official, dockerfile) in OFFICIAL_IMAGES.items():
             if pulled(client, official):
                 arguments[argument] = official
-                continue
-            standin = f"merchstore-standin/{official}"
-            if not image_present(client, standin):
-                base = base_standin(client)
-                with tempfile.TemporaryDirectory(prefix="merchstore-standin-") as context:
-                    shutil.copy(HOST_CA_BUNDLE, Path(context) / "host-ca-certificates.crt")
-                    _run(
-                        [
-                            client,
-                            "build",
-                            "--build-arg",
-                            f"BASE={base}",
-                            "-f",
-                            str(STANDINS / dockerfile),
-                            "-t",
-                            standin,
-                            context,
-                        ],
-                        f"building the stand-in for {official}",
-                    )
-            arguments[argument] = standin
+            else:
+                arguments[argument] = build_standin(client, official, StandIn(dockerfile))
     return arguments
+
+
+def compose_override(compose_file: Path, lock_dir: Path) -> dict[str, Any]:
+    """A Compose override for ``compose_file`` that only swaps images no registry serves.
+
+    Every service whose image cannot be pulled gets its stand-in as ``image:``; every service
+    built from the Dockerfile gets `base_images` as build arguments. Nothing else changes.
+    """
+    client = require_engine()
+    services = yaml.safe_load(compose_file.read_text())["services"]
+    bases = base_images(lock_dir)
+    override: dict[str, Any] = {}
+    with file_lock(lock_dir / "standins.lock"):
+        for name, service in services.items():
+            if "build" in service:
+                override[name] = {"build": {"args": dict(bases)}}
+                continue
+            official = service["image"]
+            if pulled(client, official):
+                continue
+            repository = official.rsplit(":", 1)[0]
+            if repository not in COMPOSE_STANDINS:
+                pytest.fail(f"{name}: no stand-in for {official}, and it cannot be pulled")
+            override[name] = {
+                "image": build_standin(client, official, COMPOSE_STANDINS[repository])
+            }
+    return {"services": override}
+
+
+def source_copy(target: Path) -> Path:
+    """The files git knows, copied to ``target``: a build context or deployment a test may edit."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=REPOSITORY, capture_output=True, check=True
+    ).stdout.decode()
+    for name in filter(None, listed.split("\0")):
+        destination = target / name
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        if (REPOSITORY / name).is_file():
+            shutil.copy2(REPOSITORY / name, destination)
+    return target
+
+
+STANDIN_LOCKS = Path(tempfile.gettempdir()) / "merchstore-standins"
+"""Where builds of the stand-ins outside the suite take turns."""
+
+
+def main() -> None:
+    """Print the stand-in override for ``deploy/docker-compose.yml`` (building what it needs).
+
+    For a machine that reaches no registry: ``python -m tests.support.docker_engine >
+    deploy/standins.override.yml``, then ``docker compose -f docker-compose.yml -f
+    standins.override.yml up -d --build --wait`` in ``deploy/``.
+    """
+    override = compose_override(REPOSITORY / "deploy" / "docker-compose.yml", STANDIN_LOCKS)
+    print(yaml.safe_dump(override), end="")
+
+
+if __name__ == "__main__":
+    main()

@@ -52,3 +52,32 @@ def read_topic(
         return messages
     finally:
         consumer.close()
+
+
+def read_to_end(bootstrap: str, topic: str, timeout_s: float = 30.0) -> list[Message]:
+    """Every message of ``topic`` up to the high watermarks of its partitions when called.
+
+    For Apache Kafka, whose high watermark is exact (the embedded broker's reads low after a
+    multi-record batch: use `read_topic` there).
+    """
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "test-reader"})
+    try:
+        partitions = consumer.list_topics(topic, timeout=timeout_s).topics[topic].partitions
+        ends = {
+            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout_s)[1]
+            for p in partitions
+        }
+        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
+        positions = dict.fromkeys(partitions, 0)
+        messages: list[Message] = []
+        deadline = time.monotonic() + timeout_s
+        while any(positions[p] < ends[p] for p in partitions):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{topic}: not read to its end within {timeout_s} s")
+            for message in consumer.consume(500, 0.5):
+                if message.error() is None:
+                    messages.append(message)
+                    positions[message.partition() or 0] = (message.offset() or 0) + 1
+        return messages
+    finally:
+        consumer.close()

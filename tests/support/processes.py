@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from merchstore.common.health import check_health
+from merchstore.common.health_probe import check_health
 
 # Ports are handed out below the kernel's ephemeral range. A port the kernel picks for a probe
 # comes from that range, and any outgoing connection (a client, a broker link) can take it in

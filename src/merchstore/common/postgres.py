@@ -16,6 +16,29 @@ class DatabaseUnavailable(Exception):
     """PostgreSQL could not be reached; the message says where (without the password)."""
 
 
+class UnsuitableDatabase(DatabaseUnavailable):
+    """PostgreSQL answers, but its database cannot hold merchstore's data as it is set up."""
+
+
+def check_encoding(connection: psycopg.Connection) -> None:
+    """Refuse a database whose encoding is not UTF-8, naming it and the fix.
+
+    In a SQL_ASCII database (what ``initdb`` makes without a UTF-8 locale) text comes back as
+    bytes: every stored password hash would read as its ``b'...'`` form and no login would
+    ever succeed, with no error anywhere.
+    """
+    row = connection.execute("SHOW server_encoding").fetchone()
+    encoding = row[0] if row else None
+    if isinstance(encoding, bytes):
+        encoding = encoding.decode("ascii", "replace")
+    if encoding != "UTF8":
+        name = connection.info.dbname
+        raise UnsuitableDatabase(
+            f"PostgreSQL database {name!r} uses the encoding {encoding}; merchstore needs UTF8 "
+            f"(create it with: CREATE DATABASE {name} ENCODING 'UTF8' TEMPLATE template0)"
+        )
+
+
 def describe_database(url: str) -> str:
     """``host:port/dbname`` of a connection URL, safe to print."""
     try:
@@ -82,8 +105,10 @@ def apply_migrations(connection: psycopg.Connection, package: str, service: str)
     """Apply the ``migrations/*.sql`` files of ``package`` not applied yet, in name order.
 
     Each file runs in its own transaction with its version recorded; an advisory lock makes
-    concurrent starts of several replicas apply each file once.
+    concurrent starts of several replicas apply each file once. A database that is not UTF-8
+    is refused first (`check_encoding`).
     """
+    check_encoding(connection)
     folder = resources.files(package) / "migrations"
     files = sorted(
         (entry for entry in folder.iterdir() if entry.name.endswith(".sql")),

@@ -19,7 +19,7 @@ from merchstore.common.config import (
     Settings,
     embedded_broker_environment,
 )
-from merchstore.common.health import check_health
+from merchstore.common.health_probe import check_health
 from merchstore.common.lifecycle import StopRequested, stop_requests
 from merchstore.common.topics import ensure_topics
 from merchstore.runtime.apache_kafka import (

@@ -12,56 +12,18 @@ from typing import Any, cast
 
 import httpx
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.wait import WebDriverWait
 
 from tests.conftest import ServiceLauncher
+from tests.support.browser import chromium, text_of
 from tests.support.store import Store
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
 
 
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[WebDriver]:
-    assert os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER), (
-        "install Debian's chromium and chromium-driver (make test does)"
-    )
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        f"--user-data-dir={tmp_path / 'chromium'}",
-        "--window-size=1280,1400",
-    ):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    yield driver
-    driver.quit()
-
-
-def text_of(driver: WebDriver, css: str) -> str:
-    """The text of the first element matching ``css``, read in the page in one step.
-
-    The page rebuilds its tables on every refresh, so an element found first and read after
-    may already be gone.
-    """
-    return cast(
-        str,
-        driver.execute_script(
-            "const e = document.querySelector(arguments[0]); return e ? e.innerText.trim() : '';",
-            css,
-        ),
-    )
+    with chromium(tmp_path / "chromium") as driver:
+        yield driver
 
 
 def service_rows(driver: WebDriver) -> list[dict[str, str]]:

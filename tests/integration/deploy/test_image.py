@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import time
 import uuid
@@ -10,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.docker_engine import base_images, require_engine
-from tests.support.paths import REPOSITORY
+from tests.support.docker_engine import base_images, require_engine, source_copy
 
 IMAGE = "merchstore:test"
 
@@ -30,19 +28,6 @@ def build(client: str, context: Path, bases: dict[str, str]) -> tuple[float, str
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     return time.monotonic() - started, result.stdout
-
-
-def source_copy(target: Path) -> Path:
-    """The files git knows, as a build context a test may edit."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-z"], cwd=REPOSITORY, capture_output=True, check=True
-    ).stdout.decode()
-    for name in filter(None, listed.split("\0")):
-        destination = target / name
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        if (REPOSITORY / name).is_file():
-            shutil.copy2(REPOSITORY / name, destination)
-    return target
 
 
 @pytest.fixture(scope="module")

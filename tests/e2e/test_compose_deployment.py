@@ -1,0 +1,482 @@
+"""The Docker Compose deployment brought up for real, checked as a user and a grader would.
+
+It runs ``deploy/docker-compose.yml`` as committed, from a copy of the repository set up as the
+README says (`merchstore compose-secrets`, ``.env`` from ``.env.example``), with an override
+that swaps only the images no registry serves here for stand-ins built by the suite
+(``tests/support/standins``): Apache Kafka from the pinned jars, PostgreSQL, NGINX and
+Prometheus from Debian. One deployment serves every step, in order; each step is a subtest.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from selenium.webdriver.support.wait import WebDriverWait
+
+from tests.support.browser import chromium, text_of
+from tests.support.docker_engine import compose_override, require_engine, source_copy
+from tests.support.kafka import read_to_end
+from tests.support.processes import free_port, holds_for, wait_until
+from tests.support.store import Shopper, Store
+
+SECRETS = ("postgres_password", "merchstore_jwt_secret", "merchstore_database_url")
+KAFKA_HOST_LISTENER = "localhost:9094"
+"""Kafka's listener for this host, as the compose file publishes and advertises it."""
+MERCHSTORE_CLI = str(Path(sys.executable).parent / "merchstore")
+INTERNAL_ONLY = ("db-service", "logging-service", "storage", "processor", "postgres")
+
+
+@dataclass
+class Deployment:
+    """One Compose project of the deployment, on ports of its own."""
+
+    client: str
+    root: Path
+    project: str
+    http_port: int
+    prometheus_port: int
+
+    @property
+    def deploy(self) -> Path:
+        return self.root / "deploy"
+
+    @property
+    def url(self) -> str:
+        """NGINX, as published on this host."""
+        return f"http://127.0.0.1:{self.http_port}"
+
+    def compose(
+        self, *arguments: str, timeout_s: float = 900, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        """``docker compose`` on the committed file and the stand-in override."""
+        command = [
+            self.client,
+            "compose",
+            "-p",
+            self.project,
+            "-f",
+            str(self.deploy / "docker-compose.yml"),
+            "-f",
+            str(self.root / "standins.override.yml"),
+            *arguments,
+        ]
+        environment = {
+            **os.environ,
+            "HTTP_PORT": str(self.http_port),
+            "PROMETHEUS_PORT": str(self.prometheus_port),
+        }
+        result = subprocess.run(
+            command,
+            cwd=self.deploy,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+        )
+        if check and result.returncode != 0:
+            pytest.fail(f"docker compose {' '.join(arguments)}:\n{result.stderr[-4000:]}")
+        return result
+
+    def up(self) -> float:
+        """``up -d --wait``: the seconds until every service was healthy."""
+        started = time.monotonic()
+        result = self.compose("up", "-d", "--build", "--wait", "--wait-timeout", "600", check=False)
+        if result.returncode != 0:
+            said = "\n".join(result.stderr.splitlines()[-12:])
+            pytest.fail(f"compose up:\n{said}\n{self.logs_of_unhealthy()}")
+        return time.monotonic() - started
+
+    def containers(self) -> list[dict[str, Any]]:
+        """Every container of the project, as ``docker compose ps`` reports it."""
+        out = self.compose("ps", "-a", "--format", "json").stdout
+        return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+    def container(self, service: str, index: int = 1) -> str:
+        """The name of a service's container (its ``index``-th replica)."""
+        return f"{self.project}-{service}-{index}"
+
+    def inspect(self, container: str) -> dict[str, Any]:
+        out = self.docker("inspect", container).stdout
+        return dict(json.loads(out)[0])
+
+    def docker(self, *arguments: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [self.client, *arguments], capture_output=True, text=True, timeout=300
+        )
+        if check and result.returncode != 0:
+            pytest.fail(f"docker {' '.join(arguments)}: {result.stderr[-2000:]}")
+        return result
+
+    def python_in(self, container: str, code: str) -> subprocess.CompletedProcess[str]:
+        """Python code run in a merchstore container, as its own user."""
+        return self.docker("exec", container, "python", "-c", code, check=False)
+
+    def address_of(self, container: str, network: str = "edge") -> str:
+        networks = self.inspect(container)["NetworkSettings"]["Networks"]
+        return str(networks[f"{self.project}_{network}"]["IPAddress"])
+
+    def logs_of_unhealthy(self) -> str:
+        parts = []
+        for entry in self.containers():
+            if entry.get("Health") not in ("", "healthy") or entry["State"] != "running":
+                logs = self.docker("logs", "--tail", "30", entry["Name"], check=False)
+                parts.append(f"--- {entry['Name']} ({entry['State']}):\n{logs.stderr}{logs.stdout}")
+        return "\n".join(parts)
+
+    def secrets(self) -> dict[str, str]:
+        """The secret files `merchstore compose-secrets` made, by name."""
+        return {name: (self.deploy / "secrets" / name).read_text().strip() for name in SECRETS}
+
+
+@pytest.fixture
+def deployment(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    """The deployment set up as the README says (not yet up); brought down with its volumes."""
+    client = require_engine()
+    root = source_copy(tmp_path / "repository")
+    # The README's steps, from the deploy folder.
+    subprocess.run(
+        [MERCHSTORE_CLI, "compose-secrets", "secrets"],
+        cwd=root / "deploy",
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    (root / "deploy" / ".env").write_text((root / "deploy" / ".env.example").read_text())
+    locks = Path(tmp_path_factory.getbasetemp()).parent / "docker-standins"
+    override = compose_override(root / "deploy" / "docker-compose.yml", locks)
+    (root / "standins.override.yml").write_text(yaml.safe_dump(override))
+    deployment = Deployment(
+        client, root, f"merchstore-e2e-{uuid.uuid4().hex[:8]}", free_port(), free_port()
+    )
+    try:
+        yield deployment
+    finally:
+        deployment.compose("down", "-v", "--remove-orphans", "--timeout", "20", check=False)
+
+
+def served_by(url: str, requests: int = 30) -> Counter[str]:
+    """Which store-api replica answered each of ``requests`` requests through NGINX."""
+    with httpx.Client(base_url=url, timeout=30) as http:
+        answers = [http.get("/") for _ in range(requests)]
+    assert all(answer.status_code == 200 for answer in answers), [a.text for a in answers]
+    return Counter(answer.headers["X-Served-By"] for answer in answers)
+
+
+@pytest.mark.timeout(2400)
+def test_the_system_through_compose(deployment: Deployment, subtests: Any, tmp_path: Path) -> None:
+    with subtests.test("the override changes nothing but images and build arguments"):
+        override = yaml.safe_load((deployment.root / "standins.override.yml").read_text())
+        assert set(override) == {"services"}
+        for name, service in override["services"].items():
+            assert set(service) <= {"image", "build"}, name
+            assert set(service.get("build", {})) <= {"args"}, name
+
+    seconds = deployment.up()
+    print(f"compose up --build --wait: {seconds:.0f} s")
+    store = Store(deployment.url)
+    secrets = deployment.secrets()
+
+    def on_event_log() -> dict[str, int]:
+        """The codes on ``event_log`` and how often each was sent."""
+        messages = read_to_end(KAFKA_HOST_LISTENER, "event_log")
+        return dict(Counter(json.loads(m.value() or b"")["code"] for m in messages))
+
+    def counted() -> dict[str, int]:
+        """The event-logger's counts through NGINX (none while it does not answer)."""
+        try:
+            answer = httpx.get(f"{deployment.url}/event-logger/events_stats", timeout=10)
+        except httpx.HTTPError:
+            return {}
+        if answer.status_code != 200:
+            return {}
+        return {code: count for code, count in answer.json().items() if count}
+
+    def all_counted_once() -> bool:
+        return counted() == on_event_log()
+
+    with subtests.test("every service healthy with up --wait"):
+        containers = deployment.containers()
+        states = {c["Name"]: (c["Service"], c["State"], c["Health"]) for c in containers}
+        init = [c for c in containers if c["Service"] == "kafka-init"]
+        assert [(c["State"], c["ExitCode"]) for c in init] == [("exited", 0)]
+        running = {name: state for name, state in states.items() if state[0] != "kafka-init"}
+        assert {state[1:] for state in running.values()} == {("running", "healthy")}, states
+        replicas = [c for c in containers if c["Service"] == "store-api"]
+        assert len(running) == 13 and len(replicas) == 2
+
+    with subtests.test("Prometheus scrapes every service"):
+
+        def targets() -> list[dict[str, Any]]:
+            answer = httpx.get(
+                f"http://127.0.0.1:{deployment.prometheus_port}/api/v1/targets", timeout=10
+            )
+            return list(answer.json()["data"]["activeTargets"])
+
+        wait_until(
+            lambda: len(targets()) >= 9 and all(t["health"] == "up" for t in targets()),
+            90,
+            "every Prometheus target up",
+            interval_s=2,
+        )
+
+    with subtests.test("only NGINX, Prometheus and Kafka's host listener are published"):
+        published = {}
+        for entry in deployment.containers():
+            bindings = deployment.inspect(entry["Name"])["HostConfig"]["PortBindings"] or {}
+            for port, hosts in bindings.items():
+                for host in hosts:
+                    published[(entry["Service"], port)] = (host["HostIp"], int(host["HostPort"]))
+        assert published == {
+            ("nginx", "80/tcp"): ("", deployment.http_port),  # every address, as a web server
+            ("prometheus", "9090/tcp"): ("127.0.0.1", deployment.prometheus_port),
+            ("kafka", "9094/tcp"): ("127.0.0.1", 9094),
+        }
+
+    with subtests.test("merchstore containers run as uid 10001, not root"):
+        built = [c for c in deployment.containers() if c["Image"].startswith("merchstore:")]
+        assert len(built) == 9
+        for entry in built:
+            assert deployment.inspect(entry["Name"])["Config"]["User"] == "10001"
+            uid = deployment.docker("exec", entry["Name"], "id", "-u").stdout.strip()
+            assert uid == "10001", entry["Name"]
+
+    with subtests.test("no way out of the internal network"):
+        outside = socket.gethostbyname("deb.debian.org")
+        probe = f"import socket; socket.create_connection(({outside!r}, 80), 5); print('out')"
+        # On the edge network the same probe gets out: the check can tell the two apart.
+        edge = deployment.python_in(deployment.container("receiver"), probe)
+        assert edge.stdout.strip() == "out", edge.stderr
+        for service in ("db-service", "logging-service", "storage", "processor"):
+            inside = deployment.python_in(deployment.container(service), probe)
+            assert inside.returncode != 0 and "out" not in inside.stdout, service
+
+    with subtests.test("no secret in any container's settings"):
+        for entry in deployment.containers():
+            settings = json.dumps(deployment.inspect(entry["Name"])["Config"])
+            for name, value in secrets.items():
+                assert value not in settings, f"{name} in the settings of {entry['Name']}"
+
+    shopper: Shopper | None = None
+    order: dict[str, Any] = {}
+    sword_id = ""
+    with subtests.test("the store and the game through NGINX"):
+        shopper = store.register("compose")
+        placed = store.http.post(
+            "/orders", headers=shopper.auth, json={"product_id": 1, "quantity": 2}
+        )
+        assert placed.status_code == 201, placed.text
+        second = store.http.post(
+            "/orders", headers=shopper.auth, json={"product_id": 2, "quantity": 1}
+        )
+        assert second.status_code == 201, second.text
+        order = second.json()
+        cancelled = store.http.delete(f"/orders/{order['id']}", headers=shopper.auth)
+        assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+        stock = {p["id"]: p["stock"] for p in store.http.get("/products").json()}
+        assert stock[1] == 498 and stock[2] == 500 and stock[3] == 500
+        sword = httpx.post(
+            f"{deployment.url}/receiver/purchase_a_sword",
+            json={"user_id": str(shopper.id), "metadata": {"sword_type": "katana"}},
+            timeout=30,
+        )
+        assert sword.status_code == 201, sword.text
+        sword_id = sword.json()["event_id"]
+
+    with subtests.test("events_stats counts every announcement on event_log once"):
+        wait_until(lambda: all_counted_once(), 60, "the counts")
+        assert {"0001", "0002", "0003"} <= set(counted())
+
+    with subtests.test("the dashboard in Chromium"), chromium(tmp_path / "chromium") as browser:
+        browser.get(f"{deployment.url}/dashboard/")
+        wait = WebDriverWait(browser, 60, poll_frequency=0.5)
+        wait.until(lambda d: text_of(d, "#count-purchase_sword") == "1")
+        wait.until(lambda d: text_of(d, "li[data-code='0002']").startswith("0002"))
+
+    with subtests.test("both store-api replicas serve (X-Served-By)"):
+        assert len(served_by(deployment.url)) == 2
+
+    with subtests.test("a store-api replica crashes: every request is still served"):
+        victim = deployment.container("store-api", 1)
+        os.kill(deployment.inspect(victim)["State"]["Pid"], signal.SIGKILL)
+        served_by(deployment.url, 40)
+        # Its restart policy brings it back, and NGINX uses it again.
+        wait_until(lambda: len(served_by(deployment.url, 10)) == 2, 180, "the replica back")
+
+    with subtests.test("a restarted receiver with a new address is still reached"):
+        nginx_started = deployment.inspect(deployment.container("nginx"))["State"]["StartedAt"]
+        receiver = deployment.container("receiver")
+        before = deployment.address_of(receiver)
+        deployment.compose("stop", "receiver")
+        # Something else takes the address it had, as on a busy host, so it gets another.
+        placeholder = deployment.docker(
+            "run",
+            "-d",
+            "--rm",
+            "--network",
+            f"{deployment.project}_edge",
+            "--entrypoint",
+            "sleep",
+            "merchstore:latest",
+            "600",
+        ).stdout.strip()
+        try:
+            deployment.compose("start", "receiver")
+            after = deployment.address_of(receiver)
+            assert after != before, "the receiver got its old address back: nothing to prove"
+
+            def reached() -> bool:
+                try:
+                    return httpx.get(f"{deployment.url}/receiver/", timeout=10).status_code == 200
+                except httpx.HTTPError:
+                    return False
+
+            wait_until(reached, 60, "the receiver through NGINX", interval_s=0.5)
+        finally:
+            deployment.docker("rm", "-f", placeholder, check=False)
+        assert deployment.inspect(deployment.container("nginx"))["State"]["StartedAt"] == (
+            nginx_started
+        )
+
+    with subtests.test("event-logger stopped and started: counts go on, nothing twice"):
+        wait_until(lambda: all_counted_once(), 60, "the counts")
+        deployment.compose("stop", "event-logger")
+        # Announcements sent while it is down: a restarted receiver says 0001 again.
+        deployment.compose("restart", "receiver")
+        deployment.compose("start", "event-logger")
+        expected = on_event_log()
+        wait_until(lambda: all_counted_once(), 90, "the counts after start")
+        holds_for(lambda: all_counted_once(), 3, "each counted once")
+        assert counted()["0001"] >= expected["0001"] >= 3
+
+    with subtests.test("merchstore events tail and logs tail from this host"):
+        environment = {
+            **os.environ,
+            "MERCHSTORE_KAFKA_BOOTSTRAP_SERVERS": KAFKA_HOST_LISTENER,
+            "MERCHSTORE_DATA_DIR": str(tmp_path / "tails"),
+        }
+        assert tail_shows(["events", "tail", "--from-beginning"], sword_id, environment)
+        assert tail_shows(
+            ["logs", "tail"],
+            "GET /products 200",
+            environment,
+            tmp_path,
+            meanwhile=lambda: httpx.get(f"{deployment.url}/products", timeout=10),
+        )
+
+    with subtests.test("an unreadable secret stops a service with one line"):
+        secret = deployment.deploy / "secrets" / "merchstore_database_url"
+        secret.chmod(0o600)
+        try:
+            run = deployment.compose(
+                "run", "--rm", "--no-deps", "db-service", timeout_s=180, check=False
+            )
+        finally:
+            secret.chmod(0o644)
+        said = (run.stdout + run.stderr).strip().splitlines()
+        assert run.returncode != 0
+        assert "Traceback" not in run.stderr
+        mentions = [line for line in said if "merchstore_database_url" in line]
+        assert len(mentions) == 1 and "10001" in mentions[0], said[-10:]
+
+    with subtests.test("--scale store-api=3: the third replica gets traffic, NGINX not restarted"):
+        nginx_started = deployment.inspect(deployment.container("nginx"))["State"]["StartedAt"]
+        deployment.compose("up", "-d", "--no-recreate", "--wait", "--scale", "store-api=3")
+        wait_until(lambda: len(served_by(deployment.url, 15)) == 3, 60, "three replicas")
+        assert deployment.inspect(deployment.container("nginx"))["State"]["StartedAt"] == (
+            nginx_started
+        )
+
+    with subtests.test("down then up: everything stored survives"):
+        assert shopper is not None
+        orders = store.http.get("/orders", headers=shopper.auth).json()
+        stock = {p["id"]: p["stock"] for p in store.http.get("/products").json()}
+        counts = counted()
+        statistics = processor_stats(deployment)
+        deployment.compose("down", "--timeout", "20")
+        deployment.up()
+        token = store.login(shopper.username, shopper.password)
+        assert store.http.get("/orders", headers={"Authorization": f"Bearer {token}"}).json() == (
+            orders
+        )
+        assert {p["id"]: p["stock"] for p in store.http.get("/products").json()} == stock
+        wait_until(lambda: all_counted_once(), 60, "the counts")
+        assert all(counted()[code] >= count for code, count in counts.items())
+        assert processor_stats(deployment)["total_events"] >= statistics["total_events"] > 0
+        on_events = read_to_end(KAFKA_HOST_LISTENER, "events")
+        assert sword_id in {json.loads(m.value() or b"")["event_id"] for m in on_events}
+
+    with subtests.test("down -v: the volumes are gone"):
+        deployment.compose("down", "-v", "--timeout", "20")
+        project = f"label=com.docker.compose.project={deployment.project}"
+        volumes = deployment.docker("volume", "ls", "-q", "--filter", project).stdout.split()
+        assert volumes == []
+
+
+def processor_stats(deployment: Deployment) -> dict[str, Any]:
+    """The processor's statistics, asked inside its container (it is on the internal network)."""
+    run = deployment.python_in(
+        deployment.container("processor"),
+        "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:8100/stats').read().decode())",
+    )
+    assert run.returncode == 0, run.stderr
+    return dict(json.loads(run.stdout))
+
+
+def tail_shows(
+    arguments: list[str],
+    wanted: str,
+    environment: dict[str, str],
+    cwd: Path | None = None,
+    meanwhile: Callable[[], object] = lambda: None,
+) -> bool:
+    """Whether `merchstore <arguments>` prints a line holding ``wanted`` within 60 s.
+
+    ``meanwhile`` runs every half second while it waits: a tail that follows from now needs
+    something new to show.
+    """
+    process = subprocess.Popen(
+        [MERCHSTORE_CLI, *arguments],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=environment,
+        cwd=cwd,
+    )
+    lines: list[str] = []
+    assert process.stdout is not None
+    reader = threading.Thread(target=lambda: lines.extend(process.stdout or ()), daemon=True)
+    reader.start()
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if any(wanted in line for line in list(lines)):
+                return True
+            meanwhile()
+            if process.poll() is not None:
+                pytest.fail(f"merchstore {' '.join(arguments)} ended: {''.join(lines)[-2000:]}")
+            time.sleep(0.5)
+        pytest.fail(f"merchstore {' '.join(arguments)} never showed {wanted!r}: {lines[-20:]}")
+    finally:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        reader.join(5)
