@@ -37,6 +37,7 @@ from tests.support.broker import (
     kafka_cluster,
 )
 from tests.support.docker_engine import ENGINE_VARIABLE, SuiteDockerEngine
+from tests.support.paths import REPOSITORY
 from tests.support.processes import ServiceProcess, free_port, free_port_pair
 
 TESTS = Path(__file__).resolve().parent
@@ -108,6 +109,7 @@ def pytest_configure(config: pytest.Config) -> None:
     # The Docker engine starts while the tests collect, as the Kafka node does.
     engine = SuiteDockerEngine(Path(tempfile.mkdtemp(prefix="merchstore-test-docker-")))
     engine.start()
+    engine.prepare_standins(REPOSITORY / "deploy" / "docker-compose.yml")
     os.environ[ENGINE_VARIABLE] = str(engine.directory)
     config.stash[DOCKER_ENGINE] = engine
     if "kafka" not in broker_kinds():

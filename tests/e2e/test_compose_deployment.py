@@ -30,7 +30,12 @@ import yaml
 from selenium.webdriver.support.wait import WebDriverWait
 
 from tests.support.browser import chromium, text_of
-from tests.support.docker_engine import compose_override, require_engine, source_copy
+from tests.support.docker_engine import (
+    STANDIN_LOCKS,
+    compose_override,
+    require_engine,
+    source_copy,
+)
 from tests.support.kafka import read_to_end
 from tests.support.processes import free_port, holds_for, wait_until
 from tests.support.store import Shopper, Store
@@ -158,8 +163,7 @@ def deployment(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
         timeout=60,
     )
     (root / "deploy" / ".env").write_text((root / "deploy" / ".env.example").read_text())
-    locks = Path(tmp_path_factory.getbasetemp()).parent / "docker-standins"
-    override = compose_override(root / "deploy" / "docker-compose.yml", locks)
+    override = compose_override(root / "deploy" / "docker-compose.yml", STANDIN_LOCKS)
     (root / "standins.override.yml").write_text(yaml.safe_dump(override))
     deployment = Deployment(
         client, root, f"merchstore-e2e-{uuid.uuid4().hex[:8]}", free_port(), free_port()
@@ -212,13 +216,31 @@ def test_the_system_through_compose(deployment: Deployment, subtests: Any, tmp_p
 
     with subtests.test("every service healthy with up --wait"):
         containers = deployment.containers()
-        states = {c["Name"]: (c["Service"], c["State"], c["Health"]) for c in containers}
         init = [c for c in containers if c["Service"] == "kafka-init"]
         assert [(c["State"], c["ExitCode"]) for c in init] == [("exited", 0)]
-        running = {name: state for name, state in states.items() if state[0] != "kafka-init"}
-        assert {state[1:] for state in running.values()} == {("running", "healthy")}, states
-        replicas = [c for c in containers if c["Service"] == "store-api"]
+        running = [c for c in containers if c["Service"] != "kafka-init"]
+        replicas = [c for c in running if c["Service"] == "store-api"]
         assert len(running) == 13 and len(replicas) == 2
+
+        def unhealthy() -> dict[str, str]:
+            """Each container not healthy now, with what its last health check said."""
+            found = {}
+            for entry in deployment.containers():
+                if entry["Service"] == "kafka-init":
+                    continue
+                state = deployment.inspect(entry["Name"])["State"]
+                health = state.get("Health") or {}
+                if state["Status"] != "running" or health.get("Status") != "healthy":
+                    last = (health.get("Log") or [{}])[-1].get("Output", "")
+                    found[entry["Name"]] = f"{state['Status']}, {health.get('Status')}: {last}"
+            return found
+
+        # up --wait saw every one healthy; on a loaded machine a check may time out once
+        # afterwards (three in a row make a container unhealthy): it must come back by itself.
+        try:
+            wait_until(lambda: not unhealthy(), 120, "every container healthy", interval_s=2)
+        except AssertionError:
+            raise AssertionError(f"not healthy: {unhealthy()}") from None
 
     with subtests.test("Prometheus scrapes every service"):
 

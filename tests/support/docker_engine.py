@@ -20,7 +20,9 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,6 +71,8 @@ COMPOSE_STANDINS = {
 ENGINE_VARIABLE = "MERCHSTORE_TEST_DOCKER"
 """Where the controlling process tells workers why the engine could not start, if it did not."""
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+STANDIN_LOCKS = Path(tempfile.gettempdir()) / "merchstore-standins"
+"""Where builds of the stand-ins take turns: one engine per machine, so one place for all."""
 
 
 def docker() -> str:
@@ -98,6 +102,23 @@ class SuiteDockerEngine:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self.process: subprocess.Popen[bytes] | None = None
+        self._preparing: threading.Thread | None = None
+
+    def prepare_standins(self, compose_file: Path) -> None:
+        """Build the stand-ins in the background while the tests collect and start.
+
+        On a new machine they take minutes; the tests that need one wait only for it (a lock
+        per image), and report a failed build themselves when they try it again.
+        """
+
+        def build() -> None:
+            try:
+                compose_override(compose_file, STANDIN_LOCKS)
+            except BaseException as error:
+                (self.directory / "standins.error").write_text(repr(error))
+
+        self._preparing = threading.Thread(target=build, name="standins", daemon=True)
+        self._preparing.start()
 
     def start(self) -> None:
         """Start dockerd unless an engine answers; write why not to ``error`` if it cannot."""
@@ -123,6 +144,9 @@ class SuiteDockerEngine:
 
     def stop(self) -> None:
         """Stop the dockerd started here (it stops its containers first)."""
+        if self._preparing is not None:
+            self._preparing.join(timeout=900)
+            self._preparing = None
         if self.process is None:
             return
         self.process.terminate()
@@ -169,11 +193,22 @@ def _run(command: list[str], what: str, timeout_s: float = 1200) -> None:
         pytest.fail(f"{what} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
 
 
-def base_standin(client: str, release: str = DEBIAN_RELEASE) -> str:
+def _one_at_a_time(lock_dir: Path, image: str) -> AbstractContextManager[object]:
+    """A lock per image: workers wait for the one they need, not for every other build."""
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    return file_lock(lock_dir / (image.replace("/", "_").replace(":", "_") + ".lock"))
+
+
+def base_standin(client: str, lock_dir: Path, release: str = DEBIAN_RELEASE) -> str:
     """The Debian base of the stand-ins, made by debootstrap once per engine and release."""
     image = f"merchstore-standin/debian:{release}"
-    if image_present(client, image):
-        return image
+    with _one_at_a_time(lock_dir, image):
+        if not image_present(client, image):
+            _debootstrap_image(client, release, image)
+    return image
+
+
+def _debootstrap_image(client: str, release: str, image: str) -> None:
     debootstrap = shutil.which("debootstrap") or "/usr/sbin/debootstrap"
     if not Path(debootstrap).exists():
         pytest.fail("no debootstrap to build a base image without a registry: install it")
@@ -191,7 +226,6 @@ def base_standin(client: str, release: str = DEBIAN_RELEASE) -> str:
         archive = Path(scratch) / "root.tar"
         _run(["tar", "-C", str(root), "-cf", str(archive), "."], "packing the Debian root")
         _run([client, "import", str(archive), image], "docker import")
-    return image
 
 
 def _digest_of(standin: StandIn) -> str:
@@ -204,12 +238,17 @@ def _digest_of(standin: StandIn) -> str:
     return digest.hexdigest()[:12]
 
 
-def build_standin(client: str, official: str, standin: StandIn) -> str:
+def build_standin(client: str, official: str, standin: StandIn, lock_dir: Path) -> str:
     """The stand-in image for ``official``, built unless the engine has this version of it."""
     image = f"merchstore-standin/{official}-{_digest_of(standin)}"
-    if image_present(client, image):
-        return image
-    base = base_standin(client, standin.release)
+    base = base_standin(client, lock_dir, standin.release)
+    with _one_at_a_time(lock_dir, image):
+        if not image_present(client, image):
+            _build(client, official, standin, base, image)
+    return image
+
+
+def _build(client: str, official: str, standin: StandIn, base: str, image: str) -> None:
     with tempfile.TemporaryDirectory(prefix="merchstore-standin-") as scratch:
         context = Path(scratch)
         # This machine's certificate authorities, so that pip or npm inside a build get
@@ -236,24 +275,21 @@ def build_standin(client: str, official: str, standin: StandIn) -> str:
             ],
             f"building the stand-in for {official}",
         )
-    return image
 
 
 def base_images(lock_dir: Path) -> dict[str, str]:
     """Build arguments naming the Dockerfile's base images.
 
     The official ones where they can be had, else stand-ins built here (once per engine;
-    workers take turns).
+    workers needing the same image take turns).
     """
     client = require_engine()
-    lock_dir.mkdir(parents=True, exist_ok=True)
     arguments = {}
-    with file_lock(lock_dir / "standins.lock"):
-        for argument, (official, dockerfile) in OFFICIAL_IMAGES.items():
-            if pulled(client, official):
-                arguments[argument] = official
-            else:
-                arguments[argument] = build_standin(client, official, StandIn(dockerfile))
+    for argument, (official, dockerfile) in OFFICIAL_IMAGES.items():
+        if pulled(client, official):
+            arguments[argument] = official
+        else:
+            arguments[argument] = build_standin(client, official, StandIn(dockerfile), lock_dir)
     return arguments
 
 
@@ -267,20 +303,18 @@ def compose_override(compose_file: Path, lock_dir: Path) -> dict[str, Any]:
     services = yaml.safe_load(compose_file.read_text())["services"]
     bases = base_images(lock_dir)
     override: dict[str, Any] = {}
-    with file_lock(lock_dir / "standins.lock"):
-        for name, service in services.items():
-            if "build" in service:
-                override[name] = {"build": {"args": dict(bases)}}
-                continue
-            official = service["image"]
-            if pulled(client, official):
-                continue
-            repository = official.rsplit(":", 1)[0]
-            if repository not in COMPOSE_STANDINS:
-                pytest.fail(f"{name}: no stand-in for {official}, and it cannot be pulled")
-            override[name] = {
-                "image": build_standin(client, official, COMPOSE_STANDINS[repository])
-            }
+    for name, service in services.items():
+        if "build" in service:
+            override[name] = {"build": {"args": dict(bases)}}
+            continue
+        official = service["image"]
+        if pulled(client, official):
+            continue
+        repository = official.rsplit(":", 1)[0]
+        if repository not in COMPOSE_STANDINS:
+            pytest.fail(f"{name}: no stand-in for {official}, and it cannot be pulled")
+        standin = COMPOSE_STANDINS[repository]
+        override[name] = {"image": build_standin(client, official, standin, lock_dir)}
     return {"services": override}
 
 
@@ -295,10 +329,6 @@ def source_copy(target: Path) -> Path:
         if (REPOSITORY / name).is_file():
             shutil.copy2(REPOSITORY / name, destination)
     return target
-
-
-STANDIN_LOCKS = Path(tempfile.gettempdir()) / "merchstore-standins"
-"""Where builds of the stand-ins outside the suite take turns."""
 
 
 def main() -> None:

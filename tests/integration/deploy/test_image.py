@@ -9,9 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.docker_engine import base_images, require_engine, source_copy
+from tests.support.docker_engine import STANDIN_LOCKS, base_images, require_engine, source_copy
 
 IMAGE = "merchstore:test"
+# On a new machine the first build waits for its base images' stand-ins (debootstrap, Python,
+# Node.js), which the Compose test may be building too: minutes, not the suite's usual 300 s.
+pytestmark = pytest.mark.timeout(1800)
 
 
 def build(client: str, context: Path, bases: dict[str, str]) -> tuple[float, str]:
@@ -34,7 +37,7 @@ def build(client: str, context: Path, bases: dict[str, str]) -> tuple[float, str
 def image(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, str], Path, float]:
     """The image built from a copy of the sources: client, bases, context, build seconds."""
     client = require_engine()
-    bases = base_images(Path(tmp_path_factory.getbasetemp()).parent / "docker-standins")
+    bases = base_images(STANDIN_LOCKS)
     context = source_copy(tmp_path_factory.mktemp("image-context"))
     return client, bases, context, build(client, context, bases)[0]
 
