@@ -53,7 +53,7 @@ def _run_once(
     """
     up = UpProcess(data_dir, env, "--broker", broker)
     try:
-        up.wait_for("merchstore is up", timeout_s=120)
+        up.wait_for("merchstore is up")
         receiver, storage = _url(ports, "receiver"), _url(ports, "storage")
         for i in range(events):
             answer = httpx.post(f"{receiver}/join_guild", json={"user_id": str(i)}, timeout=10)
@@ -86,6 +86,8 @@ def _run_once(
             up.process.wait()
 
 
+# Two whole starts of the system, each given up's own 180 s a service on a loaded machine.
+@pytest.mark.timeout(900)
 @pytest.mark.parametrize("broker", ["embedded", "kafka"])
 def test_a_second_up_counts_every_new_message_and_nothing_twice(
     tmp_path: Path, up_env: dict[str, str], up_ports: dict[str, int], broker: str
@@ -121,7 +123,7 @@ def _events_from_the_beginning(
     """The user ids of ``events tail --from-beginning`` while a third ``up`` runs."""
     up = UpProcess(data_dir, env, "--broker", "kafka")
     try:
-        up.wait_for("merchstore is up", timeout_s=120)
+        up.wait_for("merchstore is up")
         tail = subprocess.run(
             [
                 *(sys.executable, "-m", "merchstore", "events", "tail", "--from-beginning"),
