@@ -37,7 +37,7 @@ from tests.support.docker_engine import (
     source_copy,
 )
 from tests.support.kafka import read_to_end
-from tests.support.processes import free_port, holds_for, wait_until
+from tests.support.processes import free_port, holds_for, stop_process, wait_until
 from tests.support.store import Shopper, Store
 
 SECRETS = ("postgres_password", "merchstore_jwt_secret", "merchstore_database_url")
@@ -495,10 +495,5 @@ def tail_shows(
             time.sleep(0.5)
         pytest.fail(f"merchstore {' '.join(arguments)} never showed {wanted!r}: {lines[-20:]}")
     finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, 15)
         reader.join(5)

@@ -134,6 +134,18 @@ def holds_for(
         time.sleep(interval_s)
 
 
+def stop_process(process: subprocess.Popen[str], timeout_s: float) -> None:
+    """SIGTERM ``process``, and SIGKILL it if it has not ended within ``timeout_s``."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def http_ok(url: str) -> bool:
     """Whether ``url`` answers 200 (any page; for a service's readiness use service_ready)."""
     try:

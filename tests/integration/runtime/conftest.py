@@ -18,7 +18,7 @@ from merchstore.common.metrics import METRICS_PORT_OFFSET
 from merchstore.runtime.embedded import PGDATA_DIR
 from merchstore.runtime.up import stop_leftovers
 from merchstore.services import SERVICES
-from tests.support.processes import free_port, free_port_pair, wait_until
+from tests.support.processes import free_port, free_port_pair, stop_process, wait_until
 
 
 class UpProcess:
@@ -130,13 +130,7 @@ def still_running(processes: list[psutil.Process]) -> list[str]:
 
 def stop_up(process: subprocess.Popen[str], data_dir: Path) -> None:
     """Stop ``up`` as a user would (SIGTERM), then whatever it could not stop."""
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(90)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    stop_process(process, 90)
     stop_leftovers(data_dir, load_settings())
 
 
