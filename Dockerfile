@@ -6,10 +6,11 @@
 ARG NODE_IMAGE=node:20-bookworm-slim
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
-# The dashboard's charting library, from the npm registry at the versions package-lock.json pins.
-FROM ${NODE_IMAGE} AS dashboard-assets
+# The browser libraries (Chart.js, Swagger UI), from the npm registry at the versions
+# package-lock.json pins.
+FROM ${NODE_IMAGE} AS web-assets
 WORKDIR /assets
-COPY src/merchstore/dashboard/package.json src/merchstore/dashboard/package-lock.json ./
+COPY src/merchstore/common/web/package.json src/merchstore/common/web/package-lock.json ./
 RUN npm ci --no-audit --no-fund --loglevel=error && npm run --silent vendor
 
 FROM ${PYTHON_IMAGE} AS build
@@ -24,7 +25,7 @@ RUN /opt/merchstore/bin/python -c "import tomllib; print('\n'.join(tomllib.load(
 COPY README.md ./
 COPY protos ./protos
 COPY src ./src
-COPY --from=dashboard-assets /assets/static/vendor ./src/merchstore/dashboard/static/vendor
+COPY --from=web-assets /assets/vendor ./src/merchstore/common/web/vendor
 # Generated from protos/ here, never committed (the same command as `make protos`).
 RUN /opt/merchstore/bin/python -m grpc_tools.protoc -Iprotos --python_out=src \
         --grpc_python_out=src protos/merchstore/protos/*.proto \

@@ -7,10 +7,10 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PROTOS := $(wildcard protos/merchstore/protos/*.proto)
 GENERATED := $(PROTOS:protos/%.proto=src/%_pb2.py)
-DASHBOARD := src/merchstore/dashboard
-VENDOR    := $(DASHBOARD)/static/vendor
+WEB    := src/merchstore/common/web
+VENDOR := $(WEB)/vendor
 
-.PHONY: run test test-fast fuzz typecheck suite install system-packages protos dashboard-assets openapi bench bench-event-logger bench-pipeline bench-store bench-logging bench-scale bench-broker bench-brokers bench-summary wrk clean
+.PHONY: run test test-fast fuzz typecheck suite install system-packages protos web-assets openapi bench bench-event-logger bench-pipeline bench-store bench-logging bench-scale bench-broker bench-brokers bench-summary wrk clean
 
 run: install
 	-scripts/install-system-packages kcat
@@ -30,8 +30,14 @@ test: install system-packages
 typecheck: install
 	$(BIN)/mypy
 
+# The Docker tests (an image build, the Compose deployment's fourteen containers) run after
+# the rest, so that their health checks do not compete with the suite's servers for two cores.
+# Both parts always run; the suite fails if either does.
 suite: install system-packages
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal
+	status=0; \
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal -m "not docker" || status=$$?; \
+	$(BIN)/pytest -n 2 --dist worksteal -m docker || status=$$?; \
+	exit $$status
 
 # The bottom of the test pyramid only: no server, no process, no network (seconds, not minutes).
 test-fast: install
@@ -39,7 +45,7 @@ test-fast: install
 	$(BIN)/mypy
 	$(BIN)/pytest tests/unit
 
-install: $(STAMP) protos dashboard-assets
+install: $(STAMP) protos web-assets
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -61,14 +67,15 @@ src/%_pb2.py: protos/%.proto $(STAMP)
 		--plugin=protoc-gen-mypy=$(BIN)/protoc-gen-mypy --mypy_out=src \
 		--plugin=protoc-gen-mypy_grpc=$(BIN)/protoc-gen-mypy_grpc --mypy_grpc_out=src $<
 
-# The dashboard's charting library (Chart.js and its date adapter) from the npm registry, at
-# the versions in package-lock.json; served from static/vendor/, never committed.
-dashboard-assets: $(VENDOR)/.installed
+# The browser libraries (Chart.js and its date adapter for the dashboard, Swagger UI for every
+# /docs) from the npm registry, at the versions in package-lock.json; every HTTP service
+# serves them at /vendor/ (common/browser_assets.py); never committed.
+web-assets: $(VENDOR)/.installed
 
-$(VENDOR)/.installed: $(DASHBOARD)/package.json $(DASHBOARD)/package-lock.json
+$(VENDOR)/.installed: $(WEB)/package.json $(WEB)/package-lock.json
 	scripts/install-system-packages node npm
-	npm ci --prefix $(DASHBOARD) --no-audit --no-fund --loglevel=error
-	npm run --prefix $(DASHBOARD) --silent vendor
+	npm ci --prefix $(WEB) --no-audit --no-fund --loglevel=error
+	npm run --prefix $(WEB) --silent vendor
 	touch $@
 
 # Benchmarks print their figures beside their references; wrk comes from Debian's packages.

@@ -118,7 +118,8 @@ def pytest_configure(config: pytest.Config) -> None:
     engine.prepare_standins(REPOSITORY / "deploy" / "docker-compose.yml")
     os.environ[ENGINE_VARIABLE] = str(engine.directory)
     config.stash[DOCKER_ENGINE] = engine
-    if "kafka" not in broker_kinds():
+    # The Docker tests alone (make test's second part) take no broker of the suite's.
+    if "kafka" not in broker_kinds() or config.option.markexpr.strip() == "docker":
         return
     shared = SharedKafka(Path(tempfile.mkdtemp(prefix="merchstore-test-kafka-")))
     shared.start()

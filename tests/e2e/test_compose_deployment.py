@@ -44,6 +44,8 @@ SECRETS = ("postgres_password", "merchstore_jwt_secret", "merchstore_database_ur
 KAFKA_HOST_LISTENER = "localhost:9094"
 """Kafka's listener for this host, as the compose file publishes and advertises it."""
 MERCHSTORE_CLI = str(Path(sys.executable).parent / "merchstore")
+pytestmark = pytest.mark.docker
+
 INTERNAL_ONLY = ("db-service", "logging-service", "storage", "processor", "postgres")
 
 
@@ -142,7 +144,17 @@ class Deployment:
             if entry.get("Health") not in ("", "healthy") or entry["State"] != "running":
                 logs = self.docker("logs", "--tail", "30", entry["Name"], check=False)
                 parts.append(f"--- {entry['Name']} ({entry['State']}):\n{logs.stderr}{logs.stdout}")
+                parts.extend(self.health_checks(entry["Name"]))
         return "\n".join(parts)
+
+    def health_checks(self, container: str) -> list[str]:
+        """The container's last health checks as Docker kept them: when, exit code, output."""
+        health = self.inspect(container)["State"].get("Health") or {}
+        return [
+            f"  check {check['Start'][11:19]}-{check['End'][11:19]} exit {check['ExitCode']}: "
+            f"{check['Output'].strip()[-300:]}"
+            for check in health.get("Log", [])
+        ]
 
     def secrets(self) -> dict[str, str]:
         """The secret files `merchstore compose-secrets` made, by name."""

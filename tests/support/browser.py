@@ -17,8 +17,12 @@ CHROMEDRIVER = "/usr/bin/chromedriver"
 
 
 @contextmanager
-def chromium(profile: Path) -> Iterator[WebDriver]:
-    """Debian's Chromium, headless, with a new profile in ``profile``; quit at the end."""
+def chromium(profile: Path, *, offline: bool = False) -> Iterator[WebDriver]:
+    """Debian's Chromium, headless, with a new profile in ``profile``; quit at the end.
+
+    ``offline``: every name but this machine's fails to resolve and no proxy is used, as on a
+    machine without internet (a page that loads anything from a CDN shows what it lacks).
+    """
     assert os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER), (
         "install Debian's chromium and chromium-driver (make test does)"
     )
@@ -37,6 +41,11 @@ def chromium(profile: Path) -> Iterator[WebDriver]:
         "--window-size=1280,1400",
     ):
         options.add_argument(argument)
+    if offline:
+        options.add_argument("--no-proxy-server")
+        options.add_argument(
+            "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1"
+        )
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
     try:
         yield driver

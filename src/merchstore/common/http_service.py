@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from fastapi.telemetry import TelemetryConfig
 
+from merchstore.common.browser_assets import add_browser_assets
 from merchstore.common.health import ReadinessCheck, health_router, not_started
 from merchstore.common.http_errors import install_error_handlers
 from merchstore.common.metrics import add_metrics
@@ -27,7 +28,8 @@ def service_app(
 ) -> FastAPI:
     """Service ``name``'s FastAPI application: ``router``'s routes, ``/health`` and ``/metrics``.
 
-    Errors are answered as JSON, and every request passes the shared edge check first (413 for
+    Swagger UI at ``/docs`` and the files it loads are served by the service itself. Errors
+    are answered as JSON, and every request passes the shared edge check first (413 for
     large bodies, 422 for control characters and unpaired surrogates). The routes find what
     they need in ``app.state``, which the service's entry point fills; ``/health`` answers from
     ``is_ready`` (kept as ``app.state.is_ready``). Built without an entry point, the same
@@ -38,6 +40,10 @@ def service_app(
         description=description,
         version="1.0.0",
         telemetry=NO_NATIVE_TELEMETRY,
+        # Swagger UI from the vendored files (add_browser_assets): FastAPI's own loads it,
+        # and ReDoc, from a CDN, a blank page without internet.
+        docs_url=None,
+        redoc_url=None,
         **options,
     )
     app.state.is_ready = is_ready
@@ -46,6 +52,7 @@ def service_app(
     install_error_handlers(app)
     add_routes(app, health_router)
     add_routes(app, router, first=True)
+    add_browser_assets(app)
     return app
 
 

@@ -14,7 +14,7 @@ from tests.support.docker_engine import STANDIN_LOCKS, base_images, require_engi
 IMAGE = "merchstore:test"
 # On a new machine the first build waits for its base images' stand-ins (debootstrap, Python,
 # Node.js), which the Compose test may be building too: minutes, not the suite's usual 300 s.
-pytestmark = pytest.mark.timeout(1800)
+pytestmark = [pytest.mark.docker, pytest.mark.timeout(1800)]
 
 
 def build(client: str, context: Path, bases: dict[str, str]) -> tuple[float, str]:
