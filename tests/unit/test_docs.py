@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from typing import Any
 
+import click
 import yaml
 
+from merchstore import cli
 from merchstore.store_api.api import create_app
 from tests.support.paths import REPOSITORY
 
@@ -70,3 +74,59 @@ def test_the_readme_links_the_interface_and_the_report_not_a_sibling_folder() ->
     readme = (REPOSITORY / "README.md").read_text()
     assert "docs/interface.md" in readme and "docs/how-it-works.md" in readme
     assert "../shared" not in readme
+
+
+def _leaf_commands(
+    command: click.Command, prefix: str = "merchstore"
+) -> Iterator[tuple[str, click.Command]]:
+    if isinstance(command, click.Group):
+        for name, sub in command.commands.items():
+            yield from _leaf_commands(sub, f"{prefix} {name}")
+    else:
+        yield prefix, command
+
+
+def test_the_command_table_lists_every_command_with_every_option() -> None:
+    interface = (REPOSITORY / "docs" / "interface.md").read_text()
+    rows = {
+        m[1]: m[0]
+        for m in re.findall(r"^\| `((merchstore [a-z-]+(?: tail)?)[^`]*)` \|", interface, re.M)
+    }
+    commands = dict(_leaf_commands(cli.main))
+    assert set(rows) == set(commands)
+    for name, command in commands.items():
+        for parameter in command.params:
+            if isinstance(parameter, click.Option):
+                assert any(
+                    opt in rows[name].split() or f"[{opt}" in rows[name] for opt in parameter.opts
+                ), (name, parameter.opts)
+            else:
+                assert parameter.human_readable_name in rows[name], (
+                    name,
+                    parameter.human_readable_name,
+                )
+
+
+def _properties(document: dict[str, Any], path: str, method: str) -> set[str]:
+    schema = document["paths"][path][method]["responses"]["200"]["content"]["application/json"][
+        "schema"
+    ]
+    if "$ref" in schema:
+        schema = document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    return set(schema["properties"])
+
+
+def test_the_documented_answer_shapes_are_the_served_ones() -> None:
+    interface = (REPOSITORY / "docs" / "interface.md").read_text()
+    for method, path, service in [
+        ("get", "/stats", "processor"),
+        ("post", "/runs", "processor"),
+        ("get", "/events/count", "storage"),
+    ]:
+        shape = re.search(rf"`{method.upper()} {re.escape(path)}` → `(\{{.*?\}})`", interface, re.S)
+        assert shape, f"{method.upper()} {path} has no documented shape"
+        # Top-level keys only: nested objects are written {…} or with their own keys.
+        top = re.sub(r"\{[^{}]*\}", "", shape[1][1:-1])
+        documented = set(re.findall(r'"(\w+)":', top))
+        served = yaml.safe_load((REPOSITORY / "docs" / "openapi" / f"{service}.yaml").read_text())
+        assert documented == _properties(served, path, method), (path, documented)

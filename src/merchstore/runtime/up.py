@@ -5,7 +5,9 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import shlex
 import shutil
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -95,6 +97,19 @@ class Member:
             self.protocol, self.host, self.port, path=self.health_path, timeout_s=timeout_s
         )
         return answer.ready
+
+
+def command_path(name: str) -> str:
+    """How to type the console script ``name`` of this environment from the current folder.
+
+    ``.venv/bin/merchstore`` from the repository (no activated environment needed), the full
+    path from elsewhere.
+    """
+    path = Path(sys.executable).parent / name
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def plan_members(
@@ -402,7 +417,23 @@ class LocalSystem:
         width = max(len(row[0]) for row in rows)
         url_width = max(len(row[1]) for row in rows)
         lines = [f"  {name:<{width}}  {url:<{url_width}}  {note}" for name, url, note in rows]
-        return "\n".join(["merchstore is up:", *lines, "Press Ctrl-C to stop."])
+        return "\n".join(
+            ["merchstore is up:", *lines, *self.first_steps(), "Press Ctrl-C to stop."]
+        )
+
+    def first_steps(self) -> list[str]:
+        """The first three things to type, in another terminal, runnable as printed."""
+        tail = f"{command_path('merchstore')} logs tail"
+        if self.data_dir.resolve() != Path(".merchstore").resolve():
+            tail += f" --data-dir {shlex.quote(str(self.data_dir))}"
+        store, receiver = self.settings.store_api.port, self.settings.receiver.port
+        return [
+            'Try it, in another terminal (the README\'s "Try it" goes on from there):',
+            f"  curl localhost:{store}/products                   # the store's products",
+            f"  curl -X POST localhost:{receiver}/purchase_a_sword  # a game event",
+            f"  {tail}  # every service's operation log, as it happens",
+            f"  and the dashboard: http://localhost:{self.settings.dashboard.port}",
+        ]
 
     def watch(self, stop: threading.Event) -> None:
         """Report services that died and were restarted, until ``stop`` is set.

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -12,6 +14,7 @@ from typing import Any, TextIO
 import click
 
 from merchstore.common.config import Settings
+from merchstore.common.kafka import TopicIdsUnavailable, topic_ids
 from merchstore.common.timeutil import in_utc
 from merchstore.tools.topic_tail import follow_topic
 
@@ -47,30 +50,110 @@ def format_log_line(body: dict[str, Any], colour: bool) -> str:
     )
 
 
-class HourlyFiles:
-    """Appends JSON lines to ``<dir>/log_YYYYMMDD_HH.jsonl``, one file per hour."""
+class LogArchive:
+    """Every ``log-channel`` line a tail read, once each, in ``<dir>/log_YYYYMMDD_HH.jsonl``.
 
-    def __init__(self, directory: Path) -> None:
+    What is saved is kept apart from what is printed: the filters choose the printed lines
+    only. Beside the files, ``.archive-position.json`` says, per partition of the topic's
+    current incarnation (its broker-given id), the next offset to save, and how long the file
+    being written was after its last saved line. A tail run again (``--from-beginning``
+    included) saves only what is past those positions, so no line is saved twice; a tail that
+    died between writing a line and recording it finds the file longer than recorded, cuts it
+    back and saves that line again, once. One tail at a time saves (a lock on the folder); a
+    second one only prints, and so does one that could not learn the topic's id
+    (``topic_id`` None): without it, positions of an earlier incarnation could not be told
+    from this one's.
+    """
+
+    POSITION_FILE = ".archive-position.json"
+
+    def __init__(self, directory: Path, topic_id: str | None) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         self._directory = directory
-        self._hour: str | None = None
+        self._lock = (directory / ".archive.lock").open("a")
+        self.why_not_saving: str | None = None
+        if topic_id is None:
+            self.why_not_saving = "the broker did not say which incarnation of the topic this is"
+        else:
+            try:
+                fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                self.why_not_saving = "another logs tail is saving to the hourly files"
+        self.saving = self.why_not_saving is None
+        self._topic_id = topic_id
+        self._next: dict[int, int] = {}
+        self._last_seen: dict[int, int] = {}
         self._file: TextIO | None = None
+        self._name: str | None = None
+        if self.saving:
+            self._recover()
 
-    def append(self, hour: str, line: str) -> None:
-        """Append one line to the file of ``hour``."""
-        if hour != self._hour:
-            self.close()
-            self._file = (self._directory / f"log_{hour}.jsonl").open("a", encoding="utf-8")
-            self._hour = hour
+    @property
+    def _position_path(self) -> Path:
+        return self._directory / self.POSITION_FILE
+
+    def _recover(self) -> None:
+        try:
+            state = json.loads(self._position_path.read_text())
+        except (FileNotFoundError, ValueError):
+            return
+        if state.get("topic_id") == self._topic_id:
+            self._next = {int(p): int(o) for p, o in state.get("next", {}).items()}
+        name, size = state.get("file"), state.get("size")
+        path = self._directory / str(name)
+        if name and isinstance(size, int) and path.exists() and path.stat().st_size > size:
+            # Written but not recorded: it is read and saved again.
+            with path.open("r+b") as cut:
+                cut.truncate(size)
+
+    def _record(self) -> None:
+        state = {
+            "topic_id": self._topic_id,
+            "next": {str(p): o for p, o in sorted(self._next.items())},
+            "file": self._name,
+            "size": self._file.tell() if self._file is not None else None,
+        }
+        scratch = self._position_path.with_suffix(".tmp")
+        scratch.write_text(json.dumps(state))
+        os.replace(scratch, self._position_path)
+
+    def wants(self, partition: int, offset: int) -> bool:
+        """Whether the line at ``offset`` is not saved yet (and this tail saves)."""
+        if not self.saving:
+            return False
+        if offset < self._last_seen.get(partition, -1):
+            # The log restarted under this tail (an embedded broker that came back empty):
+            # what it holds now is new.
+            self._next[partition] = offset
+        self._last_seen[partition] = offset
+        return offset >= self._next.get(partition, 0)
+
+    def save(self, hour: str, line: str, partition: int, offset: int) -> None:
+        """Append the line at ``offset`` to the file of ``hour`` and record that it is saved."""
+        name = f"log_{hour}.jsonl"
+        if name != self._name:
+            self._close_file()
+            self._file = (self._directory / name).open("a", encoding="utf-8")
+            self._name = name
+            self._record()  # the new file's length before any line of this run
+        self._write(line + "\n")
+        self._next[partition] = offset + 1
+        self._record()
+
+    def _write(self, text: str) -> None:
         assert self._file is not None
-        self._file.write(line + "\n")
+        self._file.write(text)
         self._file.flush()
 
-    def close(self) -> None:
-        """Close the current file."""
+    def _close_file(self) -> None:
         if self._file is not None:
             self._file.close()
             self._file = None
+
+    def close(self) -> None:
+        """Close the current file and let another tail save."""
+        self._close_file()
+        self._lock.close()
 
 
 LEVEL_ORDER = {name: rank for rank, name in enumerate(LEVEL_COLOURS)}
@@ -104,19 +187,23 @@ def tail_logs(
     as_json: bool = False,
     note: Callable[[str], None] | None = None,
 ) -> None:
-    """Print and save every ``log-channel`` message until ``stop`` is set (or ``max_messages``).
+    """Print every ``log-channel`` message until ``stop`` is set (or ``max_messages``).
 
-    The filters choose what is printed and saved; ``note`` hears when the tail is following.
+    The filters choose what is printed; every line read is saved to the hourly files once
+    (:class:`LogArchive`). ``note`` hears when the tail is following.
     """
     shown = 0
-    files = HourlyFiles(settings.data_path("logs"))
+    topic = settings.topics.log_channel
+    try:
+        topic_id: str | None = topic_ids(settings, [topic], strict=True).get(topic, "")
+    except TopicIdsUnavailable:
+        topic_id = None
+    archive = LogArchive(settings.data_path("logs"), topic_id)
+    if archive.why_not_saving is not None and note is not None:
+        note(f"{archive.why_not_saving}; this tail only prints")
     try:
         for message in follow_topic(
-            settings,
-            settings.topics.log_channel,
-            from_beginning=from_beginning,
-            stop=stop,
-            note=note,
+            settings, topic, from_beginning=from_beginning, stop=stop, note=note
         ):
             raw = (message.value() or b"").decode("utf-8", errors="replace")
             try:
@@ -127,12 +214,15 @@ def tail_logs(
             if not isinstance(body, dict):
                 echo(f"(not a JSON object at offset {message.offset()}: {raw[:200]!r})")
                 continue
+            partition, offset = message.partition(), message.offset()
+            assert partition is not None and offset is not None
+            if archive.wants(partition, offset):
+                archive.save(hour_of(body), raw, partition, offset)
             if not wanted(body, service, min_level, trace):
                 continue
-            files.append(hour_of(body), raw)
             echo(raw if as_json else format_log_line(body, colour))
             shown += 1
             if max_messages is not None and shown >= max_messages:
                 return
     finally:
-        files.close()
+        archive.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pty
 import re
@@ -10,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,50 @@ from tests.integration.runtime.conftest import (
     stop_up,
 )
 from tests.support.processes import service_ready, wait_until
+
+
+def first_steps(lines: list[str]) -> list[str]:
+    """The commands ``up`` printed under "Try it", their comments left out."""
+    start = next(i for i, line in enumerate(lines) if line.startswith("Try it"))
+    steps = []
+    for line in lines[start + 1 :]:
+        if not line.startswith("  ") or line.strip().startswith("and the dashboard"):
+            break
+        steps.append(line.split("  #")[0].strip())
+    return steps
+
+
+def the_first_steps_run_as_printed(up: UpProcess, env: dict[str, str]) -> None:
+    """Each of the three commands ``up`` prints does what its comment says, typed as printed."""
+    products, sword, tail = first_steps(up.lines)
+
+    def shell(command: str) -> str:
+        ran = subprocess.run(
+            ["bash", "-c", command], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert ran.returncode == 0, f"{command}: {ran.stderr}"
+        return ran.stdout
+
+    assert [p["id"] for p in json.loads(shell(products))] == [1, 2, 3]
+    assert "event_id" in json.loads(shell(sword))
+    printed: list[str] = []
+    with subprocess.Popen(
+        ["bash", "-c", tail], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    ) as following:
+        assert following.stdout is not None
+        reader = threading.Thread(target=lambda: printed.extend(following.stdout or []))
+        reader.start()
+
+        def shown() -> bool:
+            shell(products)
+            return any("[store-api]" in line and "/products" in line for line in printed)
+
+        try:
+            wait_until(shown, 60, f"{tail!r} to show the store's request")
+        finally:
+            following.send_signal(signal.SIGINT)
+            assert following.wait(30) == 0
+            reader.join(10)
 
 
 def test_up_runs_restarts_and_stops_cleanly(
@@ -85,6 +131,7 @@ def test_up_runs_restarts_and_stops_cleanly(
 
     # The tails find this broker from the data directory alone, with no other setting.
     tail_env = {k: v for k, v in os.environ.items() if not k.startswith("MERCHSTORE_")}
+    the_first_steps_run_as_printed(up, tail_env)
     with subprocess.Popen(
         [
             sys.executable,

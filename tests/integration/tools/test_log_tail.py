@@ -1,17 +1,15 @@
-"""``merchstore logs tail`` as a real process: prints lines and writes hourly files."""
+"""``merchstore logs tail`` as a real process: prints lines, saves each once to hourly files."""
 
 from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
 from merchstore.common.config import Settings
 from tests.support.kafka import produce_all
-from tests.support.processes import wait_until
 
 
 def line(service: str, message: str, timestamp: str) -> bytes:
@@ -26,7 +24,31 @@ def line(service: str, message: str, timestamp: str) -> bytes:
     ).encode()
 
 
-def test_prints_filters_and_writes_hourly_files(settings: Settings, tmp_path: Path) -> None:
+def run_tail(settings: Settings, data_dir: Path, *options: str) -> list[str]:
+    """``merchstore logs tail OPTIONS`` to its end (``-n``): the lines it printed."""
+    result = subprocess.run(
+        [sys.executable, "-m", "merchstore", "logs", "tail", *options],
+        env={
+            **os.environ,
+            "MERCHSTORE_KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
+            "MERCHSTORE_TOPICS__LOG_CHANNEL": settings.topics.log_channel,
+            "MERCHSTORE_DATA_DIR": str(data_dir),
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.splitlines()
+
+
+def saved(data_dir: Path, hour: str) -> list[str]:
+    """The messages in the hourly file of ``hour`` (``20261122_06``), in order."""
+    path = data_dir / "logs" / f"log_{hour}.jsonl"
+    return [json.loads(x)["message"] for x in path.read_text().splitlines()]
+
+
+def test_prints_filtered_lines_and_saves_each_line_once(settings: Settings, tmp_path: Path) -> None:
     produce_all(
         settings.bootstrap_servers,
         settings.topics.log_channel,
@@ -36,39 +58,28 @@ def test_prints_filters_and_writes_hourly_files(settings: Settings, tmp_path: Pa
             line("store-api", "GET /orders 200 5.0ms", "2026-11-22T07:00:01.000Z"),
         ],
     )
-    tail = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "merchstore",
-            "logs",
-            "tail",
-            "--from-beginning",
-            "--service",
-            "store-api",
-        ],
-        env={
-            **os.environ,
-            "MERCHSTORE_KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
-            "MERCHSTORE_TOPICS__LOG_CHANNEL": settings.topics.log_channel,
-            "MERCHSTORE_DATA_DIR": str(tmp_path),
-        },
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert tail.stdout is not None
-    printed = [tail.stdout.readline().rstrip("\n") for _ in range(2)]
-    hourly = [tmp_path / "logs" / f"log_20261122_{hour}.jsonl" for hour in ("06", "07")]
-    wait_until(lambda: all(path.exists() for path in hourly), 10, "both hourly files")
-    tail.send_signal(signal.SIGTERM)
-    assert tail.wait(30) == 0
+    printed = run_tail(settings, tmp_path, "--from-beginning", "--service", "store-api", "-n", "2")
     assert "WARNING" in printed[0] and "[store-api] GET /products 200 3.1ms" in printed[0]
     assert "trace=abc" in printed[0]
-    assert "GET /orders" in printed[1]
-    six = (tmp_path / "logs" / "log_20261122_06.jsonl").read_text().splitlines()
-    seven = (tmp_path / "logs" / "log_20261122_07.jsonl").read_text().splitlines()
-    assert [json.loads(x)["message"] for x in six] == ["GET /products 200 3.1ms"]
-    assert [json.loads(x)["message"] for x in seven] == ["GET /orders 200 5.0ms"]
+    assert "GET /orders" in printed[1] and len(printed) == 2
+    # The filter chose what was printed; every line read is saved, in the file of its hour.
+    assert saved(tmp_path, "20261122_06") == ["GET /products 200 3.1ms"]
+    assert saved(tmp_path, "20261122_07") == ["ListProducts OK", "GET /orders 200 5.0ms"]
+
+    # Read again from the beginning, then once more with a new line: each line saved once.
+    run_tail(settings, tmp_path, "--from-beginning", "-n", "3")
+    produce_all(
+        settings.bootstrap_servers,
+        settings.topics.log_channel,
+        [line("store-api", "POST /orders 201 9.0ms", "2026-11-22T07:30:00.000Z")],
+    )
+    run_tail(settings, tmp_path, "--from-beginning", "-n", "4")
+    assert saved(tmp_path, "20261122_06") == ["GET /products 200 3.1ms"]
+    assert saved(tmp_path, "20261122_07") == [
+        "ListProducts OK",
+        "GET /orders 200 5.0ms",
+        "POST /orders 201 9.0ms",
+    ]
 
 
 def test_level_trace_json_and_max_messages(settings: Settings, tmp_path: Path) -> None:
@@ -83,34 +94,12 @@ def test_level_trace_json_and_max_messages(settings: Settings, tmp_path: Path) -
         ]
     ]
     produce_all(settings.bootstrap_servers, settings.topics.log_channel, lines)
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "merchstore",
-            "logs",
-            "tail",
-            "--from-beginning",
-            "--level",
-            "warning",
-            "--trace",
-            "t1",
-            "--json",
-            "-n",
-            "2",
-        ],
-        env={
-            **os.environ,
-            "MERCHSTORE_KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
-            "MERCHSTORE_TOPICS__LOG_CHANNEL": settings.topics.log_channel,
-            "MERCHSTORE_DATA_DIR": str(tmp_path),
-        },
-        capture_output=True,
-        text=True,
-        timeout=60,
+    printed = run_tail(
+        settings,
+        tmp_path,
+        *("--from-beginning", "--level", "warning", "--trace", "t1", "--json", "-n", "2"),
     )
-    assert result.returncode == 0, result.stderr
-    assert [json.loads(x)["message"] for x in result.stdout.splitlines()] == [
+    assert [json.loads(x)["message"] for x in printed] == [
         "loud one",
         "loud two",
     ]
