@@ -10,6 +10,7 @@ import click
 import yaml
 
 from merchstore import cli
+from merchstore.services import SERVICES
 from merchstore.store_api.api import create_app
 from tests.support.paths import REPOSITORY
 
@@ -130,3 +131,12 @@ def test_the_documented_answer_shapes_are_the_served_ones() -> None:
         documented = set(re.findall(r'"(\w+)":', top))
         served = yaml.safe_load((REPOSITORY / "docs" / "openapi" / f"{service}.yaml").read_text())
         assert documented == _properties(served, path, method), (path, documented)
+
+
+def test_the_readme_services_table_names_every_service_on_its_default_port() -> None:
+    readme = (REPOSITORY / "README.md").read_text()
+    table = dict(re.findall(r"^\| ([a-z-]+) \| .* \| (\d+) \|$", readme, re.M))
+    defaults = yaml.safe_load((REPOSITORY / "src/merchstore/config/merchstore.yaml").read_text())
+    assert table == {
+        spec.name: str(defaults[spec.name.replace("-", "_")]["port"]) for spec in SERVICES
+    }
