@@ -40,12 +40,12 @@ from tests.support.kafka import read_to_end
 from tests.support.processes import free_port, holds_for, stop_process, wait_until
 from tests.support.store import Shopper, Store
 
+pytestmark = pytest.mark.docker
+
 SECRETS = ("postgres_password", "merchstore_jwt_secret", "merchstore_database_url")
 KAFKA_HOST_LISTENER = "localhost:9094"
 """Kafka's listener for this host, as the compose file publishes and advertises it."""
 MERCHSTORE_CLI = str(Path(sys.executable).parent / "merchstore")
-pytestmark = pytest.mark.docker
-
 INTERNAL_ONLY = ("db-service", "logging-service", "storage", "processor", "postgres")
 
 

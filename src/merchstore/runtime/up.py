@@ -424,7 +424,8 @@ class LocalSystem:
     def first_steps(self) -> list[str]:
         """The first three things to type, in another terminal, runnable as printed."""
         tail = f"{command_path('merchstore')} logs tail"
-        if self.data_dir.resolve() != Path(".merchstore").resolve():
+        default_data_dir = Settings.model_fields["data_dir"].default
+        if self.data_dir.resolve() != Path(default_data_dir).resolve():
             tail += f" --data-dir {shlex.quote(str(self.data_dir))}"
         store, receiver = self.settings.store_api.port, self.settings.receiver.port
         return [

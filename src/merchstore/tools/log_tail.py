@@ -79,7 +79,6 @@ class LogArchive:
                 fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 self.why_not_saving = "another logs tail is saving to the hourly files"
-        self.saving = self.why_not_saving is None
         self._topic_id = topic_id
         self._next: dict[int, int] = {}
         self._last_seen: dict[int, int] = {}
@@ -87,6 +86,11 @@ class LogArchive:
         self._name: str | None = None
         if self.saving:
             self._recover()
+
+    @property
+    def saving(self) -> bool:
+        """Whether this tail saves what it reads (see ``why_not_saving`` when not)."""
+        return self.why_not_saving is None
 
     @property
     def _position_path(self) -> Path:

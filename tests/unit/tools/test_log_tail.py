@@ -92,23 +92,22 @@ def read_all(archive: LogArchive, offsets: range, lines_per_hour: int = 1000) ->
             archive.save(hour, json.dumps({"offset": offset}), 0, offset)
 
 
+def tail_run(directory: Path, topic_id: str, offsets: range, lines_per_hour: int = 1000) -> None:
+    """A whole tail run that ends cleanly: opened, ``offsets`` read, closed."""
+    archive = LogArchive(directory, topic_id)
+    read_all(archive, offsets, lines_per_hour)
+    archive.close()
+
+
 def test_a_tail_run_again_from_the_beginning_saves_nothing_twice(tmp_path: Path) -> None:
-    first = LogArchive(tmp_path, "topic-a")
-    read_all(first, range(5))
-    first.close()
-    again = LogArchive(tmp_path, "topic-a")
-    read_all(again, range(8))
-    again.close()
+    tail_run(tmp_path, "topic-a", range(5))
+    tail_run(tmp_path, "topic-a", range(8))
     assert saved_offsets(tmp_path) == list(range(8))
 
 
 def test_a_new_incarnation_of_the_topic_is_saved_from_its_start(tmp_path: Path) -> None:
-    first = LogArchive(tmp_path, "topic-a")
-    read_all(first, range(5))
-    first.close()
-    restarted = LogArchive(tmp_path, "topic-b")
-    read_all(restarted, range(2))
-    restarted.close()
+    tail_run(tmp_path, "topic-a", range(5))
+    tail_run(tmp_path, "topic-b", range(2))
     assert saved_offsets(tmp_path) == [0, 1, 2, 3, 4, 0, 1]
 
 
@@ -147,9 +146,7 @@ def test_a_tail_killed_anywhere_saves_every_line_exactly_once(
             with contextlib.suppress(Crash):
                 read_all(archive, range(lines), per_hour)
             archive.die()
-        final = LogArchive(directory, "topic-a")
-        read_all(final, range(lines), per_hour)
-        final.close()
+        tail_run(directory, "topic-a", range(lines), per_hour)
         assert saved_offsets(directory) == list(range(lines))
 
 
@@ -160,7 +157,5 @@ def test_each_way_of_dying_is_met_and_mended(tmp_path: Path, how: str) -> None:
     with pytest.raises(Crash):
         read_all(archive, range(6), 3)
     archive.die()
-    final = LogArchive(tmp_path, "topic-a")
-    read_all(final, range(6), 3)
-    final.close()
+    tail_run(tmp_path, "topic-a", range(6), 3)
     assert saved_offsets(tmp_path) == list(range(6))
