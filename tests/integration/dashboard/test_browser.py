@@ -112,6 +112,16 @@ def test_numbers_change_live_and_a_down_service_shows_as_down(
     assert text_of(browser, "#count-purchase_knife") == "2"
     assert text_of(browser, "#count-join_guild") == "1"
     assert browser.execute_script("return window.loadMarker") == "first load", "no reload"
+    # The processor's last update reads in local time like the page's own, exact on hover.
+    wait.until(lambda d: text_of(d, "#last-updated") != "not yet")
+    updated = browser.execute_script(
+        "const t = document.getElementById('last-updated');"
+        "return {text: t.textContent, iso: t.dateTime, title: t.title,"
+        " local: new Date(t.dateTime).toLocaleTimeString()};"
+    )
+    assert updated["iso"].endswith("Z") or updated["iso"].endswith("+00:00"), updated
+    assert updated["text"] == updated["local"] and "T" not in updated["text"], updated
+    assert updated["title"] == updated["iso"], updated
     wait.until(lambda d: text_of(d, "li[data-code='0003']").startswith("0003 Events Logged: 1"))
     assert text_of(browser, "li[data-code='0001']").startswith("0001 Events Logged: 1")
     assert "processor started" in text_of(browser, "li[data-code='0003']")

@@ -9,6 +9,14 @@ const STYLES = [  // a dash pattern and a colour per type: never colour alone
 
 function text(id, value) { document.getElementById(id).textContent = value; }
 
+// Every time on the page reads in the viewer's local time; the exact instant stays in
+// the element's datetime attribute and its tooltip.
+function showTime(element, iso) {
+  element.textContent = iso ? new Date(iso).toLocaleTimeString() : "not yet";
+  element.dateTime = iso || "";
+  element.title = iso || "";
+}
+
 function notice(id, message) {
   const element = document.getElementById(id);
   element.hidden = !message;
@@ -29,7 +37,7 @@ function renderStats(stats, error) {
   text("orders-placed", stats.orders.placed);
   text("orders-cancelled", stats.orders.cancelled);
   text("revenue", stats.orders.revenue);
-  text("last-updated", stats.last_updated || "not yet");
+  showTime(document.getElementById("last-updated"), stats.last_updated);
   const body = document.getElementById("counts-body");
   body.replaceChildren();
   for (const [type, count] of Object.entries(stats.counts)) {
