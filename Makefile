@@ -10,11 +10,19 @@ GENERATED := $(PROTOS:protos/%.proto=src/%_pb2.py)
 WEB    := src/merchstore/common/web
 VENDOR := $(WEB)/vendor
 
-.PHONY: run test test-fast fuzz typecheck suite install system-packages protos web-assets openapi bench bench-event-logger bench-pipeline bench-store bench-logging bench-scale bench-broker bench-brokers bench-summary wrk clean
+.PHONY: run chaos test test-fast fuzz typecheck suite install system-packages protos web-assets openapi bench bench-event-logger bench-pipeline bench-store bench-logging bench-scale bench-broker bench-brokers bench-summary wrk clean
 
 run: install
 	-scripts/install-system-packages kcat
 	$(BIN)/merchstore up
+
+# The chaos run: up and simulate for CHAOS_MINUTES while a random service process (or, with
+# CHAOS_BROKER=kafka, the Kafka node) is killed every 10 to 30 s, then verify.
+CHAOS_MINUTES ?= 10
+CHAOS_BROKER  ?= embedded
+
+chaos: install
+	$(BIN)/python -m merchstore.tools.chaos --minutes $(CHAOS_MINUTES) --broker $(CHAOS_BROKER)
 
 # Tests mostly wait on servers they started (PostgreSQL, the broker, services), so more
 # workers than cores pay off: 6 workers on 2 cores take a quarter of one worker's time.

@@ -6,12 +6,16 @@ import os
 import sys
 from contextlib import suppress
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from merchstore.common.config import ConfigError, Settings, load_settings
 from merchstore.common.domain_events import EVENT_TYPES
 from merchstore.services import SERVICES
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def _note(line: str) -> None:
@@ -350,3 +354,198 @@ def events_tail(
     except (ConfigError, LookupError) as error:
         _note(str(error))
         sys.exit(2)
+
+
+def _service_url(settings: Settings, name: str) -> str:
+    """Where service ``name`` of the running system (or of the settings) answers."""
+    from merchstore.runtime.up import service_urls
+
+    return service_urls(settings)[name]
+
+
+def _console() -> Console:
+    """Rich output on stdout; wide enough for the tables when it is not a terminal."""
+    from rich.console import Console
+
+    console = Console(highlight=False)
+    return console if console.is_terminal else Console(highlight=False, width=120)
+
+
+def _default_ledger(settings: Settings) -> Path:
+    return settings.data_path("simulate-ledger.jsonl")
+
+
+LEDGER_HELP = "The ledger file (default: simulate-ledger.jsonl in the data directory)."
+
+
+def _broker_settings(settings: Settings) -> Settings | None:
+    """The settings with the running system's broker, or None when none answers."""
+    from merchstore.common.kafka import BrokerUnavailable, check_broker
+
+    try:
+        found = settings.model_copy(
+            update={"kafka_bootstrap_servers": settings.broker_of_running_system()}
+        )
+        check_broker(found, timeout_s=6.0, refused_is_final=True)
+    except (ConfigError, BrokerUnavailable):
+        return None
+    return found
+
+
+@main.command()
+@click.option(
+    "--rate",
+    type=click.FloatRange(min=0.1, max=10_000),
+    default=20.0,
+    show_default=True,
+    help="Actions per second, players' and shoppers' together.",
+)
+@click.option(
+    "--duration",
+    type=click.FloatRange(min=0),
+    default=60.0,
+    show_default=True,
+    help="Seconds to run; 0 runs until Ctrl-C.",
+)
+@click.option(
+    "--players",
+    type=click.IntRange(0, 1000),
+    default=8,
+    show_default=True,
+    help="Simulated players (game actions on the receiver).",
+)
+@click.option(
+    "--shoppers",
+    type=click.IntRange(0, 1000),
+    default=4,
+    show_default=True,
+    help="Simulated shoppers (register, log in, browse, order, cancel on store-api).",
+)
+@click.option("--ledger", type=click.Path(dir_okay=False, path_type=Path), help=LEDGER_HELP)
+@click.option("--store-url", default=None, help="store-api's URL (default: that of the settings).")
+@click.option(
+    "--receiver-url", default=None, help="The receiver's URL (default: that of the settings)."
+)
+@click.option(
+    "--seed", type=int, default=None, help="Seed of the random choices (repeatable runs)."
+)
+@DATA_DIR_OPTION
+def simulate(
+    rate: float,
+    duration: float,
+    players: int,
+    shoppers: int,
+    ledger: Path | None,
+    store_url: str | None,
+    receiver_url: str | None,
+    seed: int | None,
+    data_dir: Path | None,
+) -> None:
+    """Send players' actions and shoppers' requests to a running system at a steady rate.
+
+    Prints a live progress line and a summary at the end (Ctrl-C ends it early, with the
+    summary). Every acknowledged request goes to the ledger, which `merchstore verify`
+    compares with what the system stored.
+    """
+    from merchstore.common.health_probe import check_health
+    from merchstore.common.lifecycle import stop_requests
+    from merchstore.tools.observe import event_log_baseline
+    from merchstore.tools.simulate import SimulationPlan, run_simulation
+
+    if players + shoppers == 0:
+        raise click.UsageError("give at least one player or one shopper")
+    settings = _settings(data_dir=data_dir)
+    store_url = (store_url or _service_url(settings, "store-api")).rstrip("/")
+    receiver_url = (receiver_url or _service_url(settings, "receiver")).rstrip("/")
+    for name, url, needed in (
+        ("store-api", store_url, shoppers),
+        ("receiver", receiver_url, players),
+    ):
+        host, _, port = url.split("://", 1)[-1].partition(":")
+        if needed and not check_health("http", host, int(port or 80), timeout_s=5.0).ready:
+            _note(f"{name} does not answer as ready at {url}; start the system with `make run`")
+            sys.exit(1)
+    ledger = ledger or _default_ledger(settings)
+    if ledger.exists():
+        _note(f"replacing the ledger of an earlier run: {ledger}")
+        ledger.unlink()
+    baseline = None
+    broker = _broker_settings(settings)
+    if broker is None:
+        _note("no broker found: verify will take event-logger counts as of this broker alone")
+    else:
+        baseline = event_log_baseline(broker, _service_url(settings, "event-logger"))
+    plan = SimulationPlan(
+        store_url,
+        receiver_url,
+        rate=rate,
+        duration_s=duration or None,
+        players=players,
+        shoppers=shoppers,
+        seed=seed,
+    )
+    _note(f"ledger: {ledger}; Ctrl-C stops with the summary")
+    with stop_requests() as stop:
+        tally = run_simulation(plan, ledger, stop, _console(), baseline)
+    sys.exit(1 if tally.doubled_repeats else 0)
+
+
+@main.command()
+@click.option(
+    "--ledger", type=click.Path(dir_okay=False, exists=True, path_type=Path), help=LEDGER_HELP
+)
+@click.option(
+    "--settle",
+    type=click.FloatRange(min=0),
+    default=60.0,
+    show_default=True,
+    help="Seconds to keep looking while something acknowledged is not there yet.",
+)
+@click.option("--store-url", default=None, help="store-api's URL (default: the ledger's).")
+@click.option("--storage-url", default=None, help="storage's URL (default: that of the settings).")
+@click.option(
+    "--event-logger-url", default=None, help="The event-logger's URL (default: the settings')."
+)
+@DATA_DIR_OPTION
+def verify(
+    ledger: Path | None,
+    settle: float,
+    store_url: str | None,
+    storage_url: str | None,
+    event_logger_url: str | None,
+    data_dir: Path | None,
+) -> None:
+    """Compare a ledger of `merchstore simulate` with what the system stored.
+
+    Checks that every acknowledged game event is stored once, every acknowledged order is
+    there once with its status, stock + sold = 500 per product, the event-logger counted every
+    announcement once, and every answered store request's X-Request-ID is a trace_id on
+    log-channel. Prints one table; exits 0 only when nothing is lost or doubled.
+    """
+    from merchstore.tools.ledger import Ledger
+    from merchstore.tools.verify import SystemAddress, SystemReader, checks_table
+    from merchstore.tools.verify import verify as run_verify
+
+    settings = _tail_settings(data_dir)
+    path = ledger or _default_ledger(settings)
+    if not path.exists():
+        _note(f"no ledger at {path}; run `merchstore simulate` first, or give --ledger")
+        sys.exit(2)
+    read = Ledger.read(path)
+    if not read.runs:
+        _note(f"{path} is not a ledger of `merchstore simulate`")
+        sys.exit(2)
+    address = SystemAddress(
+        (store_url or read.runs[0]["store_url"]).rstrip("/"),
+        (storage_url or _service_url(settings, "storage")).rstrip("/"),
+        (event_logger_url or _service_url(settings, "event-logger")).rstrip("/"),
+    )
+    if not read.ends:
+        _note("the simulation did not end cleanly; checking what its ledger holds")
+    reader = SystemReader(settings, address)
+    try:
+        checks = run_verify(read, reader, settle, note=_note)
+    finally:
+        reader.close()
+    _console().print(checks_table(checks))
+    sys.exit(0 if all(check.holds for check in checks) else 1)

@@ -306,6 +306,17 @@ def topics_listed(output: str, seen: Seen) -> None:
     assert re.search(r'topic "event_log" with 1 partitions', output), output
 
 
+def simulated(output: str, seen: Seen) -> None:
+    assert "merchstore simulate:" in output, output
+    rows = {line.split("│")[1].strip(): line for line in output.splitlines() if "│" in line}
+    assert {"purchase_sword", "order", "register", "all"} <= set(rows), output
+
+
+def verified(output: str, seen: Seen) -> None:
+    verdicts = re.findall(r"│ (ok|FAIL)\s+│", output)
+    assert verdicts == ["ok"] * 6, output
+
+
 @dataclass(frozen=True)
 class Expected:
     """What a command of the README must be (its start and its comment) and what it does."""
@@ -451,6 +462,17 @@ EXPECTED = [
             (".venv/bin/kcat -L -b localhost:9092", topics_listed),
         ]
     ),
+    Expected(
+        ".venv/bin/merchstore simulate --duration 30",
+        "Players and shoppers for 30 s: a live progress line, then a summary of every kind of "
+        "request",
+        simulated,
+    ),
+    Expected(
+        ".venv/bin/merchstore verify",
+        "Everything acknowledged is stored once: every row says ok, and the exit status is 0",
+        verified,
+    ),
 ]
 
 
@@ -462,6 +484,14 @@ def test_every_command_has_its_check() -> None:
     for command, want in zip(commands, EXPECTED, strict=True):
         assert command.text.startswith(want.starts), (command.text, want.starts)
         assert command.claim == want.claim, (command.text, command.claim, want.claim)
+
+
+def test_the_first_thing_to_try_is_tried_in_order_with_the_rest() -> None:
+    readme = README.read_text()
+    top = readme[: readme.index("## Try it")]
+    first = re.findall(r"^(\.venv/bin/merchstore [^#\n]*?)\s+#", top, re.MULTILINE)
+    tried = [command.text for command in try_it_commands(readme)]
+    assert first and tried[-len(first) :] == first, (first, tried[-3:])
 
 
 def on_ports(command: str, ports: dict[str, int]) -> str:

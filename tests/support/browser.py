@@ -6,7 +6,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
@@ -65,4 +65,39 @@ def text_of(driver: WebDriver, css: str) -> str:
             "const e = document.querySelector(arguments[0]); return e ? e.innerText.trim() : '';",
             css,
         ),
+    )
+
+
+def chart(driver: WebDriver, canvas_id: str) -> dict[str, Any]:
+    """What Chart.js drew on a canvas: axes, legend, series and how much of the canvas is ink."""
+    return cast(
+        dict[str, Any],
+        driver.execute_script(
+            """
+            const chart = Chart.getChart(arguments[0]);
+            if (!chart) return null;
+            const canvas = chart.canvas;
+            const pixels = canvas.getContext("2d")
+                .getImageData(0, 0, canvas.width, canvas.height).data;
+            let ink = 0;
+            for (let i = 3; i < pixels.length; i += 4) if (pixels[i] > 0) ink++;
+            return {
+                x_type: chart.scales.x.type,
+                x_title: chart.options.scales.x.title.text,
+                x_ticks: chart.scales.x.ticks.length,
+                y_title: chart.options.scales.y.title.text,
+                y_ticks: chart.scales.y.ticks.length,
+                legend: chart.legend.legendItems.map((item) => item.text),
+                last: Object.fromEntries(chart.data.datasets.map((d) => {
+                    const values = d.data.filter((p) => p.y !== null);
+                    return [d.label, values.length ? values[values.length - 1].y : null];
+                })),
+                peak: Object.fromEntries(chart.data.datasets.map(
+                    (d) => [d.label, Math.max(0, ...d.data.map((p) => p.y || 0))])),
+                ink: ink / (canvas.width * canvas.height),
+            };
+            """,
+            canvas_id,
+        )
+        or {},
     )

@@ -131,3 +131,22 @@ def stop_up(process: subprocess.Popen[str], data_dir: Path) -> None:
     """Stop ``up`` as a user would (SIGTERM), then whatever it could not stop."""
     stop_process(process, 90)
     stop_leftovers(data_dir, load_settings())
+
+
+def start_simulate(
+    data_dir: Path, *options: str, env: dict[str, str] | None = None, quiet: bool = False
+) -> subprocess.Popen[str]:
+    """``merchstore simulate`` against the ``up`` on ``data_dir``, in the background.
+
+    With no ``env``, no ``MERCHSTORE_`` setting is passed: it finds the system by its data
+    directory alone, as a user's would.
+    """
+    environment = env or {k: v for k, v in os.environ.items() if not k.startswith("MERCHSTORE_")}
+    output = subprocess.DEVNULL if quiet else subprocess.PIPE
+    return subprocess.Popen(
+        [sys.executable, "-m", "merchstore", "simulate", "--data-dir", str(data_dir), *options],
+        env=environment,
+        stdout=output,
+        stderr=output,
+        text=True,
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import json
 import logging
 import os
 import shlex
@@ -58,6 +59,8 @@ KAFKA_PID_FILE = "kafka.pid"
 KAFKA_DIR = "kafka"
 """In the data directory: the Apache Kafka node's configuration, log and cluster id."""
 CLUSTER_ID_FILE = "cluster.id"
+SERVICE_URLS_FILE = "services.json"
+"""In the run directory: where each service of the running `merchstore up` answers, by name."""
 
 Say = Callable[[str], None]
 
@@ -97,6 +100,23 @@ class Member:
             self.protocol, self.host, self.port, path=self.health_path, timeout_s=timeout_s
         )
         return answer.ready
+
+
+def service_urls(settings: Settings) -> dict[str, str]:
+    """Where each service answers on this machine, by name.
+
+    As the `up` running on the settings' data directory put them, or, when none runs there, as
+    the settings say. Lets tools (``simulate``, ``verify``) find a running system with no
+    setting at all.
+    """
+    urls = {spec.name: Member.of_service(spec, settings, loopback=True).url for spec in SERVICES}
+    try:
+        written = json.loads(settings.data_path(Path(RUN_DIR) / SERVICE_URLS_FILE).read_text())
+    except (OSError, ValueError):
+        return urls
+    if isinstance(written, dict):
+        urls.update({str(k): str(v) for k, v in written.items() if k in urls})
+    return urls
 
 
 def command_path(name: str) -> str:
@@ -269,6 +289,14 @@ class LocalSystem:
         self.claim_data_dir()
         self.members = plan_members(self.settings, self.run_dir, self.say, self.prometheus)
         self.check_ports()
+        (self.run_dir / SERVICE_URLS_FILE).write_text(
+            json.dumps(
+                {
+                    spec.name: Member.of_service(spec, self.settings, loopback=True).url
+                    for spec in SERVICES
+                }
+            )
+        )
         if self.bootstrap_servers is None and self.settings.embedded.broker == "kafka":
             java_executable()  # no Java: say so before anything is started or downloaded
         if self.settings.jwt_secret is None:
@@ -477,6 +505,7 @@ class LocalSystem:
             self.supervisor.stop()
             self.supervisor = None
         self.settings.data_path(BROKER_ADDRESS_FILE).unlink(missing_ok=True)
+        (self.run_dir / SERVICE_URLS_FILE).unlink(missing_ok=True)
         if self.broker is not None:
             self.say("stopping broker ...")
             self.broker.stop()

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 import httpx
 import pytest
@@ -16,7 +13,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.wait import WebDriverWait
 
 from tests.conftest import ServiceLauncher
-from tests.support.browser import chromium, text_of
+from tests.support.browser import chart, chromium, text_of
 from tests.support.store import Store
 
 
@@ -36,41 +33,6 @@ def service_rows(driver: WebDriver) -> list[dict[str, str]]:
             " status: r.querySelector('[data-status]').innerText.trim(),"
             " uptime: r.querySelector('[data-uptime]').dataset.uptime }));"
         ),
-    )
-
-
-def chart(driver: WebDriver, canvas_id: str) -> dict[str, Any]:
-    """What Chart.js drew on a canvas: axes, legend, series and how much of the canvas is ink."""
-    return cast(
-        dict[str, Any],
-        driver.execute_script(
-            """
-            const chart = Chart.getChart(arguments[0]);
-            if (!chart) return null;
-            const canvas = chart.canvas;
-            const pixels = canvas.getContext("2d")
-                .getImageData(0, 0, canvas.width, canvas.height).data;
-            let ink = 0;
-            for (let i = 3; i < pixels.length; i += 4) if (pixels[i] > 0) ink++;
-            return {
-                x_type: chart.scales.x.type,
-                x_title: chart.options.scales.x.title.text,
-                x_ticks: chart.scales.x.ticks.length,
-                y_title: chart.options.scales.y.title.text,
-                y_ticks: chart.scales.y.ticks.length,
-                legend: chart.legend.legendItems.map((item) => item.text),
-                last: Object.fromEntries(chart.data.datasets.map((d) => {
-                    const values = d.data.filter((p) => p.y !== null);
-                    return [d.label, values.length ? values[values.length - 1].y : null];
-                })),
-                peak: Object.fromEntries(chart.data.datasets.map(
-                    (d) => [d.label, Math.max(0, ...d.data.map((p) => p.y || 0))])),
-                ink: ink / (canvas.width * canvas.height),
-            };
-            """,
-            canvas_id,
-        )
-        or {},
     )
 
 
@@ -162,15 +124,9 @@ def test_numbers_change_live_and_a_down_service_shows_as_down(
         assert {row["status"] for row in rows} == {"✓ up"}, rows
         uptimes = [row["uptime"] for row in rows]
         assert len(uptimes) == 7 and all(float(u) > 0 for u in uptimes), uptimes
-        if os.environ.get("MERCHSTORE_SCREENSHOT_DIR"):
-            time.sleep(45)  # the README's picture: a few dozen seconds of steady traffic
-        screenshot = tmp_path / "dashboard.png"
-        browser.save_screenshot(str(screenshot))
     finally:
         stop.set()
         load.join()
-    if os.environ.get("MERCHSTORE_SCREENSHOT_DIR"):
-        shutil.copy(screenshot, Path(os.environ["MERCHSTORE_SCREENSHOT_DIR"]) / "dashboard.png")
 
     services.process("event-logger").stop()
     event_logger_status = "tr[data-service='event-logger'] [data-status]"
