@@ -536,12 +536,16 @@ def verify(
         _note(f"{path} is not a ledger of `merchstore simulate`")
         sys.exit(2)
     address = SystemAddress(
-        (store_url or read.runs[0]["store_url"]).rstrip("/"),
+        (store_url or read.runs[0].get("store_url") or _service_url(settings, "store-api")).rstrip(
+            "/"
+        ),
         (storage_url or _service_url(settings, "storage")).rstrip("/"),
         (event_logger_url or _service_url(settings, "event-logger")).rstrip("/"),
     )
     if not read.ends:
         _note("the simulation did not end cleanly; checking what its ledger holds")
+    if read.unreadable:
+        _note(f"{read.unreadable} record(s) of {path} are not simulate's and were left out")
     reader = SystemReader(settings, address)
     try:
         checks = run_verify(read, reader, settle, note=_note)

@@ -24,7 +24,13 @@ def figure(output: str, name: str) -> str:
     return found.group(1)
 
 
-def test_two_minutes_of_kills_lose_and_double_nothing(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "broker, first", [("embedded", "db-service"), ("kafka", "kafka")], ids=["embedded", "kafka"]
+)
+def test_two_minutes_of_kills_lose_and_double_nothing(
+    tmp_path: Path, broker: str, first: str
+) -> None:
+    """On Apache Kafka the broker itself is killed first (then the deck, itself again maybe)."""
     data_dir = tmp_path / "data"
     env = {**os.environ, **up_environment(free_up_ports())}
     try:
@@ -35,6 +41,10 @@ def test_two_minutes_of_kills_lose_and_double_nothing(tmp_path: Path) -> None:
                 "merchstore.tools.chaos",
                 "--minutes",
                 "2",
+                "--broker",
+                broker,
+                "--first",
+                first,
                 "--data-dir",
                 str(data_dir),
             ],
@@ -52,5 +62,8 @@ def test_two_minutes_of_kills_lose_and_double_nothing(tmp_path: Path) -> None:
     assert kills >= 3, output[-4000:]
     assert figure(output, "lost") == "0" and figure(output, "doubled") == "0"
     assert int(figure(output, "requests acknowledged")) > 500
-    # Every kill is seen by `up` and answered by a restart.
+    # Every kill is seen by `up` and answered by a restart; the first is the one asked for.
     assert output.count("exited unexpectedly") >= kills, output[-4000:]
+    assert re.search(rf"chaos: +[0-9.]+ s  SIG[A-Z]+ {first} \(pid", output), output[-4000:]
+    if broker == "kafka":
+        assert "Apache Kafka ready again" in output

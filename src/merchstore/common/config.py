@@ -429,6 +429,13 @@ class LogShippingSettings(_Section):
         ),
     )
     stream_max_s: float = Field(5.0, gt=0)
+    spool: bool = Field(
+        True,
+        description=(
+            "Keep each line on disk (log-spool/ in the data directory) until logging-service "
+            "acknowledges it, so that a crash of the service loses none."
+        ),
+    )
     log_probes: bool = Field(
         False,
         description=(

@@ -20,6 +20,7 @@ from contextvars import ContextVar
 import grpc
 
 from merchstore.common.config import Settings
+from merchstore.common.log_spool import LogSpool, SpoolInUse
 from merchstore.common.poison import doubling_backoff_s
 from merchstore.protos import logging_pb2, logging_pb2_grpc
 
@@ -41,8 +42,9 @@ _LEVELS = {
 _NOT_SHIPPED = ("merchstore.log_shipping", "grpc", "merchstore.kafka.client")
 LINES_PER_BATCH = 200
 """At most this many lines go in one stream message (one LogBatch)."""
-_Line = tuple[int, str, float, str, str]
-"""A record as queued: level number, message, time created, trace id, logger name."""
+_Line = tuple[int, str, float, str, str, int]
+"""A record as queued: level number, message, time created, trace id, logger name, and its
+sequence number in the spool (0 without one)."""
 SHIP_EVERY_S = 0.05
 """How often the shipping thread takes what was logged since."""
 
@@ -66,6 +68,7 @@ class LogShippingHandler(logging.Handler):
         *,
         lines_per_stream: int = 1000,
         stream_max_s: float = 5.0,
+        spool: LogSpool | None = None,
     ) -> None:
         super().__init__(level)
         self._target = target
@@ -82,6 +85,10 @@ class LogShippingHandler(logging.Handler):
         # Lines on the open stream, and lines of a broken stream waiting to be sent again.
         self._unacknowledged: list[_Line] = []
         self._resend: deque[_Line] = deque()
+        self._spool = spool
+        if spool is not None:
+            # What a crashed run logged and never had acknowledged goes first.
+            self._resend.extend((*line[1:6], line[0]) for line in spool.recovered)
         self._lock = threading.Lock()
         self.dropped = 0
         """Records dropped because the queue (or the resend buffer) was full."""
@@ -101,19 +108,35 @@ class LogShippingHandler(logging.Handler):
         try:
             # The least work here, on the service's own thread: the shipping thread builds
             # the protobuf messages, a batch at a time.
-            line = (
+            fields = (
                 record.levelno,
                 record.getMessage(),
                 record.created,
                 getattr(record, "trace_id", None) or trace_id_var.get() or "",
                 record.name,
             )
-            if len(self._queue) >= self._queue_size:
-                self.dropped += 1
+            if self._spool is None:
+                self._enqueue((*fields, 0))
             else:
-                self._queue.append(line)
+                # On disk before the caller goes on (an answer sent after it survives a crash).
+                self._spool.append(fields, lambda seq: self._enqueue((*fields, seq)))
         except Exception:
             self.handleError(record)
+
+    def _enqueue(self, line: _Line) -> None:
+        if len(self._queue) >= self._queue_size:
+            self.dropped += 1
+        else:
+            self._queue.append(line)
+
+    def _acknowledged(self) -> None:
+        """Tell the spool how far every line is acknowledged (or dropped)."""
+        if self._spool is None:
+            return
+        with self._spool.lock:  # no line is between the spool and the queue meanwhile
+            oldest = [source[0][5] for source in (self._resend, self._queue) if source]
+            through = min(oldest) - 1 if oldest else self._spool.last_seq
+        self._spool.acknowledge(through)
 
     @property
     def pending(self) -> int:
@@ -174,7 +197,7 @@ class LogShippingHandler(logging.Handler):
         add = batch.messages.add
         # Lines of a batch mostly share their second: format it once (RFC 3339, UTC).
         second, prefix = -1, ""
-        for level, text, created, trace_id, logger in lines:
+        for level, text, created, trace_id, logger, _ in lines:
             if int(created) != second:
                 second = int(created)
                 prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
@@ -219,6 +242,7 @@ class LogShippingHandler(logging.Handler):
                 continue
             with self._lock:
                 self._unacknowledged = []
+            self._acknowledged()
             failures = 0
             self.accepted += summary.accepted
             if summary.rejected or summary.dropped:
@@ -253,15 +277,28 @@ class LogShippingHandler(logging.Handler):
             )
         if self.dropped or self.lost:
             local_log.warning("log shipping: %d dropped, %d lost", self.dropped, self.lost)
+        if self._spool is not None and not self._thread.is_alive():
+            self._spool.close()  # what is left in it is sent at the next start
         super().close()
 
 
-def ship_logs(settings: Settings, service: str) -> LogShippingHandler | None:
-    """Start streaming this service's ``merchstore.*`` records to logging-service."""
+def ship_logs(settings: Settings, service: str, port: int) -> LogShippingHandler | None:
+    """Start streaming this service's ``merchstore.*`` records to logging-service.
+
+    With ``log_shipping.spool``, each line is first kept in ``log-spool/<service>-<port>``
+    under the data directory until logging-service acknowledges it: a crash loses none, and
+    the next start on the same port sends what the crashed run had not.
+    """
     config = settings.log_shipping
     if not config.enabled:
         return None
     target = config.target or f"{settings.logging_service.host}:{settings.logging_service.port}"
+    spool = None
+    if config.spool:
+        try:
+            spool = LogSpool(settings.data_path(f"log-spool/{service}-{port}.jsonl"))
+        except SpoolInUse as error:
+            local_log.warning("log lines kept in memory only: %s", error)
     handler = LogShippingHandler(
         target,
         service,
@@ -269,6 +306,7 @@ def ship_logs(settings: Settings, service: str) -> LogShippingHandler | None:
         logging.getLevelName(config.level),
         lines_per_stream=config.lines_per_stream,
         stream_max_s=config.stream_max_s,
+        spool=spool,
     )
     logging.getLogger("merchstore").addHandler(handler)
     return handler

@@ -33,7 +33,7 @@ def trace_id_from(value: bytes | str | None) -> str:
 class RequestLogging:
     """ASGI middleware: a trace id per request (``X-Request-ID`` in or new), one log line out.
 
-    The line says method, path, status, latency around the whole handler and client address;
+    The line says method, path, status, latency until the answer starts and client address;
     the trace id is in the context for everything the request logs or calls. Requests of the
     system's own probes (`PROBE_PATHS`) are logged only with ``log_probes``.
     """
@@ -51,25 +51,16 @@ class RequestLogging:
         headers = dict(scope.get("headers") or [])
         trace_id = trace_id_from(headers.get(b"x-request-id"))
         token = trace_id_var.set(trace_id)
-        status = 500
         started = time.perf_counter()
+        logged = False
+        logging_it = self._log_probes or scope["path"] not in PROBE_PATHS
 
-        async def send_with_trace(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                message["headers"] = [
-                    *message.get("headers", []),
-                    (b"x-request-id", trace_id.encode("latin-1")),
-                ]
-            await send(message)
-
-        try:
-            await self._app(scope, receive, send_with_trace)
-        finally:
-            elapsed_ms = (time.perf_counter() - started) * 1000
-            client = scope.get("client")
-            if self._log_probes or scope["path"] not in PROBE_PATHS:
+        def log(status: int) -> None:
+            nonlocal logged
+            logged = True
+            if logging_it:
+                elapsed_ms = (time.perf_counter() - started) * 1000
+                client = scope.get("client")
                 self._log.info(
                     "%s %s %d %.1fms client=%s",
                     scope["method"],
@@ -79,6 +70,23 @@ class RequestLogging:
                     client[0] if client else "-",
                     extra={"trace_id": trace_id},
                 )
+
+        async def send_with_trace(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-request-id", trace_id.encode("latin-1")),
+                ]
+                # Logged before the answer leaves: a client that got it can find this line,
+                # whenever the service crashes after (the shipper keeps it on disk).
+                log(message["status"])
+            await send(message)
+
+        try:
+            await self._app(scope, receive, send_with_trace)
+        finally:
+            if not logged:
+                log(500)  # ended before any answer started
             trace_id_var.reset(token)
 
 

@@ -57,7 +57,7 @@ def run(settings: Settings) -> None:
             retention_s=config.outbox_retention_s,
         )
         store_pb2_grpc.add_StoreDataServicer_to_server(StoreDataServicer(store), server)
-        shipping = ship_logs(settings, "db-service")
+        shipping = ship_logs(settings, "db-service", settings.db_service.port)
         stop_relay = asyncio.Event()
         relay_task = asyncio.create_task(relay.run(stop_relay))
         yield

@@ -399,6 +399,10 @@ class KafkaNode:
         if self.pid_file is not None:
             self.pid_file.unlink(missing_ok=True)
 
+    def exit_status(self) -> int | None:
+        """The node's exit status once it has ended on its own; None while it runs."""
+        return None if self._process is None else self._process.poll()
+
     def kill(self) -> None:
         """SIGKILL the node, as a crash would end it (nothing flushed, no controlled shutdown)."""
         if self._process is not None and self._process.poll() is None:

@@ -467,11 +467,15 @@ class LocalSystem:
     def watch(self, stop: threading.Event) -> None:
         """Report services that died and were restarted, until ``stop`` is set.
 
-        Raises StartupError when supervisord gave up on a service (it kept failing).
+        A local Apache Kafka node that died is started again on its log (nothing it
+        acknowledged is lost: it writes before it acknowledges, and the services wait and
+        retry meanwhile). Raises StartupError when supervisord gave up on a service (it kept
+        failing) or the Kafka node cannot start again.
         """
         assert self.supervisor is not None
         known = {name: state.pid for name, state in self.supervisor.states().items()}
         while not stop.wait(0.5):
+            self._restart_kafka_if_dead()
             for name, state in self.supervisor.states().items():
                 if state.state == "FATAL":
                     raise StartupError(
@@ -490,6 +494,18 @@ class LocalSystem:
                         f"restarting ({state.state})"
                     )
                     known[name] = 0
+
+    def _restart_kafka_if_dead(self) -> None:
+        if self.kafka is None or (status := self.kafka.exit_status()) is None:
+            return
+        self.say(
+            f"! Apache Kafka (pid {self.kafka.pid}) exited unexpectedly (status {status}); "
+            f"starting it again (log: {self.kafka.log_file})"
+        )
+        self.kafka.stop()  # forgets the ended process and its pid file
+        id_file = self.data_dir / KAFKA_DIR / CLUSTER_ID_FILE
+        self.kafka.start(id_file.read_text().strip())
+        self.say(f"  Apache Kafka ready again as pid {self.kafka.pid}")
 
     def stop(self) -> bool:
         """Stop services first (they may still publish), then the broker, then PostgreSQL.

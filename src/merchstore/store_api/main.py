@@ -30,7 +30,7 @@ def build_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        shipping = ship_logs(settings, "store-api")
+        shipping = ship_logs(settings, "store-api", settings.store_api.port)
         client = StoreDataClient(settings.db_service_target, config.rpc_timeout_s)
         app.state.store = client
         app.state.products = ProductAnswers(app.state.product_cache, client)

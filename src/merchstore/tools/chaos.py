@@ -114,6 +114,7 @@ class ChaosRun:
         broker: str,
         seed: int,
         say: Callable[[str], None],
+        first: str | None = None,
     ) -> None:
         self.settings = settings
         self.data_dir = data_dir
@@ -129,6 +130,7 @@ class ChaosRun:
         self.ledger = data_dir / "chaos-ledger.jsonl"
         self._stop = threading.Event()
         self._deck: list[str] = []
+        self._first = first
         self.members = {
             spec.name: Member.of_service(spec, settings, loopback=True) for spec in SERVICES
         }
@@ -235,7 +237,13 @@ class ChaosRun:
             self._stop.wait(0.5)
 
     def _next_target(self) -> str:
-        """The next of a shuffled deck of every target: each is hit once before any twice."""
+        """The next of a shuffled deck of every target: each is hit once before any twice.
+
+        A ``first`` target given is hit before the first deck is dealt.
+        """
+        if self._first is not None:
+            first, self._first = self._first, None
+            return first
         if not self._deck:
             self._deck = [*self.members, *([KAFKA] if self.broker == KAFKA else [])]
             self.rng.shuffle(self._deck)
@@ -315,6 +323,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--broker", choices=["embedded", KAFKA], default="embedded")
     parser.add_argument("--seed", type=int, default=None, help="for a run that kills the same")
     parser.add_argument(
+        "--first",
+        choices=[*(spec.name for spec in SERVICES), KAFKA],
+        default=None,
+        help="the process to kill first (then a shuffled deck of all of them)",
+    )
+    parser.add_argument(
         "--data-dir", type=Path, default=None, help="default: a fresh temporary one"
     )
     arguments = parser.parse_args(argv)
@@ -331,8 +345,17 @@ def main(argv: list[str] | None = None) -> int:
             f"chaos: {arguments.minutes:g} minutes on the {arguments.broker} broker, seed {seed}, "
             f"data in {data_dir}"
         )
+        if arguments.first == KAFKA and arguments.broker != KAFKA:
+            parser.error("--first kafka needs --broker kafka (the embedded broker keeps no data)")
         run = ChaosRun(
-            settings, data_dir, arguments.minutes, arguments.rate, arguments.broker, seed, say
+            settings,
+            data_dir,
+            arguments.minutes,
+            arguments.rate,
+            arguments.broker,
+            seed,
+            say,
+            first=arguments.first,
         )
         checks, ledger = run.run()
         console.print(checks_table(checks))

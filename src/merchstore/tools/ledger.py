@@ -96,6 +96,8 @@ class Ledger:
     """Order requests given up without an answer, per user id."""
     request_ids: set[str] = field(default_factory=set)
     ends: list[dict[str, Any]] = field(default_factory=list)
+    unreadable: int = 0
+    """Records whose fields are missing or of the wrong type (not written by simulate)."""
 
     @classmethod
     def read(cls, path: Path) -> Ledger:
@@ -106,7 +108,13 @@ class Ledger:
         return ledger
 
     def add(self, record: dict[str, Any]) -> None:
-        """Take one record into account (unknown kinds are ignored)."""
+        """Take one record into account; unknown kinds are ignored, broken ones counted."""
+        try:
+            self._add(record)
+        except (KeyError, TypeError, ValueError):
+            self.unreadable += 1
+
+    def _add(self, record: dict[str, Any]) -> None:
         kind = record["kind"]
         if kind == "run":
             self.runs.append(record)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -254,3 +256,49 @@ def test_shipped_lines_survive_a_logging_service_crash(
     messages = {body["message"] for body in bodies if body["service_name"] == "shipper"}
     missing = {f"shipped {i}" for i in range(3000)} - messages
     assert not missing, f"{len(missing)} line(s) lost, e.g. {sorted(missing)[:3]}"
+
+
+def test_every_answered_request_is_on_log_channel_though_store_api_was_killed_after_answering(
+    services: ServiceLauncher, settings: Settings
+) -> None:
+    """An answer is sent only once its request's log line is safe from a crash of the service."""
+    services.start("logging-service")
+    services.start("db-service")
+    store = services.start("store-api")
+    answered: list[str] = []
+    run = uuid.uuid4().hex[:8]
+    with httpx.Client(base_url=store.url, timeout=10) as client:
+        for index in range(400):  # warm: GET /products is answered from store-api's cache
+            request_id = f"kill-{run}-{index}"
+            if client.get("/products", headers={"X-Request-ID": request_id}).status_code == 200:
+                answered.append(request_id)
+        stop = threading.Event()
+
+        def keep_asking() -> None:
+            index = 400
+            while not stop.is_set():
+                request_id = f"kill-{run}-{index}"
+                index += 1
+                try:
+                    ok = client.get("/products", headers={"X-Request-ID": request_id})
+                except httpx.HTTPError:
+                    continue
+                if ok.status_code == 200:
+                    answered.append(request_id)
+
+        asking = threading.Thread(target=keep_asking)
+        asking.start()
+        try:
+            wait_until(lambda: len(answered) >= 600, 60, "answers under load")
+            store.kill()  # mid-load: its last answers' lines were in memory or on the wire
+        finally:
+            stop.set()
+            asking.join()
+    store.start()
+    wanted = set(answered)
+
+    def all_traced() -> bool:
+        seen = {b["trace_id"] for b in log_channel(settings, 10**9, timeout_s=3)}
+        return wanted <= seen
+
+    wait_until(all_traced, 90, "every answered request's line on log-channel", interval_s=1)

@@ -146,3 +146,58 @@ def _stats_from_file(folder: Path) -> dict[str, int]:
     with sqlite3.connect(folder / "events.sqlite3") as connection:
         rows = connection.execute("SELECT code, count FROM code_counts").fetchall()
     return {code: int(count) for code, count in rows}
+
+
+def _acknowledged(receiver: str, user_id: str) -> None:
+    """One event, retried with its Idempotency-Key until the receiver acknowledges it."""
+    key = f"retry-{user_id}"
+
+    def sent() -> bool:
+        try:
+            answer = httpx.post(
+                f"{receiver}/join_guild",
+                json={"user_id": user_id},
+                headers={"Idempotency-Key": key},
+                timeout=10,
+            )
+        except httpx.HTTPError:
+            return False
+        return answer.status_code == 201
+
+    wait_until(sent, 120, f"event of {user_id} acknowledged", interval_s=0.5)
+
+
+def test_a_killed_kafka_node_is_started_again_and_keeps_what_it_acknowledged(
+    tmp_path: Path, up_env: dict[str, str], up_ports: dict[str, int]
+) -> None:
+    data_dir = tmp_path / "data"
+    up = UpProcess(data_dir, up_env, "--broker", "kafka")
+    try:
+        up.wait_for("merchstore is up")
+        receiver, storage = _url(up_ports, "receiver"), _url(up_ports, "storage")
+        for i in range(5):
+            _acknowledged(receiver, f"before-{i}")
+        pid = int((data_dir / "run" / "kafka.pid").read_text().split()[0])
+        os.kill(pid, signal.SIGKILL)
+        up.wait_for(f"Apache Kafka (pid {pid}) exited unexpectedly")
+        up.wait_for("Apache Kafka ready again")
+        assert int((data_dir / "run" / "kafka.pid").read_text().split()[0]) != pid
+        for i in range(5):
+            _acknowledged(receiver, f"after-{i}")
+        wait_until(
+            lambda: httpx.get(f"{storage}/events/count", timeout=10).json()["count"] == 10,
+            120,
+            "the ten events stored, once each",
+        )
+        stored = httpx.get(
+            f"{storage}/events",
+            params={"start": "2000-01-01T00:00:00Z", "end": "2100-01-01T00:00:00Z"},
+            timeout=10,
+        ).json()
+        assert sorted(event["user_id"] for event in stored) == sorted(
+            [f"before-{i}" for i in range(5)] + [f"after-{i}" for i in range(5)]
+        )
+        assert up.process.poll() is None, "up goes on"
+    finally:
+        up.process.send_signal(signal.SIGTERM)
+        up.process.wait(120)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 
@@ -56,9 +57,39 @@ def test_the_ledger_read_back_groups_records_by_kind() -> None:
             ledger.add("attempt", user_id=3, product_id=1, quantity=1)
             ledger.add("request", request_id="sim-1", status=201)
             ledger.add("something-newer", whatever=1)
-        path.write_text(path.read_text() + "not json\n[1, 2]\n")
+        path.write_text(
+            path.read_text() + 'not json\n[1, 2]\n{"kind": "order", "order_id": "x"}\n'
+            '{"kind": "event"}\n'
+        )
         read = Ledger.read(path)
         assert set(read.shoppers) == {3}
         assert (read.status_of(10), read.status_of(11)) == ("placed", "cancelled")
         assert read.unanswered_orders == {3: 1}
         assert read.request_ids == {"sim-1"}
+        assert read.unreadable == 2 and set(read.orders) == {10, 11}
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=8,
+)
+kinds = st.sampled_from(["run", "event", "shopper", "order", "cancel", "attempt", "request"])
+
+
+@given(
+    st.lists(
+        st.dictionaries(
+            st.sampled_from(["kind", "event_id", "user_id", "order_id", "request_id"]),
+            json_values | kinds,
+        )
+    )
+)
+def test_any_json_in_a_ledger_reads_without_an_error_and_broken_records_are_counted(
+    records: list[dict[str, object]],
+) -> None:
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / "ledger.jsonl"
+        path.write_text("".join(json.dumps(record) + "\n" for record in records))
+        read = Ledger.read(path)
+        assert read.unreadable <= len(records)

@@ -1,0 +1,66 @@
+"""The log spool: what was not acknowledged comes back after a crash, cut anywhere."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from merchstore.common.log_spool import LogSpool, SpoolInUse
+
+
+def fill(spool: LogSpool, count: int) -> list[int]:
+    queued: list[int] = []
+    for number in range(count):
+        spool.append([20, f"line {number}", 1.5, "t", "merchstore.x"], queued.append)
+    return queued
+
+
+@given(st.integers(0, 30), st.integers(0, 30), st.integers(0, 5000))
+def test_after_a_crash_the_lines_past_the_acknowledged_ones_come_back_in_order(
+    count: int, acknowledged: int, cut: int
+) -> None:
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / "spool.jsonl"
+        spool = LogSpool(path)
+        queued = fill(spool, count)
+        assert queued == list(range(1, count + 1))
+        through = min(acknowledged, count)
+        spool.acknowledge(through)
+        spool.close()  # a crash leaves the file as it is; cut it anywhere too
+        whole = path.read_bytes()
+        path.write_bytes(whole[: min(cut, len(whole))])
+        whole_lines = path.read_bytes().count(b"\n")
+        again = LogSpool(path)
+        seqs = [line[0] for line in again.recovered]
+        assert seqs == list(range(through + 1, whole_lines + 1))
+        assert all(line[2] == f"line {line[0] - 1}" for line in again.recovered)
+        # New lines continue after every number used before: none is taken twice.
+        assert fill(again, 1) == [max(through, whole_lines) + 1]
+        again.close()
+
+
+def test_a_spool_past_its_bound_keeps_only_what_is_not_acknowledged() -> None:
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / "spool.jsonl"
+        spool = LogSpool(path, compact_bytes=2000)
+        fill(spool, 100)
+        before = path.stat().st_size
+        spool.acknowledge(90)
+        assert path.stat().st_size < before / 5
+        fill(spool, 1)
+        spool.close()
+        assert [line[0] for line in LogSpool(path).recovered] == [*range(91, 101), 101]
+
+
+def test_one_process_per_spool() -> None:
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / "spool.jsonl"
+        first = LogSpool(path)
+        with pytest.raises(SpoolInUse):
+            LogSpool(path)
+        first.close()
+        LogSpool(path).close()
