@@ -10,7 +10,7 @@ GENERATED := $(PROTOS:protos/%.proto=src/%_pb2.py)
 WEB    := src/merchstore/common/web
 VENDOR := $(WEB)/vendor
 
-.PHONY: run chaos test test-fast fuzz typecheck suite install system-packages protos web-assets openapi bench bench-event-logger bench-pipeline bench-store bench-logging bench-scale bench-broker bench-brokers bench-summary wrk clean
+.PHONY: run chaos test test-fast fuzz typecheck suite install system-packages protos web-assets openapi bench bench-event-logger bench-pipeline bench-store bench-logging bench-scale bench-spool bench-broker bench-brokers bench-summary wrk clean
 
 run: install
 	-scripts/install-system-packages kcat
@@ -88,7 +88,7 @@ $(VENDOR)/.installed: $(WEB)/package.json $(WEB)/package-lock.json
 
 # Benchmarks print their figures beside their references; wrk comes from Debian's packages.
 # `make bench` ends with one table of every goal and writes docs/benchmarks.md with its plots.
-bench: bench-event-logger bench-pipeline bench-store bench-logging bench-scale bench-broker bench-brokers
+bench: bench-event-logger bench-pipeline bench-store bench-logging bench-spool bench-scale bench-broker bench-brokers
 	$(BIN)/python -m bench.summary
 
 bench-summary: install
@@ -105,6 +105,9 @@ bench-store: install wrk
 
 bench-logging: install wrk
 	$(BIN)/python -m bench.logging_service
+
+bench-spool: install wrk
+	$(BIN)/python -m bench.log_spool
 
 bench-scale: install wrk system-packages
 	$(BIN)/python -m bench.scale

@@ -16,7 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from merchstore.tools.ledger import LedgerWriter
 from tests.support.processes import stop_process, wait_until
+from tests.support.store import Store
 from tests.support.up import UpProcess, free_up_ports, start_simulate, stop_up, up_environment
 
 pytestmark = pytest.mark.timeout(900)
@@ -156,3 +158,37 @@ def test_with_no_system_running_simulate_says_so_in_one_line(tmp_path: Path) -> 
     )
     assert answer.returncode == 1
     assert answer.stderr.count("\n") == 1 and "does not answer" in answer.stderr, answer.stderr
+
+
+def test_verify_reads_every_page_of_a_shoppers_orders(data_dir: Path, tmp_path: Path) -> None:
+    """More orders than one page of GET /orders holds (200): each one is found."""
+    urls = json.loads((data_dir / "run" / "services.json").read_text())
+    store = Store(urls["store-api"])
+    shopper = store.register("pages")
+    placed = []
+    for index in range(205):
+        answer = store.http.post(
+            "/orders",
+            json={"product_id": 1 + index % 3, "quantity": 1},
+            headers=shopper.auth,
+        )
+        assert answer.status_code == 201, answer.text
+        placed.append(answer.json()["id"])
+    ledger = tmp_path / "ledger.jsonl"
+    with LedgerWriter(ledger) as writer:
+        writer.add("run", store_url=urls["store-api"], event_log_baseline=None)
+        writer.add(
+            "shopper", user_id=shopper.id, username=shopper.username, password=shopper.password
+        )
+        for index, order_id in enumerate(placed):
+            writer.add(
+                "order",
+                order_id=order_id,
+                user_id=shopper.id,
+                product_id=1 + index % 3,
+                quantity=1,
+            )
+    verified = merchstore("verify", "--data-dir", str(data_dir), "--ledger", str(ledger))
+    rows = verdicts(verified.stdout)
+    assert rows["orders once, with their"] == "ok", verified.stdout
+    assert "│ 205 " in verified.stdout

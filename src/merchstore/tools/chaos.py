@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -338,29 +339,33 @@ def main(argv: list[str] | None = None) -> int:
     def say(line: str) -> None:
         console.print(line, soft_wrap=True, markup=False)
 
-    with tempfile.TemporaryDirectory(prefix="merchstore-chaos-") as scratch:
-        data_dir = (arguments.data_dir or Path(scratch)).resolve()
-        settings = load_settings(data_dir=data_dir)
-        say(
-            f"chaos: {arguments.minutes:g} minutes on the {arguments.broker} broker, seed {seed}, "
-            f"data in {data_dir}"
-        )
-        if arguments.first == KAFKA and arguments.broker != KAFKA:
-            parser.error("--first kafka needs --broker kafka (the embedded broker keeps no data)")
-        run = ChaosRun(
-            settings,
-            data_dir,
-            arguments.minutes,
-            arguments.rate,
-            arguments.broker,
-            seed,
-            say,
-            first=arguments.first,
-        )
-        checks, ledger = run.run()
-        console.print(checks_table(checks))
-        console.print(run.figures(checks, ledger))
-    return 0 if all(check.holds for check in checks) else 1
+    data_dir = (arguments.data_dir or Path(tempfile.mkdtemp(prefix="merchstore-chaos-"))).resolve()
+    settings = load_settings(data_dir=data_dir)
+    say(
+        f"chaos: {arguments.minutes:g} minutes on the {arguments.broker} broker, seed {seed}, "
+        f"data in {data_dir}"
+    )
+    if arguments.first == KAFKA and arguments.broker != KAFKA:
+        parser.error("--first kafka needs --broker kafka (the embedded broker keeps no data)")
+    run = ChaosRun(
+        settings,
+        data_dir,
+        arguments.minutes,
+        arguments.rate,
+        arguments.broker,
+        seed,
+        say,
+        first=arguments.first,
+    )
+    checks, ledger = run.run()
+    console.print(checks_table(checks))
+    console.print(run.figures(checks, ledger))
+    passed = all(check.holds for check in checks)
+    if arguments.data_dir is None and passed:
+        shutil.rmtree(data_dir, ignore_errors=True)
+    elif not passed:
+        say(f"chaos: kept {data_dir} (logs, ledger, databases) to look into")
+    return 0 if passed else 1
 
 
 if __name__ == "__main__":

@@ -377,7 +377,14 @@ class Simulation:
         self._expired(shopper, answer)
         outcome = self._end("order", answer)
         if outcome == "failed":
-            self.ledger.add("attempt", user_id=shopper.user_id, idempotency_key=key, **body)
+            self.ledger.add(
+                "attempt",
+                user_id=shopper.user_id,
+                idempotency_key=key,
+                last_status=answer.status,  # None: no answer at all
+                retries=answer.retries,
+                **body,
+            )
             return
         if outcome != "acknowledged":
             return

@@ -43,17 +43,32 @@ def test_after_a_crash_the_lines_past_the_acknowledged_ones_come_back_in_order(
         again.close()
 
 
-def test_a_spool_past_its_bound_keeps_only_what_is_not_acknowledged() -> None:
+def written(path: Path) -> int:
+    return len(path.read_bytes().split(b"\0", 1)[0])
+
+
+def test_a_spool_half_full_keeps_only_what_is_not_acknowledged() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         path = Path(scratch) / "spool.jsonl"
-        spool = LogSpool(path, compact_bytes=2000)
+        spool = LogSpool(path, capacity_bytes=8000)
         fill(spool, 100)
-        before = path.stat().st_size
+        before = written(path)
+        assert before > 4000
         spool.acknowledge(90)
-        assert path.stat().st_size < before / 5
+        assert written(path) < before / 5
         fill(spool, 1)
         spool.close()
         assert [line[0] for line in LogSpool(path).recovered] == [*range(91, 101), 101]
+
+
+def test_lines_past_a_full_spool_are_counted_and_still_queued() -> None:
+    with tempfile.TemporaryDirectory() as scratch:
+        spool = LogSpool(Path(scratch) / "spool.jsonl", capacity_bytes=1000)
+        assert fill(spool, 40) == list(range(1, 41))  # nothing acknowledged: no room is made
+        overflowed = spool.overflowed
+        assert overflowed > 0
+        spool.acknowledge(40)  # half full: rewritten empty
+        assert fill(spool, 1) == [41] and spool.overflowed == overflowed
 
 
 def test_one_process_per_spool() -> None:
