@@ -37,14 +37,10 @@ def _tail_settings(data_dir: Path | None) -> Settings:
     The broker is the configured one or that of a `merchstore up` on the data directory; a
     broker that does not answer is reported within 15 s.
     """
-    from merchstore.common.kafka import BrokerUnavailable, check_broker
+    from merchstore.common.kafka import BrokerUnavailable
 
-    settings = _settings(data_dir=data_dir)
     try:
-        settings = settings.model_copy(
-            update={"kafka_bootstrap_servers": settings.broker_of_running_system()}
-        )
-        check_broker(settings, timeout_s=6.0, refused_is_final=True)
+        settings = _with_running_broker(_settings(data_dir=data_dir))
     except (ConfigError, BrokerUnavailable) as error:
         _note(str(error))
         sys.exit(1)
@@ -356,13 +352,6 @@ def events_tail(
         sys.exit(2)
 
 
-def _service_url(settings: Settings, name: str) -> str:
-    """Where service ``name`` of the running system (or of the settings) answers."""
-    from merchstore.runtime.up import service_urls
-
-    return service_urls(settings)[name]
-
-
 def _console() -> Console:
     """Rich output on stdout; wide enough for the tables when it is not a terminal."""
     from rich.console import Console
@@ -378,17 +367,18 @@ def _default_ledger(settings: Settings) -> Path:
 LEDGER_HELP = "The ledger file (default: simulate-ledger.jsonl in the data directory)."
 
 
-def _broker_settings(settings: Settings) -> Settings | None:
-    """The settings with the running system's broker, or None when none answers."""
-    from merchstore.common.kafka import BrokerUnavailable, check_broker
+def _with_running_broker(settings: Settings) -> Settings:
+    """``settings`` with the running system's broker, once it answers (within 15 s).
 
-    try:
-        found = settings.model_copy(
-            update={"kafka_bootstrap_servers": settings.broker_of_running_system()}
-        )
-        check_broker(found, timeout_s=6.0, refused_is_final=True)
-    except (ConfigError, BrokerUnavailable):
-        return None
+    The configured broker, or that of a `merchstore up` on the data directory; raises
+    ConfigError when there is none and BrokerUnavailable when it does not answer.
+    """
+    from merchstore.common.kafka import check_broker
+
+    found = settings.model_copy(
+        update={"kafka_bootstrap_servers": settings.broker_of_running_system()}
+    )
+    check_broker(found, timeout_s=6.0, refused_is_final=True)
     return found
 
 
@@ -448,15 +438,18 @@ def simulate(
     compares with what the system stored.
     """
     from merchstore.common.health_probe import check_health
+    from merchstore.common.kafka import BrokerUnavailable
     from merchstore.common.lifecycle import stop_requests
+    from merchstore.runtime.up import service_urls
     from merchstore.tools.observe import event_log_baseline
     from merchstore.tools.simulate import SimulationPlan, run_simulation
 
     if players + shoppers == 0:
         raise click.UsageError("give at least one player or one shopper")
     settings = _settings(data_dir=data_dir)
-    store_url = (store_url or _service_url(settings, "store-api")).rstrip("/")
-    receiver_url = (receiver_url or _service_url(settings, "receiver")).rstrip("/")
+    urls = service_urls(settings)
+    store_url = (store_url or urls["store-api"]).rstrip("/")
+    receiver_url = (receiver_url or urls["receiver"]).rstrip("/")
     for name, url, needed in (
         ("store-api", store_url, shoppers),
         ("receiver", receiver_url, players),
@@ -470,11 +463,12 @@ def simulate(
         _note(f"replacing the ledger of an earlier run: {ledger}")
         ledger.unlink()
     baseline = None
-    broker = _broker_settings(settings)
-    if broker is None:
+    try:
+        broker = _with_running_broker(settings)
+    except (ConfigError, BrokerUnavailable):
         _note("no broker found: verify will take event-logger counts as of this broker alone")
     else:
-        baseline = event_log_baseline(broker, _service_url(settings, "event-logger"))
+        baseline = event_log_baseline(broker, urls["event-logger"])
     plan = SimulationPlan(
         store_url,
         receiver_url,
@@ -522,6 +516,7 @@ def verify(
     announcement once, and every answered store request's X-Request-ID is a trace_id on
     log-channel. Prints one table; exits 0 only when nothing is lost or doubled.
     """
+    from merchstore.runtime.up import service_urls
     from merchstore.tools.ledger import Ledger
     from merchstore.tools.verify import SystemAddress, SystemReader, checks_table
     from merchstore.tools.verify import verify as run_verify
@@ -535,12 +530,11 @@ def verify(
     if not read.runs:
         _note(f"{path} is not a ledger of `merchstore simulate`")
         sys.exit(2)
+    urls = service_urls(settings)
     address = SystemAddress(
-        (store_url or read.runs[0].get("store_url") or _service_url(settings, "store-api")).rstrip(
-            "/"
-        ),
-        (storage_url or _service_url(settings, "storage")).rstrip("/"),
-        (event_logger_url or _service_url(settings, "event-logger")).rstrip("/"),
+        (store_url or read.runs[0].get("store_url") or urls["store-api"]).rstrip("/"),
+        (storage_url or urls["storage"]).rstrip("/"),
+        (event_logger_url or urls["event-logger"]).rstrip("/"),
     )
     if not read.ends:
         _note("the simulation did not end cleanly; checking what its ledger holds")

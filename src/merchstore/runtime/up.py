@@ -102,6 +102,11 @@ class Member:
         return answer.ready
 
 
+def configured_urls(settings: Settings) -> dict[str, str]:
+    """Where each service answers on this machine as the settings put it, by name."""
+    return {spec.name: Member.of_service(spec, settings, loopback=True).url for spec in SERVICES}
+
+
 def service_urls(settings: Settings) -> dict[str, str]:
     """Where each service answers on this machine, by name.
 
@@ -109,7 +114,7 @@ def service_urls(settings: Settings) -> dict[str, str]:
     the settings say. Lets tools (``simulate``, ``verify``) find a running system with no
     setting at all.
     """
-    urls = {spec.name: Member.of_service(spec, settings, loopback=True).url for spec in SERVICES}
+    urls = configured_urls(settings)
     try:
         written = json.loads(settings.data_path(Path(RUN_DIR) / SERVICE_URLS_FILE).read_text())
     except (OSError, ValueError):
@@ -289,14 +294,7 @@ class LocalSystem:
         self.claim_data_dir()
         self.members = plan_members(self.settings, self.run_dir, self.say, self.prometheus)
         self.check_ports()
-        (self.run_dir / SERVICE_URLS_FILE).write_text(
-            json.dumps(
-                {
-                    spec.name: Member.of_service(spec, self.settings, loopback=True).url
-                    for spec in SERVICES
-                }
-            )
-        )
+        (self.run_dir / SERVICE_URLS_FILE).write_text(json.dumps(configured_urls(self.settings)))
         if self.bootstrap_servers is None and self.settings.embedded.broker == "kafka":
             java_executable()  # no Java: say so before anything is started or downloaded
         if self.settings.jwt_secret is None:

@@ -118,18 +118,28 @@ def event_log_baseline(
         reader.close()
 
 
-def storage_feed(url: str, page: int = 5000) -> Iterator[dict[str, Any]]:
-    """Every event storage holds, in commit order (its ``/events/feed``)."""
-    cursor: str | None = None
-    with httpx.Client(base_url=url, timeout=30) as client:
-        while True:
-            params: dict[str, Any] = {"limit": page}
-            if cursor is not None:
-                params["after"] = cursor
-            answer = client.get("/events/feed", params=params)
-            answer.raise_for_status()
-            body = answer.json()
-            yield from body["events"]
-            if len(body["events"]) < page:
-                return
-            cursor = body["next_cursor"]
+class StorageFeed:
+    """Every event storage holds, in commit order (its ``/events/feed``), read in pieces.
+
+    Each ``read_on`` goes on from where the last one ended, as the topic readers do.
+    """
+
+    def __init__(self, url: str, page: int = 5000) -> None:
+        self._url = url
+        self._page = page
+        self._cursor: str | None = None
+
+    def read_on(self) -> Iterator[dict[str, Any]]:
+        """The events stored since the last read."""
+        with httpx.Client(base_url=self._url, timeout=30) as client:
+            while True:
+                params: dict[str, Any] = {"limit": self._page}
+                if self._cursor is not None:
+                    params["after"] = self._cursor
+                answer = client.get("/events/feed", params=params)
+                answer.raise_for_status()
+                body = answer.json()
+                yield from body["events"]
+                self._cursor = body["next_cursor"]
+                if len(body["events"]) < self._page:
+                    return

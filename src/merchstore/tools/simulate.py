@@ -16,9 +16,10 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -131,10 +132,14 @@ class Simulation:
                 maxsize=self.plan.players + self.plan.shoppers
             )
             actors = [
-                asyncio.create_task(self._player(number, tokens))
+                asyncio.create_task(
+                    self._actor(tokens, partial(self._play, f"player-{self.run_id}-{number}"))
+                )
                 for number in range(self.plan.players)
             ] + [
-                asyncio.create_task(self._shopper(self._new_shopper(number), tokens))
+                asyncio.create_task(
+                    self._actor(tokens, partial(self._shop, self._new_shopper(number)))
+                )
                 for number in range(self.plan.shoppers)
             ]
             reporter = asyncio.create_task(self._report_periodically())
@@ -250,20 +255,19 @@ class Simulation:
         self.tally.ended(kind, outcome, answer.retries)
         return outcome
 
-    async def _player(self, number: int, tokens: asyncio.Queue[None]) -> None:
-        user_id = f"player-{self.run_id}-{number}"
+    async def _actor(self, tokens: asyncio.Queue[None], act: Callable[[], Awaitable[None]]) -> None:
+        """One simulated user: one action per token of the rate, counted while under way."""
         while True:
             await tokens.get()
             self._busy += 1
             try:
-                await self._play(user_id)
+                await act()
             finally:
                 self._busy -= 1
 
     async def _play(self, user_id: str) -> None:
-        event_type, method, path, _ = self._rng.choices(
-            PLAYER_ACTIONS, weights=[action[3] for action in PLAYER_ACTIONS]
-        )[0]
+        event_type = weighted([(action[0], action[3]) for action in PLAYER_ACTIONS], self._rng)
+        _, method, path, _ = next(a for a in PLAYER_ACTIONS if a[0] == event_type)
         body = (
             {"user_id": user_id, "metadata": player_metadata(event_type, self._rng)}
             if method == "POST"
@@ -285,15 +289,6 @@ class Simulation:
                 event_type=event_type,
                 user_id=user_id if body else None,
             )
-
-    async def _shopper(self, shopper: ShopperState, tokens: asyncio.Queue[None]) -> None:
-        while True:
-            await tokens.get()
-            self._busy += 1
-            try:
-                await self._shop(shopper)
-            finally:
-                self._busy -= 1
 
     async def _shop(self, shopper: ShopperState) -> None:
         if shopper.token is None:

@@ -20,10 +20,10 @@ from rich.table import Table
 from merchstore.common.config import Settings
 from merchstore.tools.ledger import Ledger
 from merchstore.tools.observe import (
+    StorageFeed,
     TopicReader,
     event_log_tally,
     event_logger_counts,
-    storage_feed,
 )
 
 ORDERS_PAGE = 200
@@ -180,20 +180,27 @@ class SystemReader:
         self._event_log = TopicReader(settings, settings.topics.event_log)
         self._log_channel = TopicReader(settings, settings.topics.log_channel)
         self._event_log_topic: Counter[str] = Counter()
+        self._feed = StorageFeed(address.storage_url)
+        self._stored = Observed()  # what storage's feed gave so far, read on at each call
         self._trace_ids: set[str] = set()
         self._tokens: dict[int, str] = {}
 
     def observe(self, ledger: Ledger) -> Observed:
         """One reading of the system."""
-        observed = Observed()
-        for event in storage_feed(self.address.storage_url):
-            observed.stored_events[event["event_id"]] += 1
+        stored = self._stored
+        for event in self._feed.read_on():
+            stored.stored_events[event["event_id"]] += 1
             if event["event_type"] in ("order_placed", "order_cancelled"):
                 metadata = event["metadata"]
                 order_id, product = int(metadata["order_id"]), int(metadata["product_id"])
-                observed.order_events[(event["event_type"], order_id)] += 1
+                stored.order_events[(event["event_type"], order_id)] += 1
                 sign = 1 if event["event_type"] == "order_placed" else -1
-                observed.sold[product] += sign * int(metadata["quantity"])
+                stored.sold[product] += sign * int(metadata["quantity"])
+        observed = Observed(
+            stored_events=stored.stored_events,
+            order_events=stored.order_events,
+            sold=stored.sold,
+        )
         with httpx.Client(base_url=self.address.store_url, timeout=30) as store:
             answer = store.get("/products")
             answer.raise_for_status()
