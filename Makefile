@@ -10,7 +10,7 @@ GENERATED := $(PROTOS:protos/%.proto=src/%_pb2.py)
 WEB    := src/merchstore/common/web
 VENDOR := $(WEB)/vendor
 
-.PHONY: run chaos test test-fast fuzz typecheck suite install system-packages protos web-assets openapi bench bench-event-logger bench-pipeline bench-store bench-logging bench-scale bench-spool bench-broker bench-brokers bench-summary wrk clean
+.PHONY: run chaos go-client test test-fast fuzz typecheck suite install system-packages protos web-assets openapi bench bench-event-logger bench-pipeline bench-store bench-logging bench-scale bench-spool bench-broker bench-brokers bench-summary wrk clean
 
 run: install
 	-scripts/install-system-packages kcat
@@ -23,6 +23,11 @@ CHAOS_BROKER  ?= embedded
 
 chaos: install
 	$(BIN)/python -m merchstore.tools.chaos --minutes $(CHAOS_MINUTES) --broker $(CHAOS_BROKER)
+
+# The Go client of db-service and logging-service (clients/go): its gRPC code generated from
+# protos/ by the protoc-gen-go and protoc-gen-go-grpc that go.mod pins; needs Go 1.26 or newer.
+go-client: install
+	clients/go/build $(BIN)/python
 
 # Tests mostly wait on servers they started (PostgreSQL, the broker, services), so more
 # workers than cores pay off: 6 workers on 2 cores take a quarter of one worker's time.
