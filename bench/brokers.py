@@ -25,6 +25,7 @@ import json
 import os
 import time
 import uuid
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -33,11 +34,11 @@ import psycopg
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from psycopg.types.json import Jsonb
 
-from bench.event_logger import ingest_once, payloads, raw_consume_rate, raw_sqlite_rate
+from bench.event_logger import WAIT_S, ingest_once, payloads, raw_consume_rate, raw_sqlite_rate
 from bench.harness import BROKERS, BenchServers, hello_ceiling, servers_on
 from bench.logging_service import raw_producer_rate, sample_lines, stream_rate
 from bench.pipeline import BODY, StoredRun, load_with_storage, start
-from bench.report import Goal, interleaved, median_by, save
+from bench.report import Goal, interleaved, save
 from bench.scale import preload
 from bench.wrk import LoadResult, post_load, require_wrk
 from merchstore.common.postgres import apply_migrations
@@ -52,14 +53,18 @@ def storage_ingest_rate(servers: BenchServers, topic: str, count: int) -> float:
     """A new storage consumer group storing the whole topic: rows/s from the first to the last."""
     with psycopg.connect(servers.database_url, autocommit=True) as connection:
         connection.execute("TRUNCATE events")
+        # Not waited for: a storage that is ready may have stored the whole topic by then
+        # (on the embedded broker it did, and the rate read 0). The clock starts at its first row.
         service = start(
             "storage",
             servers,
+            wait=False,
             MERCHSTORE_TOPICS__EVENTS=topic,
             MERCHSTORE_STORAGE__GROUP_ID=f"ingest-{uuid.uuid4()}",
         )
         try:
             first_at, first_count = None, 0
+            deadline = time.monotonic() + WAIT_S
             while True:
                 row = connection.execute("SELECT count(*) FROM events").fetchone()
                 stored = int(row[0]) if row else 0
@@ -68,7 +73,11 @@ def storage_ingest_rate(servers: BenchServers, topic: str, count: int) -> float:
                     first_at, first_count = now, stored
                 if stored >= count:
                     assert first_at is not None
+                    if first_count >= count:
+                        raise SystemExit("storage stored the whole topic before a first count")
                     return (count - first_count) / max(now - first_at, 1e-9)
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"storage stored {stored:,} of {count:,} in {WAIT_S} s")
                 time.sleep(0.01)
         finally:
             service.stop()
@@ -82,7 +91,10 @@ def raw_storage_rate(servers: BenchServers, topic: str, count: int) -> float:
         connection.execute("DROP TABLE IF EXISTS events_raw")
         connection.execute("CREATE TABLE events_raw (LIKE events INCLUDING ALL)")
         seen, first_count, started = 0, 0, 0.0
+        deadline = time.monotonic() + WAIT_S
         while seen < count:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"the raw consumer stored {seen:,} of {count:,} in {WAIT_S} s")
             messages = [m for m in consumer.consume(500, 1.0) if m.error() is None]
             if not messages:
                 continue
@@ -115,12 +127,21 @@ def raw_storage_rate(servers: BenchServers, topic: str, count: int) -> float:
     return (count - first_count) / max(elapsed, 1e-9)
 
 
+@dataclass(frozen=True)
+class Turns:
+    """One figure's interleaved turns on one broker, its reference's, and what failed in them."""
+
+    figures: list[float]
+    references: list[float] | None
+    failed: int = 0
+
+
 def measure(
     broker: str, servers: BenchServers, hello: str, arguments: argparse.Namespace
-) -> dict[str, tuple[float, float]]:
-    """Every figure on one broker: name -> (figure, reference)."""
+) -> dict[str, Turns]:
+    """Every figure on one broker, turn by turn: name -> its turns and its reference's."""
     seconds, count = arguments.seconds, arguments.events
-    figures: dict[str, tuple[float, float]] = {}
+    figures: dict[str, Turns] = {}
 
     alone = servers.with_topics(events=f"events-alone-{broker}")
     receiver = start("receiver", alone)
@@ -139,9 +160,10 @@ def measure(
         )
     finally:
         receiver.stop()
-    figures["receiver alone"] = (
-        median_by(runs["receiver"], lambda r: r.per_second).per_second,
-        median_by(runs["hello"], lambda r: r.per_second).per_second,
+    figures["receiver alone"] = Turns(
+        [r.per_second for r in runs["receiver"]],
+        [r.per_second for r in runs["hello"]],
+        sum(r.failed for r in runs["receiver"] + runs["hello"]),
     )
 
     with psycopg.connect(servers.database_url) as connection:
@@ -165,11 +187,14 @@ def measure(
         for process in processes:
             process.stop()
     # The two sides return different types: each is named once taken out.
-    system: StoredRun = median_by(stored["system"], lambda r: r.load.per_second)
-    hello_run: LoadResult = median_by(stored["hello"], lambda r: r.per_second)
-    latency: StoredRun = median_by(stored["system"], lambda r: r.row_p50_ms)
-    figures["pipeline"] = (system.load.per_second, hello_run.per_second)
-    figures["POST -> row p50 ms"] = (latency.row_p50_ms, 0.0)
+    systems: list[StoredRun] = stored["system"]
+    hellos: list[LoadResult] = stored["hello"]
+    figures["pipeline"] = Turns(
+        [r.load.per_second for r in systems],
+        [r.per_second for r in hellos],
+        sum(r.load.failed for r in systems) + sum(r.failed for r in hellos),
+    )
+    figures["POST -> row p50 ms"] = Turns([r.row_p50_ms for r in systems], None)
 
     ingest = f"events-ingest-{broker}"
     servers.with_topics(events=ingest)
@@ -180,7 +205,7 @@ def measure(
             "raw": partial(raw_storage_rate, servers, ingest, count),
         }
     )
-    figures["storage ingest"] = (sorted(rates["storage"])[1], sorted(rates["raw"])[1])
+    figures["storage ingest"] = Turns(rates["storage"], rates["raw"])
 
     event_log = servers.with_topics(event_log=f"event-log-{broker}").settings.topics.event_log
     values = payloads(count)
@@ -200,9 +225,10 @@ def measure(
             "insert": lambda: raw_sqlite_rate(work / f"raw-{next(turns)}", values),
         }
     )
-    figures["event-logger ingest"] = (
-        sorted(logger_rates["event-logger"])[1],
-        min(sorted(logger_rates["consume"])[1], sorted(logger_rates["insert"])[1]),
+    figures["event-logger ingest"] = Turns(
+        logger_rates["event-logger"],
+        # Each turn's slower raw side: the ceiling of a consumer that also inserts.
+        [min(pair) for pair in zip(logger_rates["consume"], logger_rates["insert"], strict=True)],
     )
 
     lines = sample_lines(count)
@@ -218,15 +244,12 @@ def measure(
         line_rates = interleaved(
             {
                 "service": partial(stream_rate, port, lines, True),
-                "raw": partial(raw_producer_rate, servers.bootstrap, lines),
+                "raw": partial(raw_producer_rate, servers.settings, servers.bootstrap, lines),
             }
         )
     finally:
         logging_service.stop()
-    figures["logging-service lines/s"] = (
-        sorted(line_rates["service"])[1],
-        sorted(line_rates["raw"])[1],
-    )
+    figures["logging-service lines/s"] = Turns(line_rates["service"], line_rates["raw"])
     return figures
 
 
@@ -237,7 +260,7 @@ def main() -> None:
     arguments = parser.parse_args()
     require_wrk()
     print(f"cpus={os.cpu_count()}  medians of 3, each beside its reference in the same turns\n")
-    results: dict[str, dict[str, tuple[float, float]]] = {}
+    results: dict[str, dict[str, Turns]] = {}
     with hello_ceiling() as hello_url:
         for broker in BROKERS:
             with servers_on(broker, f"brokers-{broker}") as servers:
@@ -255,29 +278,39 @@ REFERENCES = {
 }
 
 
-def report(results: dict[str, dict[str, tuple[float, float]]]) -> None:
-    """Print the side-by-side table and save the goals."""
+def report(results: dict[str, dict[str, Turns]]) -> None:
+    """Print the side-by-side table and save the goals (medians, with each turn's spread)."""
+    goals: dict[tuple[str, str], Goal] = {}
+    for broker in BROKERS:
+        for name, reference in REFERENCES.items():
+            turns = results[broker][name]
+            unit = "ms" if name.endswith("ms") else "per s"
+            target = "ratio>=:0.5" if (broker, name) == ("kafka", "storage ingest") else "report"
+            goals[broker, name] = Goal.from_turns(
+                f"{name} ({broker})",
+                turns.figures,
+                unit,
+                reference,
+                turns.references,
+                target,
+                turns.failed,
+            )
     print(f"{'':<26}" + "".join(f"{b:>34}" for b in BROKERS))
     for name, reference in REFERENCES.items():
         cells = []
         for broker in BROKERS:
-            figure, ref = results[broker][name]
+            goal = goals[broker, name]
             cells.append(
-                f"{figure:>12,.1f} vs {reference or '-'} {ref:>8,.0f} ({figure / ref:>4.0%})"
-                if ref
-                else f"{figure:>12,.1f}"
+                f"{goal.figure:>12,.1f} vs {reference} {goal.reference:>8,.0f} ({goal.ratio:>4.0%})"
+                if goal.reference and goal.ratio is not None
+                else f"{goal.figure:>12,.1f}"
             )
         print(f"{name:<26}" + "".join(f"{cell:>34}" for cell in cells))
-    goals = []
-    for broker in BROKERS:
-        for name, reference in REFERENCES.items():
-            figure, ref = results[broker][name]
-            unit = "ms" if name.endswith("ms") else "per s"
-            target = "ratio>=:0.5" if (broker, name) == ("kafka", "storage ingest") else "report"
-            goals.append(Goal(f"{name} ({broker})", figure, unit, reference, ref or None, target))
+    for goal in goals.values():
+        print(f"  {goal.path}: turns {goal.spread_text}, {goal.verdict}")
     save(
         "brokers",
-        goals,
+        list(goals.values()),
         [],
         [
             "Each broker ran on this machine with the services, PostgreSQL and wrk on the same"

@@ -21,7 +21,7 @@ import psycopg
 from bench.harness import embedded_servers
 from bench.report import Curve, Goal, interleaved, median_by, save
 from bench.store_api import ORDER_BODY, login
-from bench.wrk import LoadResult, require_wrk, run_load
+from bench.wrk import LoadResult, load_goal, require_wrk, run_load
 from tests.support.processes import ServiceProcess, free_port, free_port_pair
 
 LEVELS = (8, 32)
@@ -87,8 +87,6 @@ def measure(seconds: int, urls: dict[str, str], auth: dict[str, str]) -> None:
                 }
             )
             medians = {n: median_by(r, lambda x: x.per_second) for n, r in runs.items()}
-            for name, result in medians.items():
-                assert result.failed == 0, f"{name} {label}: {result.failed} failed"
             print(
                 f"{label:<14} {clients:>3} | "
                 + " | ".join(
@@ -99,12 +97,11 @@ def measure(seconds: int, urls: dict[str, str], auth: dict[str, str]) -> None:
             curve.add(clients, **{n: m.per_second for n, m in medians.items()})
             if clients == LEVELS[-1]:
                 goals.append(
-                    Goal(
+                    load_goal(
                         f"store-api {label} with the log spool, {clients} clients",
-                        medians["spool"].per_second,
-                        "req/s",
+                        runs["spool"],
                         "memory only",
-                        medians["memory"].per_second,
+                        runs["memory"],
                         "ratio>=:0.9",
                     )
                 )
@@ -113,7 +110,10 @@ def measure(seconds: int, urls: dict[str, str], auth: dict[str, str]) -> None:
         "log_spool",
         goals,
         curves,
-        ["One write per log line (no fsync); the spool is rewritten past 1 MiB."],
+        [
+            "Each log line is copied into a memory-mapped spool file (no system call, no"
+            " fsync); the spool is compacted when half full."
+        ],
     )
 
 

@@ -28,7 +28,7 @@ import psycopg
 
 from bench.harness import BenchServers, embedded_servers, hello_ceiling
 from bench.report import GOAL_REPEATS, REPEATS, Curve, Goal, interleaved, median_by, save
-from bench.wrk import LoadResult, post_load, require_wrk
+from bench.wrk import LoadResult, load_goal, post_load, require_wrk
 from merchstore.services import find_service
 from tests.support.processes import ServiceProcess, free_port
 
@@ -90,11 +90,11 @@ def load_with_storage(
     return run
 
 
-def start(name: str, servers: BenchServers, **extra: str) -> ServiceProcess:
-    """A service of this run on a port of its own."""
+def start(name: str, servers: BenchServers, *, wait: bool = True, **extra: str) -> ServiceProcess:
+    """A service of this run on a port of its own (ready, unless ``wait`` is false)."""
     port = free_port()
     env = servers.service_env(**{find_service(name).port_setting: str(port)}, **extra)
-    return ServiceProcess(name, env, port, servers.work / f"{name}.out").start()
+    return ServiceProcess(name, env, port, servers.work / f"{name}.out").start(wait=wait)
 
 
 def main() -> None:
@@ -145,13 +145,13 @@ def measure_all(seconds: int, servers: BenchServers, hello_url: str) -> None:
                 )
                 print(f"              turns (receiver/hello): {turns}")
                 goals.append(
-                    Goal(
+                    load_goal(
                         "receiver alone, 32 clients",
-                        r.per_second,
-                        "events/s",
+                        runs["receiver"],
                         "hello",
-                        h.per_second,
+                        runs["hello"],
                         "ratio>=:0.5",
+                        unit="events/s",
                     )
                 )
     finally:
@@ -186,24 +186,25 @@ def measure_all(seconds: int, servers: BenchServers, hello_url: str) -> None:
             )
             if clients == 32:
                 goals.append(
-                    Goal(
+                    load_goal(
                         "receiver with storage consuming, 32 clients",
-                        system.load.per_second,
-                        "events/s",
+                        [run.load for run in stored_runs["system"]],
                         "hello",
-                        hello_run.per_second,
+                        stored_runs["hello"],
                         "report",
+                        unit="events/s",
                     )
                 )
             if clients == 8:
                 goals.append(
-                    Goal(
+                    Goal.from_turns(
                         "POST -> row in PostgreSQL p50, 8 clients",
-                        latency.row_p50_ms,
+                        [run.row_p50_ms for run in stored_runs["system"]],
                         "ms",
                         "",
                         None,
                         "<=:20",
+                        failed=sum(run.load.failed for run in stored_runs["system"]),
                     )
                 )
     finally:

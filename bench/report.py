@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 import os
 import platform
-from collections.abc import Callable, Mapping
+import statistics
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -53,6 +54,39 @@ class Goal:
     # "ratio>=0.5": figure / reference at least 0.5; "<=20": the figure itself at most 20;
     # "report": no goal, reported as it comes out.
     target: str
+    spread: list[float] = field(default_factory=list)
+    """What the goal compares, turn by turn (each turn's ratio, or figure): its run-to-run
+    spread. A bound inside it is a verdict the noise could turn."""
+    failed: int = 0
+    """Requests that failed (non-2xx, socket errors) or work lost in the figure's runs: any
+    makes the goal FAIL, however fast the rest was."""
+
+    @classmethod
+    def from_turns(
+        cls,
+        path: str,
+        figures: Sequence[float],
+        unit: str,
+        reference_name: str,
+        references: Sequence[float] | None,
+        target: str,
+        failed: int = 0,
+    ) -> Goal:
+        """A goal from interleaved turns: the medians, and each turn's ratio as the spread."""
+        figure = statistics.median(figures)
+        if references is None:
+            return cls(path, figure, unit, reference_name, None, target, list(figures), failed)
+        spread = [f / r for f, r in zip(figures, references, strict=True) if r]
+        reference = statistics.median(references)
+        return cls(path, figure, unit, reference_name, reference, target, spread, failed)
+
+    @property
+    def within_spread(self) -> bool:
+        """Whether the goal's bound lies inside the spread of its turns."""
+        kind, _, bound = self.target.partition(":")
+        if kind == "report" or len(self.spread) < 2:
+            return False
+        return min(self.spread) <= float(bound) <= max(self.spread)
 
     @property
     def ratio(self) -> float | None:
@@ -72,15 +106,32 @@ class Goal:
 
     @property
     def verdict(self) -> str:
-        """PASS, MISS or REPORT."""
+        """PASS, MISS, FAIL (failures) or REPORT; "(within spread)" if noise could turn it."""
         kind, _, bound = self.target.partition(":")
+        if self.failed:
+            return "FAIL"
         if kind == "report":
             return "REPORT"
         value = self.ratio if kind.startswith("ratio") else self.figure
         if value is None:
             return "MISS"
         met = value >= float(bound) if kind.endswith(">=") else value <= float(bound)
-        return "PASS" if met else "MISS"
+        verdict = "PASS" if met else "MISS"
+        return f"{verdict} (within spread)" if self.within_spread else verdict
+
+    @property
+    def spread_text(self) -> str:
+        """The lowest and highest turn, as the ratio is written, and how many turns."""
+        if len(self.spread) < 2:
+            return "-"
+        low, high = min(self.spread), max(self.spread)
+        if self.reference is None:
+            low_text, high_text = format_figure(low, ""), format_figure(high, self.unit)
+            return f"{low_text.strip()} to {high_text} ({len(self.spread)})"
+        _, _, bound = self.target.partition(":")
+        multiple = (bound and float(bound) >= 1) or (self.ratio or 0) >= 2
+        text = f"{low:.2f}x to {high:.2f}x" if multiple else f"{low:.1%} to {high:.1%}"
+        return f"{text} ({len(self.spread)})"
 
     @property
     def goal_text(self) -> str:
@@ -153,8 +204,12 @@ def format_figure(value: float | None, unit: str) -> str:
     return f"{value:,.1f} {unit}" if value < 100 else f"{value:,.0f} {unit}"
 
 
+GOAL_HEADER = ("path", "figure", "reference (same run)", "ratio", "turns (low to high)", "goal", "")
+"""The columns of a goal table."""
+
+
 def goal_rows(goals: list[Goal]) -> list[tuple[str, ...]]:
-    """Table rows: path, figure, reference, ratio, goal, verdict."""
+    """Table rows: path, figure, reference, ratio, the turns' spread, goal, verdict."""
     return [
         (
             goal.path,
@@ -163,8 +218,9 @@ def goal_rows(goals: list[Goal]) -> list[tuple[str, ...]]:
             if goal.reference
             else goal.reference_name or "-",
             goal.ratio_text,
+            goal.spread_text,
             goal.goal_text,
-            goal.verdict,
+            goal.verdict if not goal.failed else f"FAIL ({goal.failed:,} failed)",
         )
         for goal in goals
     ]
@@ -172,7 +228,7 @@ def goal_rows(goals: list[Goal]) -> list[tuple[str, ...]]:
 
 def print_goals(goals: list[Goal]) -> None:
     """The goals as an aligned text table."""
-    header = ("path", "figure", "reference (same run)", "ratio", "goal", "")
+    header = GOAL_HEADER
     rows = [header, *goal_rows(goals)]
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     print()

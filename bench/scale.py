@@ -28,7 +28,7 @@ from confluent_kafka import Producer
 
 from bench.harness import BenchServers, embedded_servers
 from bench.report import Goal, interleaved, median_by, save
-from bench.wrk import require_wrk, run_load
+from bench.wrk import load_goal, require_wrk, run_load
 from merchstore.common.config import Settings
 from merchstore.common.domain_events import DomainEvent
 from merchstore.common.postgres import apply_migrations
@@ -168,12 +168,11 @@ def measure_all(arguments: argparse.Namespace, servers: BenchServers) -> None:
             f" | {b.per_second / a.per_second:.2f}x"
         )
         goals.append(
-            Goal(
+            load_goal(
                 f"two store-api replicas behind NGINX vs one, {label}, 32 clients",
-                b.per_second,
-                "req/s",
+                runs["two"],
                 "one replica",
-                a.per_second,
+                runs["one"],
                 "report",
             )
         )
@@ -193,12 +192,12 @@ def measure_all(arguments: argparse.Namespace, servers: BenchServers) -> None:
         f" two {two_rate:>7,.0f} events/s | {two_rate / one_rate:.2f}x"
     )
     goals.append(
-        Goal(
+        Goal.from_turns(
             "storage: two consumers on 3 partitions vs one",
-            two_rate,
+            rates["two"],
             "events/s",
             "one consumer",
-            one_rate,
+            rates["one"],
             "report",
         )
     )

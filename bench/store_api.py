@@ -26,7 +26,7 @@ import psycopg
 
 from bench.harness import BenchServers, embedded_servers, hello_ceiling
 from bench.report import Curve, Goal, interleaved, median_by, save
-from bench.wrk import LoadResult, require_wrk, run_load
+from bench.wrk import LoadResult, load_goal, require_wrk, run_load
 from merchstore.common.domain_events import DomainEvent
 from tests.support.processes import ServiceProcess, free_port
 
@@ -166,22 +166,20 @@ def measure_all(seconds: int, servers: BenchServers, hello_url: str) -> None:
                 curve.add(clients, **{n: m.per_second for n, m in medians.items()})
                 if clients == 32:
                     goals.append(
-                        Goal(
+                        load_goal(
                             f"store-api {label}, 32 clients",
-                            medians["store"].per_second,
-                            "req/s",
+                            runs["store"],
                             "hello",
-                            medians["hello"].per_second,
+                            runs["hello"],
                             "ratio>=:0.5",
                         )
                     )
                     goals.append(
-                        Goal(
+                        load_goal(
                             f"{label}, pool vs per-request connections (cache off)",
-                            medians["pooled"].per_second,
-                            "req/s",
+                            runs["pooled"],
                             "per-request",
-                            medians["per-request"].per_second,
+                            runs["per-request"],
                             "ratio>=:3",
                         )
                     )
@@ -214,13 +212,14 @@ def measure_all(seconds: int, servers: BenchServers, hello_url: str) -> None:
             curve.add(clients, store=store.per_second, psycopg=direct)
             if clients == 32:
                 goals.append(
-                    Goal(
+                    Goal.from_turns(
                         "store-api POST /orders, 32 clients",
-                        store.per_second,
+                        [run.per_second for run in orders["store"]],
                         "orders/s",
                         "psycopg, same transaction",
-                        direct,
+                        orders["psycopg"],
                         "report",
+                        failed=sum(run.failed for run in orders["store"]),
                     )
                 )
         curves.append(curve)

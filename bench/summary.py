@@ -17,7 +17,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only, no screen
 import matplotlib.pyplot as plt
 
-from bench.report import RESULTS, Curve, Goal, goal_rows, print_goals
+from bench.report import GOAL_HEADER, RESULTS, Curve, Goal, goal_rows, print_goals
 
 DOCS = Path(__file__).parent.parent / "docs"
 PLOTS = DOCS / "benchmarks"
@@ -65,10 +65,7 @@ def slug(text: str) -> str:
 
 def markdown_table(goals: list[Goal]) -> list[str]:
     """The goals as a Markdown table."""
-    lines = [
-        "| path | figure | reference (same run) | ratio | goal | |",
-        "|---|---|---|---|---|---|",
-    ]
+    lines = ["| " + " | ".join(GOAL_HEADER) + " |", "|" + "---|" * len(GOAL_HEADER)]
     lines += ["| " + " | ".join(row) + " |" for row in goal_rows(goals)]
     return lines
 
@@ -95,9 +92,13 @@ def main() -> None:
         section += ["", *[f"- {note}" for note in result["notes"]]]  # type: ignore[attr-defined]
         sections.append("\n".join(section))
     print_goals(every_goal)
-    passed = sum(goal.verdict == "PASS" for goal in every_goal)
-    missed = sum(goal.verdict == "MISS" for goal in every_goal)
-    print(f"\n{passed} PASS, {missed} MISS; plots in {PLOTS}, table in {DOCS / 'benchmarks.md'}")
+    verdicts = [goal.verdict.split()[0] for goal in every_goal]
+    noisy = sum(goal.within_spread for goal in every_goal)
+    print(
+        f"\n{verdicts.count('PASS')} PASS, {verdicts.count('MISS')} MISS,"
+        f" {verdicts.count('FAIL')} FAIL ({noisy} within their turns' spread);"
+        f" plots in {PLOTS}, table in {DOCS / 'benchmarks.md'}"
+    )
     document = [
         "# Benchmarks",
         "",

@@ -9,7 +9,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.report import Goal
+
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+_SECONDS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}
 
 
 @dataclass(frozen=True)
@@ -18,14 +21,19 @@ class LoadResult:
 
     requests: int
     failed: int
-    per_second: float
+    seconds: float
     p50_ms: float
     p99_ms: float
 
     @property
     def accepted(self) -> int:
-        """Requests answered 2xx."""
-        return self.requests - self.failed
+        """Requests answered 2xx (or 3xx)."""
+        return max(self.requests - self.failed, 0)
+
+    @property
+    def per_second(self) -> float:
+        """Accepted answers per second: a fast error is no throughput."""
+        return self.accepted / self.seconds
 
 
 def require_wrk() -> str:
@@ -75,7 +83,10 @@ def run_load(
         text=True,
         check=True,
     ).stdout
-    requests = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
+    totals = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m)\b", output)
+    assert totals, output
+    requests = int(totals.group(1))
+    elapsed_s = float(totals.group(2)) * _SECONDS[totals.group(3)]
     failed_match = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     errors = re.search(
         r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
@@ -86,7 +97,7 @@ def run_load(
     return LoadResult(
         requests=requests,
         failed=failed,
-        per_second=float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),  # type: ignore[union-attr]
+        seconds=elapsed_s,
         p50_ms=_ms(re.search(r"^\s+50%\s+(\S+)", output, re.M).group(1)),  # type: ignore[union-attr]
         p99_ms=_ms(re.search(r"^\s+99%\s+(\S+)", output, re.M).group(1)),  # type: ignore[union-attr]
     )
@@ -95,3 +106,27 @@ def run_load(
 def post_load(url: str, body: str, connections: int, seconds: int) -> LoadResult:
     """POST ``body`` to ``url`` from ``connections`` connections for ``seconds``."""
     return run_load(url, connections, seconds, method="POST", body=body)
+
+
+def load_goal(
+    path: str,
+    runs: list[LoadResult],
+    reference_name: str,
+    reference_runs: list[LoadResult] | None,
+    target: str,
+    unit: str = "req/s",
+) -> Goal:
+    """A goal over interleaved wrk turns: accepted answers only, FAIL if any request failed.
+
+    A failure on the reference's side fails the goal too: the ceiling was not measured.
+    """
+    every = [*runs, *(reference_runs or [])]
+    return Goal.from_turns(
+        path,
+        [run.per_second for run in runs],
+        unit,
+        reference_name,
+        None if reference_runs is None else [run.per_second for run in reference_runs],
+        target,
+        failed=sum(run.failed for run in every),
+    )

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import grpc
 
@@ -20,19 +21,23 @@ from merchstore.protos import logging_pb2_grpc
 log = logging.getLogger(__name__)
 
 
+def publishing_producer_settings(settings: Settings) -> dict[str, Any]:
+    """How the producer of the streams' lines batches (the benchmark's reference uses it too)."""
+    config = settings.logging_service
+    return {
+        "linger.ms": config.linger_ms,
+        # A request goes as soon as it is this full, whatever linger.ms says: a busy stream,
+        # whose lines are settled a thousand at a time, never waits for the linger.
+        "batch.num.messages": max(config.settle_every // 2, 1),
+    }
+
+
 def run(settings: Settings) -> None:
     """Serve logging-service until SIGTERM or Ctrl-C; then finish streams, drain the spill."""
     check_broker(settings, report_topics=True)
     config = settings.logging_service
     producer = KafkaProducer(
-        settings,
-        client_id="logging-service",
-        **{
-            "linger.ms": config.linger_ms,
-            # A request goes as soon as it is this full, whatever linger.ms says: a busy stream,
-            # whose lines are settled a thousand at a time, never waits for the linger.
-            "batch.num.messages": max(config.settle_every // 2, 1),
-        },
+        settings, client_id="logging-service", **publishing_producer_settings(settings)
     )
 
     # The drain's messages are safe on disk: on Apache Kafka it waits for the broker as long as

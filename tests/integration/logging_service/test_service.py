@@ -241,12 +241,18 @@ def test_shipped_lines_survive_a_logging_service_crash(
     emitter.addHandler(handler)
     emitter.setLevel(logging.INFO)
     try:
+        killed_at = None
         for index in range(3000):
             emitter.info("shipped %d", index)
-            if index == 1500:
-                logging_service.kill()  # a crash with lines in flight
-            if index == 2000:
+            if index % 20 == 0:
+                time.sleep(0.002)  # a busy service's pace: streams stay open with lines on them
+            if killed_at is None and handler.accepted >= 500 and handler.pending:
+                # A crash with lines in flight: one stream was acknowledged, the next is open.
+                logging_service.kill()
+                killed_at = index
+            if killed_at is not None and index == killed_at + 500:
                 logging_service.start()
+        assert killed_at is not None and killed_at < 2500, f"killed at line {killed_at}"
     finally:
         emitter.removeHandler(handler)
         handler.close(timeout_s=60)
@@ -256,6 +262,7 @@ def test_shipped_lines_survive_a_logging_service_crash(
     messages = {body["message"] for body in bodies if body["service_name"] == "shipper"}
     missing = {f"shipped {i}" for i in range(3000)} - messages
     assert not missing, f"{len(missing)} line(s) lost, e.g. {sorted(missing)[:3]}"
+    assert handler.resent > 0, "the kill hit no line in flight"
 
 
 def test_every_answered_request_is_on_log_channel_though_store_api_was_killed_after_answering(

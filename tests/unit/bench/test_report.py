@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bench.report import Goal, interleaved, median_by
+from bench.report import Goal, goal_rows, interleaved, median_by
+from bench.wrk import LoadResult, load_goal
 
 
 def test_runs_take_turns() -> None:
@@ -40,3 +41,29 @@ def test_verdicts() -> None:
     assert goal(21, None, "<=:20") == "MISS"
     assert goal(1, None, "ratio>=:0.5") == "MISS"
     assert goal(1, 2, "report") == "REPORT"
+
+
+def test_a_goal_with_failed_requests_fails_however_fast() -> None:
+    fast = Goal("p", 1000, "req/s", "ref", 100, "ratio>=:0.5", failed=1)
+    assert fast.verdict == "FAIL"
+    assert goal_rows([fast])[0][-1] == "FAIL (1 failed)"
+
+
+def test_a_bound_inside_the_turns_spread_is_reported_as_such() -> None:
+    noisy = Goal.from_turns("p", [88, 95, 92], "req/s", "ref", [100, 100, 100], "ratio>=:0.9")
+    assert noisy.figure == 92 and noisy.reference == 100
+    assert noisy.spread == [0.88, 0.95, 0.92]
+    assert noisy.verdict == "PASS (within spread)"
+    assert noisy.spread_text == "88.0% to 95.0% (3)"
+    clear = Goal.from_turns("p", [95, 96, 97], "req/s", "ref", [100, 100, 100], "ratio>=:0.9")
+    assert clear.verdict == "PASS" and not clear.within_spread
+    latency = Goal.from_turns("p", [19, 21, 22], "ms", "", None, "<=:20")
+    assert latency.verdict == "MISS (within spread)"
+    assert Goal.from_turns("p", [1, 2], "u", "ref", [1, 1], "report").verdict == "REPORT"
+
+
+def test_throughput_counts_accepted_answers_only() -> None:
+    half_errors = LoadResult(requests=1000, failed=500, seconds=2.0, p50_ms=1, p99_ms=2)
+    assert half_errors.per_second == 250
+    goal = load_goal("p", [half_errors], "ref", [half_errors], "ratio>=:0.5")
+    assert goal.verdict == "FAIL" and goal.failed == 1000

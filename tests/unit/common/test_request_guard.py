@@ -6,7 +6,7 @@ import json
 
 import pytest
 from fastapi.testclient import TestClient
-from hypothesis import given, settings
+from hypothesis import find, given, settings
 from hypothesis import strategies as st
 
 from merchstore.common.openapi import openapi_document  # noqa: F401 - documents the apps
@@ -33,11 +33,30 @@ def _first_post_path(client: TestClient) -> str:
     return next((path for path, ops in paths.items() if "post" in ops), "/health")
 
 
+_any_character = (
+    # st.text() alone never draws a lone surrogate (category Cs), the case these checks are
+    # about; controls and surrogates are drawn often, beside any other character.
+    st.characters(exclude_categories=())
+    | st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF)
+    | st.characters(max_codepoint=0x7F)
+)
+_any_text = st.text(alphabet=_any_character)
+
 _json_documents = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | _any_text,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_any_text, inner, max_size=4),
     max_leaves=80,
 )
+
+
+def _has_lone_surrogate(text: str) -> bool:
+    return any(0xD800 <= ord(c) <= 0xDFFF for c in text)
+
+
+def test_the_generated_texts_meet_every_case_the_checks_are_about() -> None:
+    assert _has_lone_surrogate(find(_any_text, _has_lone_surrogate))
+    assert "\x00" in find(_any_text, lambda text: "\x00" in text)
+    assert "\x7f" in find(_any_text, lambda text: "\x7f" in text)
 
 
 @given(document=_json_documents, ascii_only=st.booleans(), indent=st.sampled_from([None, 1]))
@@ -122,7 +141,7 @@ def test_deep_nesting_is_refused_without_recursion_error() -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.text())
+@given(_any_text)
 def test_check_text_refuses_exactly_the_forbidden_characters(text: str) -> None:
     forbidden = any(ord(c) < 0x20 or ord(c) == 0x7F or 0xD800 <= ord(c) <= 0xDFFF for c in text)
     try:

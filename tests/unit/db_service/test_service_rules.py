@@ -147,9 +147,13 @@ def test_stock_never_goes_below_zero_and_a_refusal_changes_nothing(
             run(store.place_order(user_id, 1, quantity))
 
 
-def test_concurrent_orders_for_the_last_items_never_oversell(
+def test_orders_for_the_last_items_are_refused_once_the_stock_is_gone(
     store: StoreService, repository: MemoryStoreRepository
 ) -> None:
+    # Eight orders at once for five items: the rule (five succeed, three are refused with
+    # Conflict, stock 0) given orders that the unit of work runs one at a time, as the fake's
+    # lock does. That PostgreSQL's unit of work serialises them is proven on the real database
+    # by tests/integration/store_api/test_integrity.py (200 clients, never oversold).
     user_id = register(store)
 
     async def buy_all() -> list[object]:
