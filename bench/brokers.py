@@ -244,7 +244,7 @@ def measure(
         line_rates = interleaved(
             {
                 "service": partial(stream_rate, port, lines, True),
-                "raw": partial(raw_producer_rate, servers.settings, servers.bootstrap, lines),
+                "raw": partial(raw_producer_rate, servers.settings, lines),
             }
         )
     finally:

@@ -11,10 +11,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from merchstore.common.config import Settings, embedded_broker_environment, load_settings
-from merchstore.common.topics import ensure_topics
+from merchstore.common.kafka.topics import ensure_topics
 from merchstore.runtime.apache_kafka import KafkaNode, NodeAddress, new_cluster_id
+from merchstore.runtime.broker_profile import embedded_broker_environment
 from merchstore.runtime.embedded import EmbeddedBroker, EmbeddedPostgres
+from merchstore.settings import Settings, load_settings
 from tests.support.processes import free_port, service_ready, wait_until
 
 BROKERS = ("embedded", "kafka")

@@ -6,7 +6,7 @@ import sys
 
 from fastapi import FastAPI
 
-from merchstore.common.config import HttpSettings, ServiceSettings
+from merchstore.common.config.sections import HttpSettings, ServiceSettings
 from merchstore.common.http_service import NO_NATIVE_TELEMETRY
 from merchstore.common.lifecycle import serve_http
 

@@ -31,12 +31,13 @@ from bench.harness import BenchServers, embedded_servers
 from bench.report import GOAL_REPEATS, Goal, interleaved, median_by, save
 from bench.store_api import start_store
 from bench.wrk import load_goal, require_wrk, run_load
-from merchstore.common.config import Settings
+from merchstore.common.kafka.clients import producer_config
 from merchstore.common.log_shipping import LINES_PER_BATCH
 from merchstore.common.metrics import METRICS_PORT_OFFSET
 from merchstore.logging_service.domain import log_channel_json
 from merchstore.logging_service.main import publishing_producer_settings
 from merchstore.protos import logging_pb2, logging_pb2_grpc
+from merchstore.settings import Settings
 from tests.support.processes import ServiceProcess, free_port
 
 
@@ -73,9 +74,7 @@ def stream_rate(port: int, lines: list[logging_pb2.LogMessage], batched: bool) -
     return len(lines) / elapsed
 
 
-def raw_producer_rate(
-    settings: Settings, bootstrap: str, lines: list[logging_pb2.LogMessage]
-) -> float:
+def raw_producer_rate(settings: Settings, lines: list[logging_pb2.LogMessage]) -> float:
     """Lines/s of the ceiling: the same lines to the same JSON, produced as the product does.
 
     The product's producer settings (idempotent, acks=all, and logging-service's own
@@ -91,14 +90,10 @@ def raw_producer_rate(
         if error is None:
             acknowledged += 1
 
-    producer = Producer(
-        {
-            "bootstrap.servers": bootstrap,
-            "enable.idempotence": True,
-            "acks": "all",
-            **publishing_producer_settings(settings),
-        }
+    config = producer_config(
+        settings, "bench-raw-producer", **publishing_producer_settings(settings)
     )
+    producer = Producer(config)
     # Warm, as logging-service's producer is when a stream arrives: its connection, producer
     # id and topic metadata are there before the clock starts. Cold, their set-up dominated
     # the run (about 50,000 lines/s on the embedded broker, below the product it bounds).
@@ -142,7 +137,7 @@ def main() -> None:
 
 def measure(arguments: argparse.Namespace, servers: BenchServers) -> None:
     """Run the measurements of ``main`` on ``servers``."""
-    work, bootstrap = servers.work, servers.bootstrap
+    work = servers.work
     processes: list[ServiceProcess] = []
     try:
         logging_port = free_port()
@@ -159,7 +154,7 @@ def measure(arguments: argparse.Namespace, servers: BenchServers) -> None:
             {
                 "batched": partial(stream_rate, logging_port, lines, True),
                 "one per message": partial(stream_rate, logging_port, lines, False),
-                "raw producer": partial(raw_producer_rate, servers.settings, bootstrap, lines),
+                "raw producer": partial(raw_producer_rate, servers.settings, lines),
             }
         )
         medians = {name: statistics.median(runs) for name, runs in rates.items()}

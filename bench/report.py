@@ -100,9 +100,13 @@ class Goal:
         """The ratio as its goal states it: a percentage, or a multiple (``3.08x``)."""
         if self.ratio is None:
             return "-"
+        return f"{self.ratio:.2f}x" if self.written_as_multiple else f"{self.ratio:.1%}"
+
+    @property
+    def written_as_multiple(self) -> bool:
+        """Whether ratios read as a multiple (``3.08x``): a bound of 1 or more, or a ratio of 2."""
         _, _, bound = self.target.partition(":")
-        multiple = (bound and float(bound) >= 1) or self.ratio >= 2
-        return f"{self.ratio:.2f}x" if multiple else f"{self.ratio:.1%}"
+        return bool((bound and float(bound) >= 1) or (self.ratio or 0) >= 2)
 
     @property
     def verdict(self) -> str:
@@ -128,8 +132,7 @@ class Goal:
         if self.reference is None:
             low_text, high_text = format_figure(low, ""), format_figure(high, self.unit)
             return f"{low_text.strip()} to {high_text} ({len(self.spread)})"
-        _, _, bound = self.target.partition(":")
-        multiple = (bound and float(bound) >= 1) or (self.ratio or 0) >= 2
+        multiple = self.written_as_multiple
         text = f"{low:.2f}x to {high:.2f}x" if multiple else f"{low:.1%} to {high:.1%}"
         return f"{text} ({len(self.spread)})"
 

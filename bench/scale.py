@@ -29,10 +29,10 @@ from confluent_kafka import Producer
 from bench.harness import BenchServers, embedded_servers
 from bench.report import Goal, interleaved, median_by, save
 from bench.wrk import load_goal, require_wrk, run_load
-from merchstore.common.config import Settings
-from merchstore.common.domain_events import DomainEvent
+from merchstore.common.messages import DomainEvent
 from merchstore.common.postgres import apply_migrations
 from merchstore.runtime.load_balancer import local_nginx_config
+from merchstore.settings import Settings
 from tests.support.processes import ServiceProcess, free_port, http_ok, wait_until
 
 

@@ -27,7 +27,7 @@ import psycopg
 from bench.harness import BenchServers, embedded_servers, hello_ceiling
 from bench.report import Curve, Goal, interleaved, median_by, save
 from bench.wrk import LoadResult, load_goal, require_wrk, run_load
-from merchstore.common.domain_events import DomainEvent
+from merchstore.common.messages import DomainEvent
 from tests.support.processes import ServiceProcess, free_port
 
 LEVELS = (1, 8, 32)

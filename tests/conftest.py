@@ -22,12 +22,12 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from merchstore.common.config import Settings, load_settings
+from merchstore.common.kafka.topics import ensure_topics
 from merchstore.common.metrics import METRICS_PORT_OFFSET
-from merchstore.common.topics import ensure_topics
 from merchstore.runtime.apache_kafka import KafkaCluster
 from merchstore.runtime.embedded import EmbeddedPostgres
 from merchstore.services import SERVICES
+from merchstore.settings import Settings, load_settings
 from tests.support.broker import (
     SHARED_KAFKA_VARIABLE,
     PrivateBroker,

@@ -10,9 +10,11 @@ from typing import TYPE_CHECKING
 
 import click
 
-from merchstore.common.config import ConfigError, Settings, load_settings
-from merchstore.common.domain_events import EVENT_TYPES
+from merchstore.common.config.errors import ConfigError
+from merchstore.common.messages import EVENT_TYPES
+from merchstore.common.run_folder import broker_of_running_system
 from merchstore.services import SERVICES
+from merchstore.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -37,7 +39,7 @@ def _tail_settings(data_dir: Path | None) -> Settings:
     The broker is the configured one or that of a `merchstore up` on the data directory; a
     broker that does not answer is reported within 15 s.
     """
-    from merchstore.common.kafka import BrokerUnavailable
+    from merchstore.common.kafka.clients import BrokerUnavailable
 
     try:
         settings = _with_running_broker(_settings(data_dir=data_dir))
@@ -117,7 +119,7 @@ def _one_of(choice: click.Choice[str]) -> str:
 @click.argument("service", type=SERVICE_NAMES, metavar="SERVICE")
 def serve(service: str) -> None:
     """Run one service in the foreground (what `up` and containers start)."""
-    from merchstore.common.kafka import BrokerUnavailable
+    from merchstore.common.kafka.clients import BrokerUnavailable
     from merchstore.common.postgres import DatabaseUnavailable
     from merchstore.services import find_service
     from merchstore.services import serve as serve_service
@@ -205,7 +207,7 @@ def nginx_config() -> None:
 @main.command("config-defaults")
 def config_defaults() -> None:
     """Print every setting with its default: the packaged config/merchstore.yaml."""
-    from merchstore.common.config import render_default_config
+    from merchstore.settings import render_default_config
 
     click.echo(render_default_config(), nl=False)
 
@@ -373,10 +375,10 @@ def _with_running_broker(settings: Settings) -> Settings:
     The configured broker, or that of a `merchstore up` on the data directory; raises
     ConfigError when there is none and BrokerUnavailable when it does not answer.
     """
-    from merchstore.common.kafka import check_broker
+    from merchstore.common.kafka.clients import check_broker
 
     found = settings.model_copy(
-        update={"kafka_bootstrap_servers": settings.broker_of_running_system()}
+        update={"kafka_bootstrap_servers": broker_of_running_system(settings)}
     )
     check_broker(found, timeout_s=6.0, refused_is_final=True)
     return found
@@ -438,7 +440,7 @@ def simulate(
     compares with what the system stored.
     """
     from merchstore.common.health_probe import check_health
-    from merchstore.common.kafka import BrokerUnavailable
+    from merchstore.common.kafka.clients import BrokerUnavailable
     from merchstore.common.lifecycle import stop_requests
     from merchstore.runtime.up import service_urls
     from merchstore.tools.observe import event_log_baseline

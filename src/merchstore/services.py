@@ -6,8 +6,9 @@ import importlib
 from dataclasses import dataclass
 from typing import Literal, Protocol, cast
 
-from merchstore.common.config import ServiceSettings, Settings
+from merchstore.common.config.sections import ServiceSettings
 from merchstore.common.logging_setup import configure_logging
+from merchstore.settings import Settings
 
 
 class _ServiceModule(Protocol):
@@ -21,9 +22,6 @@ class ServiceSpec:
     name: str
     module: str
     protocol: Literal["http", "grpc"]
-    # What the service publishes on `event_log` once it has started (none for some).
-    start_code: str | None = None
-    start_message: str | None = None
 
     @property
     def api_module(self) -> str:
@@ -48,36 +46,12 @@ class ServiceSpec:
 
 SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("event-logger", "merchstore.event_logger.main", "http"),
-    ServiceSpec(
-        "logging-service",
-        "merchstore.logging_service.main",
-        "grpc",
-        "0007",
-        "logging-service ready (code 0007)",
-    ),
-    ServiceSpec(
-        "db-service", "merchstore.db_service.main", "grpc", "0006", "db-service ready (code 0006)"
-    ),
-    ServiceSpec(
-        "store-api", "merchstore.store_api.main", "http", "0005", "store-api ready (code 0005)"
-    ),
-    ServiceSpec(
-        "storage",
-        "merchstore.storage.main",
-        "http",
-        "0002",
-        "Storage connected to Kafka and ready to consume events (code 0002)",
-    ),
-    ServiceSpec(
-        "receiver",
-        "merchstore.receiver.main",
-        "http",
-        "0001",
-        "Receiver connected to Kafka and ready to receive events on its REST API (code 0001)",
-    ),
-    ServiceSpec(
-        "processor", "merchstore.processor.main", "http", "0003", "Processor started (code 0003)"
-    ),
+    ServiceSpec("logging-service", "merchstore.logging_service.main", "grpc"),
+    ServiceSpec("db-service", "merchstore.db_service.main", "grpc"),
+    ServiceSpec("store-api", "merchstore.store_api.main", "http"),
+    ServiceSpec("storage", "merchstore.storage.main", "http"),
+    ServiceSpec("receiver", "merchstore.receiver.main", "http"),
+    ServiceSpec("processor", "merchstore.processor.main", "http"),
     ServiceSpec("dashboard", "merchstore.dashboard.main", "http"),
 )
 """Every service, in the order `merchstore up` starts them; the one list of them."""

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from merchstore.common.config import load_settings
 from merchstore.runtime.up import stop_leftovers
+from merchstore.settings import load_settings
 from tests.support.up import free_up_ports, up_environment
 
 pytestmark = pytest.mark.timeout(1200)

@@ -25,10 +25,10 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from merchstore.common.config import Settings, load_settings
-from merchstore.common.topics import ensure_topics
+from merchstore.common.kafka.topics import ensure_topics
 from merchstore.protos import logging_pb2, logging_pb2_grpc
 from merchstore.runtime.apache_kafka import KafkaCluster
+from merchstore.settings import Settings, load_settings
 from tests.conftest import ServiceLauncher
 from tests.support.kafka import read_topic
 from tests.support.metrics import samples

@@ -100,9 +100,7 @@ def test_compose_secret_files_are_readable_by_the_containers_user_and_private_on
             "MERCHSTORE_SECRETS_DIR": str(mounted),
             "MERCHSTORE_ENVIRONMENT": "production",
         }
-        probe = (
-            "from merchstore.common.config import load_settings;print(load_settings().database_dsn)"
-        )
+        probe = "from merchstore.settings import load_settings;print(load_settings().database_dsn)"
         read = run_as_another_user([sys.executable, "-c", probe], env)
         assert read.returncode == 0, read.stderr
         assert read.stdout.strip() == (private / "merchstore_database_url").read_text()

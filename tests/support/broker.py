@@ -17,15 +17,11 @@ from typing import Any
 
 import pytest
 
-from merchstore.common.config import (
-    EMBEDDED_BROKER_PROFILE,
-    Settings,
-    embedded_broker_environment,
-    load_settings,
-)
-from merchstore.common.topics import ensure_topics
+from merchstore.common.kafka.topics import ensure_topics
 from merchstore.runtime.apache_kafka import KafkaCluster, KafkaNode, NodeAddress, new_cluster_id
+from merchstore.runtime.broker_profile import EMBEDDED_BROKER_PROFILE, embedded_broker_environment
 from merchstore.runtime.embedded import EmbeddedBroker
+from merchstore.settings import Settings, load_settings
 from tests.support.processes import free_port
 
 BROKER_KINDS = ("embedded", "kafka")

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import psutil
 
-from merchstore.common.config import load_settings
 from merchstore.common.metrics import METRICS_PORT_OFFSET
 from merchstore.runtime.embedded import PGDATA_DIR
 from merchstore.runtime.up import stop_leftovers
 from merchstore.services import SERVICES
+from merchstore.settings import load_settings
 from tests.support.processes import free_port, free_port_pair, stop_process, wait_until
 
 

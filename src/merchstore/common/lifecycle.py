@@ -1,8 +1,8 @@
 """One lifecycle for every service: serve, announce the start, be ready, stop on a signal.
 
 Each ``main.py`` wires its parts and hands them to :func:`serve_http` or :func:`serve_grpc`.
-Those bind the port, announce the start on ``event_log`` with the code and text of the
-service's :class:`~merchstore.services.ServiceSpec`, report ready only after that, and on
+Those bind the port, announce the start on ``event_log`` with the service's code and text
+(:data:`~merchstore.common.messages.START_ANNOUNCEMENTS`), report ready only after that, and on
 SIGTERM, Ctrl-C or a closed terminal (SIGHUP) stop taking work, let what is in flight finish
 and exit 0. Signal handling lives here and nowhere else.
 """
@@ -24,12 +24,12 @@ import uvicorn
 from fastapi import FastAPI
 from uvicorn.server import HANDLED_SIGNALS
 
-from merchstore.common.config import HttpSettings, ServiceSettings, Settings
-from merchstore.common.event_log import EventLogPublisher
+from merchstore.common.config.base import CommonSettings
+from merchstore.common.config.sections import HttpSettings, ServiceSettings
 from merchstore.common.grpc_serving import grpc_server
 from merchstore.common.health import ReadinessCheck, add_health_and_reflection, set_grpc_serving
-from merchstore.common.kafka import KafkaProducer
-from merchstore.services import find_service
+from merchstore.common.kafka.event_log import EventLogPublisher
+from merchstore.common.kafka.producer import KafkaProducer
 
 log = logging.getLogger(__name__)
 
@@ -67,13 +67,9 @@ class Readiness:
         return self._then() if self._then is not None else None
 
 
-async def announce_start(settings: Settings, service: str, producer: KafkaProducer) -> None:
+async def announce_start(settings: CommonSettings, service: str, producer: KafkaProducer) -> None:
     """Publish ``service``'s start code on ``event_log`` and wait for the broker's ack."""
-    spec = find_service(service)
-    if spec.start_code is None or spec.start_message is None:
-        return
-    publisher = EventLogPublisher(producer, settings.topics.event_log, spec.name)
-    await publisher.publish_async(spec.start_code, spec.start_message)
+    await EventLogPublisher(producer, settings.topics.event_log, service).announce_start()
 
 
 def freeze_startup_objects() -> None:
@@ -126,7 +122,7 @@ GrpcParts = Callable[[grpc.aio.Server], AbstractAsyncContextManager[None]]
 
 
 def serve_grpc(
-    settings: Settings,
+    settings: CommonSettings,
     service: str,
     endpoint: ServiceSettings,
     parts: GrpcParts,

@@ -19,8 +19,7 @@ from contextvars import ContextVar
 
 import grpc
 
-from merchstore.common.config import Settings
-from merchstore.common.log_spool import LogSpool, SpoolInUse
+from merchstore.common.log_spool import LogSpool
 from merchstore.common.poison import doubling_backoff_s
 from merchstore.protos import logging_pb2, logging_pb2_grpc
 
@@ -280,40 +279,3 @@ class LogShippingHandler(logging.Handler):
         if self._spool is not None and not self._thread.is_alive():
             self._spool.close()  # what is left in it is sent at the next start
         super().close()
-
-
-def ship_logs(settings: Settings, service: str, port: int) -> LogShippingHandler | None:
-    """Start streaming this service's ``merchstore.*`` records to logging-service.
-
-    With ``log_shipping.spool``, each line is first kept in ``log-spool/<service>-<port>``
-    under the data directory until logging-service acknowledges it: a crash loses none, and
-    the next start on the same port sends what the crashed run had not.
-    """
-    config = settings.log_shipping
-    if not config.enabled:
-        return None
-    target = config.target or f"{settings.logging_service.host}:{settings.logging_service.port}"
-    spool = None
-    if config.spool:
-        try:
-            spool = LogSpool(settings.data_path(f"log-spool/{service}-{port}.jsonl"))
-        except SpoolInUse as error:
-            local_log.warning("log lines kept in memory only: %s", error)
-    handler = LogShippingHandler(
-        target,
-        service,
-        config.queue_size,
-        logging.getLevelName(config.level),
-        lines_per_stream=config.lines_per_stream,
-        stream_max_s=config.stream_max_s,
-        spool=spool,
-    )
-    logging.getLogger("merchstore").addHandler(handler)
-    return handler
-
-
-def stop_shipping_logs(handler: LogShippingHandler | None, settings: Settings) -> None:
-    """Flush and detach the handler ``ship_logs`` returned."""
-    if handler is not None:
-        logging.getLogger("merchstore").removeHandler(handler)
-        handler.close(settings.log_shipping.shutdown_flush_s)

@@ -9,7 +9,10 @@ from typing import Any
 
 import yaml
 
-from merchstore.common.config import Settings, default_logging_config_file
+from merchstore.common.config.base import CommonSettings
+from merchstore.common.config.defaults import default_logging_config_file
+from merchstore.common.log_shipping import LogShippingHandler
+from merchstore.common.log_spool import LogSpool, SpoolInUse
 
 _service_name = "merchstore"
 
@@ -34,7 +37,7 @@ def _fill_placeholders(node: Any, values: dict[str, str]) -> Any:
     return node
 
 
-def configure_logging(settings: Settings, service: str) -> None:
+def configure_logging(settings: CommonSettings, service: str) -> None:
     """Apply the YAML logging configuration for ``service`` (creating log folders it names)."""
     global _service_name
     _service_name = service
@@ -49,3 +52,43 @@ def configure_logging(settings: Settings, service: str) -> None:
             Path(filename).parent.mkdir(parents=True, exist_ok=True)
     config.setdefault("root", {})["level"] = settings.log_level
     logging.config.dictConfig(config)
+
+
+def ship_logs(
+    settings: CommonSettings, service: str, port: int, target: str
+) -> LogShippingHandler | None:
+    """Start streaming this service's ``merchstore.*`` records to logging-service at ``target``.
+
+    With ``log_shipping.spool``, each line is first kept in ``log-spool/<service>-<port>``
+    under the data directory until logging-service acknowledges it: a crash loses none, and
+    the next start on the same port sends what the crashed run had not.
+    """
+    config = settings.log_shipping
+    if not config.enabled:
+        return None
+    spool = None
+    if config.spool:
+        try:
+            spool = LogSpool(settings.data_path(f"log-spool/{service}-{port}.jsonl"))
+        except SpoolInUse as error:
+            logging.getLogger("merchstore.log_shipping").warning(
+                "log lines kept in memory only: %s", error
+            )
+    handler = LogShippingHandler(
+        target,
+        service,
+        config.queue_size,
+        logging.getLevelName(config.level),
+        lines_per_stream=config.lines_per_stream,
+        stream_max_s=config.stream_max_s,
+        spool=spool,
+    )
+    logging.getLogger("merchstore").addHandler(handler)
+    return handler
+
+
+def stop_shipping_logs(handler: LogShippingHandler | None, settings: CommonSettings) -> None:
+    """Flush and detach the handler ``ship_logs`` returned."""
+    if handler is not None:
+        logging.getLogger("merchstore").removeHandler(handler)
+        handler.close(settings.log_shipping.shutdown_flush_s)

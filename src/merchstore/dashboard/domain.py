@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from merchstore.common.event_log import KNOWN_CODES
+from merchstore.common.messages import KNOWN_CODES
 from merchstore.common.timeutil import to_rfc3339
 
 

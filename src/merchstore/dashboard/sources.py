@@ -9,11 +9,11 @@ import grpc
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from merchstore.common.config import Settings
 from merchstore.common.health_probe import HealthAnswer, check_health_async
 from merchstore.common.metrics import METRICS_PORT_OFFSET
 from merchstore.dashboard.domain import ServiceReading
 from merchstore.services import SERVICES, ServiceSpec
+from merchstore.settings import Settings
 
 
 class ServiceSources:

@@ -7,17 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from merchstore.common.domain_events import DomainEvent, EventType
+from merchstore.common.messages import DomainEvent, EventType
+from merchstore.common.store_fields import EMAIL_PATTERN, SID_PATTERN, USERNAME_PATTERN
 
-USERNAME_PATTERN = r"^[A-Za-z0-9_.-]{3,32}$"
-_BLANK_OR_CONTROL = r"\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
-"""Every space and control character, spelt out: ``\\s`` means one set in Python and another
-in the JSON Schema (ECMAScript) patterns of the OpenAPI document (U+0085 is whitespace to one
-only), and a pattern must accept the same text in both."""
-_ADDRESS_PART = rf"[^@{_BLANK_OR_CONTROL}]+"
-EMAIL_PATTERN = rf"^{_ADDRESS_PART}@{_ADDRESS_PART}\.{_ADDRESS_PART}$"
-"""Shared with store-api's schemas (and its OpenAPI document): one rule in both places."""
-SID_PATTERN = rf"^[^{_BLANK_OR_CONTROL}]{{1,15}}$"
 USERNAME = re.compile(USERNAME_PATTERN)
 EMAIL = re.compile(EMAIL_PATTERN)
 SID = re.compile(SID_PATTERN)

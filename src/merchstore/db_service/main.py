@@ -12,10 +12,10 @@ import grpc
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
-from merchstore.common.config import Settings
-from merchstore.common.kafka import KafkaProducer, check_broker
+from merchstore.common.kafka.clients import check_broker
+from merchstore.common.kafka.producer import KafkaProducer
 from merchstore.common.lifecycle import serve_grpc
-from merchstore.common.log_shipping import ship_logs, stop_shipping_logs
+from merchstore.common.logging_setup import ship_logs, stop_shipping_logs
 from merchstore.common.postgres import apply_migrations, open_async_pool
 from merchstore.common.request_logging import RpcLogging
 from merchstore.db_service.grpc_api import SERVICE_NAME, StoreDataServicer
@@ -24,6 +24,7 @@ from merchstore.db_service.passwords import PasswordWork
 from merchstore.db_service.repository import NewConnectionEachTime, PostgresStoreRepository
 from merchstore.db_service.service import StoreService
 from merchstore.protos import store_pb2_grpc
+from merchstore.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,9 @@ def run(settings: Settings) -> None:
             retention_s=config.outbox_retention_s,
         )
         store_pb2_grpc.add_StoreDataServicer_to_server(StoreDataServicer(store), server)
-        shipping = ship_logs(settings, "db-service", settings.db_service.port)
+        shipping = ship_logs(
+            settings, "db-service", settings.db_service.port, settings.logging_service_target
+        )
         stop_relay = asyncio.Event()
         relay_task = asyncio.create_task(relay.run(stop_relay))
         yield

@@ -19,12 +19,13 @@ from typing import Any
 import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from merchstore.common.kafka import (
+from merchstore.common.kafka.delivery import (
     DeliveryFailed,
-    KafkaProducer,
     OutgoingMessage,
     RefusedByBroker,
+    send_all,
 )
+from merchstore.common.kafka.producer import KafkaProducer
 from merchstore.common.metrics import OUTBOX_PENDING, OUTBOX_SET_ASIDE
 from merchstore.common.poison import PoisonPolicy, Progress, handle_or_set_aside_async
 
@@ -88,7 +89,7 @@ class OutboxRelay:
         acknowledged: set[int] = set()
 
         async def send(batch: Sequence[OutgoingMessage]) -> None:
-            await self._producer.send_all_async(self._topic, batch, acknowledged)
+            await send_all(self._producer, self._topic, batch, acknowledged)
 
         async def set_aside(row: OutgoingMessage, reason: str) -> None:
             log.error("outbox row %d set aside: %s", row.id, reason)

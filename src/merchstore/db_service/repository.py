@@ -10,7 +10,7 @@ from typing import Any, Protocol
 import psycopg
 from psycopg.rows import dict_row
 
-from merchstore.common.domain_events import DomainEvent
+from merchstore.common.messages import DomainEvent
 from merchstore.db_service.domain import AlreadyExists, Order, Product, User
 
 _PRODUCT = "id, name, description, category, price, slogan, stock, created_at"

@@ -13,7 +13,7 @@ from contextlib import AbstractAsyncContextManager
 from decimal import Decimal
 from typing import Protocol
 
-from merchstore.common.domain_events import DomainEvent
+from merchstore.common.messages import DomainEvent
 from merchstore.db_service import domain
 from merchstore.db_service.domain import (
     Conflict,

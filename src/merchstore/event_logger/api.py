@@ -8,10 +8,10 @@ from fastapi import APIRouter, Depends, FastAPI, Query
 from pydantic import BaseModel, Field
 
 from merchstore.common.dependencies import app_state
-from merchstore.common.event_log import SEED_CODES
 from merchstore.common.health import ReadinessCheck, not_started
 from merchstore.common.http_errors import VALIDATION_ERROR_RESPONSES
 from merchstore.common.http_service import service_app
+from merchstore.common.messages import SEED_CODES
 from merchstore.event_logger.store import EventLogStore
 
 

@@ -6,7 +6,7 @@ import json
 from typing import NamedTuple
 
 from merchstore.common.consumed import ConsumedMessage
-from merchstore.common.event_log import CODE_PATTERN
+from merchstore.common.messages import CODE_PATTERN
 
 
 class MalformedEventLogMessage(ValueError):

@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 
 from merchstore.common import sqlite
 from merchstore.common.consumed import ConsumedMessage
-from merchstore.common.event_log import SEED_CODES
+from merchstore.common.messages import SEED_CODES
 from merchstore.common.timeutil import utc_now_rfc3339
 from merchstore.event_logger.domain import EventLogRecord
 

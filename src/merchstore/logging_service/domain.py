@@ -6,6 +6,7 @@ from collections.abc import Callable
 from functools import partial
 from json.encoder import encode_basestring_ascii
 
+from merchstore.common.messages import LOG_LINE_MAX_BYTES
 from merchstore.common.timeutil import utc_now_rfc3339
 from merchstore.protos import logging_pb2
 
@@ -17,7 +18,7 @@ LEVEL_NAMES = {
     logging_pb2.CRITICAL: "CRITICAL",
 }
 
-MAX_MESSAGE_BYTES = 64 * 1024
+MAX_MESSAGE_BYTES = LOG_LINE_MAX_BYTES
 """A published ``log-channel`` message is at most this large (the contract's limit)."""
 
 TRUNCATION_MARKER = " …[truncated by logging-service: {omitted} bytes omitted]"

@@ -10,13 +10,14 @@ from typing import Any
 
 import grpc
 
-from merchstore.common.config import Settings
-from merchstore.common.kafka import KafkaProducer, check_broker
+from merchstore.common.kafka.clients import check_broker
+from merchstore.common.kafka.producer import KafkaProducer
 from merchstore.common.lifecycle import serve_grpc
 from merchstore.logging_service.grpc_api import SERVICE_NAME, LogCollectorServicer
 from merchstore.logging_service.publisher import LogPublisher
 from merchstore.logging_service.spill import SpillBuffer
 from merchstore.protos import logging_pb2_grpc
+from merchstore.settings import Settings
 
 log = logging.getLogger(__name__)
 

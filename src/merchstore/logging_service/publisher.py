@@ -11,12 +11,13 @@ from dataclasses import dataclass
 
 from confluent_kafka import KafkaError, Message
 
-from merchstore.common.kafka import (
+from merchstore.common.kafka.delivery import (
     DeliveryFailed,
-    KafkaProducer,
     OutgoingMessage,
     RefusedByBroker,
+    send_all,
 )
+from merchstore.common.kafka.producer import KafkaProducer
 from merchstore.common.poison import PoisonPolicy, handle_or_set_aside_async
 from merchstore.logging_service.spill import SpillBuffer
 
@@ -165,7 +166,7 @@ class LogPublisher:
         messages = [OutgoingMessage(message_id, payload) for message_id, payload in batch]
 
         async def send(items: Sequence[OutgoingMessage]) -> None:
-            await self._drain_producer.send_all_async(self._topic, items, acknowledged)
+            await send_all(self._drain_producer, self._topic, items, acknowledged)
 
         async def set_aside(item: OutgoingMessage, reason: str) -> None:
             log.error(

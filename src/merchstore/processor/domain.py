@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from merchstore.common.domain_events import EVENT_TYPES
+from merchstore.common.messages import EVENT_TYPES
 
 
 @dataclass(frozen=True)

@@ -11,14 +11,16 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from fastapi import FastAPI
 
-from merchstore.common.config import Settings
-from merchstore.common.event_log import EventLogPublisher
-from merchstore.common.kafka import DeliveryFailed, KafkaProducer, check_broker
+from merchstore.common.kafka.clients import check_broker
+from merchstore.common.kafka.delivery import DeliveryFailed
+from merchstore.common.kafka.event_log import EventLogPublisher
+from merchstore.common.kafka.producer import KafkaProducer
 from merchstore.common.lifecycle import Readiness, announce_start, serve_http
 from merchstore.processor.api import create_app
 from merchstore.processor.runs import StatisticsRuns
 from merchstore.processor.state import ProcessorState
 from merchstore.processor.storage_client import StorageClient, StorageUnavailable
+from merchstore.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ from decimal import Decimal
 from pathlib import Path
 
 from merchstore.common import sqlite
+from merchstore.common.feed import FEED_START
 from merchstore.processor.domain import Statistics
-from merchstore.storage.repository import FEED_START
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS statistics (

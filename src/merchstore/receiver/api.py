@@ -10,11 +10,11 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from merchstore.common.dependencies import app_state
-from merchstore.common.domain_events import DomainEvent, MetadataValue
 from merchstore.common.health import ReadinessCheck, not_started
 from merchstore.common.http_errors import VALIDATION_ERROR_RESPONSES
 from merchstore.common.http_service import service_app
-from merchstore.common.kafka import DeliveryFailed
+from merchstore.common.kafka.delivery import DeliveryFailed
+from merchstore.common.messages import DomainEvent, MetadataValue
 from merchstore.common.request_guard import CLEAN_TEXT_SCHEMA
 from merchstore.receiver.domain import (
     ACTIONS,

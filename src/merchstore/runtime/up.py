@@ -16,15 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, TextIO
 
-from merchstore.common.config import (
-    BROKER_ADDRESS_FILE,
-    JWT_SECRET_FILE,
-    Settings,
-    embedded_broker_environment,
-)
+from merchstore.common.config.secrets import JWT_SECRET_FILE
 from merchstore.common.health_probe import check_health
+from merchstore.common.kafka.topics import ensure_topics
 from merchstore.common.lifecycle import StopRequested, stop_requests
-from merchstore.common.topics import ensure_topics
+from merchstore.common.run_folder import BROKER_ADDRESS_FILE
 from merchstore.runtime.apache_kafka import (
     KAFKA_VERSION,
     KafkaNode,
@@ -32,6 +28,7 @@ from merchstore.runtime.apache_kafka import (
     java_executable,
     new_cluster_id,
 )
+from merchstore.runtime.broker_profile import embedded_broker_environment
 from merchstore.runtime.embedded import (
     EmbeddedBroker,
     EmbeddedPostgres,
@@ -44,6 +41,7 @@ from merchstore.runtime.prometheus import HEALTH_PATH as PROMETHEUS_HEALTH_PATH
 from merchstore.runtime.prometheus import local_prometheus_config
 from merchstore.runtime.supervision import Program, Supervisor
 from merchstore.services import SERVICES, ServiceSpec
+from merchstore.settings import Settings
 
 log = logging.getLogger(__name__)
 

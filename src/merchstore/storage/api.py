@@ -9,11 +9,12 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import AwareDatetime, BaseModel, Field
 
 from merchstore.common.dependencies import app_state
-from merchstore.common.domain_events import MetadataValue
+from merchstore.common.feed import CURSOR_PATTERN, FEED_START
 from merchstore.common.health import ReadinessCheck, not_started
 from merchstore.common.http_errors import VALIDATION_ERROR_RESPONSES
 from merchstore.common.http_service import service_app
-from merchstore.storage.repository import FEED_START, EventRepository
+from merchstore.common.messages import MetadataValue
+from merchstore.storage.repository import EventRepository
 
 
 class StoredEvent(BaseModel):
@@ -66,7 +67,7 @@ async def event_feed(
     repository: Events,
     after: Annotated[
         str,
-        Query(description="A cursor from a previous page", pattern=r"^[0-9]{1,19}:[0-9]{1,19}$"),
+        Query(description="A cursor from a previous page", pattern=CURSOR_PATTERN),
     ] = FEED_START,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> EventFeedPage:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from merchstore.common.consumed import ConsumedMessage
-from merchstore.common.domain_events import DomainEvent, InvalidDomainEvent
+from merchstore.common.messages import DomainEvent, InvalidDomainEvent
 
 
 @dataclass(frozen=True)

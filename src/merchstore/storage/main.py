@@ -9,10 +9,12 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from merchstore.common.config import Settings
-from merchstore.common.kafka import BatchConsumer, KafkaProducer, check_broker
+from merchstore.common.kafka.clients import check_broker
+from merchstore.common.kafka.consumer import BatchConsumer
+from merchstore.common.kafka.producer import KafkaProducer
 from merchstore.common.lifecycle import Readiness, announce_start, serve_http
 from merchstore.common.postgres import apply_migrations, open_pool
+from merchstore.settings import Settings
 from merchstore.storage.api import create_app
 from merchstore.storage.ingest import STORAGE_POISON_POLICY, EventIngestor
 from merchstore.storage.repository import EventRepository

@@ -13,9 +13,6 @@ from psycopg_pool import ConnectionPool
 from merchstore.common.timeutil import to_rfc3339
 from merchstore.storage.domain import ConsumedEvent, DeadLetter
 
-FEED_START = "0:0"
-"""The feed cursor before the first event."""
-
 _COLUMNS = "seq, tx_id::text AS tx_text, event_id, event_type, user_id, metadata, occurred_at"
 # The text of tx_id has its own name: an ORDER BY names an output column before a table
 # column, and ordering by the text would put transaction 999 after 1000.

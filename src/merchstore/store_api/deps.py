@@ -16,9 +16,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from merchstore.common.dependencies import app_state
 from merchstore.store_api import schemas
 from merchstore.store_api.db_client import StoreCallFailed, StoreDataClient, StoreFailure
+from merchstore.store_api.domain import InvalidToken
 from merchstore.store_api.product_cache import ProductCache
 from merchstore.store_api.products import ProductAnswers
-from merchstore.store_api.security import InvalidToken, TokenIssuer
+from merchstore.store_api.security import TokenIssuer
 
 Store = Annotated[StoreDataClient, Depends(app_state("store"))]
 """The db-service client (created inside the server's event loop, which gRPC channels need)."""
@@ -55,8 +56,10 @@ async def current_user(
         if error.failure is StoreFailure.NOT_FOUND:
             raise _unauthenticated("the user no longer exists or is deactivated") from None
         raise
-    if account.token_generation != claims.generation:
-        raise _unauthenticated("the token was issued before the password changed; log in again")
+    try:
+        claims.check_current(account.token_generation)
+    except InvalidToken as error:
+        raise _unauthenticated(str(error)) from None
     return account.user
 
 

@@ -10,10 +10,11 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from merchstore.common.config import Settings
-from merchstore.common.kafka import KafkaProducer, check_broker
+from merchstore.common.kafka.clients import check_broker
+from merchstore.common.kafka.producer import KafkaProducer
 from merchstore.common.lifecycle import Readiness, announce_start, serve_http
-from merchstore.common.log_shipping import ship_logs, stop_shipping_logs
+from merchstore.common.logging_setup import ship_logs, stop_shipping_logs
+from merchstore.settings import Settings
 from merchstore.store_api.api import ServedByHeader, create_app
 from merchstore.store_api.db_client import StoreDataClient
 from merchstore.store_api.product_cache import ProductCache
@@ -30,7 +31,9 @@ def build_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        shipping = ship_logs(settings, "store-api", settings.store_api.port)
+        shipping = ship_logs(
+            settings, "store-api", settings.store_api.port, settings.logging_service_target
+        )
         client = StoreDataClient(settings.db_service_target, config.rpc_timeout_s)
         app.state.store = client
         app.state.products = ProductAnswers(app.state.product_cache, client)

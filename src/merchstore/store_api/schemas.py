@@ -10,9 +10,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 
 from merchstore.common.request_guard import CLEAN_TEXT_SCHEMA
-from merchstore.db_service.domain import EMAIL_PATTERN as EMAIL
-from merchstore.db_service.domain import SID_PATTERN as SID
-from merchstore.db_service.domain import USERNAME_PATTERN as USERNAME
+from merchstore.common.store_fields import EMAIL_PATTERN as EMAIL
+from merchstore.common.store_fields import SID_PATTERN as SID
+from merchstore.common.store_fields import USERNAME_PATTERN as USERNAME
 
 MAX_ID = 2**63 - 1
 Money = Annotated[str, Field(pattern=r"^[0-9]+\.[0-9]{2}$", examples=["49.99"])]

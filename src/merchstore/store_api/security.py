@@ -1,4 +1,4 @@
-"""Access tokens: HS256 JWTs whose subject is the user id."""
+"""Access tokens as HS256 JWTs whose subject is the user id (PyJWT at the edge)."""
 
 from __future__ import annotations
 
@@ -7,19 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 
+from merchstore.store_api.domain import InvalidToken, TokenClaims
+
 ALGORITHM = "HS256"
-
-
-class InvalidToken(Exception):
-    """The token is malformed, tampered with or expired."""
-
-
-@dataclass(frozen=True)
-class TokenClaims:
-    """Who a valid token names, and the token generation it was issued for."""
-
-    user_id: int
-    generation: int
 
 
 def create_access_token(user_id: int, generation: int, secret: str, ttl_s: int) -> str:

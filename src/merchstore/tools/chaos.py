@@ -32,10 +32,11 @@ import psutil
 from rich.console import Console
 from rich.table import Table
 
-from merchstore.common.config import Settings, load_settings
+from merchstore.common.run_folder import broker_of_running_system
 from merchstore.runtime.supervision import PID_FILE
 from merchstore.runtime.up import KAFKA_PID_FILE, RUN_DIR, Member
 from merchstore.services import SERVICES
+from merchstore.settings import Settings, load_settings
 from merchstore.tools.ledger import Ledger
 from merchstore.tools.verify import Check, SystemAddress, SystemReader, checks_table, verify
 
@@ -202,7 +203,7 @@ class ChaosRun:
             ledger = Ledger.read(self.ledger)
             reader = SystemReader(
                 self.settings.model_copy(
-                    update={"kafka_bootstrap_servers": self.settings.broker_of_running_system()}
+                    update={"kafka_bootstrap_servers": broker_of_running_system(self.settings)}
                 ),
                 SystemAddress(
                     self.members["store-api"].url,

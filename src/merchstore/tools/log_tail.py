@@ -13,9 +13,9 @@ from typing import Any, TextIO
 
 import click
 
-from merchstore.common.config import Settings
-from merchstore.common.kafka import TopicIdsUnavailable, topic_ids
+from merchstore.common.kafka.clients import TopicIdsUnavailable, topic_ids
 from merchstore.common.timeutil import in_utc
+from merchstore.settings import Settings
 from merchstore.tools.topic_tail import follow_topic
 
 LEVEL_COLOURS = {

@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
-from merchstore.common.config import Settings
-from merchstore.common.kafka import client_config
+from merchstore.common.kafka.clients import client_config
+from merchstore.settings import Settings
 
 
 class TopicReader:

@@ -9,8 +9,8 @@ from collections.abc import Callable, Iterator
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, TopicPartition
 
-from merchstore.common.config import Settings
-from merchstore.common.kafka import client_config
+from merchstore.common.kafka.clients import client_config
+from merchstore.settings import Settings
 
 
 def follow_topic(

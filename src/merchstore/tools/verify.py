@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 from rich.table import Table
 
-from merchstore.common.config import Settings
+from merchstore.settings import Settings
 from merchstore.tools.ledger import Ledger
 from merchstore.tools.observe import (
     StorageFeed,

@@ -16,7 +16,7 @@ from typing import Any
 
 import psycopg
 
-from merchstore.common.config import Settings
+from merchstore.settings import Settings
 from tests.conftest import ServiceLauncher
 from tests.support.kafka import read_topic
 from tests.support.paths import REPOSITORY

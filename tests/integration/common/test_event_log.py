@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from merchstore.common.config import Settings
-from merchstore.common.event_log import EventLogPublisher
-from merchstore.common.kafka import KafkaProducer
+from merchstore.common.kafka.event_log import EventLogPublisher
+from merchstore.common.kafka.producer import KafkaProducer
+from merchstore.settings import Settings
 from tests.support.kafka import read_topic
 
 

@@ -14,17 +14,15 @@ from typing import Any
 
 import pytest
 
-import merchstore.common.kafka as kafka_module
-from merchstore.common.config import Settings
+import merchstore.common.kafka.clients as clients_module
+import merchstore.common.kafka.positions as positions_module
 from merchstore.common.consumed import ConsumedMessage
-from merchstore.common.kafka import (
-    LOOP_SERVES_FROM,
-    BatchConsumer,
-    BatchHandler,
-    DeliveryFailed,
-    KafkaProducer,
-    StartOffsets,
-)
+from merchstore.common.kafka.clients import TopicIdsUnavailable
+from merchstore.common.kafka.consumer import BatchConsumer, BatchHandler
+from merchstore.common.kafka.delivery import DeliveryFailed
+from merchstore.common.kafka.positions import StartOffsets
+from merchstore.common.kafka.producer import LOOP_SERVES_FROM, KafkaProducer
+from merchstore.settings import Settings
 from tests.support.broker import PrivateBroker
 from tests.support.kafka import produce_all
 from tests.support.paths import REPOSITORY
@@ -282,16 +280,16 @@ def test_a_failing_assignment_is_retried_and_resumes_where_stored(
 ) -> None:
     topic = settings.topics.log_channel  # one partition
     produce_all(settings.bootstrap_servers, topic, (f"m{i}".encode() for i in range(6)))
-    real_topic_ids = kafka_module.topic_ids
+    real_topic_ids = clients_module.topic_ids
     lookups: list[str] = []
 
     def lookup_timing_out_once(*args: Any, **kwargs: Any) -> dict[str, str]:
         lookups.append("tried")
         if len(lookups) == 1:  # as describe_topics does while the controller moves
-            raise kafka_module.TopicIdsUnavailable("describe_topics timed out")
+            raise TopicIdsUnavailable("describe_topics timed out")
         return real_topic_ids(*args, **kwargs)
 
-    monkeypatch.setattr(kafka_module, "topic_ids", lookup_timing_out_once)
+    monkeypatch.setattr(positions_module, "topic_ids", lookup_timing_out_once)
     asked: list[str] = []
 
     def stored_position(topic: str, topic_id: str, partition: int) -> int | None:
@@ -334,7 +332,7 @@ def test_a_timed_out_message_fails_alone_and_the_producer_goes_on(
 
 ASSIGNED_AT_A_STORED_POSITION = """
 import sys
-from merchstore.common.config import load_settings
+from merchstore.settings import load_settings
 from tests.integration.common.test_kafka import first_two_from
 
 # Client log lines right after the assignment, in the same poll: the ones that found the

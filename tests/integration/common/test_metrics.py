@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import httpx
 
-from merchstore.common.config import Settings
-from merchstore.common.domain_events import DomainEvent
+from merchstore.common.messages import DomainEvent
+from merchstore.settings import Settings
 from tests.conftest import ServiceLauncher
 from tests.support.kafka import produce_all
 from tests.support.metrics import samples, value

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
-from merchstore.common.config import Settings
-from merchstore.common.kafka import check_broker
-from merchstore.common.topics import TopicMismatch, ensure_topics
+from merchstore.common.kafka.clients import check_broker
+from merchstore.common.kafka.topics import TopicMismatch, ensure_topics
+from merchstore.settings import Settings
 
 
 def test_creates_the_three_topics_with_contract_partitions(settings: Settings) -> None:

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 import yaml
 
-from merchstore.common.config import load_settings
 from merchstore.runtime.deploy_secrets import write_compose_secrets
 from merchstore.runtime.load_balancer import compose_nginx_config, local_nginx_config
 from merchstore.runtime.prometheus import compose_prometheus_config, local_prometheus_config
 from merchstore.services import SERVICES
+from merchstore.settings import load_settings
 from tests.support.paths import REPOSITORY
 
 DEPLOY = REPOSITORY / "deploy"

@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from merchstore.common.config import load_settings
 from merchstore.runtime.load_balancer import local_nginx_config
+from merchstore.settings import load_settings
 from tests.conftest import ServiceLauncher
 from tests.support.load import SteadyLoad
 from tests.support.processes import ServiceProcess, free_port, service_ready, wait_until

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from merchstore.common.config import Settings
+from merchstore.settings import Settings
 from tests.support.kafka import produce_all
 from tests.support.processes import ServiceProcess, free_port, holds_for, wait_until
 

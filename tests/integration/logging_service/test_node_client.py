@@ -7,7 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from merchstore.common.config import Settings
+from merchstore.settings import Settings
 from tests.conftest import ServiceLauncher
 from tests.support.kafka import read_topic
 from tests.support.paths import REPOSITORY

@@ -14,10 +14,10 @@ from typing import Any
 import grpc
 import httpx
 
-from merchstore.common.config import Settings
 from merchstore.common.log_shipping import LogShippingHandler
 from merchstore.logging_service.spill import SpillBuffer
 from merchstore.protos import logging_pb2, logging_pb2_grpc
+from merchstore.settings import Settings
 from tests.conftest import ServiceLauncher
 from tests.support.broker import PrivateBroker
 from tests.support.kafka import read_topic

@@ -6,8 +6,8 @@ import json
 
 import httpx
 
-from merchstore.common.config import Settings
-from merchstore.common.domain_events import DomainEvent
+from merchstore.common.messages import DomainEvent
+from merchstore.settings import Settings
 from tests.conftest import ServiceLauncher
 from tests.support.kafka import produce_all, read_topic
 from tests.support.processes import wait_until

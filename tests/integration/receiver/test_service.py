@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from merchstore.common.config import Settings
+from merchstore.settings import Settings
 from tests.conftest import ServiceLauncher
 from tests.support.broker import PrivateBroker
 from tests.support.kafka import read_topic

@@ -10,10 +10,10 @@ from pathlib import Path
 
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
-from merchstore.common.config import Settings, load_settings
-from merchstore.common.kafka import KafkaProducer
-from merchstore.common.topics import ensure_topics
+from merchstore.common.kafka.producer import KafkaProducer
+from merchstore.common.kafka.topics import ensure_topics
 from merchstore.runtime.apache_kafka import KafkaCluster
+from merchstore.settings import Settings, load_settings
 from tests.support.kafka import read_topic
 
 

@@ -20,7 +20,7 @@ import httpx
 import psutil
 from confluent_kafka.admin import AdminClient
 
-from merchstore.common.config import BROKER_ADDRESS_FILE
+from merchstore.common.run_folder import BROKER_ADDRESS_FILE
 from merchstore.services import SERVICES
 from tests.integration.runtime.conftest import (
     UpProcess,

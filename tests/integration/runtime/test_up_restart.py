@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from merchstore.common.domain_events import DomainEvent
+from merchstore.common.messages import DomainEvent
 from tests.integration.runtime.conftest import UpProcess
 from tests.support.kafka import produce_all, read_topic
 from tests.support.processes import wait_until

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from psycopg_pool import ConnectionPool
 
 from merchstore.common.consumed import ConsumedMessage
-from merchstore.common.domain_events import EVENT_TYPES, DomainEvent
+from merchstore.common.messages import EVENT_TYPES, DomainEvent
 from merchstore.common.poison import handle_or_set_aside
 from merchstore.storage.ingest import STORAGE_POISON_POLICY, EventIngestor
 from merchstore.storage.repository import EventRepository

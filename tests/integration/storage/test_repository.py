@@ -7,10 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 from psycopg_pool import ConnectionPool
 
-from merchstore.common.domain_events import DomainEvent
+from merchstore.common.feed import FEED_START
+from merchstore.common.messages import DomainEvent
 from merchstore.common.postgres import apply_migrations
 from merchstore.storage.domain import ConsumedEvent, DeadLetter
-from merchstore.storage.repository import FEED_START, EventRepository
+from merchstore.storage.repository import EventRepository
 
 BASE = datetime(2026, 11, 22, 6, 0, tzinfo=UTC)
 

@@ -13,8 +13,8 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from merchstore.common.config import Settings
-from merchstore.common.domain_events import DomainEvent
+from merchstore.common.messages import DomainEvent
+from merchstore.settings import Settings
 from tests.conftest import ServiceLauncher
 from tests.support.kafka import produce_all, read_topic
 from tests.support.processes import ServiceProcess, free_port, holds_for, wait_until

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from merchstore.common.config import Settings
+from merchstore.settings import Settings
 from merchstore.tools.kcat import system_kcat
 from tests.support.kafka import produce_all
 from tests.support.paths import REPOSITORY

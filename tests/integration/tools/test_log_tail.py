@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from merchstore.common.config import Settings
+from merchstore.settings import Settings
 from tests.support.kafka import produce_all
 
 

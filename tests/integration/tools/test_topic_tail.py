@@ -16,8 +16,8 @@ from typing import IO
 
 import pytest
 
-from merchstore.common.config import Settings
-from merchstore.common.domain_events import DomainEvent
+from merchstore.common.messages import DomainEvent
+from merchstore.settings import Settings
 from tests.support.broker import PrivateBroker
 from tests.support.kafka import produce_all
 from tests.support.processes import free_port

@@ -6,12 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from merchstore.common.config import (
-    EXAMPLE_SECRETS,
-    ConfigError,
-    embedded_broker_environment,
-    load_settings,
-)
+from merchstore.common.config.errors import ConfigError
+from merchstore.common.config.secrets import EXAMPLE_SECRETS
+from merchstore.runtime.broker_profile import embedded_broker_environment
+from merchstore.settings import load_settings
 
 
 def test_defaults_come_from_the_packaged_yaml(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -114,7 +112,8 @@ def test_local_without_a_secret_makes_one_per_data_directory(tmp_path: Path) -> 
 
 
 def test_the_packaged_yaml_is_generated_from_the_settings_that_hold_every_default() -> None:
-    from merchstore.common.config import default_config_file, render_default_config
+    from merchstore.common.config.defaults import default_config_file
+    from merchstore.settings import render_default_config
 
     assert default_config_file().read_text() == render_default_config(), (
         "merchstore.yaml is stale: "
@@ -138,7 +137,7 @@ def test_an_unreadable_secret_file_is_one_line_naming_it(
     monkeypatch.setenv("MERCHSTORE_SECRETS_DIR", str(tmp_path))
     from pydantic_settings import SettingsError
 
-    from merchstore.common.config import describe_settings_error
+    from merchstore.common.config.errors import describe_settings_error
 
     error = SettingsError('error getting value for field "jwt_secret" from source "X"')
     error.__cause__ = PermissionError(13, "Permission denied")

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from merchstore.common.event_log import build_event_log_message
+from merchstore.common.messages import build_event_log_message
 
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from merchstore.common.config import load_settings
 from merchstore.common.logging_setup import configure_logging
+from merchstore.settings import load_settings
 
 CHATTY_LIBRARIES = ("httpx", "apscheduler")
 

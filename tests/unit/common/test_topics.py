@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from merchstore.common.config import load_settings
-from merchstore.common.topics import layout_warnings, required_topics
+from merchstore.common.kafka.topics import layout_warnings, required_topics
+from merchstore.settings import load_settings
 
 
 def test_every_topic_takes_the_one_replication_factor_setting() -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from merchstore.common.domain_events import DomainEvent
+from merchstore.common.messages import DomainEvent
 from merchstore.db_service.domain import AlreadyExists, Order, Product, User
 
 NOW = datetime(2026, 11, 30, 6, 0, tzinfo=UTC)

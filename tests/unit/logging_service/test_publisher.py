@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 from pathlib import Path
 from typing import cast
 
-from merchstore.common.kafka import DeliveryFailed, KafkaProducer, OutgoingMessage
+from merchstore.common.kafka.delivery import DeliveryFailed
+from merchstore.common.kafka.producer import KafkaProducer
 from merchstore.logging_service.publisher import LogPublisher
 from merchstore.logging_service.spill import SpillBuffer
 
@@ -21,19 +21,13 @@ class PartlyFailingProducer:
         self.sent: list[bytes | str] = []
         self.abandoned = asyncio.Event()
 
-    async def send_all_async(
-        self, topic: str, messages: Sequence[OutgoingMessage], acknowledged: set[int]
-    ) -> None:
-        for message in messages:
-            if message.id in acknowledged:
-                continue
-            if self.acknowledge == 0:
-                if self.hang:
-                    await self.abandoned.wait()
-                raise DeliveryFailed("broker unreachable")
-            self.acknowledge -= 1
-            self.sent.append(message.value)
-            acknowledged.add(message.id)
+    async def send_async(self, topic: str, value: bytes | str, key: object = None) -> None:
+        if self.acknowledge == 0:
+            if self.hang:
+                await self.abandoned.wait()
+            raise DeliveryFailed("broker unreachable")
+        self.acknowledge -= 1
+        self.sent.append(value)
 
     def abandon(self) -> None:
         self.abandoned.set()

@@ -7,8 +7,8 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from merchstore.common.config import load_settings
 from merchstore.services import SERVICES
+from merchstore.settings import load_settings
 from merchstore.tools.chaos import KAFKA, Availability, ChaosRun
 
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from merchstore.common.domain_events import DomainEvent, InvalidDomainEvent
+from merchstore.common.messages import DomainEvent, InvalidDomainEvent
 from tests.unit.common.test_timeutil import OUT_OF_RANGE
 
 

@@ -19,8 +19,8 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
     NewTopic,
 )
 
-from merchstore.common.config import Settings
-from merchstore.common.kafka import client_config
+from merchstore.common.config.base import CommonSettings
+from merchstore.common.kafka.clients import client_config
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ class TopicMismatch(Exception):
     """A topic exists with a layout the contract forbids (``event_log`` must have 1 partition)."""
 
 
-def required_topics(settings: Settings) -> list[NewTopic]:
+def required_topics(settings: CommonSettings) -> list[NewTopic]:
     """The topics of the contract with their partition counts and replication factors."""
     topics, copies = settings.topics, settings.kafka.replication_factor
     return [
@@ -66,7 +66,7 @@ def layout_warnings(wanted: list[NewTopic], found: dict[str, tuple[int, int]]) -
 
 
 def ensure_topics(
-    settings: Settings, timeout_s: float = 15.0, warn: Callable[[str], None] | None = None
+    settings: CommonSettings, timeout_s: float = 15.0, warn: Callable[[str], None] | None = None
 ) -> dict[str, int]:
     """Create the missing topics and return each topic's partition count.
 

@@ -1,0 +1,212 @@
+"""Configuration sections shared by every service, and the base of every section."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Section(BaseModel):
+    """Base of every configuration section: unknown keys are errors, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ServiceSettings(Section):
+    """Where a service listens."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(ge=1, le=65535)
+
+
+class HttpSettings(Section):
+    """How every HTTP service serves its clients."""
+
+    keep_alive_s: float = Field(
+        75.0,
+        ge=1,
+        description=(
+            "Idle keep-alive connections stay open this long (at least 60 s, so clients may reuse "
+            "them)."
+        ),
+    )
+
+
+class KafkaSettings(Section):
+    """How every service talks to Kafka."""
+
+    session_timeout_ms: int = Field(
+        10_000,
+        ge=1000,
+        le=300_000,
+        description=(
+            "How long a consumer that stopped answering keeps its partitions before the group "
+            "gives them to another: the pause a crashed consumer causes. Apache Kafka accepts 6000 "
+            "to 1800000 (group.min/max.session.timeout.ms)."
+        ),
+    )
+    delivery_timeout_ms: int = Field(
+        30_000,
+        ge=100,
+        description=(
+            "How long a produced message may wait for the broker's acknowledgement before it "
+            "fails. Longer than a broker failover on a cluster (KRaft fences a dead broker after "
+            "about 9 s, then a new leader is elected), so a lost broker delays messages but fails "
+            "none."
+        ),
+    )
+    replace_producer_on_timeout: bool = Field(
+        False,
+        description=(
+            "Replace the producer when a delivery times out, as well as on a fatal error. Only for "
+            "the embedded broker, which forgets producer ids when it restarts without saying so; "
+            "on Apache Kafka a timeout fails that message only, and replacing the producer would "
+            "fail every message in flight to healthy partitions too."
+        ),
+    )
+    request_timeout_s: float = Field(10.0, gt=0)
+    replication_factor: int = Field(
+        1,
+        ge=1,
+        le=32,
+        description=(
+            "Copies of every topic the services create (events, event_log, log-channel). 1 on a "
+            "single broker; 3 on a cluster, whose min.insync.replicas of 2 then lets acks=all "
+            "survive the loss of any one broker. Existing topics with fewer copies are reported."
+        ),
+    )
+    reconnect_backoff_max_ms: int = Field(
+        1000,
+        ge=100,
+        le=60_000,
+        description=(
+            "The longest a client waits between attempts to reach a broker it lost. Short, so a "
+            "restarted broker is used again within about a second (librdkafka's default, 10 s, "
+            "left orders waiting in the outbox that long)."
+        ),
+    )
+    stall_after_s: float = Field(
+        30.0,
+        gt=0,
+        description=(
+            "A consumer whose every attempt to store what it has read failed this long answers 503"
+            " on /health (a quiet topic is not a failure)."
+        ),
+    )
+    fetch_wait_max_ms: int = Field(
+        500,
+        ge=0,
+        le=10_000,
+        description=(
+            "The longest a consumer's fetch waits for new messages. The embedded broker answers a "
+            "waiting fetch only then, so this is its latency floor from produce to consumer (20 "
+            "gives a p50 near 10 ms, at the cost of a fetch per idle consumer every 20 ms); Apache"
+            " Kafka answers as soon as data arrives, so there the wait costs no latency."
+        ),
+    )
+
+
+class TopicSettings(Section):
+    """Topic names and partition counts (names are configurable so tests can isolate topics)."""
+
+    events: str = "events"
+    event_log: str = "event_log"
+    log_channel: str = "log-channel"
+    events_partitions: int = Field(3, ge=1)
+    log_channel_partitions: int = Field(1, ge=1)
+
+
+class LogShippingSettings(Section):
+    """How services stream their own logs to logging-service."""
+
+    enabled: bool = Field(
+        True, description="store-api and db-service stream their log lines to logging-service."
+    )
+    queue_size: int = Field(
+        10_000,
+        ge=1,
+        description=(
+            "Lines wait in memory up to this many while logging-service is slow or down, then drop."
+        ),
+    )
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    target: str | None = Field(
+        None, description="Unset: <logging_service.host>:<logging_service.port>."
+    )
+    shutdown_flush_s: float = Field(3.0, ge=0)
+    lines_per_stream: int = Field(
+        1000,
+        ge=1,
+        description=(
+            "Each stream ends after this many lines or seconds; its summary acknowledges its "
+            "lines, and until then the client keeps them to send again if logging-service goes "
+            "away."
+        ),
+    )
+    stream_max_s: float = Field(5.0, gt=0)
+    spool: bool = Field(
+        True,
+        description=(
+            "Keep each line on disk (log-spool/ in the data directory) until logging-service "
+            "acknowledges it, so that a crash of the service loses none."
+        ),
+    )
+    log_probes: bool = Field(
+        False,
+        description=(
+            "Also log (and ship) the requests of the system's own probes: /health and /metrics, "
+            "asked every few seconds by the dashboard, Prometheus and the healthchecks. Off, "
+            "log-channel shows what users did."
+        ),
+    )
+
+
+class EmbeddedSettings(Section):
+    """The embedded PostgreSQL and broker that ``merchstore up`` starts for local use."""
+
+    broker: Literal["embedded", "kafka"] = Field(
+        "embedded",
+        description=(
+            "The broker `merchstore up` runs when MERCHSTORE_KAFKA_BOOTSTRAP_SERVERS is unset: "
+            "`embedded` (tansu from PyPI, memory only) or `kafka` (Apache Kafka in KRaft mode, "
+            "one node on Java 17+, its log under the data directory: topics and messages survive "
+            "a restart). `merchstore up --broker kafka` sets it."
+        ),
+    )
+    kafka_host: str = "127.0.0.1"
+    kafka_port: int = Field(9092, ge=1, le=65535)
+    kafka_controller_port: int = Field(
+        9093, ge=1, le=65535, description="`broker: kafka` only: its KRaft controller listener."
+    )
+
+
+class SupervisorSettings(Section):
+    """How ``merchstore up`` supervises the service processes."""
+
+    start_timeout_s: float = Field(
+        60.0,
+        gt=0,
+        description="How long `merchstore up` waits for each service to answer its health check.",
+    )
+    stop_timeout_s: int = Field(
+        10,
+        ge=1,
+        description="After SIGTERM, how long a service may take to stop before it is killed.",
+    )
+    start_retries: int = Field(
+        5, ge=0, description="How many quick failures in a row before a service is given up on."
+    )
+
+
+class PrometheusSettings(Section):
+    """The Prometheus ``merchstore up --prometheus`` runs (when the binary is installed)."""
+
+    host: str = Field(
+        "127.0.0.1",
+        description=(
+            "Where `merchstore up --prometheus` serves Prometheus, and how often it scrapes."
+        ),
+    )
+    port: int = Field(9090, ge=1, le=65535)
+    scrape_interval_s: float = Field(5.0, gt=0, le=300)
