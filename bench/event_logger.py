@@ -33,7 +33,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from bench.harness import embedded_broker
 from bench.report import Goal, interleaved, median_by, save
 from merchstore.common.kafka.topics import ensure_topics
-from merchstore.event_logger.store import EventLogStore
+from merchstore.event_logger.adapters.store import EventLogStore
 from tests.support.kafka import produce_all
 from tests.support.processes import ServiceProcess, free_port
 

@@ -22,6 +22,12 @@ from merchstore.common.validation_messages import plain_messages
 log = logging.getLogger(__name__)
 
 
+class ErrorDetail(BaseModel):
+    """Why the request failed, in words."""
+
+    detail: str
+
+
 class ValidationErrorAnswer(BaseModel):
     """A 422 answer: a readable ``detail``, and the machine-readable ``errors`` when present."""
 

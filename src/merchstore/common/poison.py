@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from merchstore.common.request_guard import FORBIDDEN_TEXT
+from merchstore.common.clean_text import FORBIDDEN_TEXT
 
 log = logging.getLogger(__name__)
 

@@ -13,18 +13,9 @@ import re
 from typing import Any
 from urllib.parse import parse_qsl
 
-from pydantic import JsonValue
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-FORBIDDEN_TEXT = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
-"""Characters no text field may hold: C0 controls, DEL and unpaired surrogates."""
-
-CLEAN_TEXT_PATTERN = "^[^\\u0000-\\u001f\\u007f]*$"
-"""The same rule as a JSON Schema pattern, so OpenAPI documents say what is accepted (JSON
-Schema patterns cannot name unpaired surrogates, which no valid JSON text carries anyway)."""
-
-CLEAN_TEXT_SCHEMA: dict[str, JsonValue] = {"pattern": CLEAN_TEXT_PATTERN}
-"""Give as ``json_schema_extra`` to text fields whose schema states no pattern of its own."""
+from merchstore.common.clean_text import FORBIDDEN_TEXT
 
 MAX_JSON_DEPTH = 64
 """JSON nested deeper than this is refused (no model of ours nests more than a few levels)."""

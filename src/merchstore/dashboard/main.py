@@ -10,9 +10,9 @@ from contextlib import asynccontextmanager, suppress
 from fastapi import FastAPI
 
 from merchstore.common.lifecycle import Readiness, serve_http
+from merchstore.dashboard.adapters import ServiceSources
 from merchstore.dashboard.api import create_app, render_page
-from merchstore.dashboard.overview import OverviewKeeper
-from merchstore.dashboard.sources import ServiceSources
+from merchstore.dashboard.use_cases import OverviewKeeper
 from merchstore.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -18,11 +18,11 @@ from merchstore.common.lifecycle import serve_grpc
 from merchstore.common.logging_setup import ship_logs, stop_shipping_logs
 from merchstore.common.postgres import apply_migrations, open_async_pool
 from merchstore.common.request_logging import RpcLogging
-from merchstore.db_service.grpc_api import SERVICE_NAME, StoreDataServicer
-from merchstore.db_service.outbox import OutboxRelay
-from merchstore.db_service.passwords import PasswordWork
-from merchstore.db_service.repository import NewConnectionEachTime, PostgresStoreRepository
-from merchstore.db_service.service import StoreService
+from merchstore.db_service.adapters.outbox import OutboxRelay
+from merchstore.db_service.adapters.passwords import PasswordWork
+from merchstore.db_service.adapters.repository import NewConnectionEachTime, PostgresStoreRepository
+from merchstore.db_service.api import SERVICE_NAME, StoreDataServicer
+from merchstore.db_service.use_cases import StoreService
 from merchstore.protos import store_pb2_grpc
 from merchstore.settings import Settings
 

@@ -12,7 +12,7 @@ from merchstore.common.health import ReadinessCheck, not_started
 from merchstore.common.http_errors import VALIDATION_ERROR_RESPONSES
 from merchstore.common.http_service import service_app
 from merchstore.common.messages import SEED_CODES
-from merchstore.event_logger.store import EventLogStore
+from merchstore.event_logger.adapters.store import EventLogStore
 
 
 class EventLogEntry(BaseModel):

@@ -13,10 +13,10 @@ from merchstore.common.kafka.clients import check_broker
 from merchstore.common.kafka.consumer import BatchConsumer
 from merchstore.common.lifecycle import Readiness, serve_http
 from merchstore.common.poison import PoisonPolicy
+from merchstore.event_logger.adapters.record_file import RecordFile
+from merchstore.event_logger.adapters.store import EventLogStore
 from merchstore.event_logger.api import create_app
-from merchstore.event_logger.ingest import EventLogIngestor
-from merchstore.event_logger.record_file import RecordFile
-from merchstore.event_logger.store import EventLogStore
+from merchstore.event_logger.use_cases import EventLogIngestor
 from merchstore.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -13,9 +13,9 @@ import grpc
 from merchstore.common.kafka.clients import check_broker
 from merchstore.common.kafka.producer import KafkaProducer
 from merchstore.common.lifecycle import serve_grpc
-from merchstore.logging_service.grpc_api import SERVICE_NAME, LogCollectorServicer
-from merchstore.logging_service.publisher import LogPublisher
-from merchstore.logging_service.spill import SpillBuffer
+from merchstore.logging_service.adapters import SpillBuffer
+from merchstore.logging_service.api import SERVICE_NAME, LogCollectorServicer
+from merchstore.logging_service.use_cases import LogPublisher
 from merchstore.protos import logging_pb2_grpc
 from merchstore.settings import Settings
 

@@ -13,7 +13,7 @@ from merchstore.common.http_errors import VALIDATION_ERROR_RESPONSES
 from merchstore.common.http_service import service_app
 from merchstore.common.timeutil import to_rfc3339
 from merchstore.processor.domain import Statistics
-from merchstore.processor.runs import RunResult
+from merchstore.processor.use_cases import RunResult
 
 
 class OrderStatistics(BaseModel):

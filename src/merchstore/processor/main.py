@@ -16,10 +16,10 @@ from merchstore.common.kafka.delivery import DeliveryFailed
 from merchstore.common.kafka.event_log import EventLogPublisher
 from merchstore.common.kafka.producer import KafkaProducer
 from merchstore.common.lifecycle import Readiness, announce_start, serve_http
+from merchstore.processor.adapters.state import ProcessorState
+from merchstore.processor.adapters.storage_client import StorageClient, StorageUnavailable
 from merchstore.processor.api import create_app
-from merchstore.processor.runs import StatisticsRuns
-from merchstore.processor.state import ProcessorState
-from merchstore.processor.storage_client import StorageClient, StorageUnavailable
+from merchstore.processor.use_cases import StatisticsRuns
 from merchstore.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -9,13 +9,13 @@ from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from merchstore.common.clean_text import CLEAN_TEXT_SCHEMA
 from merchstore.common.dependencies import app_state
 from merchstore.common.health import ReadinessCheck, not_started
-from merchstore.common.http_errors import VALIDATION_ERROR_RESPONSES
+from merchstore.common.http_errors import VALIDATION_ERROR_RESPONSES, ErrorDetail
 from merchstore.common.http_service import service_app
 from merchstore.common.kafka.delivery import DeliveryFailed
 from merchstore.common.messages import DomainEvent, MetadataValue
-from merchstore.common.request_guard import CLEAN_TEXT_SCHEMA
 from merchstore.receiver.domain import (
     ACTIONS,
     DEFAULT_ACTION,
@@ -32,12 +32,6 @@ class EventAccepted(BaseModel):
 
     message: str
     event_id: str
-
-
-class ErrorDetail(BaseModel):
-    """Why the request was not accepted."""
-
-    detail: str
 
 
 UNAVAILABLE: dict[int | str, dict[str, Any]] = {

@@ -8,8 +8,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints
 
+from merchstore.common.clean_text import CLEAN_TEXT_SCHEMA
 from merchstore.common.messages import METADATA_MAX_KEYS, DomainEvent, EventType, MetadataValue
-from merchstore.common.request_guard import CLEAN_TEXT_SCHEMA
 
 ANONYMOUS_USER = "anonymous"
 

@@ -14,7 +14,7 @@ from merchstore.common.health import ReadinessCheck, not_started
 from merchstore.common.http_errors import VALIDATION_ERROR_RESPONSES
 from merchstore.common.http_service import service_app
 from merchstore.common.messages import MetadataValue
-from merchstore.storage.repository import EventRepository
+from merchstore.storage.adapters import EventRepository
 
 
 class StoredEvent(BaseModel):

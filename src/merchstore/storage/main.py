@@ -15,9 +15,9 @@ from merchstore.common.kafka.producer import KafkaProducer
 from merchstore.common.lifecycle import Readiness, announce_start, serve_http
 from merchstore.common.postgres import apply_migrations, open_pool
 from merchstore.settings import Settings
+from merchstore.storage.adapters import EventRepository
 from merchstore.storage.api import create_app
-from merchstore.storage.ingest import STORAGE_POISON_POLICY, EventIngestor
-from merchstore.storage.repository import EventRepository
+from merchstore.storage.use_cases import STORAGE_POISON_POLICY, EventIngestor
 
 log = logging.getLogger(__name__)
 

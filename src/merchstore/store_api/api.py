@@ -1,23 +1,98 @@
-"""HTTP API of the merch store: products, users, orders, JWT authentication."""
+"""HTTP API of the merch store: products, users, orders, JWT authentication.
+
+Routes name what they depend on by type (``store: Store``); the entry point puts the parts in
+``app.state``.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, cast
+from typing import Annotated, Any, Literal, cast
 
-from fastapi import APIRouter, FastAPI, Header, HTTPException, Path, Query, Request, Response
+from fastapi import (
+    APIRouter,
+    Depends,
+    FastAPI,
+    Header,
+    HTTPException,
+    Path,
+    Query,
+    Request,
+    Response,
+)
 from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from merchstore.common.dependencies import app_state
 from merchstore.common.health import ReadinessCheck, not_started
-from merchstore.common.http_errors import VALIDATION_ERROR_RESPONSES
+from merchstore.common.http_errors import VALIDATION_ERROR_RESPONSES, ErrorDetail
 from merchstore.common.http_service import service_app
 from merchstore.common.request_logging import RequestLogging
-from merchstore.store_api import schemas
-from merchstore.store_api.db_client import StoreCallFailed, StoreFailure
-from merchstore.store_api.deps import CurrentUser, ProductReads, Products, Store, Tokens
+from merchstore.store_api import domain
+from merchstore.store_api.adapters.db_client import StoreCallFailed, StoreDataClient, StoreFailure
+from merchstore.store_api.adapters.product_cache import ProductCache
+from merchstore.store_api.adapters.tokens import TokenIssuer
+from merchstore.store_api.domain import InvalidToken
+from merchstore.store_api.use_cases import ProductAnswers
+
+Store = Annotated[StoreDataClient, Depends(app_state("store"))]
+"""The db-service client (created inside the server's event loop, which gRPC channels need)."""
+Products = Annotated[ProductCache, Depends(app_state("product_cache"))]
+"""The product answers this replica keeps for a moment (orders clear them)."""
+ProductReads = Annotated[ProductAnswers, Depends(app_state("products"))]
+"""Product answers from that cache, loaded from db-service on a miss."""
+Tokens = Annotated[TokenIssuer, Depends(app_state("tokens"))]
+"""This deployment's token issuer."""
+
+_bearer = HTTPBearer(auto_error=False, description="A token from POST /users/login")
+
+
+def _unauthenticated(detail: str) -> HTTPException:
+    return HTTPException(401, detail, {"WWW-Authenticate": "Bearer"})
+
+
+async def current_user(
+    store: Store,
+    tokens: Tokens,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> domain.User:
+    """The active user the bearer token names; 401 otherwise."""
+    if credentials is None:
+        raise _unauthenticated("not authenticated")
+    try:
+        claims = tokens.read(credentials.credentials)
+    except InvalidToken as error:
+        raise _unauthenticated(str(error)) from None
+    try:
+        # Every request checks the user is still active: deactivation takes effect at once.
+        account = await store.get_user(claims.user_id)
+    except StoreCallFailed as error:
+        if error.failure is StoreFailure.NOT_FOUND:
+            raise _unauthenticated("the user no longer exists or is deactivated") from None
+        raise
+    try:
+        claims.check_current(account.token_generation)
+    except InvalidToken as error:
+        raise _unauthenticated(str(error)) from None
+    return account.user
+
+
+CurrentUser = Annotated[domain.User, Depends(current_user)]
+
 
 WELCOME = "Welcome to the SUSTech Merch Store!"
-Id = Annotated[int, Path(ge=1, le=schemas.MAX_ID)]
+
+
+class AccessToken(BaseModel):
+    """A bearer token for the Authorization header."""
+
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int = Field(description="Seconds until the token expires")
+
+
+Id = Annotated[int, Path(ge=1, le=domain.MAX_ID)]
 
 
 HTTP_STATUS = {
@@ -43,16 +118,14 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
         409: "Conflict",
         503: "The store's data service is unavailable",
     }
-    return {
-        code: {"model": schemas.ErrorDetail, "description": descriptions[code]} for code in codes
-    }
+    return {code: {"model": ErrorDetail, "description": descriptions[code]} for code in codes}
 
 
 def _json(body: bytes) -> Response:
     return Response(body, media_type="application/json")
 
 
-def require_self(user: schemas.User, user_id: int) -> None:
+def require_self(user: domain.User, user_id: int) -> None:
     """403 unless the caller acts on their own account."""
     if user.id != user_id:
         raise HTTPException(403, "you can only act on your own account")
@@ -92,7 +165,7 @@ async def welcome() -> dict[str, str]:
 @router.get(
     "/products",
     tags=["products"],
-    response_model=list[schemas.Product],
+    response_model=list[domain.Product],
     responses=_errors(503),
 )
 async def list_products(products: ProductReads) -> Response:
@@ -103,7 +176,7 @@ async def list_products(products: ProductReads) -> Response:
 @router.get(
     "/products/{id:int}",
     tags=["products"],
-    response_model=schemas.Product,
+    response_model=domain.Product,
     responses=_errors(404, 503),
 )
 async def get_product(id: Id, products: ProductReads) -> Response:
@@ -112,23 +185,21 @@ async def get_product(id: Id, products: ProductReads) -> Response:
 
 
 @router.post("/users/register", status_code=201, tags=["users"], responses=_errors(409, 503))
-async def register(registration: schemas.UserRegistration, store: Store) -> schemas.User:
+async def register(registration: domain.UserRegistration, store: Store) -> domain.User:
     """Create an account; the password is stored only as an argon2 hash."""
     return await store.create_user(registration)
 
 
 @router.post("/users/login", tags=["users"], responses=_errors(401, 429, 503))
-async def login(
-    credentials: schemas.Credentials, store: Store, tokens: Tokens
-) -> schemas.AccessToken:
+async def login(credentials: domain.Credentials, store: Store, tokens: Tokens) -> AccessToken:
     """Exchange a username and password for a bearer token."""
     account = await store.authenticate(credentials)
     token = tokens.issue(account.user.id, account.token_generation)
-    return schemas.AccessToken(access_token=token, expires_in=tokens.ttl_s)
+    return AccessToken(access_token=token, expires_in=tokens.ttl_s)
 
 
 @router.get("/users/{id:int}", tags=["users"], responses=_errors(401, 403, 404, 503))
-async def get_user(id: Id, user: CurrentUser) -> schemas.User:
+async def get_user(id: Id, user: CurrentUser) -> domain.User:
     """Your own account."""
     require_self(user, id)
     return user
@@ -137,10 +208,10 @@ async def get_user(id: Id, user: CurrentUser) -> schemas.User:
 @router.patch("/users/{id:int}", tags=["users"], responses=_errors(401, 403, 404, 409, 503))
 async def update_user(
     id: Id,
-    changes: schemas.UserChanges,
+    changes: domain.UserChanges,
     user: CurrentUser,
     store: Store,
-) -> schemas.User:
+) -> domain.User:
     """Change your email and/or password.
 
     A new password needs `current_password`, and it revokes every token issued before.
@@ -163,7 +234,7 @@ async def deactivate_user(id: Id, user: CurrentUser, store: Store) -> Response:
 
 @router.post("/orders", status_code=201, tags=["orders"], responses=_errors(401, 404, 409, 503))
 async def place_order(
-    order: schemas.OrderRequest,
+    order: domain.OrderRequest,
     user: CurrentUser,
     store: Store,
     cache: Products,
@@ -177,7 +248,7 @@ async def place_order(
             "first order again and moves no stock; another body with it answers 422",
         ),
     ] = None,
-) -> schemas.Order:
+) -> domain.Order:
     """Order a quantity of one product; the stock moves in the same transaction."""
     try:
         return await store.place_order(user.id, order, idempotency_key)
@@ -201,9 +272,9 @@ async def list_orders(
     response: Response,
     limit: Annotated[int, Query(ge=1, le=200, description="Orders per page")] = 50,
     after: Annotated[
-        int, Query(ge=0, le=schemas.MAX_ID, description="Order id to continue after")
+        int, Query(ge=0, le=domain.MAX_ID, description="Order id to continue after")
     ] = 0,
-) -> list[schemas.Order]:
+) -> list[domain.Order]:
     """Your orders, oldest first, a page at a time (the `Link` header gives the next page)."""
     orders, next_after = await store.list_orders(user.id, limit, after)
     if next_after:
@@ -213,13 +284,13 @@ async def list_orders(
 
 
 @router.get("/orders/{id:int}", tags=["orders"], responses=_errors(401, 403, 404, 503))
-async def get_order(id: Id, user: CurrentUser, store: Store) -> schemas.Order:
+async def get_order(id: Id, user: CurrentUser, store: Store) -> domain.Order:
     """One of your orders."""
     return await store.get_order(id, user.id)
 
 
 @router.delete("/orders/{id:int}", tags=["orders"], responses=_errors(401, 403, 404, 409, 503))
-async def cancel_order(id: Id, user: CurrentUser, store: Store, cache: Products) -> schemas.Order:
+async def cancel_order(id: Id, user: CurrentUser, store: Store, cache: Products) -> domain.Order:
     """Cancel one of your orders; its stock is put back once."""
     try:
         return await store.cancel_order(id, user.id)

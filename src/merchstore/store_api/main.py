@@ -15,11 +15,11 @@ from merchstore.common.kafka.producer import KafkaProducer
 from merchstore.common.lifecycle import Readiness, announce_start, serve_http
 from merchstore.common.logging_setup import ship_logs, stop_shipping_logs
 from merchstore.settings import Settings
+from merchstore.store_api.adapters.db_client import StoreDataClient
+from merchstore.store_api.adapters.product_cache import ProductCache
+from merchstore.store_api.adapters.tokens import TokenIssuer
 from merchstore.store_api.api import ServedByHeader, create_app
-from merchstore.store_api.db_client import StoreDataClient
-from merchstore.store_api.product_cache import ProductCache
-from merchstore.store_api.products import ProductAnswers
-from merchstore.store_api.security import TokenIssuer
+from merchstore.store_api.use_cases import ProductAnswers
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from merchstore.common.kafka.producer import KafkaProducer
 from merchstore.common.messages import DomainEvent
 from merchstore.common.postgres import apply_migrations, open_async_pool
-from merchstore.db_service.outbox import OutboxRelay
+from merchstore.db_service.adapters.outbox import OutboxRelay
 from merchstore.settings import Settings
 from tests.support.hostile import hostile_text, shaped_like
 from tests.support.kafka import read_topic

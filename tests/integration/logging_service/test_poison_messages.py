@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from merchstore.common.kafka.producer import KafkaProducer
-from merchstore.logging_service.publisher import LogPublisher
-from merchstore.logging_service.spill import SpillBuffer
+from merchstore.logging_service.adapters import SpillBuffer
+from merchstore.logging_service.use_cases import LogPublisher
 from merchstore.settings import Settings
 from tests.support.hostile import hostile_messages, hostile_text, shaped_like
 from tests.support.kafka import read_topic

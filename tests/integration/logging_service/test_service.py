@@ -15,7 +15,7 @@ import grpc
 import httpx
 
 from merchstore.common.log_shipping import LogShippingHandler
-from merchstore.logging_service.spill import SpillBuffer
+from merchstore.logging_service.adapters import SpillBuffer
 from merchstore.protos import logging_pb2, logging_pb2_grpc
 from merchstore.settings import Settings
 from tests.conftest import ServiceLauncher

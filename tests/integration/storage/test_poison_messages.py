@@ -14,8 +14,8 @@ from psycopg_pool import ConnectionPool
 from merchstore.common.consumed import ConsumedMessage
 from merchstore.common.messages import EVENT_TYPES, DomainEvent
 from merchstore.common.poison import handle_or_set_aside
-from merchstore.storage.ingest import STORAGE_POISON_POLICY, EventIngestor
-from merchstore.storage.repository import EventRepository
+from merchstore.storage.adapters import EventRepository
+from merchstore.storage.use_cases import STORAGE_POISON_POLICY, EventIngestor
 from tests.support.hostile import hostile_messages, hostile_text, shaped_like
 
 _offsets = itertools.count()

@@ -10,8 +10,8 @@ from psycopg_pool import ConnectionPool
 from merchstore.common.feed import FEED_START
 from merchstore.common.messages import DomainEvent
 from merchstore.common.postgres import apply_migrations
+from merchstore.storage.adapters import EventRepository
 from merchstore.storage.domain import ConsumedEvent, DeadLetter
-from merchstore.storage.repository import EventRepository
 
 BASE = datetime(2026, 11, 22, 6, 0, tzinfo=UTC)
 

@@ -34,7 +34,7 @@ def test_libraries_log_only_warnings_while_services_log_at_info(
 ) -> None:
     monkeypatch.delenv("MERCHSTORE_LOG_LEVEL", raising=False)
     configure_logging(load_settings(), "processor")
-    assert logging.getLogger("merchstore.processor.runs").isEnabledFor(logging.INFO)
+    assert logging.getLogger("merchstore.processor.use_cases").isEnabledFor(logging.INFO)
     for name in CHATTY_LIBRARIES:
         library = logging.getLogger(f"{name}.anything")
         assert not library.isEnabledFor(logging.INFO), name

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ValidationError
 
 from merchstore.common.validation_messages import plain_messages
 from merchstore.receiver.domain import ActionBody
-from merchstore.store_api.schemas import Credentials, OrderRequest, UserRegistration
+from merchstore.store_api.domain import Credentials, OrderRequest, UserRegistration
 
 MODELS: list[type[BaseModel]] = [ActionBody, UserRegistration, Credentials, OrderRequest]
 INTERNALS = re.compile(

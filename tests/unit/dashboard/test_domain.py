@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from merchstore.dashboard.adapters import metric_figures
 from merchstore.dashboard.domain import (
     EventHistory,
     ServiceHealthBook,
@@ -11,7 +12,6 @@ from merchstore.dashboard.domain import (
     consumer_figures,
     event_log_lines,
 )
-from merchstore.dashboard.sources import metric_figures
 
 NOW = datetime(2026, 11, 22, 6, 0, tzinfo=UTC)
 

@@ -98,7 +98,7 @@ class MemoryUnitOfWork:
 
 
 class MemoryStoreRepository:
-    """:class:`~merchstore.db_service.service.StoreRepository` over plain dictionaries."""
+    """:class:`~merchstore.db_service.use_cases.StoreRepository` over plain dictionaries."""
 
     def __init__(self, products: list[Product] | None = None) -> None:
         self.state = StoreState(products={p.id: p for p in products or []})

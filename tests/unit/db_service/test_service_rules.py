@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import pytest
 
 from merchstore.db_service import domain
+from merchstore.db_service.adapters.passwords import PasswordWork
 from merchstore.db_service.domain import (
     AlreadyExists,
     Conflict,
@@ -20,8 +21,7 @@ from merchstore.db_service.domain import (
     Throttled,
     Unauthenticated,
 )
-from merchstore.db_service.passwords import PasswordWork
-from merchstore.db_service.service import StoreService
+from merchstore.db_service.use_cases import StoreService
 from tests.unit.db_service.memory_repository import NOW, MemoryStoreRepository
 
 T = TypeVar("T")

@@ -11,10 +11,10 @@ from hypothesis import strategies as st
 
 from merchstore.common.consumed import ConsumedMessage
 from merchstore.common.poison import handle_or_set_aside
-from merchstore.event_logger.ingest import EventLogIngestor
+from merchstore.event_logger.adapters.record_file import RecordFile
+from merchstore.event_logger.adapters.store import EventLogStore
 from merchstore.event_logger.main import EVENT_LOGGER_POISON_POLICY
-from merchstore.event_logger.record_file import RecordFile
-from merchstore.event_logger.store import EventLogStore
+from merchstore.event_logger.use_cases import EventLogIngestor
 from tests.support.hostile import hostile_messages, hostile_text, shaped_like
 
 _offsets = itertools.count()

@@ -10,10 +10,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from merchstore.common.consumed import ConsumedMessage
+from merchstore.event_logger.adapters.record_file import RecordFile, format_line
+from merchstore.event_logger.adapters.store import EventLogStore, StoredRecord
 from merchstore.event_logger.domain import parse_event_log_message
-from merchstore.event_logger.ingest import EventLogIngestor
-from merchstore.event_logger.record_file import RecordFile, format_line
-from merchstore.event_logger.store import EventLogStore, StoredRecord
+from merchstore.event_logger.use_cases import EventLogIngestor
 
 
 def messages(start: int, stop: int, text: str = "m") -> list[ConsumedMessage]:

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from merchstore.common.consumed import ConsumedMessage
+from merchstore.event_logger.adapters.store import EventLogStore
 from merchstore.event_logger.domain import parse_event_log_message
-from merchstore.event_logger.store import EventLogStore
 
 
 def batch(start: int, stop: int, code: str = "0001") -> list[ConsumedMessage]:

@@ -8,8 +8,8 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from merchstore.logging_service.adapters import SpillBuffer
 from merchstore.logging_service.domain import LEVEL_NAMES, MAX_MESSAGE_BYTES, log_channel_json
-from merchstore.logging_service.spill import SpillBuffer
 from merchstore.protos import logging_pb2
 
 

@@ -8,8 +8,8 @@ from typing import cast
 
 from merchstore.common.kafka.delivery import DeliveryFailed
 from merchstore.common.kafka.producer import KafkaProducer
-from merchstore.logging_service.publisher import LogPublisher
-from merchstore.logging_service.spill import SpillBuffer
+from merchstore.logging_service.adapters import SpillBuffer
+from merchstore.logging_service.use_cases import LogPublisher
 
 
 class PartlyFailingProducer:

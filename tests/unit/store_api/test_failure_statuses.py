@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import grpc
 
+from merchstore.store_api.adapters.db_client import FAILURE_OF_CODE, StoreFailure
 from merchstore.store_api.api import HTTP_STATUS
-from merchstore.store_api.db_client import FAILURE_OF_CODE, StoreFailure
 
 
 def test_every_failure_has_one_http_status() -> None:

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from merchstore.store_api.product_cache import ProductCache
+from merchstore.store_api.adapters.product_cache import ProductCache
 
 
 class Clock:

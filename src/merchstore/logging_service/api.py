@@ -10,7 +10,7 @@ import grpc
 
 from merchstore.common.metrics import LOG_LINES
 from merchstore.logging_service.domain import InvalidLogMessage, log_channel_json
-from merchstore.logging_service.publisher import InFlight, LogPublisher, Settled
+from merchstore.logging_service.use_cases import InFlight, LogPublisher, Settled
 from merchstore.protos import logging_pb2, logging_pb2_grpc
 
 log = logging.getLogger(__name__)

@@ -9,8 +9,8 @@ import psycopg
 
 from merchstore.common.consumed import ConsumedMessage
 from merchstore.common.poison import PoisonPolicy
+from merchstore.storage.adapters import EventRepository
 from merchstore.storage.domain import DeadLetter, classify
-from merchstore.storage.repository import EventRepository
 
 log = logging.getLogger(__name__)
 

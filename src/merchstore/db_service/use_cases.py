@@ -15,6 +15,7 @@ from typing import Protocol
 
 from merchstore.common.messages import DomainEvent
 from merchstore.db_service import domain
+from merchstore.db_service.adapters.passwords import PasswordWork
 from merchstore.db_service.domain import (
     Conflict,
     InvalidArgument,
@@ -25,7 +26,6 @@ from merchstore.db_service.domain import (
     Unauthenticated,
     User,
 )
-from merchstore.db_service.passwords import PasswordWork
 
 
 class StoreUnitOfWork(Protocol):

@@ -9,9 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from merchstore.processor.adapters.state import ProcessorState
+from merchstore.processor.adapters.storage_client import StorageClient
 from merchstore.processor.domain import Statistics, alert_message, exceeds_threshold
-from merchstore.processor.state import ProcessorState
-from merchstore.processor.storage_client import StorageClient
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Iterable
 from pathlib import Path
 
-from merchstore.event_logger.store import EventLogStore, StoredRecord
+from merchstore.event_logger.adapters.store import EventLogStore, StoredRecord
 
 log = logging.getLogger(__name__)
 

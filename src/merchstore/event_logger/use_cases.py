@@ -6,13 +6,13 @@ import logging
 from collections.abc import Sequence
 
 from merchstore.common.consumed import ConsumedMessage
+from merchstore.event_logger.adapters.record_file import RecordFile
+from merchstore.event_logger.adapters.store import EventLogStore, SetAsideMessage, StoredRecord
 from merchstore.event_logger.domain import (
     EventLogRecord,
     MalformedEventLogMessage,
     parse_event_log_message,
 )
-from merchstore.event_logger.record_file import RecordFile
-from merchstore.event_logger.store import EventLogStore, SetAsideMessage, StoredRecord
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from merchstore.common.kafka.delivery import (
 )
 from merchstore.common.kafka.producer import KafkaProducer
 from merchstore.common.poison import PoisonPolicy, handle_or_set_aside_async
-from merchstore.logging_service.spill import SpillBuffer
+from merchstore.logging_service.adapters import SpillBuffer
 
 log = logging.getLogger(__name__)
 

@@ -8,13 +8,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from merchstore.common.timeutil import to_rfc3339
+from merchstore.dashboard.adapters import ServiceSources
 from merchstore.dashboard.domain import (
     EventHistory,
     ServiceHealthBook,
     consumer_figures,
     event_log_lines,
 )
-from merchstore.dashboard.sources import ServiceSources
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from psycopg_pool import PoolTimeout
 from merchstore.common.log_shipping import trace_id_var
 from merchstore.common.timeutil import to_rfc3339
 from merchstore.db_service import domain
-from merchstore.db_service.service import StoreService
+from merchstore.db_service.use_cases import StoreService
 from merchstore.protos import store_pb2, store_pb2_grpc
 
 log = logging.getLogger(__name__)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pydantic import TypeAdapter
 
-from merchstore.store_api import schemas
-from merchstore.store_api.db_client import StoreDataClient
-from merchstore.store_api.product_cache import ProductCache
+from merchstore.store_api import domain
+from merchstore.store_api.adapters.db_client import StoreDataClient
+from merchstore.store_api.adapters.product_cache import ProductCache
 
-_product_list_json = TypeAdapter(list[schemas.Product])
-_product_json = TypeAdapter(schemas.Product)
+_product_list_json = TypeAdapter(list[domain.Product])
+_product_json = TypeAdapter(domain.Product)
 
 ALL_PRODUCTS = "all"
 """The cache key of the whole list (product ids are integers)."""

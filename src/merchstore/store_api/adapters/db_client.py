@@ -11,7 +11,7 @@ import grpc
 from merchstore.common.log_shipping import trace_id_var
 from merchstore.common.request_logging import trace_metadata
 from merchstore.protos import store_pb2, store_pb2_grpc
-from merchstore.store_api import schemas
+from merchstore.store_api import domain
 
 T = TypeVar("T")
 
@@ -84,12 +84,12 @@ def _failure(error: grpc.aio.AioRpcError) -> StoreCallFailed:
 class UserAccount(NamedTuple):
     """A user and the generation of tokens currently valid for them."""
 
-    user: schemas.User
+    user: domain.User
     token_generation: int
 
 
-def _product(message: store_pb2.Product) -> schemas.Product:
-    return schemas.Product(
+def _product(message: store_pb2.Product) -> domain.Product:
+    return domain.Product(
         id=message.id,
         name=message.name,
         description=message.description,
@@ -101,8 +101,8 @@ def _product(message: store_pb2.Product) -> schemas.Product:
     )
 
 
-def _user(message: store_pb2.User) -> schemas.User:
-    return schemas.User(
+def _user(message: store_pb2.User) -> domain.User:
+    return domain.User(
         id=message.id,
         sid=message.sid,
         username=message.username,
@@ -111,8 +111,8 @@ def _user(message: store_pb2.User) -> schemas.User:
     )
 
 
-def _order(message: store_pb2.Order) -> schemas.Order:
-    return schemas.Order(
+def _order(message: store_pb2.Order) -> domain.Order:
+    return domain.Order(
         id=message.id,
         user_id=message.user_id,
         product_id=message.product_id,
@@ -145,7 +145,7 @@ class StoreDataClient:
         except grpc.aio.AioRpcError as error:
             raise _failure(error) from None
 
-    async def list_products(self) -> list[schemas.Product]:
+    async def list_products(self) -> list[domain.Product]:
         """Every product."""
         reply = await self._call(
             self._stub.ListProducts(
@@ -154,17 +154,17 @@ class StoreDataClient:
         )
         return [_product(p) for p in reply.products]
 
-    async def get_product(self, product_id: int) -> schemas.Product:
+    async def get_product(self, product_id: int) -> domain.Product:
         """One product."""
         request = store_pb2.GetProductRequest(id=product_id)
         return _product(await self._call(self._stub.GetProduct(request, **self._call_options())))
 
-    async def create_user(self, registration: schemas.UserRegistration) -> schemas.User:
+    async def create_user(self, registration: domain.UserRegistration) -> domain.User:
         """Register a user."""
         request = store_pb2.CreateUserRequest(**registration.model_dump())
         return _user(await self._call(self._stub.CreateUser(request, **self._call_options())))
 
-    async def authenticate(self, credentials: schemas.Credentials) -> UserAccount:
+    async def authenticate(self, credentials: domain.Credentials) -> UserAccount:
         """The user these credentials belong to."""
         request = store_pb2.AuthenticateRequest(**credentials.model_dump())
         reply = await self._call(self._stub.Authenticate(request, **self._call_options()))
@@ -176,7 +176,7 @@ class StoreDataClient:
         reply = await self._call(self._stub.GetUser(request, **self._call_options()))
         return UserAccount(_user(reply), reply.token_generation)
 
-    async def update_user(self, user_id: int, changes: schemas.UserChanges) -> schemas.User:
+    async def update_user(self, user_id: int, changes: domain.UserChanges) -> domain.User:
         """Change email and/or password."""
         request = store_pb2.UpdateUserRequest(id=user_id, **changes.model_dump(exclude_none=True))
         return _user(await self._call(self._stub.UpdateUser(request, **self._call_options())))
@@ -187,8 +187,8 @@ class StoreDataClient:
         await self._call(self._stub.DeactivateUser(request, **self._call_options()))
 
     async def place_order(
-        self, user_id: int, order: schemas.OrderRequest, idempotency_key: str | None = None
-    ) -> schemas.Order:
+        self, user_id: int, order: domain.OrderRequest, idempotency_key: str | None = None
+    ) -> domain.Order:
         """Place an order (once per idempotency key, when one is given)."""
         request = store_pb2.PlaceOrderRequest(
             user_id=user_id, idempotency_key=idempotency_key or "", **order.model_dump()
@@ -197,18 +197,18 @@ class StoreDataClient:
 
     async def list_orders(
         self, user_id: int, limit: int, after_id: int
-    ) -> tuple[list[schemas.Order], int]:
+    ) -> tuple[list[domain.Order], int]:
         """One page of the user's orders and the id to continue after (0 at the end)."""
         request = store_pb2.ListOrdersRequest(user_id=user_id, limit=limit, after_id=after_id)
         reply = await self._call(self._stub.ListOrders(request, **self._call_options()))
         return [_order(o) for o in reply.orders], reply.next_after_id
 
-    async def get_order(self, order_id: int, user_id: int) -> schemas.Order:
+    async def get_order(self, order_id: int, user_id: int) -> domain.Order:
         """One of the user's orders."""
         request = store_pb2.GetOrderRequest(id=order_id, user_id=user_id)
         return _order(await self._call(self._stub.GetOrder(request, **self._call_options())))
 
-    async def cancel_order(self, order_id: int, user_id: int) -> schemas.Order:
+    async def cancel_order(self, order_id: int, user_id: int) -> domain.Order:
         """Cancel one of the user's orders."""
         request = store_pb2.CancelOrderRequest(id=order_id, user_id=user_id)
         return _order(await self._call(self._stub.CancelOrder(request, **self._call_options())))

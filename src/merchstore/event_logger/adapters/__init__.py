@@ -1,0 +1,1 @@
+"""event-logger's adapters: where it meets PostgreSQL, SQLite, Kafka, files or other services."""

@@ -1,0 +1,1 @@
+"""processor's adapters: where it meets PostgreSQL, SQLite, Kafka, files or other services."""
