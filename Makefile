@@ -136,8 +136,9 @@ fuzz: install system-packages
 	MERCHSTORE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) MERCHSTORE_FUZZ_SEED=$$seed \
 		$(BIN)/pytest -n 3 --timeout 3600 tests/integration/test_schemathesis_all.py
 
-# Regenerate the committed OpenAPI documents (a test fails while they are stale).
+# Regenerate the committed OpenAPI documents and the AsyncAPI one (a test fails while they are stale).
 openapi: install
+	$(BIN)/merchstore asyncapi > docs/asyncapi.yaml
 	for service in event-logger storage receiver processor store-api dashboard; do \
 		$(BIN)/merchstore openapi $$service > docs/openapi/$$service.yaml; done
 

@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from merchstore.common.config.sections import HttpSettings, ServiceSettings
 from merchstore.common.http_service import NO_NATIVE_TELEMETRY
-from merchstore.common.lifecycle import serve_http
+from merchstore.common.serving.http import run_uvicorn
 
 # Built as the services are: FastAPI's OpenTelemetry hooks off in both.
 app = FastAPI(telemetry=NO_NATIVE_TELEMETRY)
@@ -33,4 +33,4 @@ async def health() -> dict[str, str]:
 
 
 if __name__ == "__main__":
-    serve_http(app, ServiceSettings(port=int(sys.argv[1])), HttpSettings())
+    run_uvicorn(app, ServiceSettings(port=int(sys.argv[1])), HttpSettings())

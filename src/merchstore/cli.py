@@ -150,6 +150,14 @@ def openapi(service: str) -> None:
     click.echo(to_yaml(openapi_document(spec.api_module)), nl=False)
 
 
+@main.command()
+def asyncapi() -> None:
+    """Print the AsyncAPI 3 document (YAML) of the Kafka topics, as kept in docs/asyncapi.yaml."""
+    from merchstore.common.asyncapi import render_asyncapi
+
+    click.echo(render_asyncapi(), nl=False)
+
+
 @main.command(epilog=_one_of(SERVICE_NAMES))
 @click.argument(
     "service", type=SERVICE_NAMES, required=False, envvar="MERCHSTORE_SERVICE", metavar="SERVICE"
@@ -283,7 +291,7 @@ def logs_tail(
 
     settings = _tail_settings(data_dir)
     try:
-        from merchstore.common.lifecycle import stop_requests
+        from merchstore.common.serving.signals import stop_requests
 
         with stop_requests() as stop:
             tail_logs(
@@ -335,7 +343,7 @@ def events_tail(
 
     settings = _tail_settings(data_dir)
     try:
-        from merchstore.common.lifecycle import stop_requests
+        from merchstore.common.serving.signals import stop_requests
 
         with stop_requests() as stop:
             tail_topic(
@@ -441,7 +449,7 @@ def simulate(
     """
     from merchstore.common.health_probe import check_health
     from merchstore.common.kafka.clients import BrokerUnavailable
-    from merchstore.common.lifecycle import stop_requests
+    from merchstore.common.serving.signals import stop_requests
     from merchstore.runtime.up import service_urls
     from merchstore.tools.observe import event_log_baseline
     from merchstore.tools.simulate import SimulationPlan, run_simulation

@@ -1,4 +1,7 @@
-"""The architecture, read from the source: which module may import which, and how large they grow.
+"""The architecture, read from the source: the shape of a service, imports, module sizes.
+
+- Every service folder has the same files for the same roles (`SERVICE_SHAPE`), as
+  ``docs/how-it-works.md`` shows in its table.
 
 - ``common/`` is shared plumbing: it imports no service, nor ``services.py`` or ``settings.py``
   (which know every service), so any service can use any part of it.
@@ -25,6 +28,19 @@ PACKAGE = REPOSITORY / "src" / "merchstore"
 COMMON = PACKAGE / "common"
 SERVICE_FOLDERS = sorted(spec.name.replace("-", "_") for spec in SERVICES)
 
+SERVICE_SHAPE: dict[str, str] = {
+    "main.py": "entry point: builds the parts and hands them to the shared lifecycle",
+    "settings.py": "the service's own section of the settings",
+    "api.py": "transport edge: HTTP routes or gRPC servicer, turning requests into use cases",
+    "domain.py": "rules and records, no I/O",
+    "use_cases.py": "what the service does, over protocols its adapters implement",
+    "adapters": "I/O at the edge (PostgreSQL, SQLite, Kafka, files, other services)",
+}
+"""Each role's file (``adapters`` is ``adapters.py``, or ``adapters/`` with one module each)."""
+
+SERVICE_DATA_FOLDERS = {"migrations": "numbered SQL files of its database", "static": "web page"}
+"""Folders a service may have besides its modules."""
+
 COMMON_MODULE_MAX_LINES = 300
 """No module of ``common/`` is longer: past that, it does more than one job."""
 
@@ -42,6 +58,27 @@ def _imported_modules(path: Path) -> Iterator[tuple[int, str]]:
 
 def _modules_under(folder: Path) -> list[Path]:
     return sorted(path for path in folder.rglob("*.py") if "_pb2" not in path.name)
+
+
+@pytest.mark.parametrize("folder", SERVICE_FOLDERS)
+def test_every_service_has_the_same_shape(folder: str) -> None:
+    entries = {
+        path.name
+        for path in (PACKAGE / folder).iterdir()
+        if path.name not in ("__init__.py", "__pycache__")
+    }
+    roles = {name.removesuffix(".py") if name.startswith("adapters") else name for name in entries}
+    missing = set(SERVICE_SHAPE) - roles
+    unknown = roles - set(SERVICE_SHAPE) - set(SERVICE_DATA_FOLDERS)
+    assert not missing, f"{folder} has no {sorted(missing)}"
+    assert not unknown, f"{folder} has files of no role: {sorted(unknown)} (see SERVICE_SHAPE)"
+    assert not {"adapters.py", "adapters"} <= entries, "adapters.py or adapters/, not both"
+
+
+def test_the_docs_show_the_shape_of_a_service() -> None:
+    text = (REPOSITORY / "docs" / "how-it-works.md").read_text()
+    for role in SERVICE_SHAPE:
+        assert f"| `{role}" in text, f"docs/how-it-works.md's shape table has no row for {role}"
 
 
 def test_common_imports_no_service() -> None:

@@ -1,22 +1,25 @@
-"""FastAPI dependencies every service uses: what its entry point keeps in ``app.state``."""
+"""The one typed way a route reaches its service's parts: ``Annotated[Parts, Depends(...)]``."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TypeVar, cast
 
 from fastapi import Request
 
+PartsT = TypeVar("PartsT")
 
-def app_state(name: str) -> Callable[[Request], Awaitable[Any]]:
-    """A dependency giving ``app.state.<name>`` of the application serving the request.
 
-    Routes declare what they need by type, ``Annotated[Store, Depends(app_state("store"))]``;
-    the service's entry point puts the real part there, so the routes never build it.
+def app_parts(kind: type[PartsT]) -> Callable[[Request], Awaitable[PartsT]]:
+    """A dependency giving the parts (of type ``kind``) the serving application was started with.
+
+    Each service's ``api.py`` declares the dataclass of what its routes need, and its entry
+    point builds one (``serve_http`` keeps it as ``app.state.parts``): routes name one typed
+    dependency, never an attribute by string.
     """
 
-    async def from_app_state(request: Request) -> Any:
-        return getattr(request.app.state, name)
+    async def parts(request: Request) -> PartsT:
+        return cast(PartsT, request.app.state.parts)
 
-    from_app_state.__name__ = f"app_state_{name}"
-    return from_app_state
+    parts.__name__ = f"{kind.__name__.lower()}_of_the_app"
+    return parts

@@ -7,15 +7,13 @@ Asking a service for its health is `merchstore.common.health_probe`, kept apart 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Annotated
+from typing import Annotated, cast
 
 import grpc
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-
-from merchstore.common.dependencies import app_state
 
 ReadinessCheck = Callable[[], str | None]
 """Returns None when the service is ready, otherwise why it is not."""
@@ -24,6 +22,10 @@ ReadinessCheck = Callable[[], str | None]
 def not_started() -> str | None:
     """The readiness of an application nothing has started: never ready."""
     return "not started"
+
+
+async def _readiness(request: Request) -> ReadinessCheck:
+    return cast(ReadinessCheck, request.app.state.is_ready)
 
 
 health_router = APIRouter(tags=["health"])
@@ -36,7 +38,7 @@ health_router = APIRouter(tags=["health"])
     responses={503: {"description": "Not ready yet; `detail` says why"}},
 )
 async def get_health(
-    is_ready: Annotated[ReadinessCheck, Depends(app_state("is_ready"))],
+    is_ready: Annotated[ReadinessCheck, Depends(_readiness)],
 ) -> JSONResponse:
     """200 `{"status": "ok"}` when the service is ready, else 503 with `detail` saying why."""
     reason = is_ready()

@@ -9,7 +9,13 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolTimeout
 
+from merchstore.common.poison import PoisonPolicy
+
 log = logging.getLogger(__name__)
+
+REFUSED_BY_POSTGRES = PoisonPolicy(permanent=(psycopg.DataError, psycopg.IntegrityError))
+"""PostgreSQL refusing the data (a NUL, an invalid JSON number, a check) is never transient;
+a connection or pool failure is, and is retried."""
 
 
 class DatabaseUnavailable(Exception):

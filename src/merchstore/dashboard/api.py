@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from importlib import resources
 from typing import Annotated, Any
 
@@ -10,7 +11,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from merchstore.common.dependencies import app_state
+from merchstore.common.dependencies import app_parts
 from merchstore.common.health import ReadinessCheck, not_started
 from merchstore.common.http_errors import VALIDATION_ERROR_RESPONSES
 from merchstore.common.http_service import service_app
@@ -27,26 +28,34 @@ def render_page(refresh_seconds: float) -> str:
     return template.replace("{{refresh_ms}}", str(int(refresh_seconds * 1000)))
 
 
-Page = Annotated[str, Depends(app_state("page"))]
-Overview = Annotated[LatestOverview, Depends(app_state("overview"))]
+@dataclass(frozen=True)
+class Parts:
+    """What the dashboard's routes use; its entry point builds them."""
+
+    page: str
+    """The page, with its refresh period filled in."""
+    overview: LatestOverview
+
+
+DashboardParts = Annotated[Parts, Depends(app_parts(Parts))]
 
 router = APIRouter(responses=VALIDATION_ERROR_RESPONSES, tags=["dashboard"])
 
 
 @router.get("/", response_class=HTMLResponse, summary="The dashboard page")
-async def dashboard_page(page: Page) -> str:
+async def dashboard_page(parts: DashboardParts) -> str:
     """The page; its script asks for the overview every refresh period."""
-    return page
+    return parts.page
 
 
 @router.get("/api/overview", summary="Everything the page shows, refreshed periodically")
-async def get_overview(overview: Overview) -> dict[str, Any]:
+async def get_overview(parts: DashboardParts) -> dict[str, Any]:
     """The overview built last (the service refreshes it in the background)."""
-    return dict(overview())
+    return dict(parts.overview())
 
 
 def create_app(is_ready: ReadinessCheck = not_started, **options: Any) -> FastAPI:
-    """The dashboard's application; its entry point sets ``app.state.page`` and ``overview``."""
+    """The dashboard's application; its entry point builds its `Parts`."""
     app = service_app(
         "dashboard",
         "Processor statistics, event-log counts and service health.",

@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from merchstore.common.timeutil import to_rfc3339
-from merchstore.dashboard.adapters import ServiceSources
 from merchstore.dashboard.domain import (
     EventHistory,
     ServiceHealthBook,
+    ServiceReading,
     consumer_figures,
     event_log_lines,
 )
@@ -23,10 +23,26 @@ def _problem(error: BaseException) -> str:
     return f"unavailable ({type(error).__name__})"
 
 
+class OverviewSources(Protocol):
+    """Where the overview's numbers come from: the processor, the event-logger, every service."""
+
+    async def processor_stats(self) -> dict[str, Any]:
+        """The processor's statistics (``GET /stats``)."""
+        ...
+
+    async def event_log_counts(self) -> dict[str, int]:
+        """The event-logger's counts per code (``GET /events_stats``)."""
+        ...
+
+    async def readings(self) -> list[ServiceReading]:
+        """Each service's health and consumer figures, one reading each."""
+        ...
+
+
 class OverviewKeeper:
     """Holds the latest overview; each refresh asks every service concurrently."""
 
-    def __init__(self, sources: ServiceSources, history_points: int) -> None:
+    def __init__(self, sources: OverviewSources, history_points: int) -> None:
         self._sources = sources
         self._health = ServiceHealthBook()
         self._history = EventHistory.keeping(history_points)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query
 from pydantic import BaseModel, Field
 
-from merchstore.common.dependencies import app_state
+from merchstore.common.dependencies import app_parts
 from merchstore.common.health import ReadinessCheck, not_started
 from merchstore.common.http_errors import VALIDATION_ERROR_RESPONSES
 from merchstore.common.http_service import service_app
@@ -28,7 +29,14 @@ class EventLogEntry(BaseModel):
     offset: int
 
 
-Store = Annotated[EventLogStore, Depends(app_state("store"))]
+@dataclass(frozen=True)
+class Parts:
+    """What the event-logger's routes use; its entry point builds them."""
+
+    store: EventLogStore
+
+
+EventLoggerParts = Annotated[Parts, Depends(app_parts(Parts))]
 
 router = APIRouter(responses=VALIDATION_ERROR_RESPONSES, tags=["event log"])
 _EXAMPLE = {code: 0 for code in SEED_CODES}
@@ -40,29 +48,29 @@ _EXAMPLE = {code: 0 for code in SEED_CODES}
     summary="Messages consumed per code",
     responses={200: {"content": {"application/json": {"example": _EXAMPLE}}}},
 )
-def events_stats(store: Store) -> dict[str, int]:
+def events_stats(parts: EventLoggerParts) -> dict[str, int]:
     """Messages consumed per code."""
-    return store.counts()
+    return parts.store.counts()
 
 
 @router.get("/event_stats", summary="Same as /events_stats")
-def event_stats(store: Store) -> dict[str, int]:
+def event_stats(parts: EventLoggerParts) -> dict[str, int]:
     """The same counts, at the name some clients use."""
-    return store.counts()
+    return parts.store.counts()
 
 
 @router.get("/events", summary="Recent messages, newest first")
 def recent_events(
-    store: Store,
+    parts: EventLoggerParts,
     code: Annotated[str | None, Query(pattern=r"^[0-9]{4}$")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> list[EventLogEntry]:
     """The latest stored messages, of one code or all."""
-    return [EventLogEntry(**row) for row in store.recent(code, limit)]
+    return [EventLogEntry(**row) for row in parts.store.recent(code, limit)]
 
 
 def create_app(is_ready: ReadinessCheck = not_started, **options: Any) -> FastAPI:
-    """The event-logger's application; its entry point sets ``app.state.store``."""
+    """The event-logger's application; its entry point builds its `Parts`."""
     return service_app(
         "event-logger",
         "Consumes `event_log` exactly once and counts messages per code.",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import NamedTuple
 
 from merchstore.common.consumed import ConsumedMessage
@@ -49,3 +50,27 @@ def parse_event_log_message(consumed: ConsumedMessage) -> EventLogRecord:
         sent_at if isinstance(sent_at, str) else None,
         consumed,
     )
+
+
+class StoredRecord(NamedTuple):
+    """A row of ``event_log_messages``: what the log file and the API show.
+
+    A named tuple: one is built per stored message, and a tuple is the cheapest to build.
+    """
+
+    id: int
+    code: str
+    message: str
+    service: str | None
+    sent_at: str | None
+    written_at: str
+    partition: int
+    offset: int
+
+
+@dataclass(frozen=True)
+class SetAsideMessage:
+    """A consumed message that can never be stored, and why."""
+
+    source: ConsumedMessage
+    reason: str

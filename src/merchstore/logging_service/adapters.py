@@ -17,12 +17,7 @@ class SpillBuffer:
 
     def __init__(self, path: Path, max_bytes: int) -> None:
         self._connection = sqlite.connect(path)
-        self._connection.executescript(
-            "CREATE TABLE IF NOT EXISTS spilled (id INTEGER PRIMARY KEY AUTOINCREMENT,"
-            " payload BLOB NOT NULL);"
-            "CREATE TABLE IF NOT EXISTS set_aside (id INTEGER PRIMARY KEY, payload BLOB NOT NULL,"
-            " reason TEXT NOT NULL, set_aside_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP);"
-        )
+        sqlite.apply_migrations(self._connection, "merchstore.logging_service")
         self._max_bytes = max_bytes
         count, size = self._connection.execute(
             "SELECT count(*), coalesce(sum(length(payload)), 0) FROM spilled"

@@ -12,7 +12,7 @@ import grpc
 
 from merchstore.common.kafka.clients import check_broker
 from merchstore.common.kafka.producer import KafkaProducer
-from merchstore.common.lifecycle import serve_grpc
+from merchstore.common.serving.grpc import serve_grpc
 from merchstore.logging_service.adapters import SpillBuffer
 from merchstore.logging_service.api import SERVICE_NAME, LogCollectorServicer
 from merchstore.logging_service.use_cases import LogPublisher

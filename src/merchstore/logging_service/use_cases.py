@@ -8,27 +8,70 @@ import threading
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
+from typing import Protocol
 
 from confluent_kafka import KafkaError, Message
 
 from merchstore.common.kafka.delivery import (
+    REFUSED_BY_THE_BROKER,
+    AcknowledgedSender,
     DeliveryFailed,
     OutgoingMessage,
-    RefusedByBroker,
     send_all,
 )
-from merchstore.common.kafka.producer import KafkaProducer
-from merchstore.common.poison import PoisonPolicy, handle_or_set_aside_async
-from merchstore.logging_service.adapters import SpillBuffer
+from merchstore.common.poison import handle_or_set_aside_async
 
 log = logging.getLogger(__name__)
 
 ABANDON_WAIT_S = 5.0
 """How long abandoned sends may take to report their failure at shutdown."""
 
-DRAIN_POLICY = PoisonPolicy(permanent=(RefusedByBroker,))
-"""A message the broker refuses (too large, invalid) is set aside; an unreachable broker is
-waited for."""
+DeliveryReport = Callable[[KafkaError | None, Message], None]
+"""Told each line's outcome: no error when the broker acknowledged it."""
+
+
+class LineProducer(Protocol):
+    """Sends lines to Kafka, batching them, and reports each one's outcome (`KafkaProducer`)."""
+
+    def send_with_callback(
+        self,
+        topic: str,
+        value: bytes | str,
+        on_delivery: DeliveryReport,
+        key: bytes | str | None = None,
+    ) -> None:
+        """Queue one line; ``on_delivery`` is told whether the broker acknowledged it."""
+        ...
+
+
+class DrainProducer(AcknowledgedSender, Protocol):
+    """Sends spilled lines again, waiting for each acknowledgement (`KafkaProducer`)."""
+
+    def abandon(self) -> None:
+        """Fail every send under way now (a stop during an outage)."""
+        ...
+
+
+class Spill(Protocol):
+    """Lines kept on disk, oldest first, while Kafka does not acknowledge them."""
+
+    def __len__(self) -> int: ...
+
+    def append(self, payloads: list[bytes]) -> tuple[int, int]:
+        """Keep the lines that fit; return how many were kept and how many dropped."""
+        ...
+
+    def oldest(self, limit: int) -> list[tuple[int, bytes]]:
+        """The oldest lines kept, with their ids."""
+        ...
+
+    def remove(self, ids: list[int]) -> None:
+        """Forget the lines the broker acknowledged."""
+        ...
+
+    def set_aside(self, message_id: int, reason: str) -> None:
+        """Move a line the broker refuses for good out of the way, with the reason."""
+        ...
 
 
 class InFlight:
@@ -51,7 +94,7 @@ class InFlight:
     def __len__(self) -> int:
         return len(self.sent) + len(self.held)
 
-    def track(self, payload: bytes) -> Callable[[KafkaError | None, Message], None]:
+    def track(self, payload: bytes) -> DeliveryReport:
         """Count ``payload`` as sent; return the delivery callback that settles it."""
         index = len(self.sent)
         self.sent.append(payload)
@@ -106,14 +149,14 @@ class LogPublisher:
 
     def __init__(
         self,
-        producer: KafkaProducer,
+        producer: LineProducer,
         topic: str,
-        spill: SpillBuffer,
+        spill: Spill,
         drain_batch: int,
-        drain_producer: KafkaProducer | None = None,
+        drain_producer: DrainProducer,
     ) -> None:
         self._producer = producer
-        self._drain_producer = drain_producer or producer
+        self._drain_producer = drain_producer
         self._topic = topic
         self._spill = spill
         self._drain_batch = drain_batch
@@ -175,7 +218,7 @@ class LogPublisher:
             self._spill.set_aside(item.id, reason)
 
         try:
-            await handle_or_set_aside_async(messages, send, set_aside, DRAIN_POLICY)
+            await handle_or_set_aside_async(messages, send, set_aside, REFUSED_BY_THE_BROKER)
         except DeliveryFailed as error:
             log.info("still cannot reach Kafka (%s); %d spilled", error, len(self._spill))
             return 0

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException
 from pydantic import BaseModel, Field
 
-from merchstore.common.dependencies import app_state
+from merchstore.common.dependencies import app_parts
 from merchstore.common.health import ReadinessCheck, not_started
 from merchstore.common.http_errors import VALIDATION_ERROR_RESPONSES
 from merchstore.common.http_service import service_app
@@ -65,15 +66,22 @@ class StatisticsService(Protocol):
         ...
 
 
-Service = Annotated[StatisticsService, Depends(app_state("statistics"))]
+@dataclass(frozen=True)
+class Parts:
+    """What the processor's routes use; its entry point builds them."""
+
+    statistics: StatisticsService
+
+
+ProcessorParts = Annotated[Parts, Depends(app_parts(Parts))]
 
 router = APIRouter(responses=VALIDATION_ERROR_RESPONSES, tags=["statistics"])
 
 
 @router.get("/stats", summary="Cumulative statistics")
-def get_stats(service: Service) -> StatisticsView:
+def get_stats(parts: ProcessorParts) -> StatisticsView:
     """The statistics as the last run saved them."""
-    current = service.statistics()
+    current = parts.statistics.statistics()
     return StatisticsView(
         total_events=current.total_events,
         counts=dict(current.counts),
@@ -83,7 +91,7 @@ def get_stats(service: Service) -> StatisticsView:
             revenue=f"{current.revenue:.2f}",
         ),
         last_updated=to_rfc3339(current.last_updated) if current.last_updated else None,
-        last_run=_summary(service.last_run),
+        last_run=_summary(parts.statistics.last_run),
     )
 
 
@@ -92,10 +100,10 @@ def get_stats(service: Service) -> StatisticsView:
     summary="Run now instead of waiting for the next period",
     responses={503: {"description": "storage or Kafka is unavailable; nothing was counted"}},
 )
-async def post_run(service: Service) -> RunSummary:
+async def post_run(parts: ProcessorParts) -> RunSummary:
     """One run now; 503 if it failed (the next period retries it)."""
     try:
-        result = await service.run_now()
+        result = await parts.statistics.run_now()
     except Exception as error:
         raise HTTPException(503, f"the run failed and will be retried: {error}") from None
     summary = _summary(result)
@@ -104,7 +112,7 @@ async def post_run(service: Service) -> RunSummary:
 
 
 def create_app(is_ready: ReadinessCheck = not_started, **options: Any) -> FastAPI:
-    """The processor's application; its entry point sets ``app.state.statistics``."""
+    """The processor's application; its entry point builds its `Parts`."""
     return service_app(
         "processor",
         "Periodic statistics over the events storage holds.",

@@ -8,15 +8,42 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, Protocol
 
-from merchstore.processor.adapters.state import ProcessorState
-from merchstore.processor.adapters.storage_client import StorageClient
 from merchstore.processor.domain import Statistics, alert_message, exceeds_threshold
 
 log = logging.getLogger(__name__)
 
 SendAlert = Callable[[str], None]
 """Publishes a 0004 message and returns once the broker acknowledged it."""
+
+
+class EventFeed(Protocol):
+    """storage's feed of stored events, in commit order."""
+
+    def page(self, after: str, limit: int) -> tuple[list[dict[str, Any]], str]:
+        """Events after cursor ``after`` (at most ``limit``) and the next cursor."""
+        ...
+
+
+class StatisticsState(Protocol):
+    """Where the statistics, the feed cursor and the alerts to send are kept, together."""
+
+    def load(self) -> tuple[Statistics, str]:
+        """The saved statistics and the cursor they reach."""
+        ...
+
+    def save_run(self, statistics: Statistics, cursor: str, alert: tuple[int, int] | None) -> None:
+        """Save one run's statistics, cursor and alert (new events, threshold) at once."""
+        ...
+
+    def pending_alerts(self) -> list[tuple[int, int, int]]:
+        """Alerts saved but not yet acknowledged: (id, new events, threshold)."""
+        ...
+
+    def alert_sent(self, alert_id: int) -> None:
+        """The broker acknowledged this alert."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -33,8 +60,8 @@ class StatisticsRuns:
 
     def __init__(
         self,
-        state: ProcessorState,
-        storage: StorageClient,
+        state: StatisticsState,
+        storage: EventFeed,
         send_alert: SendAlert,
         *,
         threshold: int,

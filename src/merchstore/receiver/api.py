@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query
@@ -10,21 +10,29 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from merchstore.common.clean_text import CLEAN_TEXT_SCHEMA
-from merchstore.common.dependencies import app_state
+from merchstore.common.dependencies import app_parts
 from merchstore.common.health import ReadinessCheck, not_started
 from merchstore.common.http_errors import VALIDATION_ERROR_RESPONSES, ErrorDetail
 from merchstore.common.http_service import service_app
 from merchstore.common.kafka.delivery import DeliveryFailed
-from merchstore.common.messages import DomainEvent, MetadataValue
+from merchstore.common.messages import MetadataValue
 from merchstore.receiver.domain import (
     ACTIONS,
     DEFAULT_ACTION,
     ActionBody,
     PlayerAction,
-    action_event,
 )
+from merchstore.receiver.use_cases import PlayerActions
 
-PublishEvent = Callable[[DomainEvent], Awaitable[None]]
+
+@dataclass(frozen=True)
+class Parts:
+    """What the receiver's routes use; its entry point builds them."""
+
+    actions: PlayerActions
+
+
+ReceiverParts = Annotated[Parts, Depends(app_parts(Parts))]
 
 
 class EventAccepted(BaseModel):
@@ -39,7 +47,6 @@ UNAVAILABLE: dict[int | str, dict[str, Any]] = {
 }
 
 
-Publish = Annotated[PublishEvent, Depends(app_state("publish"))]
 IdempotencyKey = Annotated[
     str | None,
     Header(
@@ -65,7 +72,7 @@ router = APIRouter(responses=VALIDATION_ERROR_RESPONSES, tags=["game events"])
 
 
 async def accept(
-    publish: PublishEvent,
+    parts: Parts,
     action: PlayerAction,
     user_id: str | None,
     metadata: dict[str, MetadataValue] | None,
@@ -73,9 +80,8 @@ async def accept(
     status_code: int = 201,
 ) -> JSONResponse:
     """Publish ``action``'s event; answer once the broker has it (503 if it cannot)."""
-    event = action_event(action, user_id, metadata, idempotency_key)
     try:
-        await publish(event)
+        event = await parts.actions.record(action, user_id, metadata, idempotency_key)
     except DeliveryFailed as error:
         # Not acknowledged is not "not written": the broker may hold it. Say how to be sure.
         raise HTTPException(
@@ -94,9 +100,11 @@ async def accept(
     responses=UNAVAILABLE,
     summary="Default event",
 )
-async def default_event(publish: Publish, idempotency_key: IdempotencyKey = None) -> JSONResponse:
+async def default_event(
+    parts: ReceiverParts, idempotency_key: IdempotencyKey = None
+) -> JSONResponse:
     """The default action, answered 200 as the classic receiver did."""
-    return await accept(publish, DEFAULT_ACTION, None, None, idempotency_key, status_code=200)
+    return await accept(parts, DEFAULT_ACTION, None, None, idempotency_key, status_code=200)
 
 
 def _add_action_routes(action: PlayerAction) -> None:
@@ -104,15 +112,17 @@ def _add_action_routes(action: PlayerAction) -> None:
     name = action.path.strip("/")
 
     async def by_post(
-        publish: Publish, body: ActionBody | None = None, idempotency_key: IdempotencyKey = None
+        parts: ReceiverParts,
+        body: ActionBody | None = None,
+        idempotency_key: IdempotencyKey = None,
     ) -> JSONResponse:
         body = body or ActionBody()
-        return await accept(publish, action, body.user_id, body.metadata, idempotency_key)
+        return await accept(parts, action, body.user_id, body.metadata, idempotency_key)
 
     async def by_get(
-        publish: Publish, user_id: UserIdQuery = None, idempotency_key: IdempotencyKey = None
+        parts: ReceiverParts, user_id: UserIdQuery = None, idempotency_key: IdempotencyKey = None
     ) -> JSONResponse:
-        return await accept(publish, action, user_id, None, idempotency_key)
+        return await accept(parts, action, user_id, None, idempotency_key)
 
     documented: dict[str, Any] = {
         "status_code": 201,
@@ -133,7 +143,7 @@ for _action in ACTIONS:
 
 
 def create_app(is_ready: ReadinessCheck = not_started, **options: Any) -> FastAPI:
-    """The receiver's application; its entry point sets ``app.state.publish``."""
+    """The receiver's application; its entry point builds its `Parts`."""
     return service_app(
         "receiver",
         "The game events API: each player action is published to Kafka `events`. "

@@ -19,8 +19,8 @@ from typing import Literal, TextIO
 from merchstore.common.config.secrets import JWT_SECRET_FILE
 from merchstore.common.health_probe import check_health
 from merchstore.common.kafka.topics import ensure_topics
-from merchstore.common.lifecycle import StopRequested, stop_requests
 from merchstore.common.run_folder import BROKER_ADDRESS_FILE
+from merchstore.common.serving.signals import StopRequested, stop_requests
 from merchstore.runtime.apache_kafka import (
     KAFKA_VERSION,
     KafkaNode,

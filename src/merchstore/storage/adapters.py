@@ -11,7 +11,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from merchstore.common.timeutil import to_rfc3339
-from merchstore.storage.domain import ConsumedEvent, DeadLetter
+from merchstore.storage.domain import ConsumedEvent, SetAside
 
 _COLUMNS = "seq, tx_id::text AS tx_text, event_id, event_type, user_id, metadata, occurred_at"
 # The text of tx_id has its own name: an ORDER BY names an output column before a table
@@ -30,12 +30,12 @@ def _row_to_event(row: tuple[Any, ...]) -> dict[str, Any]:
 
 
 class EventRepository:
-    """The events table and the dead-letter table."""
+    """The events table, and the ``dead_letters`` table of the messages set aside."""
 
     def __init__(self, pool: ConnectionPool) -> None:
         self._pool = pool
 
-    def store_batch(self, events: list[ConsumedEvent], dead: list[DeadLetter]) -> int:
+    def store_batch(self, events: list[ConsumedEvent], set_aside: list[SetAside]) -> int:
         """Store a batch in one transaction; return how many events were new.
 
         An event already stored (a redelivery) is left as it is: idempotent on ``event_id``.
@@ -60,21 +60,21 @@ class EventRepository:
                 returning=False,
             )
             inserted = cursor.rowcount if events else 0
-            self._insert_dead_letters(cursor, dead)
+            self._insert_set_aside(cursor, set_aside)
         return inserted
 
-    def set_aside(self, letter: DeadLetter) -> None:
-        """Keep one message PostgreSQL refused as a dead letter, in its own transaction."""
+    def set_aside(self, message: SetAside) -> None:
+        """Keep one message PostgreSQL refused, in its own transaction."""
         with self._pool.connection() as connection, connection.cursor() as cursor:
-            self._insert_dead_letters(cursor, [letter])
+            self._insert_set_aside(cursor, [message])
 
     @staticmethod
-    def _insert_dead_letters(cursor: psycopg.Cursor[Any], dead: list[DeadLetter]) -> None:
-        # A redelivered dead letter (same topic incarnation and offset) is kept once.
+    def _insert_set_aside(cursor: psycopg.Cursor[Any], messages: list[SetAside]) -> None:
+        # A redelivered message (same topic incarnation and offset) is kept once.
         cursor.executemany(
             "INSERT INTO dead_letters (topic, topic_id, kafka_partition, kafka_offset, payload,"
             " error) VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-            [(d.topic, d.topic_id, d.partition, d.offset, d.payload, d.error) for d in dead],
+            [(d.topic, d.topic_id, d.partition, d.offset, d.payload, d.error) for d in messages],
         )
 
     def between(self, start: datetime, end: datetime, limit: int) -> list[dict[str, Any]]:
@@ -114,8 +114,8 @@ class EventRepository:
             row = connection.execute("SELECT count(*) FROM events").fetchone()
         return int(row[0]) if row else 0
 
-    def dead_letter_count(self) -> int:
-        """How many messages were set aside as dead letters."""
+    def set_aside_count(self) -> int:
+        """How many messages were set aside."""
         with self._pool.connection() as connection:
             row = connection.execute("SELECT count(*) FROM dead_letters").fetchone()
         return int(row[0]) if row else 0

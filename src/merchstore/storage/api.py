@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import AwareDatetime, BaseModel, Field
 
-from merchstore.common.dependencies import app_state
+from merchstore.common.dependencies import app_parts
 from merchstore.common.feed import CURSOR_PATTERN, FEED_START
 from merchstore.common.health import ReadinessCheck, not_started
 from merchstore.common.http_errors import VALIDATION_ERROR_RESPONSES
@@ -35,20 +36,27 @@ class EventFeedPage(BaseModel):
 
 
 class EventCount(BaseModel):
-    """How many events are stored (and how many messages were dead letters)."""
+    """How many events are stored, and how many messages were set aside (`dead_letters`)."""
 
     count: int
-    dead_letters: int
+    dead_letters: int = Field(description="Messages set aside: not events, or refused")
 
 
-Events = Annotated[EventRepository, Depends(app_state("repository"))]
+@dataclass(frozen=True)
+class Parts:
+    """What storage's routes use; its entry point builds them."""
+
+    events: EventRepository
+
+
+StorageParts = Annotated[Parts, Depends(app_parts(Parts))]
 
 router = APIRouter(responses=VALIDATION_ERROR_RESPONSES, tags=["events"])
 
 
 @router.get("/events", summary="Events with start <= timestamp < end, oldest first")
 async def events_between(
-    repository: Events,
+    parts: StorageParts,
     start: Annotated[AwareDatetime, Query(examples=["2026-11-22T00:00:00Z"])],
     end: Annotated[AwareDatetime, Query(examples=["2026-11-23T00:00:00Z"])],
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
@@ -58,13 +66,13 @@ async def events_between(
     # in UTC, where Python cannot convert it but PostgreSQL compares it rightly.
     if end <= start:
         return []  # an empty interval holds no events
-    rows = await run_in_threadpool(repository.between, start, end, limit)
+    rows = await run_in_threadpool(parts.events.between, start, end, limit)
     return [StoredEvent(**row) for row in rows]
 
 
 @router.get("/events/feed", summary="Events stored after a cursor, in commit order")
 async def event_feed(
-    repository: Events,
+    parts: StorageParts,
     after: Annotated[
         str,
         Query(description="A cursor from a previous page", pattern=CURSOR_PATTERN),
@@ -72,20 +80,20 @@ async def event_feed(
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> EventFeedPage:
     """The next page of the feed the processor reads."""
-    rows, cursor = await run_in_threadpool(repository.feed, after, limit)
+    rows, cursor = await run_in_threadpool(parts.events.feed, after, limit)
     return EventFeedPage(events=[StoredEvent(**row) for row in rows], next_cursor=cursor)
 
 
 @router.get("/events/count", summary="How many events are stored")
-async def event_count(repository: Events) -> EventCount:
-    """Stored events and dead letters."""
-    count = await run_in_threadpool(repository.count)
-    dead = await run_in_threadpool(repository.dead_letter_count)
-    return EventCount(count=count, dead_letters=dead)
+async def event_count(parts: StorageParts) -> EventCount:
+    """Stored events and the messages set aside (the contract's `dead_letters`)."""
+    count = await run_in_threadpool(parts.events.count)
+    set_aside = await run_in_threadpool(parts.events.set_aside_count)
+    return EventCount(count=count, dead_letters=set_aside)
 
 
 def create_app(is_ready: ReadinessCheck = not_started, **options: Any) -> FastAPI:
-    """Storage's application; its entry point sets ``app.state.repository``."""
+    """Storage's application; its entry point builds its `Parts`."""
     return service_app(
         "storage",
         "Events consumed from Kafka `events`, stored once each in PostgreSQL.",

@@ -1,4 +1,8 @@
-"""What storage keeps: valid events, and dead letters for everything else (no I/O)."""
+"""What storage keeps: valid events, and every other message set aside with its reason (no I/O).
+
+A set-aside message is what the contract counts as a dead letter (``dead_letters`` in
+``GET /events/count``, and the table of that name).
+"""
 
 from __future__ import annotations
 
@@ -19,8 +23,8 @@ class ConsumedEvent:
 
 
 @dataclass(frozen=True)
-class DeadLetter:
-    """A message that is not a valid event, kept with the reason."""
+class SetAside:
+    """A message that is not a valid event, or that PostgreSQL refused, kept with the reason."""
 
     topic: str
     partition: int
@@ -30,8 +34,8 @@ class DeadLetter:
     topic_id: str = ""
 
     @classmethod
-    def of(cls, message: ConsumedMessage, error: str) -> DeadLetter:
-        """The dead letter of ``message``, kept with where it came from and why."""
+    def of(cls, message: ConsumedMessage, error: str) -> SetAside:
+        """``message`` set aside, kept with where it came from and why."""
         return cls(
             message.topic,
             message.partition,
@@ -42,15 +46,15 @@ class DeadLetter:
         )
 
 
-def classify(batch: Sequence[ConsumedMessage]) -> tuple[list[ConsumedEvent], list[DeadLetter]]:
-    """Split a batch into valid events and dead letters."""
+def classify(batch: Sequence[ConsumedMessage]) -> tuple[list[ConsumedEvent], list[SetAside]]:
+    """Split a batch into valid events and the messages to set aside."""
     events: list[ConsumedEvent] = []
-    dead: list[DeadLetter] = []
+    set_aside: list[SetAside] = []
     for message in batch:
         try:
             event = DomainEvent.from_json(message.value)
         except InvalidDomainEvent as error:
-            dead.append(DeadLetter.of(message, str(error)))
+            set_aside.append(SetAside.of(message, str(error)))
             continue
         events.append(ConsumedEvent(event, message.partition, message.offset))
-    return events, dead
+    return events, set_aside

@@ -1,46 +1,51 @@
-"""storage's use case: store a consumed batch once per event, keep what cannot be stored."""
+"""storage's use case: store a consumed batch once per event, set aside what cannot be stored."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-
-import psycopg
+from typing import Protocol
 
 from merchstore.common.consumed import ConsumedMessage
-from merchstore.common.poison import PoisonPolicy
-from merchstore.storage.adapters import EventRepository
-from merchstore.storage.domain import DeadLetter, classify
+from merchstore.storage.domain import ConsumedEvent, SetAside, classify
 
 log = logging.getLogger(__name__)
 
-STORAGE_POISON_POLICY = PoisonPolicy(permanent=(psycopg.DataError, psycopg.IntegrityError))
-"""PostgreSQL refusing the data (a NUL, an invalid JSON number, a check) is never transient;
-a connection or pool failure is, and is retried."""
+
+class EventStore(Protocol):
+    """Where storage keeps events (once per event id) and the messages it sets aside."""
+
+    def store_batch(self, events: list[ConsumedEvent], set_aside: list[SetAside]) -> int:
+        """Store both in one transaction; return how many events were new."""
+        ...
+
+    def set_aside(self, message: SetAside) -> None:
+        """Keep one message that could not be stored, with its reason."""
+        ...
 
 
 class EventIngestor:
-    """Stores valid events; invalid messages and ones PostgreSQL refuses become dead letters."""
+    """Stores valid events; invalid messages and ones the store refuses are set aside."""
 
-    def __init__(self, repository: EventRepository) -> None:
-        self._repository = repository
+    def __init__(self, store: EventStore) -> None:
+        self._store = store
 
     def store(self, batch: Sequence[ConsumedMessage]) -> None:
         """Store a batch in one transaction: its valid events and its invalid messages."""
-        events, dead = classify(batch)
-        for letter in dead:
+        events, invalid = classify(batch)
+        for message in invalid:
             log.warning(
-                "dead letter %s[%d]@%d: %s",
-                letter.topic,
-                letter.partition,
-                letter.offset,
-                letter.error,
+                "set aside %s[%d]@%d: %s",
+                message.topic,
+                message.partition,
+                message.offset,
+                message.error,
             )
-        self._repository.store_batch(events, dead)
+        self._store.store_batch(events, invalid)
 
     def set_aside(self, message: ConsumedMessage, reason: str) -> None:
-        """Keep a message PostgreSQL refused as a dead letter (the poison path)."""
+        """Keep a message the store refused (the poison path), with the reason."""
         log.warning(
-            "dead letter %s[%d]@%d: %s", message.topic, message.partition, message.offset, reason
+            "set aside %s[%d]@%d: %s", message.topic, message.partition, message.offset, reason
         )
-        self._repository.set_aside(DeadLetter.of(message, reason))
+        self._store.set_aside(SetAside.of(message, reason))

@@ -1,11 +1,12 @@
 """HTTP API of the merch store: products, users, orders, JWT authentication.
 
-Routes name what they depend on by type (``store: Store``); the entry point puts the parts in
-``app.state``.
+Routes reach what they use through one typed dependency (``parts: StoreParts``), which the
+entry point builds.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal, cast
 
 from fastapi import (
@@ -24,7 +25,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from merchstore.common.dependencies import app_state
+from merchstore.common.dependencies import app_parts
 from merchstore.common.health import ReadinessCheck, not_started
 from merchstore.common.http_errors import VALIDATION_ERROR_RESPONSES, ErrorDetail
 from merchstore.common.http_service import service_app
@@ -36,14 +37,23 @@ from merchstore.store_api.adapters.tokens import TokenIssuer
 from merchstore.store_api.domain import InvalidToken
 from merchstore.store_api.use_cases import ProductAnswers
 
-Store = Annotated[StoreDataClient, Depends(app_state("store"))]
-"""The db-service client (created inside the server's event loop, which gRPC channels need)."""
-Products = Annotated[ProductCache, Depends(app_state("product_cache"))]
-"""The product answers this replica keeps for a moment (orders clear them)."""
-ProductReads = Annotated[ProductAnswers, Depends(app_state("products"))]
-"""Product answers from that cache, loaded from db-service on a miss."""
-Tokens = Annotated[TokenIssuer, Depends(app_state("tokens"))]
-"""This deployment's token issuer."""
+
+@dataclass(frozen=True)
+class Parts:
+    """What store-api's routes use; its entry point builds them."""
+
+    store: StoreDataClient
+    """The db-service client (created inside the server's event loop, which gRPC needs)."""
+    products: ProductAnswers
+    """Product answers kept by this replica for a moment, loaded from db-service on a miss."""
+    product_cache: ProductCache
+    """Where those answers are kept (orders clear it)."""
+    tokens: TokenIssuer
+    """This deployment's token issuer."""
+
+
+StoreParts = Annotated[Parts, Depends(app_parts(Parts))]
+
 
 _bearer = HTTPBearer(auto_error=False, description="A token from POST /users/login")
 
@@ -53,20 +63,19 @@ def _unauthenticated(detail: str) -> HTTPException:
 
 
 async def current_user(
-    store: Store,
-    tokens: Tokens,
+    parts: StoreParts,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> domain.User:
     """The active user the bearer token names; 401 otherwise."""
     if credentials is None:
         raise _unauthenticated("not authenticated")
     try:
-        claims = tokens.read(credentials.credentials)
+        claims = parts.tokens.read(credentials.credentials)
     except InvalidToken as error:
         raise _unauthenticated(str(error)) from None
     try:
         # Every request checks the user is still active: deactivation takes effect at once.
-        account = await store.get_user(claims.user_id)
+        account = await parts.store.get_user(claims.user_id)
     except StoreCallFailed as error:
         if error.failure is StoreFailure.NOT_FOUND:
             raise _unauthenticated("the user no longer exists or is deactivated") from None
@@ -168,9 +177,9 @@ async def welcome() -> dict[str, str]:
     response_model=list[domain.Product],
     responses=_errors(503),
 )
-async def list_products(products: ProductReads) -> Response:
+async def list_products(parts: StoreParts) -> Response:
     """Every product with its price and stock."""
-    return _json(await products.every_product())
+    return _json(await parts.products.every_product())
 
 
 @router.get(
@@ -179,23 +188,23 @@ async def list_products(products: ProductReads) -> Response:
     response_model=domain.Product,
     responses=_errors(404, 503),
 )
-async def get_product(id: Id, products: ProductReads) -> Response:
+async def get_product(id: Id, parts: StoreParts) -> Response:
     """One product."""
-    return _json(await products.product(id))
+    return _json(await parts.products.product(id))
 
 
 @router.post("/users/register", status_code=201, tags=["users"], responses=_errors(409, 503))
-async def register(registration: domain.UserRegistration, store: Store) -> domain.User:
+async def register(registration: domain.UserRegistration, parts: StoreParts) -> domain.User:
     """Create an account; the password is stored only as an argon2 hash."""
-    return await store.create_user(registration)
+    return await parts.store.create_user(registration)
 
 
 @router.post("/users/login", tags=["users"], responses=_errors(401, 429, 503))
-async def login(credentials: domain.Credentials, store: Store, tokens: Tokens) -> AccessToken:
+async def login(credentials: domain.Credentials, parts: StoreParts) -> AccessToken:
     """Exchange a username and password for a bearer token."""
-    account = await store.authenticate(credentials)
-    token = tokens.issue(account.user.id, account.token_generation)
-    return AccessToken(access_token=token, expires_in=tokens.ttl_s)
+    account = await parts.store.authenticate(credentials)
+    token = parts.tokens.issue(account.user.id, account.token_generation)
+    return AccessToken(access_token=token, expires_in=parts.tokens.ttl_s)
 
 
 @router.get("/users/{id:int}", tags=["users"], responses=_errors(401, 403, 404, 503))
@@ -210,7 +219,7 @@ async def update_user(
     id: Id,
     changes: domain.UserChanges,
     user: CurrentUser,
-    store: Store,
+    parts: StoreParts,
 ) -> domain.User:
     """Change your email and/or password.
 
@@ -219,16 +228,16 @@ async def update_user(
     require_self(user, id)
     if changes.email is None and changes.password is None:
         raise HTTPException(422, "give an email and/or a password to change")
-    return await store.update_user(id, changes)
+    return await parts.store.update_user(id, changes)
 
 
 @router.delete(
     "/users/{id:int}", status_code=204, tags=["users"], responses=_errors(401, 403, 404, 503)
 )
-async def deactivate_user(id: Id, user: CurrentUser, store: Store) -> Response:
+async def deactivate_user(id: Id, user: CurrentUser, parts: StoreParts) -> Response:
     """Deactivate your account; every token of it stops working at once."""
     require_self(user, id)
-    await store.deactivate_user(id)
+    await parts.store.deactivate_user(id)
     return Response(status_code=204)
 
 
@@ -236,8 +245,7 @@ async def deactivate_user(id: Id, user: CurrentUser, store: Store) -> Response:
 async def place_order(
     order: domain.OrderRequest,
     user: CurrentUser,
-    store: Store,
-    cache: Products,
+    parts: StoreParts,
     idempotency_key: Annotated[
         str | None,
         Header(
@@ -251,7 +259,7 @@ async def place_order(
 ) -> domain.Order:
     """Order a quantity of one product; the stock moves in the same transaction."""
     try:
-        return await store.place_order(user.id, order, idempotency_key)
+        return await parts.store.place_order(user.id, order, idempotency_key)
     except StoreCallFailed as error:
         if error.failure is StoreFailure.UNAVAILABLE:
             # The order may have been committed before the failure: say how to be sure.
@@ -262,13 +270,13 @@ async def place_order(
         raise
     finally:
         # Stock may have moved (even when the answer is an error): read it afresh.
-        cache.invalidate()
+        parts.product_cache.invalidate()
 
 
 @router.get("/orders", tags=["orders"], responses=_errors(401, 503))
 async def list_orders(
     user: CurrentUser,
-    store: Store,
+    parts: StoreParts,
     response: Response,
     limit: Annotated[int, Query(ge=1, le=200, description="Orders per page")] = 50,
     after: Annotated[
@@ -276,7 +284,7 @@ async def list_orders(
     ] = 0,
 ) -> list[domain.Order]:
     """Your orders, oldest first, a page at a time (the `Link` header gives the next page)."""
-    orders, next_after = await store.list_orders(user.id, limit, after)
+    orders, next_after = await parts.store.list_orders(user.id, limit, after)
     if next_after:
         # The next page, as RFC 8288 says: the body stays the plain list of the contract.
         response.headers["Link"] = f'</orders?limit={limit}&after={next_after}>; rel="next"'
@@ -284,18 +292,18 @@ async def list_orders(
 
 
 @router.get("/orders/{id:int}", tags=["orders"], responses=_errors(401, 403, 404, 503))
-async def get_order(id: Id, user: CurrentUser, store: Store) -> domain.Order:
+async def get_order(id: Id, user: CurrentUser, parts: StoreParts) -> domain.Order:
     """One of your orders."""
-    return await store.get_order(id, user.id)
+    return await parts.store.get_order(id, user.id)
 
 
 @router.delete("/orders/{id:int}", tags=["orders"], responses=_errors(401, 403, 404, 409, 503))
-async def cancel_order(id: Id, user: CurrentUser, store: Store, cache: Products) -> domain.Order:
+async def cancel_order(id: Id, user: CurrentUser, parts: StoreParts) -> domain.Order:
     """Cancel one of your orders; its stock is put back once."""
     try:
-        return await store.cancel_order(id, user.id)
+        return await parts.store.cancel_order(id, user.id)
     finally:
-        cache.invalidate()
+        parts.product_cache.invalidate()
 
 
 async def store_error(request: Request, error: Exception) -> JSONResponse:
@@ -312,9 +320,8 @@ def create_app(
 ) -> FastAPI:
     """The store-api application.
 
-    Its entry point sets ``app.state.store`` (the db-service client, created inside the
-    server's event loop: gRPC channels belong to the loop that creates them),
-    ``app.state.tokens`` and ``app.state.product_cache``, and adds :class:`ServedByHeader`.
+    Its entry point builds its `Parts` (the db-service client inside the server's event
+    loop: gRPC channels belong to the loop that creates them) and adds :class:`ServedByHeader`.
     """
     app = service_app(
         "store-api",

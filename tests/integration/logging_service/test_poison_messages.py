@@ -51,7 +51,7 @@ def test_any_spilled_payloads_then_a_good_line_is_published_with_counts_exact(
     spill = SpillBuffer(folder / "spill.sqlite3", max_bytes=64 * 1024 * 1024)
     spill.append([*payloads, good])
     producer = KafkaProducer(settings, client_id="test-drain")
-    publisher = LogPublisher(producer, topic, spill, drain_batch=3)
+    publisher = LogPublisher(producer, topic, spill, drain_batch=3, drain_producer=producer)
 
     async def drain() -> None:
         while len(spill):

@@ -14,8 +14,9 @@ from psycopg_pool import ConnectionPool
 from merchstore.common.consumed import ConsumedMessage
 from merchstore.common.messages import EVENT_TYPES, DomainEvent
 from merchstore.common.poison import handle_or_set_aside
+from merchstore.common.postgres import REFUSED_BY_POSTGRES
 from merchstore.storage.adapters import EventRepository
-from merchstore.storage.use_cases import STORAGE_POISON_POLICY, EventIngestor
+from merchstore.storage.use_cases import EventIngestor
 from tests.support.hostile import hostile_messages, hostile_text, shaped_like
 
 _offsets = itertools.count()
@@ -60,7 +61,7 @@ def test_any_messages_then_a_good_event_is_stored_with_counts_exact(
     batch = [_message(value) for value in values] + [_message(good.to_json())]
     events_before, dead_before = _counts(pool)
 
-    handle_or_set_aside(batch, ingestor.store, ingestor.set_aside, STORAGE_POISON_POLICY)
+    handle_or_set_aside(batch, ingestor.store, ingestor.set_aside, REFUSED_BY_POSTGRES)
 
     events_after, dead_after = _counts(pool)
     with pool.connection() as connection:
@@ -83,9 +84,7 @@ def test_a_nul_refused_by_postgresql_is_a_dead_letter_with_the_reason(
     )
     good = DomainEvent.new("join_guild", "7")
     batch = [_message(nul), _message(infinite), _message(good.to_json())]
-    assert (
-        handle_or_set_aside(batch, ingestor.store, ingestor.set_aside, STORAGE_POISON_POLICY) == 2
-    )
+    assert handle_or_set_aside(batch, ingestor.store, ingestor.set_aside, REFUSED_BY_POSTGRES) == 2
     assert _counts(pool) == (1, 2)
     with pool.connection() as connection:
         reasons = [row[0] for row in connection.execute("SELECT error FROM dead_letters")]
@@ -104,9 +103,9 @@ def test_a_database_that_cannot_store_is_retried_never_set_aside(pool: Connectio
                 [_message(DomainEvent.new("default", "1").to_json())],
                 ingestor.store,
                 ingestor.set_aside,
-                STORAGE_POISON_POLICY,
+                REFUSED_BY_POSTGRES,
             )
-        assert not STORAGE_POISON_POLICY.is_permanent(raised.value)
+        assert not REFUSED_BY_POSTGRES.is_permanent(raised.value)
     finally:
         with pool.connection() as connection:
             connection.execute("ALTER TABLE events_elsewhere RENAME TO events")

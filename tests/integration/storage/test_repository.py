@@ -11,7 +11,7 @@ from merchstore.common.feed import FEED_START
 from merchstore.common.messages import DomainEvent
 from merchstore.common.postgres import apply_migrations
 from merchstore.storage.adapters import EventRepository
-from merchstore.storage.domain import ConsumedEvent, DeadLetter
+from merchstore.storage.domain import ConsumedEvent, SetAside
 
 BASE = datetime(2026, 11, 22, 6, 0, tzinfo=UTC)
 
@@ -119,7 +119,7 @@ def test_feed_waits_for_transactions_still_running(pool: ConnectionPool, databas
 
 def test_dead_letters_are_kept_once(pool: ConnectionPool) -> None:
     repository = EventRepository(pool)
-    letter = DeadLetter("events", 2, 17, b"garbage", "not JSON")
+    letter = SetAside("events", 2, 17, b"garbage", "not JSON")
     repository.store_batch([], [letter])
     repository.store_batch([], [letter])
-    assert repository.dead_letter_count() == 1
+    assert repository.set_aside_count() == 1

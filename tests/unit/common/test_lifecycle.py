@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import weakref
 
-from merchstore.common.lifecycle import freeze_startup_objects
+from merchstore.common.serving.readiness import freeze_startup_objects
 
 
 class _Node:

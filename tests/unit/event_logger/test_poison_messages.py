@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 
 from merchstore.common.consumed import ConsumedMessage
 from merchstore.common.poison import handle_or_set_aside
+from merchstore.common.sqlite import REFUSED_BY_SQLITE
 from merchstore.event_logger.adapters.record_file import RecordFile
 from merchstore.event_logger.adapters.store import EventLogStore
-from merchstore.event_logger.main import EVENT_LOGGER_POISON_POLICY
 from merchstore.event_logger.use_cases import EventLogIngestor
 from tests.support.hostile import hostile_messages, hostile_text, shaped_like
 
@@ -52,7 +52,7 @@ def test_any_messages_then_a_good_one_is_counted_with_counts_exact(
         counted_before, aside_before = sum(store.counts().values()), store.set_aside_count()
         zeros_before = store.counts()["0003"]
 
-        handle_or_set_aside(batch, ingestor.ingest, ingestor.refuse, EVENT_LOGGER_POISON_POLICY)
+        handle_or_set_aside(batch, ingestor.ingest, ingestor.set_aside, REFUSED_BY_SQLITE)
 
         counted = sum(store.counts().values()) - counted_before
         aside = store.set_aside_count() - aside_before
@@ -77,9 +77,7 @@ def test_text_sqlite_refuses_and_deep_nesting_are_set_aside(tmp_path: Path) -> N
         _message(b"[" * 5000 + b"]" * 5000),
         _message(b'{"code": "0002", "message": "good"}'),
     ]
-    set_aside = handle_or_set_aside(
-        batch, ingestor.ingest, ingestor.refuse, EVENT_LOGGER_POISON_POLICY
-    )
+    set_aside = handle_or_set_aside(batch, ingestor.ingest, ingestor.set_aside, REFUSED_BY_SQLITE)
     assert set_aside == 1  # the surrogate, refused by SQLite; the other two are malformed
     assert store.counts()["0002"] == 1 and store.counts()["0001"] == 0
     assert store.set_aside_count() == 3

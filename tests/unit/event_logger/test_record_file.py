@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from merchstore.common.consumed import ConsumedMessage
 from merchstore.event_logger.adapters.record_file import RecordFile, format_line
-from merchstore.event_logger.adapters.store import EventLogStore, StoredRecord
-from merchstore.event_logger.domain import parse_event_log_message
+from merchstore.event_logger.adapters.store import EventLogStore
+from merchstore.event_logger.domain import StoredRecord, parse_event_log_message
 from merchstore.event_logger.use_cases import EventLogIngestor
 
 

@@ -10,6 +10,8 @@ from typing import NamedTuple, Protocol
 
 from confluent_kafka import KafkaError
 
+from merchstore.common.poison import PoisonPolicy
+
 log = logging.getLogger(__name__)
 
 
@@ -37,6 +39,10 @@ _REFUSALS = {
     KafkaError.RECORD_LIST_TOO_LARGE,
     KafkaError.INVALID_TIMESTAMP,
 }
+
+
+REFUSED_BY_THE_BROKER = PoisonPolicy(permanent=(RefusedByBroker,))
+"""A message the broker refuses for good is set aside; an unreachable broker is waited for."""
 
 
 def delivery_failure(topic: str, error: KafkaError) -> DeliveryFailed:

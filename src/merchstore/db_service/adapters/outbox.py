@@ -20,19 +20,16 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from merchstore.common.kafka.delivery import (
+    REFUSED_BY_THE_BROKER,
     DeliveryFailed,
     OutgoingMessage,
-    RefusedByBroker,
     send_all,
 )
 from merchstore.common.kafka.producer import KafkaProducer
 from merchstore.common.metrics import OUTBOX_PENDING, OUTBOX_SET_ASIDE
-from merchstore.common.poison import PoisonPolicy, Progress, handle_or_set_aside_async
+from merchstore.common.poison import Progress, handle_or_set_aside_async
 
 log = logging.getLogger(__name__)
-
-OUTBOX_POISON_POLICY = PoisonPolicy(permanent=(RefusedByBroker,))
-"""A row the broker refuses (too large, invalid) is set aside; an unreachable broker is not."""
 
 
 class OutboxRelay:
@@ -102,7 +99,7 @@ class OutboxRelay:
 
         try:
             set_aside_count = await handle_or_set_aside_async(
-                [OutgoingMessage(*row) for row in rows], send, set_aside, OUTBOX_POISON_POLICY
+                [OutgoingMessage(*row) for row in rows], send, set_aside, REFUSED_BY_THE_BROKER
             )
         finally:
             async with self._pool.connection() as connection:

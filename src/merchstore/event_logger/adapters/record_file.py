@@ -15,10 +15,24 @@ import re
 import threading
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Protocol
 
-from merchstore.event_logger.adapters.store import EventLogStore, StoredRecord
+from merchstore.event_logger.domain import StoredRecord
 
 log = logging.getLogger(__name__)
+
+
+class CommittedRecords(Protocol):
+    """The database's committed records, as the file catches up with them."""
+
+    def last_id(self) -> int:
+        """The id of the newest committed record (0 when there is none)."""
+        ...
+
+    def records_after(self, last_id: int, limit: int = 10_000) -> list[StoredRecord]:
+        """Committed records with an id above ``last_id``, in id order."""
+        ...
+
 
 _ID = re.compile(rb" id=(\d+) ")
 _TAIL_BYTES = 64 * 1024
@@ -83,7 +97,7 @@ class RecordFile:
         self._written_by_earlier_version = bool(tail.strip())
         return 0
 
-    def reconcile(self, store: EventLogStore) -> int:
+    def reconcile(self, store: CommittedRecords) -> int:
         """Write the rows committed after the file's last line; return how many."""
         if self._written_by_earlier_version:
             self.last_id = store.last_id()
@@ -96,7 +110,7 @@ class RecordFile:
             self.append(missing)
             written += len(missing)
 
-    def append_committed(self, store: EventLogStore, records: list[StoredRecord]) -> None:
+    def append_committed(self, store: CommittedRecords, records: list[StoredRecord]) -> None:
         """Append a just-committed batch; first fill any gap an earlier failed write left."""
         if records and records[0].id > self.last_id + 1:
             self.reconcile(store)

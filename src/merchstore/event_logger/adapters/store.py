@@ -8,21 +8,18 @@ id), so a topic created again (a memory-only broker started again) is read from 
 
 from __future__ import annotations
 
-import re
 import sqlite3
 import threading
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from merchstore.common import sqlite
 from merchstore.common.consumed import ConsumedMessage
 from merchstore.common.messages import SEED_CODES
 from merchstore.common.timeutil import utc_now_rfc3339
-from merchstore.event_logger.domain import EventLogRecord
+from merchstore.event_logger.domain import EventLogRecord, SetAsideMessage, StoredRecord
 
 _SELECT_POSITION = (
     "SELECT next_offset FROM topic_positions"
@@ -31,75 +28,13 @@ _SELECT_POSITION = (
 _RECORD_COLUMNS = "id, code, message, service, sent_at, written_at, kafka_partition, kafka_offset"
 
 
-class StoredRecord(NamedTuple):
-    """A row of ``event_log_messages``: what the log file and the API show.
-
-    A named tuple: one is built per stored message, and a tuple is the cheapest to build.
-    """
-
-    id: int
-    code: str
-    message: str
-    service: str | None
-    sent_at: str | None
-    written_at: str
-    partition: int
-    offset: int
-
-
-@dataclass(frozen=True)
-class SetAsideMessage:
-    """A consumed message that can never be stored, and why."""
-
-    source: ConsumedMessage
-    reason: str
-
-
-def _migrate_version_1(connection: sqlite3.Connection) -> None:
-    """Version 1 keyed offsets by topic name only; give rows the topic id column ('')."""
-    tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
-    if "consumer_positions" not in tables:
-        return
-    with sqlite.transaction(connection) as cursor:
-        cursor.execute("ALTER TABLE event_log_messages RENAME TO event_log_messages_v1")
-        cursor.execute("DROP INDEX IF EXISTS event_log_messages_by_code")
-        cursor.execute(_create_table("event_log_messages"))
-        cursor.execute(
-            "INSERT INTO event_log_messages (id, code, message, service, sent_at, written_at,"
-            " topic, topic_id, kafka_partition, kafka_offset) SELECT id, code, message, service,"
-            " sent_at, written_at, topic, '', kafka_partition, kafka_offset"
-            " FROM event_log_messages_v1"
-        )
-        cursor.execute("DROP TABLE event_log_messages_v1")
-        # Version 1 positions belong to an unnamed incarnation (''): a broker that gives no
-        # topic ids resumes there as before; any topic with an id is read from its start.
-        cursor.execute(_create_table("topic_positions"))
-        cursor.execute(
-            "INSERT INTO topic_positions (topic, topic_id, kafka_partition, next_offset)"
-            " SELECT topic, '', kafka_partition, next_offset FROM consumer_positions"
-        )
-        cursor.execute("DROP TABLE consumer_positions")
-
-
-def _schema() -> str:
-    return (resources.files("merchstore.event_logger") / "schema.sql").read_text()
-
-
-def _create_table(table: str) -> str:
-    """One table's CREATE statement from schema.sql (executescript would commit half-way)."""
-    found = re.search(rf"CREATE TABLE IF NOT EXISTS {table} \(.*?\n\);", _schema(), re.DOTALL)
-    assert found is not None, f"schema.sql defines {table}"
-    return found.group()
-
-
 class EventLogStore:
     """The event-logger's database: one writer connection, one reader connection."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._writer = sqlite.connect(path)
-        _migrate_version_1(self._writer)
-        self._writer.executescript(_schema())
+        sqlite.apply_migrations(self._writer, "merchstore.event_logger")
         self._reader = sqlite.connect(path)
         self._reader_lock = threading.Lock()
         self._writer_lock = threading.Lock()

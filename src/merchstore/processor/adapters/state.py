@@ -18,19 +18,6 @@ from merchstore.common import sqlite
 from merchstore.common.feed import FEED_START
 from merchstore.processor.domain import Statistics
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS statistics (
-    id INTEGER PRIMARY KEY CHECK (id = 1),
-    body TEXT NOT NULL,
-    feed_cursor TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS pending_alerts (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    new_events INTEGER NOT NULL,
-    threshold INTEGER NOT NULL
-);
-"""
-
 
 def _encode(statistics: Statistics) -> str:
     body = asdict(statistics)
@@ -57,7 +44,7 @@ class ProcessorState:
 
     def __init__(self, path: Path) -> None:
         self._connection = sqlite.connect(path)
-        self._connection.executescript(_SCHEMA)
+        sqlite.apply_migrations(self._connection, "merchstore.processor")
         self._lock = threading.Lock()
 
     def load(self) -> tuple[Statistics, str]:

@@ -1,0 +1,83 @@
+"""Serving a gRPC service: binding the server, health, announcement, a graceful stop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+import grpc
+
+from merchstore.common.config.base import CommonSettings
+from merchstore.common.config.sections import ServiceSettings
+from merchstore.common.health import add_health_and_reflection, set_grpc_serving
+from merchstore.common.kafka.producer import KafkaProducer
+from merchstore.common.metrics import METRICS_PORT_OFFSET, RpcMetrics, serve_metrics
+from merchstore.common.serving.readiness import announce_start, freeze_startup_objects
+from merchstore.common.serving.signals import STOP_SIGNALS
+
+log = logging.getLogger(__name__)
+
+
+@asynccontextmanager
+async def grpc_server(
+    host: str, port: int, interceptors: Sequence[grpc.aio.ServerInterceptor] = ()
+) -> AsyncIterator[grpc.aio.Server]:
+    """A gRPC server on ``host:port``; raises OSError if a port is taken.
+
+    Its RPCs are measured, and ``/metrics`` is served over HTTP on ``port + 100``.
+    """
+    server = grpc.aio.server(interceptors=[RpcMetrics(), *interceptors])
+    address = f"{host}:{port}"
+    if server.add_insecure_port(address) == 0:
+        raise OSError(f"cannot listen on {address}: the port is in use")
+    try:
+        serve_metrics(port, host)
+    except OSError as error:
+        raise OSError(
+            f"cannot serve metrics on {host}:{port + METRICS_PORT_OFFSET}: {error.strerror}"
+        ) from None
+    yield server
+
+
+GrpcParts = Callable[[grpc.aio.Server], AbstractAsyncContextManager[None]]
+"""Registers a service's servicers on the server and runs its background work while entered."""
+
+
+def serve_grpc(
+    settings: CommonSettings,
+    service: str,
+    endpoint: ServiceSettings,
+    parts: GrpcParts,
+    *,
+    producer: KafkaProducer,
+    service_names: Sequence[str],
+    grace_period_s: float,
+    interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
+) -> None:
+    """Serve a gRPC service until SIGTERM or Ctrl-C, then drain calls within the grace period.
+
+    Health reports NOT_SERVING until the start is announced on ``event_log``, and again as
+    soon as a stop is asked for; ``parts`` is left only after the server stopped.
+    """
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for stop_signal in STOP_SIGNALS:
+            loop.add_signal_handler(stop_signal, stop.set)
+        async with grpc_server(endpoint.host, endpoint.port, interceptors) as server:
+            health = await add_health_and_reflection(server, service_names)
+            async with parts(server):
+                await server.start()
+                await announce_start(settings, service, producer)
+                await set_grpc_serving(health, service_names, True)
+                log.info("ready on %s:%d", endpoint.host, endpoint.port)
+                await stop.wait()
+                log.info("stopping: draining calls for up to %.1f s", grace_period_s)
+                await set_grpc_serving(health, service_names, False)
+                await server.stop(grace_period_s)
+
+    freeze_startup_objects()
+    asyncio.run(serve())
