@@ -82,7 +82,7 @@ src/%_pb2.py: protos/%.proto $(STAMP)
 
 # The browser libraries (Chart.js and its date adapter for the dashboard, Swagger UI for every
 # /docs) from the npm registry, at the versions in package-lock.json; every HTTP service
-# serves them at /vendor/ (common/browser_assets.py); never committed.
+# serves them at /vendor/ (common/http/browser_assets.py); never committed.
 web-assets: $(VENDOR)/.installed
 
 $(VENDOR)/.installed: $(WEB)/package.json $(WEB)/package-lock.json

@@ -7,7 +7,7 @@ import sys
 from fastapi import FastAPI
 
 from merchstore.common.config.sections import HttpSettings, ServiceSettings
-from merchstore.common.http_service import NO_NATIVE_TELEMETRY
+from merchstore.common.http.app import NO_NATIVE_TELEMETRY
 from merchstore.common.serving.http import run_uvicorn
 
 # Built as the services are: FastAPI's OpenTelemetry hooks off in both.

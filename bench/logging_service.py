@@ -32,7 +32,7 @@ from bench.report import GOAL_REPEATS, Goal, interleaved, median_by, save
 from bench.store_api import start_store
 from bench.wrk import load_goal, require_wrk, run_load
 from merchstore.common.kafka.clients import producer_config
-from merchstore.common.log_shipping import LINES_PER_BATCH
+from merchstore.common.logs.shipping import LINES_PER_BATCH
 from merchstore.common.metrics import METRICS_PORT_OFFSET
 from merchstore.logging_service.domain import log_channel_json
 from merchstore.logging_service.main import publishing_producer_settings

@@ -140,7 +140,7 @@ def serve(service: str) -> None:
 @click.argument("service", type=HTTP_SERVICE_NAMES, metavar="SERVICE")
 def openapi(service: str) -> None:
     """Print the OpenAPI document (YAML) of an HTTP service, as kept in docs/openapi/."""
-    from merchstore.common.openapi import openapi_document, to_yaml
+    from merchstore.common.http.openapi import openapi_document, to_yaml
     from merchstore.services import find_service
 
     try:

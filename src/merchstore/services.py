@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol, cast
 
 from merchstore.common.config.sections import ServiceSettings
-from merchstore.common.logging_setup import configure_logging
+from merchstore.common.logs.setup import configure_logging
 from merchstore.settings import Settings
 
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from merchstore.common.openapi import openapi_document
+from merchstore.common.http.openapi import openapi_document
 from merchstore.db_service.domain import EMAIL, SID
 from merchstore.services import SERVICES
 

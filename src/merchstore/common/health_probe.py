@@ -1,6 +1,6 @@
 """Asking a service whether it is ready: ``GET /health`` over HTTP, or ``grpc.health.v1``.
 
-Apart from `merchstore.common.health` (the serving side) so that a probe loads only its
+Apart from `merchstore.common.serving.health` (the serving side) so that a probe loads only its
 clients: a container's ``merchstore health`` runs every few seconds on a possibly busy host.
 """
 

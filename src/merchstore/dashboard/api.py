@@ -11,10 +11,10 @@ from fastapi import APIRouter, Depends, FastAPI
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from merchstore.common.dependencies import app_parts
-from merchstore.common.health import ReadinessCheck, not_started
-from merchstore.common.http_errors import VALIDATION_ERROR_RESPONSES
-from merchstore.common.http_service import service_app
+from merchstore.common.http.app import service_app
+from merchstore.common.http.dependencies import app_parts
+from merchstore.common.http.errors import VALIDATION_ERROR_RESPONSES
+from merchstore.common.serving.health import ReadinessCheck, not_started
 
 STATIC = resources.files("merchstore.dashboard") / "static"
 

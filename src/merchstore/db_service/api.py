@@ -10,7 +10,7 @@ import grpc
 import psycopg
 from psycopg_pool import PoolTimeout
 
-from merchstore.common.log_shipping import trace_id_var
+from merchstore.common.logs.shipping import trace_id_var
 from merchstore.common.timeutil import to_rfc3339
 from merchstore.db_service import domain
 from merchstore.db_service.use_cases import StoreService

@@ -14,9 +14,9 @@ from psycopg_pool import AsyncConnectionPool
 
 from merchstore.common.kafka.clients import check_broker
 from merchstore.common.kafka.producer import KafkaProducer
-from merchstore.common.logging_setup import ship_logs, stop_shipping_logs
+from merchstore.common.logs.requests import RpcLogging
+from merchstore.common.logs.setup import ship_logs, stop_shipping_logs
 from merchstore.common.postgres import apply_migrations, open_async_pool
-from merchstore.common.request_logging import RpcLogging
 from merchstore.common.serving.grpc import serve_grpc
 from merchstore.db_service.adapters.outbox import OutboxRelay
 from merchstore.db_service.adapters.passwords import PasswordWork

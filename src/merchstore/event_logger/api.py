@@ -8,11 +8,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI, Query
 from pydantic import BaseModel, Field
 
-from merchstore.common.dependencies import app_parts
-from merchstore.common.health import ReadinessCheck, not_started
-from merchstore.common.http_errors import VALIDATION_ERROR_RESPONSES
-from merchstore.common.http_service import service_app
+from merchstore.common.http.app import service_app
+from merchstore.common.http.dependencies import app_parts
+from merchstore.common.http.errors import VALIDATION_ERROR_RESPONSES
 from merchstore.common.messages import SEED_CODES
+from merchstore.common.serving.health import ReadinessCheck, not_started
 from merchstore.event_logger.adapters.store import EventLogStore
 
 

@@ -8,10 +8,10 @@ from typing import Annotated, Any, Protocol
 from fastapi import APIRouter, Depends, FastAPI, HTTPException
 from pydantic import BaseModel, Field
 
-from merchstore.common.dependencies import app_parts
-from merchstore.common.health import ReadinessCheck, not_started
-from merchstore.common.http_errors import VALIDATION_ERROR_RESPONSES
-from merchstore.common.http_service import service_app
+from merchstore.common.http.app import service_app
+from merchstore.common.http.dependencies import app_parts
+from merchstore.common.http.errors import VALIDATION_ERROR_RESPONSES
+from merchstore.common.serving.health import ReadinessCheck, not_started
 from merchstore.common.timeutil import to_rfc3339
 from merchstore.processor.domain import Statistics
 from merchstore.processor.use_cases import RunResult

@@ -10,12 +10,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from merchstore.common.clean_text import CLEAN_TEXT_SCHEMA
-from merchstore.common.dependencies import app_parts
-from merchstore.common.health import ReadinessCheck, not_started
-from merchstore.common.http_errors import VALIDATION_ERROR_RESPONSES, ErrorDetail
-from merchstore.common.http_service import service_app
+from merchstore.common.http.app import service_app
+from merchstore.common.http.dependencies import app_parts
+from merchstore.common.http.errors import VALIDATION_ERROR_RESPONSES, ErrorDetail
 from merchstore.common.kafka.delivery import DeliveryFailed
 from merchstore.common.messages import MetadataValue
+from merchstore.common.serving.health import ReadinessCheck, not_started
 from merchstore.receiver.domain import (
     ACTIONS,
     DEFAULT_ACTION,

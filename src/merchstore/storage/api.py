@@ -9,12 +9,12 @@ from fastapi import APIRouter, Depends, FastAPI, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import AwareDatetime, BaseModel, Field
 
-from merchstore.common.dependencies import app_parts
 from merchstore.common.feed import CURSOR_PATTERN, FEED_START
-from merchstore.common.health import ReadinessCheck, not_started
-from merchstore.common.http_errors import VALIDATION_ERROR_RESPONSES
-from merchstore.common.http_service import service_app
+from merchstore.common.http.app import service_app
+from merchstore.common.http.dependencies import app_parts
+from merchstore.common.http.errors import VALIDATION_ERROR_RESPONSES
 from merchstore.common.messages import MetadataValue
+from merchstore.common.serving.health import ReadinessCheck, not_started
 from merchstore.storage.adapters import EventRepository
 
 

@@ -25,11 +25,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from merchstore.common.dependencies import app_parts
-from merchstore.common.health import ReadinessCheck, not_started
-from merchstore.common.http_errors import VALIDATION_ERROR_RESPONSES, ErrorDetail
-from merchstore.common.http_service import service_app
-from merchstore.common.request_logging import RequestLogging
+from merchstore.common.http.app import service_app
+from merchstore.common.http.dependencies import app_parts
+from merchstore.common.http.errors import VALIDATION_ERROR_RESPONSES, ErrorDetail
+from merchstore.common.logs.requests import RequestLogging
+from merchstore.common.serving.health import ReadinessCheck, not_started
 from merchstore.store_api import domain
 from merchstore.store_api.adapters.db_client import StoreCallFailed, StoreDataClient, StoreFailure
 from merchstore.store_api.adapters.product_cache import ProductCache

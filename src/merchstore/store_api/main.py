@@ -10,8 +10,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from merchstore.common.health import ReadinessCheck
-from merchstore.common.logging_setup import ship_logs, stop_shipping_logs
+from merchstore.common.logs.setup import ship_logs, stop_shipping_logs
+from merchstore.common.serving.health import ReadinessCheck
 from merchstore.common.serving.http import Lifespan, ServiceContext, serve_http
 from merchstore.settings import Settings
 from merchstore.store_api.adapters.db_client import StoreDataClient

@@ -8,7 +8,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from merchstore.common.health import (
+from merchstore.common.serving.health import (
     add_health_and_reflection,
     set_grpc_serving,
 )

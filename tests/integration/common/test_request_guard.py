@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import time
 
-from merchstore.common.openapi import openapi_document  # noqa: F401 - documents the apps
+from merchstore.common.http.openapi import openapi_document  # noqa: F401 - documents the apps
 from tests.conftest import ServiceLauncher
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import grpc
 import httpx
 
-from merchstore.common.log_shipping import LogShippingHandler
+from merchstore.common.logs.shipping import LogShippingHandler
 from merchstore.logging_service.adapters import SpillBuffer
 from merchstore.protos import logging_pb2, logging_pb2_grpc
 from merchstore.settings import Settings

@@ -6,8 +6,8 @@ import httpx
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from merchstore.common.health import health_router
 from merchstore.common.health_probe import HealthAnswer, read_http_health
+from merchstore.common.serving.health import health_router
 
 
 def test_http_health_follows_readiness() -> None:

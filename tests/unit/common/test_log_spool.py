@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from merchstore.common.log_spool import LogSpool, SpoolInUse
+from merchstore.common.logs.spool import LogSpool, SpoolInUse
 
 
 def fill(spool: LogSpool, count: int) -> list[int]:

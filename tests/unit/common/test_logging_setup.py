@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from merchstore.common.logging_setup import configure_logging
+from merchstore.common.logs.setup import configure_logging
 from merchstore.settings import load_settings
 
 CHATTY_LIBRARIES = ("httpx", "apscheduler")

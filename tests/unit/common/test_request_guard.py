@@ -9,8 +9,8 @@ from fastapi.testclient import TestClient
 from hypothesis import find, given, settings
 from hypothesis import strategies as st
 
-from merchstore.common.openapi import openapi_document  # noqa: F401 - documents the apps
-from merchstore.common.request_guard import (
+from merchstore.common.http.openapi import openapi_document  # noqa: F401 - documents the apps
+from merchstore.common.http.request_guard import (
     ForbiddenInput,
     check_json_body,
     check_json_value,

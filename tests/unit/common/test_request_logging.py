@@ -8,7 +8,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from merchstore.common.request_logging import PROBE_PATHS, RequestLogging
+from merchstore.common.logs.requests import PROBE_PATHS, RequestLogging
 
 LOGGER = "merchstore.test.requests"
 

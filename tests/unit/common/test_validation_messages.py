@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
-from merchstore.common.validation_messages import plain_messages
+from merchstore.common.http.validation_messages import plain_messages
 from merchstore.receiver.domain import ActionBody
 from merchstore.store_api.domain import Credentials, OrderRequest, UserRegistration
 

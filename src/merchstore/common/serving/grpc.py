@@ -11,9 +11,9 @@ import grpc
 
 from merchstore.common.config.base import CommonSettings
 from merchstore.common.config.sections import ServiceSettings
-from merchstore.common.health import add_health_and_reflection, set_grpc_serving
 from merchstore.common.kafka.producer import KafkaProducer
 from merchstore.common.metrics import METRICS_PORT_OFFSET, RpcMetrics, serve_metrics
+from merchstore.common.serving.health import add_health_and_reflection, set_grpc_serving
 from merchstore.common.serving.readiness import announce_start, freeze_startup_objects
 from merchstore.common.serving.signals import STOP_SIGNALS
 

@@ -22,10 +22,10 @@ from uvicorn.server import HANDLED_SIGNALS
 
 from merchstore.common.config.base import CommonSettings
 from merchstore.common.config.sections import HttpSettings, ServiceSettings
-from merchstore.common.health import ReadinessCheck
 from merchstore.common.kafka.clients import check_broker
 from merchstore.common.kafka.producer import KafkaProducer
 from merchstore.common.messages import START_ANNOUNCEMENTS
+from merchstore.common.serving.health import ReadinessCheck
 from merchstore.common.serving.readiness import Readiness, announce_start, freeze_startup_objects
 from merchstore.common.serving.signals import STOP_SIGNALS
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import gc
 
 from merchstore.common.config.base import CommonSettings
-from merchstore.common.health import ReadinessCheck
 from merchstore.common.kafka.event_log import EventLogPublisher
 from merchstore.common.kafka.producer import KafkaProducer
+from merchstore.common.serving.health import ReadinessCheck
 
 
 class Readiness:

@@ -8,8 +8,8 @@ from typing import Any, NamedTuple, TypeVar
 
 import grpc
 
-from merchstore.common.log_shipping import trace_id_var
-from merchstore.common.request_logging import trace_metadata
+from merchstore.common.logs.requests import trace_metadata
+from merchstore.common.logs.shipping import trace_id_var
 from merchstore.protos import store_pb2, store_pb2_grpc
 from merchstore.store_api import domain
 

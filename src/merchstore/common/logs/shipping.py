@@ -19,7 +19,7 @@ from contextvars import ContextVar
 
 import grpc
 
-from merchstore.common.log_spool import LogSpool
+from merchstore.common.logs.spool import LogSpool
 from merchstore.common.poison import doubling_backoff_s
 from merchstore.protos import logging_pb2, logging_pb2_grpc
 

@@ -7,11 +7,11 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from fastapi.telemetry import TelemetryConfig
 
-from merchstore.common.browser_assets import add_browser_assets
-from merchstore.common.health import ReadinessCheck, health_router, not_started
-from merchstore.common.http_errors import install_error_handlers
+from merchstore.common.http.browser_assets import add_browser_assets
+from merchstore.common.http.errors import install_error_handlers
+from merchstore.common.http.request_guard import RequestGuard
 from merchstore.common.metrics import add_metrics
-from merchstore.common.request_guard import RequestGuard
+from merchstore.common.serving.health import ReadinessCheck, health_router, not_started
 
 NO_NATIVE_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 """FastAPI's own OpenTelemetry hooks, off: merchstore exports Prometheus metrics (``/metrics``)

@@ -16,8 +16,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import Scope
 
-from merchstore.common.log_shipping import trace_id_var
-from merchstore.common.validation_messages import plain_messages
+from merchstore.common.http.validation_messages import plain_messages
+from merchstore.common.logs.shipping import trace_id_var
 
 log = logging.getLogger(__name__)
 

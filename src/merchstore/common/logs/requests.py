@@ -12,7 +12,7 @@ from typing import Any
 import grpc
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from merchstore.common.log_shipping import TRACE_METADATA_KEY, trace_id_var
+from merchstore.common.logs.shipping import TRACE_METADATA_KEY, trace_id_var
 
 _QUIET_RPC_PREFIXES = ("/grpc.health.", "/grpc.reflection.")
 PROBE_PATHS = frozenset({"/health", "/metrics"})

@@ -11,8 +11,8 @@ import yaml
 
 from merchstore.common.config.base import CommonSettings
 from merchstore.common.config.defaults import default_logging_config_file
-from merchstore.common.log_shipping import LogShippingHandler
-from merchstore.common.log_spool import LogSpool, SpoolInUse
+from merchstore.common.logs.shipping import LogShippingHandler
+from merchstore.common.logs.spool import LogSpool, SpoolInUse
 
 _service_name = "merchstore"
 

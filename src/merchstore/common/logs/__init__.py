@@ -1,0 +1,1 @@
+"""Logging: each process's setup, request lines, and shipping lines to logging-service."""
