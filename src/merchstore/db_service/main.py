@@ -8,16 +8,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import grpc
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
-from merchstore.common.kafka.clients import check_broker
-from merchstore.common.kafka.producer import KafkaProducer
 from merchstore.common.logs.requests import RpcLogging
 from merchstore.common.logs.setup import ship_logs, stop_shipping_logs
 from merchstore.common.postgres import apply_migrations, open_async_pool
-from merchstore.common.serving.grpc import serve_grpc
+from merchstore.common.serving.grpc import GrpcContext, serve_grpc
 from merchstore.db_service.adapters.outbox import OutboxRelay
 from merchstore.db_service.adapters.passwords import PasswordWork
 from merchstore.db_service.adapters.repository import NewConnectionEachTime, PostgresStoreRepository
@@ -31,14 +28,12 @@ log = logging.getLogger(__name__)
 
 def run(settings: Settings) -> None:
     """Serve db-service until SIGTERM or Ctrl-C, then drain calls within the grace period."""
-    check_broker(settings, report_topics=True)
     config = settings.db_service
     url = settings.database_dsn
     _migrate(url)
-    producer = KafkaProducer(settings, client_id="db-service")
 
     @asynccontextmanager
-    async def parts(server: grpc.aio.Server) -> AsyncIterator[None]:
+    async def start(context: GrpcContext) -> AsyncIterator[None]:
         pool: AsyncConnectionPool[Any] = await open_async_pool(
             url, name="db-service", min_size=config.pool_min_size, max_size=config.pool_max_size
         )
@@ -50,33 +45,33 @@ def run(settings: Settings) -> None:
         )
         relay = OutboxRelay(
             pool,
-            producer,
+            context.producer,
             settings.topics.events,
             poll_interval_s=config.outbox_poll_interval_s,
             batch_size=config.outbox_batch_size,
             lease_s=config.outbox_lease_s,
             retention_s=config.outbox_retention_s,
         )
-        store_pb2_grpc.add_StoreDataServicer_to_server(StoreDataServicer(store), server)
+        store_pb2_grpc.add_StoreDataServicer_to_server(StoreDataServicer(store), context.server)
         shipping = ship_logs(
             settings, "db-service", settings.db_service.port, settings.logging_service_target
         )
         stop_relay = asyncio.Event()
         relay_task = asyncio.create_task(relay.run(stop_relay))
-        yield
-        stop_relay.set()
-        await relay_task
-        await asyncio.to_thread(producer.close, 5.0)
-        await pool.close()
-        await asyncio.to_thread(stop_shipping_logs, shipping, settings)
-        log.info("stopped; outbox relay sent %d event(s)", relay.sent)
+        try:
+            yield
+        finally:
+            stop_relay.set()
+            await relay_task
+            await pool.close()
+            await asyncio.to_thread(stop_shipping_logs, shipping, settings)
+            log.info("stopped; outbox relay sent %d event(s)", relay.sent)
 
     serve_grpc(
         settings,
         "db-service",
         config,
-        parts,
-        producer=producer,
+        start,
         service_names=[SERVICE_NAME],
         grace_period_s=config.grace_period_s,
         interceptors=[RpcLogging("merchstore.db_service.rpc")],

@@ -8,11 +8,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import grpc
-
-from merchstore.common.kafka.clients import check_broker
 from merchstore.common.kafka.producer import KafkaProducer
-from merchstore.common.serving.grpc import serve_grpc
+from merchstore.common.serving.grpc import GrpcContext, serve_grpc
 from merchstore.logging_service.adapters import SpillBuffer
 from merchstore.logging_service.api import SERVICE_NAME, LogCollectorServicer
 from merchstore.logging_service.use_cases import LogPublisher
@@ -35,25 +32,20 @@ def publishing_producer_settings(settings: Settings) -> dict[str, Any]:
 
 def run(settings: Settings) -> None:
     """Serve logging-service until SIGTERM or Ctrl-C; then finish streams, drain the spill."""
-    check_broker(settings, report_topics=True)
     config = settings.logging_service
-    producer = KafkaProducer(
-        settings, client_id="logging-service", **publishing_producer_settings(settings)
-    )
-
-    # The drain's messages are safe on disk: on Apache Kafka it waits for the broker as long as
-    # it takes rather than time a message out that may have been written (0: no limit).
-    drain_producer = KafkaProducer(
-        settings,
-        client_id="logging-service-drain",
-        **{"message.timeout.ms": config.drain_delivery_timeout_ms},
-    )
 
     @asynccontextmanager
-    async def parts(server: grpc.aio.Server) -> AsyncIterator[None]:
+    async def start(context: GrpcContext) -> AsyncIterator[None]:
+        # The drain's messages are safe on disk: on Apache Kafka it waits for the broker as long
+        # as it takes rather than time a message out that may have been written (0: no limit).
+        drain_producer = KafkaProducer(
+            settings,
+            client_id="logging-service-drain",
+            **{"message.timeout.ms": config.drain_delivery_timeout_ms},
+        )
         spill = SpillBuffer(settings.data_path(config.spill_file), config.spill_max_bytes)
         publisher = LogPublisher(
-            producer,
+            context.producer,
             settings.topics.log_channel,
             spill,
             config.drain_batch_size,
@@ -63,22 +55,25 @@ def run(settings: Settings) -> None:
             log.info("%d message(s) spilled before the last stop will be sent", len(spill))
             publisher.draining.set()
         servicer = LogCollectorServicer(publisher, config.settle_every)
-        logging_pb2_grpc.add_LogCollectorServicer_to_server(servicer, server)
+        logging_pb2_grpc.add_LogCollectorServicer_to_server(servicer, context.server)
         drain = asyncio.create_task(publisher.drain_forever())
         log.info("publishing to %s", settings.topics.log_channel)
-        yield
-        await publisher.finish(drain, config.shutdown_drain_s)
-        await asyncio.to_thread(producer.close, 5.0)
-        await asyncio.to_thread(drain_producer.close, 1.0)
-        spill.close()
+        try:
+            yield
+        finally:
+            await publisher.finish(drain, config.shutdown_drain_s)
+            # The streams' last lines are acknowledged (or spilled) before the spill closes.
+            await asyncio.to_thread(context.producer.flush, 5.0)
+            await asyncio.to_thread(drain_producer.close, 1.0)
+            spill.close()
 
     serve_grpc(
         settings,
         "logging-service",
         config,
-        parts,
-        producer=producer,
+        start,
         service_names=[SERVICE_NAME],
         # Open streams get this long to end and receive their summaries.
         grace_period_s=settings.supervisor.stop_timeout_s / 2,
+        producer_settings=publishing_producer_settings(settings),
     )

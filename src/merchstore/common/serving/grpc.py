@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
 
 import grpc
 
 from merchstore.common.config.base import CommonSettings
 from merchstore.common.config.sections import ServiceSettings
+from merchstore.common.kafka.clients import check_broker
 from merchstore.common.kafka.producer import KafkaProducer
 from merchstore.common.metrics import METRICS_PORT_OFFSET, RpcMetrics, serve_metrics
 from merchstore.common.serving.health import add_health_and_reflection, set_grpc_serving
@@ -41,7 +44,17 @@ async def grpc_server(
     yield server
 
 
-GrpcParts = Callable[[grpc.aio.Server], AbstractAsyncContextManager[None]]
+@dataclass(frozen=True)
+class GrpcContext:
+    """What the lifecycle gives a gRPC service's parts as they start."""
+
+    server: grpc.aio.Server
+    """Where the parts register their servicers."""
+    producer: KafkaProducer
+    """The service's producer; it announced the start, and is closed after the parts."""
+
+
+GrpcParts = Callable[[GrpcContext], AbstractAsyncContextManager[None]]
 """Registers a service's servicers on the server and runs its background work while entered."""
 
 
@@ -49,18 +62,22 @@ def serve_grpc(
     settings: CommonSettings,
     service: str,
     endpoint: ServiceSettings,
-    parts: GrpcParts,
+    start_parts: GrpcParts,
     *,
-    producer: KafkaProducer,
     service_names: Sequence[str],
     grace_period_s: float,
     interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
+    producer_settings: Mapping[str, Any] | None = None,
 ) -> None:
     """Serve a gRPC service until SIGTERM or Ctrl-C, then drain calls within the grace period.
 
-    Health reports NOT_SERVING until the start is announced on ``event_log``, and again as
-    soon as a stop is asked for; ``parts`` is left only after the server stopped.
+    As :func:`~.http.serve_http` does for HTTP: the broker must answer first, the producer is
+    made here, health reports NOT_SERVING until the start is announced on ``event_log``, and
+    again as soon as a stop is asked for; the parts are left only after the server stopped,
+    and the producer flushes last.
     """
+    check_broker(settings, report_topics=True)
+    producer = KafkaProducer(settings, client_id=service, **(producer_settings or {}))
 
     async def serve() -> None:
         stop = asyncio.Event()
@@ -69,7 +86,7 @@ def serve_grpc(
             loop.add_signal_handler(stop_signal, stop.set)
         async with grpc_server(endpoint.host, endpoint.port, interceptors) as server:
             health = await add_health_and_reflection(server, service_names)
-            async with parts(server):
+            async with start_parts(GrpcContext(server, producer)):
                 await server.start()
                 await announce_start(settings, service, producer)
                 await set_grpc_serving(health, service_names, True)
@@ -80,4 +97,7 @@ def serve_grpc(
                 await server.stop(grace_period_s)
 
     freeze_startup_objects()
-    asyncio.run(serve())
+    try:
+        asyncio.run(serve())
+    finally:
+        producer.close(5.0)
