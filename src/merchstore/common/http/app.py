@@ -30,10 +30,10 @@ def service_app(
 
     Swagger UI at ``/docs`` and the files it loads are served by the service itself. Errors
     are answered as JSON, and every request passes the shared edge check first (413 for
-    large bodies, 422 for control characters and unpaired surrogates). The routes find what
-    they need in ``app.state``, which the service's entry point fills; ``/health`` answers from
-    ``is_ready`` (kept as ``app.state.is_ready``). Built without an entry point, the same
-    application renders the service's OpenAPI document.
+    large bodies, 422 for control characters and unpaired surrogates). The routes reach the
+    parts the service's entry point builds through one typed dependency (`app_parts`);
+    ``/health`` answers from ``is_ready``. Built without an entry point, the same application
+    renders the service's OpenAPI document.
     """
     app = FastAPI(
         title=f"merchstore {name}",

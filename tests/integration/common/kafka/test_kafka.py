@@ -333,7 +333,7 @@ def test_a_timed_out_message_fails_alone_and_the_producer_goes_on(
 ASSIGNED_AT_A_STORED_POSITION = """
 import sys
 from merchstore.settings import load_settings
-from tests.integration.common.test_kafka import first_two_from
+from tests.integration.common.kafka.test_kafka import first_two_from
 
 # Client log lines right after the assignment, in the same poll: the ones that found the
 # consumer's call state gone and aborted the process.
