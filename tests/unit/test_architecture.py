@@ -16,10 +16,15 @@ That domain and contract modules are pure is checked in a fresh interpreter of t
 from __future__ import annotations
 
 import ast
+import dataclasses
+import importlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import get_type_hints
 
 import pytest
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 
 from merchstore.services import SERVICES
 from tests.support.paths import REPOSITORY
@@ -79,6 +84,61 @@ def test_the_docs_show_the_shape_of_a_service() -> None:
     text = (REPOSITORY / "docs" / "how-it-works.md").read_text()
     for role in SERVICE_SHAPE:
         assert f"| `{role}" in text, f"docs/how-it-works.md's shape table has no row for {role}"
+
+
+HTTP_SERVICE_FOLDERS = sorted(
+    spec.name.replace("-", "_") for spec in SERVICES if spec.protocol == "http"
+)
+LIFECYCLE_STEPS = {
+    "check_broker",
+    "Readiness",
+    "announce_start",
+    "run_uvicorn",
+    "set_grpc_serving",
+    "uvicorn",
+}
+"""What the shared lifecycle does (serve_http, serve_grpc), so that no entry point repeats it."""
+
+
+def _names_used(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), str(path))
+    return {
+        node.id if isinstance(node, ast.Name) else node.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Name | ast.Attribute)
+    }
+
+
+@pytest.mark.parametrize("folder", SERVICE_FOLDERS)
+def test_an_entry_point_only_builds_its_parts(folder: str) -> None:
+    used = _names_used(PACKAGE / folder / "main.py")
+    assert used & {"serve_http", "serve_grpc"}, f"{folder}/main.py is not served by the lifecycle"
+    repeated = used & LIFECYCLE_STEPS
+    assert not repeated, f"{folder}/main.py repeats the lifecycle's steps: {sorted(repeated)}"
+
+
+@pytest.mark.parametrize("folder", HTTP_SERVICE_FOLDERS)
+def test_routes_reach_their_parts_through_one_typed_dependency(folder: str) -> None:
+    api = importlib.import_module(f"merchstore.{folder}.api")
+    assert dataclasses.is_dataclass(api.Parts), f"{folder}/api.py declares no Parts dataclass"
+    for path in _modules_under(PACKAGE / folder):
+        assert "app.state" not in path.read_text(), f"{path.name} wires by string (app.state)"
+    dependencies = {
+        dependency.call
+        for route in api.create_app().routes
+        if isinstance(route, APIRoute)
+        for dependency in _every_dependency(route.dependant)
+    }
+    parts = [call for call in dependencies if getattr(call, "__name__", "") == "parts_of_the_app"]
+    assert len(parts) == 1, f"{folder}'s routes reach their parts by {len(parts)} dependencies"
+    [reach_parts] = parts
+    assert reach_parts is not None and get_type_hints(reach_parts)["return"] is api.Parts
+
+
+def _every_dependency(dependant: Dependant) -> Iterator[Dependant]:
+    for inner in dependant.dependencies:
+        yield inner
+        yield from _every_dependency(inner)
 
 
 def test_common_imports_no_service() -> None:

@@ -22,4 +22,6 @@ def app_parts(kind: type[PartsT]) -> Callable[[Request], Awaitable[PartsT]]:
         return cast(PartsT, request.app.state.parts)
 
     parts.__name__ = f"{kind.__name__.lower()}_of_the_app"
+    # What it gives, for whoever inspects the routes' dependencies (not the type variable).
+    parts.__annotations__ = {"request": Request, "return": kind}
     return parts
