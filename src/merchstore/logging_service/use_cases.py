@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import Protocol
@@ -16,6 +16,7 @@ from merchstore.common.kafka.delivery import (
     REFUSED_BY_THE_BROKER,
     AcknowledgedSender,
     DeliveryFailed,
+    DeliveryReport,
     OutgoingMessage,
     send_all,
 )
@@ -25,9 +26,6 @@ log = logging.getLogger(__name__)
 
 ABANDON_WAIT_S = 5.0
 """How long abandoned sends may take to report their failure at shutdown."""
-
-DeliveryReport = Callable[[KafkaError | None, Message], None]
-"""Told each line's outcome: no error when the broker acknowledged it."""
 
 
 class LineProducer(Protocol):

@@ -19,7 +19,7 @@ from typing import Literal, TextIO
 from merchstore.common.config.secrets import JWT_SECRET_FILE
 from merchstore.common.health_probe import check_health
 from merchstore.common.kafka.topics import ensure_topics
-from merchstore.common.run_folder import BROKER_ADDRESS_FILE
+from merchstore.common.run_folder import BROKER_ADDRESS_FILE, RUN_DIR
 from merchstore.common.serving.signals import StopRequested, stop_requests
 from merchstore.runtime.apache_kafka import (
     KAFKA_VERSION,
@@ -45,8 +45,6 @@ from merchstore.settings import Settings
 
 log = logging.getLogger(__name__)
 
-RUN_DIR = "run"
-"""Under the data directory: the files of the running `merchstore up` (lock, pids, configs)."""
 UP_LOCK_FILE = "up.lock"
 """In the run directory: locked by the `merchstore up` that runs on this data directory, which
 writes its pid there."""

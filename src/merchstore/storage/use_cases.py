@@ -34,18 +34,17 @@ class EventIngestor:
         """Store a batch in one transaction: its valid events and its invalid messages."""
         events, invalid = classify(batch)
         for message in invalid:
-            log.warning(
-                "set aside %s[%d]@%d: %s",
-                message.topic,
-                message.partition,
-                message.offset,
-                message.error,
-            )
+            _report(message)
         self._store.store_batch(events, invalid)
 
     def set_aside(self, message: ConsumedMessage, reason: str) -> None:
         """Keep a message the store refused (the poison path), with the reason."""
-        log.warning(
-            "set aside %s[%d]@%d: %s", message.topic, message.partition, message.offset, reason
-        )
-        self._store.set_aside(SetAside.of(message, reason))
+        kept = SetAside.of(message, reason)
+        _report(kept)
+        self._store.set_aside(kept)
+
+
+def _report(message: SetAside) -> None:
+    log.warning(
+        "set aside %s[%d]@%d: %s", message.topic, message.partition, message.offset, message.error
+    )

@@ -32,9 +32,9 @@ import psutil
 from rich.console import Console
 from rich.table import Table
 
-from merchstore.common.run_folder import broker_of_running_system
+from merchstore.common.run_folder import RUN_DIR, broker_of_running_system
 from merchstore.runtime.supervision import PID_FILE
-from merchstore.runtime.up import KAFKA_PID_FILE, RUN_DIR, Member
+from merchstore.runtime.up import KAFKA_PID_FILE, Member
 from merchstore.services import SERVICES
 from merchstore.settings import Settings, load_settings
 from merchstore.tools.ledger import Ledger

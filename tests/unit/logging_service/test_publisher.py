@@ -13,9 +13,9 @@ from typing import cast
 
 from confluent_kafka import KafkaError, Message
 
-from merchstore.common.kafka.delivery import DeliveryFailed
+from merchstore.common.kafka.delivery import DeliveryFailed, DeliveryReport
 from merchstore.logging_service.adapters import SpillBuffer
-from merchstore.logging_service.use_cases import DeliveryReport, InFlight, LogPublisher, Settled
+from merchstore.logging_service.use_cases import InFlight, LogPublisher, Settled
 
 
 class PartlyFailingProducer:

@@ -8,11 +8,15 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import NamedTuple, Protocol
 
-from confluent_kafka import KafkaError
+from confluent_kafka import KafkaError, Message
 
 from merchstore.common.poison import PoisonPolicy
 
 log = logging.getLogger(__name__)
+
+
+DeliveryReport = Callable[[KafkaError | None, Message], None]
+"""Told one message's outcome: no error when the broker acknowledged it."""
 
 
 class OutgoingMessage(NamedTuple):

@@ -14,7 +14,12 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from merchstore.common.config.base import CommonSettings
 from merchstore.common.kafka.clients import producer_config
-from merchstore.common.kafka.delivery import DeliveryFailed, LoopAcknowledgements, delivery_failure
+from merchstore.common.kafka.delivery import (
+    DeliveryFailed,
+    DeliveryReport,
+    LoopAcknowledgements,
+    delivery_failure,
+)
 
 log = logging.getLogger(__name__)
 
@@ -203,7 +208,7 @@ class KafkaProducer:
         self,
         topic: str,
         value: bytes | str,
-        on_delivery: Callable[[KafkaError | None, Message], None],
+        on_delivery: DeliveryReport,
         key: bytes | str | None = None,
     ) -> None:
         """Queue one message; ``on_delivery`` runs on the delivery thread with the outcome.
@@ -221,7 +226,7 @@ class KafkaProducer:
         topic: str,
         value: bytes | str,
         key: bytes | str | None,
-        on_delivery: Callable[[KafkaError | None, Message], None],
+        on_delivery: DeliveryReport,
         fail: Callable[[BaseException], None],
     ) -> None:
         def on_delivery_watching_timeouts(error: KafkaError | None, message: Message) -> None:
