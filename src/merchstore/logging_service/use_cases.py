@@ -107,9 +107,16 @@ class InFlight:
                 self._outstanding -= 1
                 done = self._outstanding == 0
             if done:
-                self._loop.call_soon_threadsafe(self._all_acknowledged.set)
+                self._loop.call_soon_threadsafe(self._wake_if_all_acknowledged)
 
         return on_delivery
+
+    def _wake_if_all_acknowledged(self) -> None:
+        # Runs on the loop, maybe after `track` counted a new send: the count decides, not the
+        # report that scheduled this (else `settle` would take unacknowledged sends as done).
+        with self._lock:
+            if self._outstanding == 0:
+                self._all_acknowledged.set()
 
     async def acknowledged(self) -> None:
         """Wait until every sent message has its delivery report."""

@@ -48,9 +48,19 @@ class Statistics:
 
 
 def _money(event: Mapping[str, Any]) -> Decimal:
+    """The event's ``total_price``, or 0 when it is not a finite amount of money.
+
+    Anyone who can write to ``events`` can forge an order: ``"NaN"`` or ``"Infinity"`` passes
+    ``quantize`` and, once summed, would make the revenue "NaN" for good.
+    """
     raw = event.get("metadata", {}).get("total_price", "0")
+    if not isinstance(raw, str | int | float) or isinstance(raw, bool):
+        return Decimal("0.00")
     try:
-        return Decimal(str(raw)).quantize(Decimal("0.01"))
+        amount = Decimal(str(raw))
+        if not amount.is_finite():
+            return Decimal("0.00")
+        return amount.quantize(Decimal("0.01"))
     except InvalidOperation:
         return Decimal("0.00")
 

@@ -27,7 +27,7 @@ def run(settings: Settings) -> None:
     """Serve store-api until SIGTERM or Ctrl-C; it is ready once 0005 is on ``event_log``."""
     config = settings.store_api
     # Read before serving: a missing or weak secret is a one-line start-up error.
-    tokens = TokenIssuer(settings.signing_secret(), config.token_ttl_s)
+    tokens = TokenIssuer(settings.signing_secret(), config.token_ttl_s, config.token_leeway_s)
 
     @asynccontextmanager
     async def start(context: ServiceContext) -> AsyncIterator[Parts]:

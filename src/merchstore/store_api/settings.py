@@ -16,6 +16,15 @@ class StoreApiSettings(ServiceSettings):
     )
     rpc_timeout_s: float = Field(5.0, gt=0, description="Deadline of every call to db-service.")
     token_ttl_s: int = Field(3600, ge=60, description="Lifetime of an access token.")
+    token_leeway_s: float = Field(
+        10.0,
+        ge=0,
+        le=300,
+        description=(
+            "How far the clocks of the hosts of store-api replicas may differ: a token is taken"
+            " this long before its issue time and after its expiry."
+        ),
+    )
     product_cache_s: float = Field(
         1.0,
         ge=0,

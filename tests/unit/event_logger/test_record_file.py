@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import re
 from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -103,3 +106,46 @@ def test_message_and_service_are_written_as_their_json_string_escaping(
     assert line.endswith(f" message={json.dumps(text, ensure_ascii=False)[1:-1]}\n")
     assert f" service={json.dumps(service, ensure_ascii=False)[1:-1]} " in line
     assert line.count("\n") == 1
+
+
+def test_a_full_disk_part_way_through_a_write_leaves_each_record_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = EventLogStore(tmp_path / "db.sqlite3")
+    record_file = RecordFile(tmp_path / "app.log")
+    ingestor = EventLogIngestor(store, record_file)
+    ingestor.ingest(messages(0, 2))
+    real_write = os.write
+
+    def half_then_no_space(fd: int, data: bytes | memoryview) -> int:
+        # The kernel takes part of the batch, then the disk is full.
+        monkeypatch.setattr(os, "write", no_space)
+        return real_write(fd, bytes(data[: len(data) // 2]))
+
+    def no_space(fd: int, data: bytes | memoryview) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "write", half_then_no_space)
+    with pytest.raises(OSError):
+        ingestor.ingest(messages(2, 5))  # committed, then the file write failed
+    monkeypatch.setattr(os, "write", real_write)  # room again
+
+    ingestor.ingest(messages(5, 6))
+    text = (tmp_path / "app.log").read_text()
+    assert logged_ids(tmp_path / "app.log") == [1, 2, 3, 4, 5, 6]
+    assert all(re.fullmatch(r"\S+ id=\d+ code=0001 .*", line) for line in text.splitlines())
+
+
+def test_a_message_that_imitates_an_id_does_not_stop_the_file(tmp_path: Path) -> None:
+    store = EventLogStore(tmp_path / "db.sqlite3")
+    record_file = RecordFile(tmp_path / "app.log")
+    ingestor = EventLogIngestor(store, record_file)
+    # Longer than any fixed tail, and ending in what a line's id looks like.
+    ingestor.ingest(messages(0, 1, text="x" * 70_000 + " id=999999999 "))
+    record_file.close()
+
+    restarted = RecordFile(tmp_path / "app.log")
+    assert restarted.last_id == 1
+    EventLogIngestor(store, restarted).ingest(messages(1, 3))
+    assert logged_ids(tmp_path / "app.log")[-2:] == [2, 3]
+    assert len((tmp_path / "app.log").read_text().splitlines()) == 3

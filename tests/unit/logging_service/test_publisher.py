@@ -187,3 +187,22 @@ def test_a_full_spill_drops_and_counts_what_does_not_fit() -> None:
     publisher, producer, _ = batching_publisher(spill)
     producer.down = True
     assert stream(publisher, lines(1, 2, 3)) == Settled(spilled=2, dropped=1)
+
+
+def test_a_send_counted_after_the_last_report_keeps_the_batch_unsettled() -> None:
+    """The delivery thread's wake-up may run after ``track`` counted a new send: not settled."""
+
+    async def race() -> bool:
+        batch = InFlight()
+        first = batch.track(b"line 1")
+        # The delivery thread reports the only outstanding send: its wake-up is scheduled...
+        first(None, cast(Message, None))
+        # ...and, before the loop runs it, the next line of the stream is sent.
+        batch.track(b"line 2")
+        try:
+            await asyncio.wait_for(batch.acknowledged(), timeout=0.2)
+        except TimeoutError:
+            return False
+        return True
+
+    assert asyncio.run(race()) is False, "line 2 was taken as acknowledged before its report"

@@ -34,8 +34,9 @@ class CommittedRecords(Protocol):
         ...
 
 
-_ID = re.compile(rb" id=(\d+) ")
-_TAIL_BYTES = 64 * 1024
+_LINE_ID = re.compile(rb"\S+ id=(\d+) code=")
+"""A line's own id: right after the time the line starts with (`format_line`)."""
+_READ_BYTES = 64 * 1024
 
 
 _NEEDS_ESCAPING = re.compile('[\x00-\x1f"\\\\]')
@@ -76,25 +77,43 @@ class RecordFile:
         self.last_id = self._last_complete_id()
 
     def _last_complete_id(self) -> int:
-        """Drop a line cut short by a crash; return the id of the last complete line (0)."""
+        """Drop a line cut short by a crash; return the id of the last complete line (0).
+
+        The id is read where the line format puts it, after the time at the line's start: a
+        message may hold `` id=N `` too (a hostile one, to stop the file), and a line may be
+        longer than any fixed tail, so the whole last line is read, however long.
+        """
         size = os.fstat(self._fd).st_size
         if size == 0:
             return 0
-        start = max(size - _TAIL_BYTES, 0)
-        tail = os.pread(self._fd, size - start, start)
-        if not tail.endswith(b"\n"):
-            cut = tail.rfind(b"\n")
-            keep = start + cut + 1 if cut >= 0 else start
-            os.ftruncate(self._fd, keep)
+        last = os.pread(self._fd, 1, size - 1)
+        if last != b"\n":
+            cut = self._start_of_line_ending_at(size)
+            os.ftruncate(self._fd, cut)
             log.warning("removed a line of %s cut short by a crash", self.path)
-            tail = tail[: cut + 1] if cut >= 0 else b""
-        for line in reversed(tail.splitlines()):
-            found = _ID.search(line)
-            if found is not None:
-                return int(found.group(1))
-        # Lines without ids: written by an earlier version, before each commit, so they hold
-        # every row committed so far (`reconcile` then starts after the newest row).
-        self._written_by_earlier_version = bool(tail.strip())
+            size = cut
+            if size == 0:
+                return 0
+        start = self._start_of_line_ending_at(size - 1)
+        line = os.pread(self._fd, size - start, start)
+        found = _LINE_ID.match(line)
+        if found is not None:
+            return int(found.group(1))
+        # A line without an id: written by an earlier version, before each commit, so the file
+        # holds every row committed so far (`reconcile` then starts after the newest row).
+        self._written_by_earlier_version = bool(line.strip())
+        return 0
+
+    def _start_of_line_ending_at(self, end: int) -> int:
+        """Where the line holding the byte before ``end`` starts (after the newline before it)."""
+        position = end
+        while position > 0:
+            start = max(position - _READ_BYTES, 0)
+            block = os.pread(self._fd, position - start, start)
+            newline = block.rfind(b"\n")
+            if newline >= 0:
+                return start + newline + 1
+            position = start
         return 0
 
     def reconcile(self, store: CommittedRecords) -> int:
@@ -123,9 +142,16 @@ class RecordFile:
             if not fresh:
                 return
             data = "".join(format_line(r) for r in fresh).encode("utf-8", "backslashreplace")
+            end = os.fstat(self._fd).st_size
             view = memoryview(data)
-            while view:
-                view = view[os.write(self._fd, view) :]
+            try:
+                while view:
+                    view = view[os.write(self._fd, view) :]
+            except OSError:
+                # A write cut short (a full disk): take its fragment back, so the file still
+                # ends with `last_id`'s line and the next batch writes these records once.
+                os.ftruncate(self._fd, end)
+                raise
             self.last_id = fresh[-1].id
 
     def close(self) -> None:

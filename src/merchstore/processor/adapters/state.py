@@ -8,6 +8,7 @@ commit and removed once the broker acknowledged it.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from dataclasses import asdict
 from datetime import datetime
@@ -17,6 +18,8 @@ from pathlib import Path
 from merchstore.common import sqlite
 from merchstore.common.feed import FEED_START
 from merchstore.processor.domain import Statistics
+
+log = logging.getLogger(__name__)
 
 
 def _encode(statistics: Statistics) -> str:
@@ -34,9 +37,21 @@ def _decode(text: str) -> Statistics:
         counts=body["counts"],
         orders_placed=body["orders_placed"],
         orders_cancelled=body["orders_cancelled"],
-        revenue=Decimal(body["revenue"]),
+        revenue=_finite(Decimal(body["revenue"])),
         last_updated=datetime.fromisoformat(body["last_updated"]) if body["last_updated"] else None,
     )
+
+
+def _finite(revenue: Decimal) -> Decimal:
+    """The saved revenue, or 0 if it is NaN or infinite.
+
+    A forged price saved before prices were checked: nothing added to it would ever show, so
+    the revenue starts over rather than stay poisoned.
+    """
+    if revenue.is_finite():
+        return revenue
+    log.error("the saved revenue was %s (a forged price); counting it again from 0.00", revenue)
+    return Decimal("0.00")
 
 
 class ProcessorState:

@@ -28,11 +28,19 @@ def create_access_token(user_id: int, generation: int, secret: str, ttl_s: int) 
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
-def claims_from_token(token: str, secret: str) -> TokenClaims:
-    """What a valid token says; InvalidToken otherwise."""
+def claims_from_token(token: str, secret: str, leeway_s: float = 0.0) -> TokenClaims:
+    """What a valid token says; InvalidToken otherwise.
+
+    ``leeway_s`` is how far the clocks of the replica that issued it and of this one may differ:
+    a token is taken that long after it expired, and that long before its ``iat``.
+    """
     try:
         claims = jwt.decode(
-            token, secret, algorithms=[ALGORITHM], options={"require": ["sub", "exp", "gen"]}
+            token,
+            secret,
+            algorithms=[ALGORITHM],
+            options={"require": ["sub", "exp", "gen"]},
+            leeway=leeway_s,
         )
         return TokenClaims(int(claims["sub"]), int(claims["gen"]))
     except jwt.ExpiredSignatureError:
@@ -47,6 +55,7 @@ class TokenIssuer:
 
     secret: str
     ttl_s: int
+    leeway_s: float = 0.0
 
     def issue(self, user_id: int, generation: int) -> str:
         """A new token for ``user_id`` at token generation ``generation``."""
@@ -54,4 +63,4 @@ class TokenIssuer:
 
     def read(self, token: str) -> TokenClaims:
         """What a valid token says; InvalidToken otherwise."""
-        return claims_from_token(token, self.secret)
+        return claims_from_token(token, self.secret, self.leeway_s)
