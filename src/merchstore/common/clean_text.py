@@ -15,3 +15,24 @@ Schema patterns cannot name unpaired surrogates, which no valid JSON text carrie
 
 CLEAN_TEXT_SCHEMA: dict[str, JsonValue] = {"pattern": CLEAN_TEXT_PATTERN}
 """Give as ``json_schema_extra`` to text fields whose schema states no pattern of its own."""
+
+
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(found: re.Match[str]) -> str:
+    character = found.group()
+    return _ESCAPES.get(character) or f"\\x{ord(character):02x}"
+
+
+def escape_controls(text: str) -> str:
+    r"""``text`` with every control character (U+0000 to U+001F, U+007F) written as an escape.
+
+    ``\n``, ``\r`` and ``\t`` as such, the others as ``\xNN`` (ESC is ``\x1b``): a log line
+    holding what a client sent then shows it on a terminal or in a line-based log as it was
+    sent, and can neither move the cursor, change the title nor start a line of its own.
+    """
+    if _CONTROL.search(text) is None:
+        return text
+    return _CONTROL.sub(_escape, text)

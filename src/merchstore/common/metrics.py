@@ -51,6 +51,11 @@ LOG_LINES = Counter(
     "(received, published, spilled, dropped, rejected)",
     ["outcome"],
 )
+LOG_LINES_DROPPED = Counter(
+    "log_shipping_dropped_lines_total",
+    "This service's log lines dropped because logging-service did not take them in time "
+    "(the queue or the spool on disk was full)",
+)
 
 UNMATCHED_ROUTE = "<unmatched>"
 

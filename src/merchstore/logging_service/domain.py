@@ -6,6 +6,7 @@ from collections.abc import Callable
 from functools import partial
 from json.encoder import encode_basestring_ascii
 
+from merchstore.common.clean_text import escape_controls
 from merchstore.common.messages import LOG_LINE_MAX_BYTES
 from merchstore.common.timeutil import utc_now_rfc3339
 from merchstore.protos import logging_pb2
@@ -41,18 +42,21 @@ def log_channel_json(message: logging_pb2.LogMessage) -> bytes:
     if not message.service_name.strip():
         raise InvalidLogMessage("service_name is required")
     # Everything but the text is bounded here; only the text may have to be cut to fit.
+    # Escaped: a client's text (a request path full of terminal escapes) must not reach a
+    # terminal or a line-based log as anything but what it was.
     encode = partial(
         _json,
         level,
-        message.service_name[:256],
-        timestamp=message.timestamp[:64] or utc_now_rfc3339(),
-        trace_id=message.trace_id[:128] or None,
-        logger=message.logger[:256] or None,
+        escape_controls(message.service_name[:256]),
+        timestamp=escape_controls(message.timestamp[:64]) or utc_now_rfc3339(),
+        trace_id=escape_controls(message.trace_id[:128]) or None,
+        logger=escape_controls(message.logger[:256]) or None,
     )
-    encoded = encode(message.message)
+    text = escape_controls(message.message)
+    encoded = encode(text)
     if len(encoded) <= MAX_MESSAGE_BYTES:
         return encoded
-    return _truncated(message.message, encode, len(encoded))
+    return _truncated(text, encode, len(encoded))
 
 
 def _json(

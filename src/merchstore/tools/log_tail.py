@@ -13,6 +13,7 @@ from typing import Any, TextIO
 
 import click
 
+from merchstore.common.clean_text import escape_controls
 from merchstore.common.kafka.clients import TopicIdsUnavailable, topic_ids
 from merchstore.common.timeutil import in_utc
 from merchstore.settings import Settings
@@ -39,15 +40,21 @@ def hour_of(body: dict[str, Any]) -> str:
 
 def format_log_line(body: dict[str, Any], colour: bool) -> str:
     """One readable line: time, level, service, message, trace id."""
-    level = str(body.get("level", "?"))
+    level = _shown(body.get("level", "?"))
     shown_level = f"{level:<8}"
     if colour:
         shown_level = click.style(shown_level, fg=LEVEL_COLOURS.get(level, "white"), bold=True)
-    trace = f"  trace={body['trace_id']}" if body.get("trace_id") else ""
-    service = body.get("service_name", "?")
+    trace = f"  trace={_shown(body['trace_id'])}" if body.get("trace_id") else ""
+    service = _shown(body.get("service_name", "?"))
+    # Whoever wrote to log-channel, nothing it holds reaches the terminal as a control.
     return (
-        f"{body.get('timestamp', '-')} {shown_level} [{service}] {body.get('message', '')}{trace}"
+        f"{_shown(body.get('timestamp', '-'))} {shown_level} [{service}] "
+        f"{_shown(body.get('message', ''))}{trace}"
     )
+
+
+def _shown(value: object) -> str:
+    return escape_controls(str(value))
 
 
 class LogArchive:

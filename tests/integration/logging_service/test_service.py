@@ -82,6 +82,18 @@ def test_invalid_lines_are_rejected_and_the_stream_goes_on(
     assert [body["message"] for body in log_channel(settings, 4)] == [f"line {i}" for i in range(4)]
 
 
+def test_a_hostile_clients_terminal_escapes_reach_log_channel_as_escapes(
+    services: ServiceLauncher, settings: Settings
+) -> None:
+    service = services.start("logging-service")
+    hostile = logging_pb2.LogMessage(
+        level=logging_pb2.INFO, service_name="store-api", message="GET /\x1b]0;x\x07\nFAKE 404"
+    )
+    assert stream(service.port, iter([hostile])).accepted == 1
+    [body] = log_channel(settings, 1)
+    assert body["message"] == "GET /\\x1b]0;x\\x07\\nFAKE 404"
+
+
 def test_announces_0007(services: ServiceLauncher, settings: Settings) -> None:
     services.start("logging-service")
     [message] = read_topic(settings.bootstrap_servers, settings.topics.event_log, 1)

@@ -8,6 +8,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from merchstore.common.clean_text import escape_controls
 from merchstore.logging_service.adapters import SpillBuffer
 from merchstore.logging_service.domain import LEVEL_NAMES, MAX_MESSAGE_BYTES, log_channel_json
 from merchstore.protos import logging_pb2
@@ -33,7 +34,7 @@ def test_any_line_fits_the_limit(text: str) -> None:
     encoded = log_channel_json(line(text))
     assert len(encoded) <= MAX_MESSAGE_BYTES
     if len(json.dumps(text).encode()) < MAX_MESSAGE_BYTES - 200:
-        assert json.loads(encoded)["message"] == text
+        assert json.loads(encoded)["message"] == escape_controls(text)
 
 
 def test_the_spill_is_bounded_in_bytes_and_keeps_order(tmp_path: Path) -> None:
@@ -73,7 +74,25 @@ def test_a_line_is_encoded_as_json_dumps_would(
     fields = json.loads(encoded)
     assert list(fields) == ["level", "service_name", "message", "timestamp", "trace_id", "logger"]
     assert encoded == json.dumps(fields).encode()
-    assert fields["message"] == text and fields["service_name"] == service[:256]
-    assert fields["trace_id"] == (trace_id[:128] or None)
-    assert fields["logger"] == (logger[:256] or None)
-    assert fields["timestamp"] == timestamp[:64] or (not timestamp and fields["timestamp"])
+    # Every field as sent, control characters written as escapes.
+    shown = escape_controls
+    assert fields["message"] == shown(text) and fields["service_name"] == shown(service[:256])
+    assert fields["trace_id"] == (shown(trace_id[:128]) or None)
+    assert fields["logger"] == (shown(logger[:256]) or None)
+    assert fields["timestamp"] == shown(timestamp[:64]) or (not timestamp and fields["timestamp"])
+
+
+def test_control_characters_a_client_sent_are_published_as_escapes() -> None:
+    hostile = logging_pb2.LogMessage(
+        level=logging_pb2.INFO,
+        service_name="store-api\x1b[2J",
+        message="GET /\x1b]0;x\x07\nFAKE 404",
+        trace_id="t\n1",
+        logger="merchstore\r",
+    )
+    encoded = log_channel_json(hostile)
+    body = json.loads(encoded)
+    assert body["message"] == "GET /\\x1b]0;x\\x07\\nFAKE 404"
+    assert body["service_name"] == "store-api\\x1b[2J"
+    assert (body["trace_id"], body["logger"]) == ("t\\n1", "merchstore\\r")
+    assert not any(ord(c) < 0x20 or ord(c) == 0x7F for c in json.loads(encoded)["message"])

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from merchstore.tools.log_tail import LogArchive, hour_of
+from merchstore.tools.log_tail import LogArchive, format_log_line, hour_of
 
 
 def test_a_line_goes_into_the_file_of_its_hour_in_utc() -> None:
@@ -159,3 +159,16 @@ def test_each_way_of_dying_is_met_and_mended(tmp_path: Path, how: str) -> None:
     archive.die()
     tail_run(tmp_path, "topic-a", range(6), 3)
     assert saved_offsets(tmp_path) == list(range(6))
+
+
+def test_a_line_written_to_log_channel_by_anyone_prints_no_control_character() -> None:
+    forged = {
+        "timestamp": "2026-12-06T10:00:00Z\x1b[2J",
+        "level": "INFO\x07",
+        "service_name": "store-api\r",
+        "message": "GET /\x1b]0;owned\x07\nFAKE ERROR",
+        "trace_id": "t\x1b",
+    }
+    printed = format_log_line(forged, colour=False)
+    assert "\\x1b]0;owned\\x07\\nFAKE ERROR" in printed
+    assert not any(ord(c) < 0x20 or ord(c) == 0x7F for c in printed)

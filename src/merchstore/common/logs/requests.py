@@ -12,6 +12,7 @@ from typing import Any
 import grpc
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from merchstore.common.clean_text import escape_controls
 from merchstore.common.logs.shipping import TRACE_METADATA_KEY, trace_id_var
 
 _QUIET_RPC_PREFIXES = ("/grpc.health.", "/grpc.reflection.")
@@ -64,7 +65,7 @@ class RequestLogging:
                 self._log.info(
                     "%s %s %d %.1fms client=%s",
                     scope["method"],
-                    scope["path"],
+                    escape_controls(scope["path"]),  # as sent, not as a terminal reads it
                     status,
                     elapsed_ms,
                     client[0] if client else "-",
@@ -129,7 +130,13 @@ class RpcLogging(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                 raise
             finally:
                 elapsed_ms = (time.perf_counter() - started) * 1000
-                log.info("%s %s %.1fms", method, outcome, elapsed_ms, extra={"trace_id": trace_id})
+                log.info(
+                    "%s %s %.1fms",
+                    escape_controls(method),
+                    outcome,
+                    elapsed_ms,
+                    extra={"trace_id": trace_id},
+                )
                 trace_id_var.reset(token)
 
         return grpc.unary_unary_rpc_method_handler(

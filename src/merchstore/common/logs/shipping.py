@@ -1,11 +1,14 @@
 """Shipping a service's log lines to logging-service over one long-lived client stream.
 
-Records go into a bounded queue (``emit`` never blocks the service); one background thread
+Records go into a bounded queue (``emit`` never blocks the service, and costs it the same
+whatever is waiting); one background thread
 feeds them, in batches of what is queued, into ``StreamLogBatches`` calls, each ended after a
 bounded number of lines or seconds so that its summary acknowledges them. Lines stay with the
 client until acknowledged; if logging-service is down, the thread reconnects with back-off and
-sends them again. What is dropped (queue full) is counted and logged locally. ``close``
-flushes, within a bound.
+sends them again. The bound: at most ``queue_size`` lines wait (queued, in flight or to send
+again), and with a spool, at most what fits in it; a new line past either is dropped, the
+lines waiting keep their place, and the drop is counted (``log_shipping_dropped_lines_total``)
+and said once in the service's own log. ``close`` flushes, within a bound.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from contextvars import ContextVar
 import grpc
 
 from merchstore.common.logs.spool import LogSpool
+from merchstore.common.metrics import LOG_LINES_DROPPED
 from merchstore.common.poison import doubling_backoff_s
 from merchstore.protos import logging_pb2, logging_pb2_grpc
 
@@ -90,7 +94,8 @@ class LogShippingHandler(logging.Handler):
             self._resend.extend((*line[1:6], line[0]) for line in spool.recovered)
         self._lock = threading.Lock()
         self.dropped = 0
-        """Records dropped because the queue (or the resend buffer) was full."""
+        """Records dropped because the queue (or the spool, or the resend buffer) was full."""
+        self._dropping = False
         self.lost = 0
         """Records never acknowledged because closing ran out of time."""
         self.resent = 0
@@ -114,19 +119,28 @@ class LogShippingHandler(logging.Handler):
                 getattr(record, "trace_id", None) or trace_id_var.get() or "",
                 record.name,
             )
-            if self._spool is None:
-                self._enqueue((*fields, 0))
-            else:
-                # On disk before the caller goes on (an answer sent after it survives a crash).
-                self._spool.append(fields, lambda seq: self._enqueue((*fields, seq)))
+            if self.pending >= self._queue_size:
+                self._drop(f"its queue of {self._queue_size} lines is full")
+            elif self._spool is None:
+                self._queue.append((*fields, 0))
+            # On disk before the caller goes on (an answer sent after it survives a crash).
+            elif not self._spool.append(fields, lambda seq: self._queue.append((*fields, seq))):
+                self._drop("its spool on disk is full")
         except Exception:
             self.handleError(record)
 
-    def _enqueue(self, line: _Line) -> None:
-        if len(self._queue) >= self._queue_size:
-            self.dropped += 1
-        else:
-            self._queue.append(line)
+    def _drop(self, why: str) -> None:
+        """Drop a new line (the lines waiting keep their place): counted, and said once."""
+        self.dropped += 1
+        LOG_LINES_DROPPED.inc()
+        if not self._dropping:
+            self._dropping = True
+            local_log.warning(
+                "logging-service has not taken this service's log lines for a while and %s: "
+                "new lines are dropped until it takes them (counted in %s)",
+                why,
+                "log_shipping_dropped_lines_total",
+            )
 
     def _acknowledged(self) -> None:
         """Tell the spool how far every line is acknowledged (or dropped)."""
@@ -243,6 +257,11 @@ class LogShippingHandler(logging.Handler):
                 self._unacknowledged = []
             self._acknowledged()
             failures = 0
+            if self._dropping:
+                self._dropping = False
+                local_log.warning(
+                    "logging-service takes log lines again; %d dropped so far", self.dropped
+                )
             self.accepted += summary.accepted
             if summary.rejected or summary.dropped:
                 local_log.warning(

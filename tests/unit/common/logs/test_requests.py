@@ -47,3 +47,14 @@ def test_each_line_carries_the_request_trace_id(caplog: pytest.LogCaptureFixture
     assert answer.headers["X-Request-ID"] == "trace-7"
     [record] = [r for r in caplog.records if r.name == LOGGER]
     assert getattr(record, "trace_id", None) == "trace-7"
+
+
+def test_a_path_full_of_terminal_escapes_is_logged_as_escapes(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    with client(False) as http:
+        http.get("/%1b%5d0;x%07%0aFAKE")
+    [record] = [r for r in caplog.records if r.name == LOGGER]
+    assert "/\\x1b]0;x\\x07\\nFAKE" in record.getMessage()
+    assert not any(ord(c) < 0x20 for c in record.getMessage())

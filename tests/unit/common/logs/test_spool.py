@@ -61,14 +61,48 @@ def test_a_spool_half_full_keeps_only_what_is_not_acknowledged() -> None:
         assert [line[0] for line in LogSpool(path).recovered] == [*range(91, 101), 101]
 
 
-def test_lines_past_a_full_spool_are_counted_and_still_queued() -> None:
+def test_a_full_spool_refuses_new_lines_with_no_rewrite_per_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rewritten: list[int] = []
+    rewrite = LogSpool._fresh
+
+    def counted(spool: LogSpool, contents: bytes) -> object:
+        rewritten.append(len(contents))
+        return rewrite(spool, contents)
+
+    monkeypatch.setattr(LogSpool, "_fresh", counted)
     with tempfile.TemporaryDirectory() as scratch:
-        spool = LogSpool(Path(scratch) / "spool.jsonl", capacity_bytes=1000)
-        assert fill(spool, 40) == list(range(1, 41))  # nothing acknowledged: no room is made
-        overflowed = spool.overflowed
-        assert overflowed > 0
-        spool.acknowledge(40)  # half full: rewritten empty
-        assert fill(spool, 1) == [41] and spool.overflowed == overflowed
+        path = Path(scratch) / "spool.jsonl"
+        spool = LogSpool(path, capacity_bytes=1000)
+        queued = fill(spool, 40)  # nothing acknowledged: the spool fills up
+        kept = len(queued)
+        assert 0 < kept < 40 and queued == list(range(1, kept + 1))
+        assert spool.overflowed == 40 - kept
+        opened = len(rewritten)
+        # A long outage: every further line is refused at the cost of a comparison.
+        assert fill(spool, 2000) == []
+        assert len(rewritten) == opened and spool.rewrites == 0
+        assert spool.overflowed == 2040 - kept
+        spool.acknowledge(kept)  # logging-service is back: room again
+        assert fill(spool, 1) == [kept + 1] and spool.rewrites == 1
+        spool.close()
+        assert [line[0] for line in LogSpool(path).recovered] == [kept + 1]
+
+
+def test_a_rewrite_copies_the_unacknowledged_lines_as_they_are() -> None:
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / "spool.jsonl"
+        spool = LogSpool(path, capacity_bytes=4000)
+        for through in range(10, 400, 10):
+            fill(spool, 10)
+            spool.acknowledge(through - 5)  # five of every ten wait for the next summary
+        assert spool.rewrites > 0
+        spool.close()
+        again = LogSpool(path)
+        assert [line[0] for line in again.recovered] == list(range(386, 391))
+        assert [line[2] for line in again.recovered] == [f"line {n}" for n in range(5, 10)]
+        again.close()
 
 
 def test_one_process_per_spool() -> None:
