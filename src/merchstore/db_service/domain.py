@@ -14,6 +14,11 @@ USERNAME = re.compile(USERNAME_PATTERN)
 EMAIL = re.compile(EMAIL_PATTERN)
 SID = re.compile(SID_PATTERN)
 MIN_PASSWORD_LENGTH = 8
+MAX_PASSWORD_LENGTH = 256
+"""As store-api's request bodies: argon2 hashes nothing longer."""
+MAX_USERNAME_LENGTH = 64
+"""What a login may name (a registered username is 3 to 32 characters)."""
+MAX_EMAIL_LENGTH = 254
 MAX_SID_LENGTH = 15
 MAX_QUANTITY = 3
 
@@ -62,6 +67,8 @@ MAX_LOGIN_FAILURES = 10
 """Failed logins for one username within `LOGIN_WINDOW_S` before further ones are throttled."""
 LOGIN_WINDOW_S = 60
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
+IDEMPOTENCY_KEY_TTL_S = 24 * 3600
+"""An Idempotency-Key is kept this long (as Stripe keeps keys); then it may be used again."""
 ORDERS_PAGE_DEFAULT = 50
 ORDERS_PAGE_MAX = 200
 MAX_PRODUCTS_LISTED = 1000
@@ -135,8 +142,26 @@ class Order:
     created_at: datetime
 
 
+def check_lengths(**fields: tuple[str | None, int]) -> None:
+    """Raise InvalidArgument for the first field longer than its bound.
+
+    Every text a request carries is measured before any pattern or hash sees it: a pattern may
+    take time that grows faster than the text (an address of 8,000 characters took a second),
+    and a request may be as large as the server takes.
+    """
+    for name, (value, bound) in fields.items():
+        if value is not None and len(value) > bound:
+            raise InvalidArgument(f"{name} must be at most {bound} characters")
+
+
 def check_new_user(sid: str, username: str, email: str, password: str) -> None:
     """Raise InvalidArgument unless the registration is acceptable."""
+    check_lengths(
+        sid=(sid, MAX_SID_LENGTH),
+        username=(username, MAX_USERNAME_LENGTH),
+        email=(email, MAX_EMAIL_LENGTH),
+        password=(password, MAX_PASSWORD_LENGTH),
+    )
     if not SID.fullmatch(sid):
         raise InvalidArgument(f"sid must be 1 to {MAX_SID_LENGTH} characters, no spaces")
     if not USERNAME.fullmatch(username):
@@ -148,13 +173,15 @@ def check_new_user(sid: str, username: str, email: str, password: str) -> None:
 
 
 def check_email(email: str) -> None:
-    """Raise InvalidArgument unless ``email`` looks like an address."""
-    if not EMAIL.fullmatch(email) or len(email) > 254:
+    """Raise InvalidArgument unless ``email`` looks like an address (length first)."""
+    check_lengths(email=(email, MAX_EMAIL_LENGTH))
+    if not EMAIL.fullmatch(email):
         raise InvalidArgument("email must be an address like name@example.com")
 
 
 def check_password(password: str) -> None:
-    """Raise InvalidArgument unless the password is long enough."""
+    """Raise InvalidArgument unless the password is 8 to 256 characters."""
+    check_lengths(password=(password, MAX_PASSWORD_LENGTH))
     if len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidArgument(f"password must be at least {MIN_PASSWORD_LENGTH} characters")
 

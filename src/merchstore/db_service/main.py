@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 import psycopg
@@ -24,6 +24,19 @@ from merchstore.protos import store_pb2_grpc
 from merchstore.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+async def forget_expired_every(store: StoreService, interval_s: float) -> None:
+    """Delete expired login failures and Idempotency-Keys every ``interval_s``, until cancelled."""
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            forgotten = await store.forget_expired()
+        except psycopg.Error as error:
+            log.warning("could not delete expired rows (tried again later): %s", error)
+            continue
+        if forgotten:
+            log.info("deleted %d expired login failure(s) and Idempotency-Key(s)", forgotten)
 
 
 def run(settings: Settings) -> None:
@@ -58,9 +71,15 @@ def run(settings: Settings) -> None:
         )
         stop_relay = asyncio.Event()
         relay_task = asyncio.create_task(relay.run(stop_relay))
+        housekeeping = asyncio.create_task(
+            forget_expired_every(store, config.housekeeping_interval_s)
+        )
         try:
             yield
         finally:
+            housekeeping.cancel()
+            with suppress(asyncio.CancelledError):
+                await housekeeping
             stop_relay.set()
             await relay_task
             await pool.close()

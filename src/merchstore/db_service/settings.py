@@ -4,13 +4,23 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from merchstore.common.config.sections import ServiceSettings
+from merchstore.common.config.sections import GrpcServiceSettings
 
 
-class DbServiceSettings(ServiceSettings):
+class DbServiceSettings(GrpcServiceSettings):
     """db-service: store data access over gRPC, PostgreSQL behind a connection pool."""
 
     port: int = Field(50051, ge=1, le=65535)
+    # A store request holds a few short texts: nothing near the 4 MiB gRPC takes by default.
+    max_message_bytes: int = Field(64 * 1024, ge=1024)
+    housekeeping_interval_s: float = Field(
+        60.0,
+        gt=0,
+        description=(
+            "Login failures past their minute and Idempotency-Keys past their 24 hours are "
+            "deleted this often."
+        ),
+    )
     pool_min_size: int = Field(2, ge=0)
     pool_max_size: int = Field(10, ge=1)
     per_request_connections: bool = Field(

@@ -17,6 +17,7 @@ from merchstore.common.messages import DomainEvent
 from merchstore.db_service import domain
 from merchstore.db_service.adapters.passwords import PasswordWork
 from merchstore.db_service.domain import (
+    Busy,
     Conflict,
     InvalidArgument,
     NotFound,
@@ -32,11 +33,12 @@ class StoreUnitOfWork(Protocol):
     """The steps of one change, committed together when the unit of work ends without error."""
 
     async def claim_idempotency_key(
-        self, user_id: int, key: str, fingerprint: str
+        self, user_id: int, key: str, fingerprint: str, ttl_s: int
     ) -> tuple[str, Order] | None:
         """Take ``key`` for this change; or, if a committed change took it, its request and order.
 
-        A concurrent change claiming the same key waits until this one ends.
+        A concurrent change claiming the same key waits until this one ends; a key taken longer
+        than ``ttl_s`` ago has expired and is taken anew.
         """
         ...
 
@@ -94,12 +96,23 @@ class StoreRepository(Protocol):
         """A new active user; AlreadyExists (naming the field) if sid, username or email taken."""
         ...
 
-    async def recent_login_failures(self, username: str, window_s: int) -> tuple[int, float]:
-        """Failed logins for ``username`` within the window, and the age of the oldest (s)."""
+    async def begin_login_attempt(
+        self, username: str, window_s: int, max_failures: int
+    ) -> tuple[int, float, int]:
+        """Count failed logins within the window and, below ``max_failures``, note this one.
+
+        Attempts of one username are counted one after the other, whatever runs at once: each
+        sees those before it. Returns the failures before it, the oldest one's age (s), and the
+        attempt's id (0 when it was not noted: throttled).
+        """
         ...
 
-    async def record_login_failure(self, username: str, window_s: int) -> None:
-        """Note a failed login (and forget those older than the window)."""
+    async def forget_login_attempt(self, attempt_id: int) -> None:
+        """The noted attempt succeeded: it is no failure."""
+        ...
+
+    async def forget_expired(self, login_window_s: int, idempotency_key_ttl_s: int) -> int:
+        """Delete failures past the window and idempotency keys past their lifetime."""
         ...
 
     async def active_user_by_name(self, username: str) -> tuple[User, str] | None:
@@ -164,19 +177,36 @@ class StoreService:
         """The active user with these credentials; Unauthenticated otherwise.
 
         Throttled after too many failed logins for the username within the window: checked
-        before the costly password check, so throttled attempts cost no hashing.
+        before the costly password check, so throttled attempts cost no hashing. Each attempt
+        is noted as a failure before its password is checked and forgotten if it was right, so
+        concurrent guesses cannot all pass the count before any is recorded.
         """
-        failures, oldest_age_s = await self._repository.recent_login_failures(
-            username, domain.LOGIN_WINDOW_S
+        domain.check_lengths(
+            username=(username, domain.MAX_USERNAME_LENGTH),
+            password=(password, domain.MAX_PASSWORD_LENGTH),
+        )
+        failures, oldest_age_s, attempt = await self._repository.begin_login_attempt(
+            username, domain.LOGIN_WINDOW_S, domain.MAX_LOGIN_FAILURES
         )
         domain.check_login_allowed(failures, oldest_age_s)
         found = await self._repository.active_user_by_name(username)
         # Verified even for an unknown name, so the answer takes as long either way.
         password_hash = found[1] if found else None
-        if not await self._passwords.verify(password_hash, password) or found is None:
-            await self._repository.record_login_failure(username, domain.LOGIN_WINDOW_S)
+        try:
+            verified = await self._passwords.verify(password_hash, password)
+        except Busy:
+            await self._repository.forget_login_attempt(attempt)  # not checked: no guess
+            raise
+        if not verified or found is None:
             raise Unauthenticated("wrong username or password")
+        await self._repository.forget_login_attempt(attempt)
         return found[0]
+
+    async def forget_expired(self) -> int:
+        """Delete login failures and idempotency keys that can no longer matter."""
+        return await self._repository.forget_expired(
+            domain.LOGIN_WINDOW_S, domain.IDEMPOTENCY_KEY_TTL_S
+        )
 
     async def get_user(self, user_id: int) -> User:
         """An active user; NotFound for an unknown or deactivated one."""
@@ -196,6 +226,7 @@ class StoreService:
 
         A new password needs the current one, and makes every earlier token stale.
         """
+        domain.check_lengths(current_password=(current_password, domain.MAX_PASSWORD_LENGTH))
         if email is not None:
             domain.check_email(email)
         password_hash = None
@@ -234,7 +265,9 @@ class StoreService:
         fingerprint = domain.order_fingerprint(product_id, quantity)
         async with self._repository.unit_of_work() as work:
             if idempotency_key:
-                earlier = await work.claim_idempotency_key(user_id, idempotency_key, fingerprint)
+                earlier = await work.claim_idempotency_key(
+                    user_id, idempotency_key, fingerprint, domain.IDEMPOTENCY_KEY_TTL_S
+                )
                 if earlier is not None:
                     earlier_fingerprint, earlier_order = earlier
                     if earlier_fingerprint != fingerprint:

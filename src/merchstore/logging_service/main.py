@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from merchstore.common.kafka.producer import KafkaProducer
@@ -30,9 +31,24 @@ def publishing_producer_settings(settings: Settings) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class StopBudget:
+    """How long a stop may take in all, and the open streams' share of it."""
+
+    budget_s: float
+    grace_s: float
+
+    @classmethod
+    def within(cls, stop_timeout_s: float) -> StopBudget:
+        """A budget a second short of the supervisor's (and Compose's) time before SIGKILL."""
+        budget_s = max(stop_timeout_s - 1.0, 1.0)
+        return cls(budget_s, budget_s * 0.3)
+
+
 def run(settings: Settings) -> None:
     """Serve logging-service until SIGTERM or Ctrl-C; then finish streams, drain the spill."""
     config = settings.logging_service
+    stop = StopBudget.within(settings.supervisor.stop_timeout_s)
 
     @asynccontextmanager
     async def start(context: GrpcContext) -> AsyncIterator[None]:
@@ -61,10 +77,17 @@ def run(settings: Settings) -> None:
         try:
             yield
         finally:
-            await publisher.finish(drain, config.shutdown_drain_s)
+            # What is left of the stop's time after the streams' grace, in shares that add
+            # up to less than it: the supervisor's SIGKILL never comes first.
+            left_s = stop.budget_s - stop.grace_s
+            await publisher.finish(
+                drain,
+                min(config.shutdown_drain_s, left_s * 0.5),
+                abandon_wait_s=left_s * 0.2,
+            )
             # The streams' last lines are acknowledged (or spilled) before the spill closes.
-            await asyncio.to_thread(context.producer.flush, 5.0)
-            await asyncio.to_thread(drain_producer.close, 1.0)
+            await asyncio.to_thread(context.producer.flush, left_s * 0.15)
+            await asyncio.to_thread(drain_producer.close, left_s * 0.05)
             spill.close()
 
     serve_grpc(
@@ -74,6 +97,7 @@ def run(settings: Settings) -> None:
         start,
         service_names=[SERVICE_NAME],
         # Open streams get this long to end and receive their summaries.
-        grace_period_s=settings.supervisor.stop_timeout_s / 2,
+        grace_period_s=stop.grace_s,
         producer_settings=publishing_producer_settings(settings),
+        producer_close_s=(stop.budget_s - stop.grace_s) * 0.05,
     )

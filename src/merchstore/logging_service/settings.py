@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from merchstore.common.config.sections import ServiceSettings
+from merchstore.common.config.sections import GrpcServiceSettings
 
 
-class LoggingServiceSettings(ServiceSettings):
+class LoggingServiceSettings(GrpcServiceSettings):
     """logging-service: operation logs over gRPC, published to ``log-channel``."""
 
     port: int = Field(50052, ge=1, le=65535)

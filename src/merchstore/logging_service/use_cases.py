@@ -242,7 +242,9 @@ class LogPublisher:
             if drained == 0 and len(self._spill):
                 await asyncio.sleep(0.5 if self._finishing else pause_s)
 
-    async def finish(self, drain: asyncio.Task[None], timeout_s: float) -> None:
+    async def finish(
+        self, drain: asyncio.Task[None], timeout_s: float, abandon_wait_s: float = ABANDON_WAIT_S
+    ) -> None:
         """On shutdown: let ``drain`` (the `drain_forever` task) empty the spill within a bound.
 
         When the bound passes, the messages still being sent are abandoned (failed at once), so
@@ -257,7 +259,7 @@ class LogPublisher:
             self._abandoned = True
             self._drain_producer.abandon()
             try:
-                await asyncio.wait_for(asyncio.shield(drain), ABANDON_WAIT_S)
+                await asyncio.wait_for(asyncio.shield(drain), abandon_wait_s)
             except TimeoutError:
                 log.error("the drain did not stop after its sends were abandoned")
         finally:

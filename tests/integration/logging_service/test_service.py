@@ -130,6 +130,27 @@ def test_a_broker_outage_loses_and_duplicates_nothing(
         services.stop_all()
 
 
+def test_a_stop_during_a_broker_outage_ends_before_the_supervisors_sigkill(
+    tmp_path: Path, private_broker: PrivateBroker
+) -> None:
+    """Everything a stop does (streams, the spill's drain, the producers) fits its time."""
+    broker = private_broker
+    services = ServiceLauncher(
+        {**broker.service_environment(), "MERCHSTORE_DATA_DIR": str(tmp_path)}, tmp_path / "logs"
+    )
+    stop_timeout_s = Settings().supervisor.stop_timeout_s  # Compose's stop grace is the same
+    try:
+        service = services.start("logging-service")
+        broker.stop()  # the drain can never finish: every step of the stop waits its longest
+        summary = stream(service.port, lines(500))
+        assert summary.spilled > 0
+        # The supervisor (and Compose) would SIGKILL it after stop_timeout_s: it must be gone.
+        assert service.terminate(timeout_s=stop_timeout_s) == 0
+        assert "stay spilled on disk" in service.log_tail(80)
+    finally:
+        services.stop_all()
+
+
 def test_one_request_one_trace_across_store_api_and_db_service(
     services: ServiceLauncher, settings: Settings
 ) -> None:

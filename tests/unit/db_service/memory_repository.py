@@ -34,9 +34,12 @@ class StoreState:
     products: dict[int, Product] = field(default_factory=dict)
     accounts: dict[int, _Account] = field(default_factory=dict)
     orders: dict[int, Order] = field(default_factory=dict)
-    keys: dict[tuple[int, str], tuple[str, int | None]] = field(default_factory=dict)
+    keys: dict[tuple[int, str], tuple[str, int | None, float]] = field(default_factory=dict)
+    """(fingerprint, order id, when it was taken) by (user id, key)."""
     outbox: list[DomainEvent] = field(default_factory=list)
-    login_failures: dict[str, list[float]] = field(default_factory=dict)
+    login_failures: dict[str, dict[int, float]] = field(default_factory=dict)
+    """When each noted attempt was made, by attempt id, per username."""
+    attempts: int = 0
     clock_s: float = 0.0
 
 
@@ -47,19 +50,19 @@ class MemoryUnitOfWork:
         self.state = state
 
     async def claim_idempotency_key(
-        self, user_id: int, key: str, fingerprint: str
+        self, user_id: int, key: str, fingerprint: str, ttl_s: int
     ) -> tuple[str, Order] | None:
         taken = self.state.keys.get((user_id, key))
-        if taken is None:
-            self.state.keys[(user_id, key)] = (fingerprint, None)
+        if taken is None or taken[2] < self.state.clock_s - ttl_s:
+            self.state.keys[(user_id, key)] = (fingerprint, None, self.state.clock_s)
             return None
-        fingerprint_taken, order_id = taken
+        fingerprint_taken, order_id, _ = taken
         assert order_id is not None
         return fingerprint_taken, self.state.orders[order_id]
 
     async def link_idempotency_key(self, user_id: int, key: str, order_id: int) -> None:
-        fingerprint, _ = self.state.keys[(user_id, key)]
-        self.state.keys[(user_id, key)] = (fingerprint, order_id)
+        fingerprint, _, taken_at = self.state.keys[(user_id, key)]
+        self.state.keys[(user_id, key)] = (fingerprint, order_id, taken_at)
 
     async def take_stock(self, product_id: int, quantity: int) -> Decimal | None:
         product = self.state.products.get(product_id)
@@ -126,15 +129,37 @@ class MemoryStoreRepository:
         self.state.accounts[user.id] = _Account(user, password_hash)
         return user
 
-    async def recent_login_failures(self, username: str, window_s: int) -> tuple[int, float]:
+    async def begin_login_attempt(
+        self, username: str, window_s: int, max_failures: int
+    ) -> tuple[int, float, int]:
         now = self.state.clock_s
-        recent = [t for t in self.state.login_failures.get(username, []) if t > now - window_s]
-        return len(recent), (now - min(recent)) if recent else 0.0
+        noted = self.state.login_failures.setdefault(username, {})
+        for attempt, at in list(noted.items()):
+            if at < now - window_s:
+                del noted[attempt]
+        failures, oldest_age_s = len(noted), (now - min(noted.values())) if noted else 0.0
+        if failures >= max_failures:
+            return failures, oldest_age_s, 0
+        self.state.attempts += 1
+        noted[self.state.attempts] = now
+        return failures, oldest_age_s, self.state.attempts
 
-    async def record_login_failure(self, username: str, window_s: int) -> None:
-        now = self.state.clock_s
-        kept = [t for t in self.state.login_failures.get(username, []) if t >= now - window_s]
-        self.state.login_failures[username] = [*kept, now]
+    async def forget_login_attempt(self, attempt_id: int) -> None:
+        for noted in self.state.login_failures.values():
+            noted.pop(attempt_id, None)
+
+    async def forget_expired(self, login_window_s: int, idempotency_key_ttl_s: int) -> int:
+        now, forgotten = self.state.clock_s, 0
+        for noted in self.state.login_failures.values():
+            for attempt, at in list(noted.items()):
+                if at < now - login_window_s:
+                    del noted[attempt]
+                    forgotten += 1
+        for key, (_, _, taken_at) in list(self.state.keys.items()):
+            if taken_at < now - idempotency_key_ttl_s:
+                del self.state.keys[key]
+                forgotten += 1
+        return forgotten
 
     async def active_user_by_name(self, username: str) -> tuple[User, str] | None:
         for account in self.state.accounts.values():

@@ -234,3 +234,69 @@ def test_an_unknown_product_is_not_found(store: StoreService) -> None:
     assert run(store.list_products()) == [HOODIE]
     with pytest.raises(NotFound):
         run(store.get_product(2))
+
+
+def test_concurrent_guesses_get_no_more_tries_than_the_bound(
+    store: StoreService, repository: MemoryStoreRepository
+) -> None:
+    register(store, "erin")
+
+    async def guess_at_once() -> list[BaseException | object]:
+        guesses = [store.authenticate("erin", f"guess-{n:04d}") for n in range(30)]
+        return list(await asyncio.gather(*guesses, return_exceptions=True))
+
+    outcomes = run(guess_at_once())
+    checked = [o for o in outcomes if isinstance(o, Unauthenticated)]
+    assert len(checked) == domain.MAX_LOGIN_FAILURES
+    assert all(isinstance(o, Unauthenticated | Throttled) for o in outcomes)
+
+
+def test_a_successful_login_is_not_counted_as_a_failure(
+    store: StoreService, repository: MemoryStoreRepository
+) -> None:
+    register(store, "fay")
+    for _ in range(domain.MAX_LOGIN_FAILURES - 1):
+        with pytest.raises(Unauthenticated):
+            run(store.authenticate("fay", "wrong-password"))
+    for _ in range(5):
+        assert run(store.authenticate("fay", "password-1")).username == "fay"
+
+
+def test_an_idempotency_key_expires_after_its_lifetime(
+    store: StoreService, repository: MemoryStoreRepository
+) -> None:
+    user_id = register(store)
+    first = run(store.place_order(user_id, 1, 1, "key-1"))
+    repository.state.clock_s += domain.IDEMPOTENCY_KEY_TTL_S - 1
+    assert run(store.place_order(user_id, 1, 1, "key-1")) == first
+    repository.state.clock_s += 2
+    assert run(store.place_order(user_id, 1, 1, "key-1")).id != first.id
+    repository.state.clock_s += domain.IDEMPOTENCY_KEY_TTL_S + 1
+    assert run(store.forget_expired()) == 1 and repository.state.keys == {}
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("email", "a@" + "." * 100_000 + "@"),
+        ("sid", "1" * 100_000),
+        ("username", "u" * 100_000),
+        ("password", "p" * 100_000),
+    ],
+)
+def test_a_field_past_its_bound_is_refused_before_any_pattern_or_hash_sees_it(
+    store: StoreService, monkeypatch: pytest.MonkeyPatch, field: str, value: str
+) -> None:
+    class PatternThatMustNotRun:
+        def fullmatch(self, text: str) -> None:
+            raise AssertionError(f"a pattern ran on {len(text)} characters")
+
+    for pattern in ("EMAIL", "SID", "USERNAME"):
+        monkeypatch.setattr(domain, pattern, PatternThatMustNotRun())
+    fields = {"sid": "S1", "username": "alice", "email": "a@x.org", "password": "password-1"}
+    with pytest.raises(InvalidArgument, match=f"{field} must be at most"):
+        run(store.create_user(**{**fields, field: value}))
+    with pytest.raises(InvalidArgument, match="must be at most"):
+        run(store.authenticate("u" * 100_000, "password-1"))
+    with pytest.raises(InvalidArgument, match="must be at most"):
+        run(store.update_user(1, "a@" + "." * 100_000 + "@", None))

@@ -20,6 +20,24 @@ class ServiceSettings(Section):
     port: int = Field(ge=1, le=65535)
 
 
+class GrpcServiceSettings(ServiceSettings):
+    """Where a gRPC service listens, and what one client may make it hold."""
+
+    max_message_bytes: int = Field(
+        4 * 1024 * 1024,
+        ge=1024,
+        description=(
+            "The largest request message taken; a larger one is refused (RESOURCE_EXHAUSTED) "
+            "before it is read whole."
+        ),
+    )
+    max_concurrent_rpcs: int = Field(
+        256,
+        ge=1,
+        description="Calls served at once; one more is refused (RESOURCE_EXHAUSTED), not queued.",
+    )
+
+
 class HttpSettings(Section):
     """How every HTTP service serves its clients."""
 

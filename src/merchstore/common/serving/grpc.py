@@ -12,7 +12,7 @@ from typing import Any
 import grpc
 
 from merchstore.common.config.base import CommonSettings
-from merchstore.common.config.sections import ServiceSettings
+from merchstore.common.config.sections import GrpcServiceSettings
 from merchstore.common.kafka.clients import check_broker
 from merchstore.common.kafka.producer import KafkaProducer
 from merchstore.common.metrics import METRICS_PORT_OFFSET, RpcMetrics, serve_metrics
@@ -25,13 +25,19 @@ log = logging.getLogger(__name__)
 
 @asynccontextmanager
 async def grpc_server(
-    host: str, port: int, interceptors: Sequence[grpc.aio.ServerInterceptor] = ()
+    endpoint: GrpcServiceSettings, interceptors: Sequence[grpc.aio.ServerInterceptor] = ()
 ) -> AsyncIterator[grpc.aio.Server]:
-    """A gRPC server on ``host:port``; raises OSError if a port is taken.
+    """A gRPC server where ``endpoint`` says; raises OSError if a port is taken.
 
-    Its RPCs are measured, and ``/metrics`` is served over HTTP on ``port + 100``.
+    Its RPCs are measured, and ``/metrics`` is served over HTTP on ``port + 100``. What one
+    client can make it hold is bounded: the size of a message, and the calls at once.
     """
-    server = grpc.aio.server(interceptors=[RpcMetrics(), *interceptors])
+    host, port = endpoint.host, endpoint.port
+    server = grpc.aio.server(
+        interceptors=[RpcMetrics(), *interceptors],
+        options=[("grpc.max_receive_message_length", endpoint.max_message_bytes)],
+        maximum_concurrent_rpcs=endpoint.max_concurrent_rpcs,
+    )
     address = f"{host}:{port}"
     if server.add_insecure_port(address) == 0:
         raise OSError(f"cannot listen on {address}: the port is in use")
@@ -61,13 +67,14 @@ GrpcParts = Callable[[GrpcContext], AbstractAsyncContextManager[None]]
 def serve_grpc(
     settings: CommonSettings,
     service: str,
-    endpoint: ServiceSettings,
+    endpoint: GrpcServiceSettings,
     start_parts: GrpcParts,
     *,
     service_names: Sequence[str],
     grace_period_s: float,
     interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
     producer_settings: Mapping[str, Any] | None = None,
+    producer_close_s: float = 5.0,
 ) -> None:
     """Serve a gRPC service until SIGTERM or Ctrl-C, then drain calls within the grace period.
 
@@ -84,7 +91,7 @@ def serve_grpc(
         loop = asyncio.get_running_loop()
         for stop_signal in STOP_SIGNALS:
             loop.add_signal_handler(stop_signal, stop.set)
-        async with grpc_server(endpoint.host, endpoint.port, interceptors) as server:
+        async with grpc_server(endpoint, interceptors) as server:
             health = await add_health_and_reflection(server, service_names)
             async with start_parts(GrpcContext(server, producer)):
                 await server.start()
@@ -100,4 +107,4 @@ def serve_grpc(
     try:
         asyncio.run(serve())
     finally:
-        producer.close(5.0)
+        producer.close(producer_close_s)

@@ -54,10 +54,18 @@ class PostgresUnitOfWork:
         self._cursor = cursor
 
     async def claim_idempotency_key(
-        self, user_id: int, key: str, fingerprint: str
+        self, user_id: int, key: str, fingerprint: str, ttl_s: int
     ) -> tuple[str, Order] | None:
-        """Insert the key; a concurrent insert of the same key blocks until this one ends."""
+        """Insert the key; a concurrent insert of the same key blocks until this one ends.
+
+        A key older than ``ttl_s`` has expired: it is deleted first, and taken as new.
+        """
         cursor = self._cursor
+        await cursor.execute(
+            "DELETE FROM order_idempotency_keys WHERE user_id = %s AND idempotency_key = %s"
+            " AND created_at < now() - make_interval(secs => %s)",
+            (user_id, key, ttl_s),
+        )
         await cursor.execute(
             "INSERT INTO order_idempotency_keys (user_id, idempotency_key, request_fingerprint)"
             " VALUES (%s, %s, %s) ON CONFLICT DO NOTHING RETURNING user_id",
@@ -193,29 +201,59 @@ class PostgresStoreRepository:
         assert row is not None
         return User(**row)
 
-    async def recent_login_failures(self, username: str, window_s: int) -> tuple[int, float]:
-        """Failures within the window and the oldest one's age in seconds."""
-        row = await self._one(
-            "SELECT count(*) AS failures,"
-            " coalesce(extract(epoch FROM now() - min(failed_at)), 0) AS oldest_age_s"
-            " FROM login_failures WHERE username = %s"
-            " AND failed_at > now() - make_interval(secs => %s)",
-            (username, window_s),
-        )
-        assert row is not None
-        return int(row["failures"]), float(row["oldest_age_s"])
+    async def begin_login_attempt(
+        self, username: str, window_s: int, max_failures: int
+    ) -> tuple[int, float, int]:
+        """Count the failures within the window and, below the bound, note this attempt.
 
-    async def record_login_failure(self, username: str, window_s: int) -> None:
-        """Forget failures older than the window and note this one, in one transaction."""
+        One username's attempts are counted one at a time (a transaction-scoped advisory lock
+        on the name), so concurrent attempts each see the ones before them. Returns the failures
+        before this attempt, the oldest one's age (s) and the attempt's id (0 when not noted).
+        """
         async with self._connections.connection() as connection:
-            await connection.execute(
+            cursor = connection.cursor(row_factory=dict_row)
+            await cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (username,))
+            await cursor.execute(
                 "DELETE FROM login_failures WHERE username = %s"
                 " AND failed_at < now() - make_interval(secs => %s)",
                 (username, window_s),
             )
-            await connection.execute(
-                "INSERT INTO login_failures (username) VALUES (%s)", (username,)
+            await cursor.execute(
+                "SELECT count(*) AS failures,"
+                " coalesce(extract(epoch FROM now() - min(failed_at)), 0) AS oldest_age_s"
+                " FROM login_failures WHERE username = %s",
+                (username,),
             )
+            row = await cursor.fetchone()
+            assert row is not None
+            failures, oldest_age_s = int(row["failures"]), float(row["oldest_age_s"])
+            if failures >= max_failures:
+                return failures, oldest_age_s, 0
+            await cursor.execute(
+                "INSERT INTO login_failures (username) VALUES (%s) RETURNING id", (username,)
+            )
+            noted = await cursor.fetchone()
+            assert noted is not None
+            return failures, oldest_age_s, int(noted["id"])
+
+    async def forget_login_attempt(self, attempt_id: int) -> None:
+        """The attempt succeeded: it is no failure."""
+        async with self._connections.connection() as connection:
+            await connection.execute("DELETE FROM login_failures WHERE id = %s", (attempt_id,))
+
+    async def forget_expired(self, login_window_s: int, idempotency_key_ttl_s: int) -> int:
+        """Delete login failures past their window and idempotency keys past their lifetime."""
+        async with self._connections.connection() as connection:
+            failures = await connection.execute(
+                "DELETE FROM login_failures WHERE failed_at < now() - make_interval(secs => %s)",
+                (login_window_s,),
+            )
+            keys = await connection.execute(
+                "DELETE FROM order_idempotency_keys"
+                " WHERE created_at < now() - make_interval(secs => %s)",
+                (idempotency_key_ttl_s,),
+            )
+            return int(failures.rowcount) + int(keys.rowcount)
 
     async def active_user_by_name(self, username: str) -> tuple[User, str] | None:
         """The active user and their password hash, or None."""

@@ -1,0 +1,7 @@
+-- Tables a hostile client can make grow are bounded by time.
+-- A login attempt is noted before its password is checked (and forgotten if it succeeds), so
+-- concurrent attempts cannot all pass the count: each row needs its own id.
+ALTER TABLE login_failures ADD COLUMN id bigint GENERATED ALWAYS AS IDENTITY;
+CREATE INDEX login_failures_by_time ON login_failures (failed_at);
+-- Idempotency keys expire (as Stripe's do): what is older is deleted, and a key may be used again.
+CREATE INDEX order_idempotency_keys_by_time ON order_idempotency_keys (created_at);
