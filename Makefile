@@ -10,7 +10,7 @@ GENERATED := $(PROTOS:protos/%.proto=src/%_pb2.py)
 WEB    := src/merchstore/common/web
 VENDOR := $(WEB)/vendor
 
-.PHONY: run chaos go-client test test-fast fuzz typecheck suite install system-packages protos web-assets openapi bench bench-event-logger bench-pipeline bench-store bench-logging bench-scale bench-spool bench-broker bench-brokers bench-summary wrk clean
+.PHONY: run chaos go-client test test-fast fuzz typecheck suite install system-packages protos web-assets openapi bench bench-event-logger bench-pipeline bench-store bench-logging bench-scale bench-spool bench-outage bench-broker bench-brokers bench-summary wrk clean
 
 run: install
 	-scripts/install-system-packages kcat
@@ -93,7 +93,7 @@ $(VENDOR)/.installed: $(WEB)/package.json $(WEB)/package-lock.json
 
 # Benchmarks print their figures beside their references; wrk comes from Debian's packages.
 # `make bench` ends with one table of every goal and writes docs/benchmarks.md with its plots.
-bench: bench-event-logger bench-pipeline bench-store bench-logging bench-spool bench-scale bench-broker bench-brokers
+bench: bench-event-logger bench-pipeline bench-store bench-logging bench-spool bench-outage bench-scale bench-broker bench-brokers
 	$(BIN)/python -m bench.summary
 
 bench-summary: install
@@ -114,6 +114,10 @@ bench-logging: install wrk
 bench-spool: install wrk
 	$(BIN)/python -m bench.log_spool
 
+# store-api's p99 while logging-service is stopped for 120,000 requests, and every line after.
+bench-outage: install wrk
+	$(BIN)/python -m bench.outage
+
 bench-scale: install wrk system-packages
 	$(BIN)/python -m bench.scale
 
@@ -127,14 +131,15 @@ bench-brokers: install wrk system-packages
 wrk:
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 
-# schemathesis over every HTTP service with many more examples than the suite's, and a new seed
-# each run (printed, so a failure can be replayed: MERCHSTORE_FUZZ_SEED=<seed> make fuzz).
+# schemathesis over every HTTP service, and hypothesis over every gRPC method's messages through a
+# real channel, with many more examples than the suite's, and a new seed each run (printed, so a failure can be replayed: MERCHSTORE_FUZZ_SEED=<seed> make fuzz).
 FUZZ_EXAMPLES ?= 150
 fuzz: install system-packages
 	@seed=$${MERCHSTORE_FUZZ_SEED:-$$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}; \
 	echo "schemathesis: $(FUZZ_EXAMPLES) examples per operation, seed $$seed"; \
 	MERCHSTORE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) MERCHSTORE_FUZZ_SEED=$$seed \
-		$(BIN)/pytest -n 3 --timeout 3600 tests/integration/test_schemathesis_all.py
+		$(BIN)/pytest -n 3 --timeout 3600 tests/integration/test_schemathesis_all.py \
+			tests/integration/test_grpc_fuzz.py
 
 # Regenerate the committed OpenAPI documents and the AsyncAPI one (a test fails while they are stale).
 openapi: install

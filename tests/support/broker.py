@@ -64,6 +64,18 @@ def broker_environment(kind: str) -> dict[str, str]:
     return embedded_broker_environment(load_settings()) if kind == "embedded" else {}
 
 
+def members_that_leave_for_good(kind: str) -> dict[str, str]:
+    """Environment for consumers of a group some of whose members never come back.
+
+    The embedded broker never expires a static member (group.instance.id) that died or
+    stopped: its partitions would wait for it forever. `merchstore up` restarts each consumer
+    under its own name, which is what static membership is for; tests that replace one replica
+    with another turn it off there. Apache Kafka gives the partitions of a static member that
+    does not return to the others after the session timeout, as to any member.
+    """
+    return {"MERCHSTORE_KAFKA__STATIC_MEMBERSHIP": "false"} if kind == "embedded" else {}
+
+
 def kafka_node(directory: Path) -> KafkaNode:
     """A single Apache Kafka node on free ports, not started."""
     return KafkaNode(

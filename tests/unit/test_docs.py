@@ -140,3 +140,17 @@ def test_the_readme_services_table_names_every_service_on_its_default_port() -> 
     assert table == {
         spec.name: str(defaults[spec.name.replace("-", "_")]["port"]) for spec in SERVICES
     }
+
+
+def test_the_limits_table_names_real_metrics_and_settings() -> None:
+    limits = (REPOSITORY / "docs" / "limits.md").read_text()
+    sources = "\n".join(path.read_text() for path in (REPOSITORY / "src").rglob("*.py"))
+    metrics = set(re.findall(r"`([a-z_]+_(?:total|rows|messages|stalled))", limits))
+    assert {"log_shipping_dropped_lines_total", "outbox_pending_rows"} <= metrics
+    for metric in metrics:
+        assert f'"{metric}"' in sources, f"docs/limits.md names {metric}, which no code defines"
+    defaults = yaml.safe_load((REPOSITORY / "src/merchstore/config/merchstore.yaml").read_text())
+    settings = set(re.findall(r"`([a-z_]+)\.([a-z_]+)`", limits))
+    assert ("log_shipping", "queue_size") in settings
+    for section, key in settings:
+        assert key in (defaults.get(section) or {}), f"docs/limits.md names {section}.{key}"

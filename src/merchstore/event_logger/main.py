@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -39,6 +40,7 @@ def run(settings: Settings) -> None:
             set_aside=ingestor.set_aside,
             policy=REFUSED_BY_SQLITE,
             batch_size=config.batch_size,
+            instance=f"{socket.gethostname()}:{config.port}",
             # The database, not Kafka, knows where to resume: its position commits with the rows.
             start_offsets=store.next_offset,
             moved_start=store.move_position,

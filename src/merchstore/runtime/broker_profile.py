@@ -14,7 +14,10 @@ EMBEDDED_BROKER_PROFILE: dict[str, dict[str, Any]] = {
 }
 """`merchstore up` applies it when it runs the embedded broker (a setting of the user's own
 wins). The broker forgets producer ids when it restarts, answers a waiting fetch only when the
-wait ends, and has no failover to wait for; its minimum session timeout is 6 s."""
+wait ends, and has no failover to wait for; its minimum session timeout is 6 s. It never expires
+a static member (``kafka.static_membership``) that does not come back, which `up` never needs:
+it restarts each consumer under the same name. Replicas of a consumer that may leave for good
+run on Apache Kafka, or with static membership off."""
 
 
 def embedded_broker_environment(settings: Settings) -> dict[str, str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -47,6 +48,7 @@ def run(settings: Settings) -> None:
             set_aside=ingestor.set_aside,
             policy=REFUSED_BY_POSTGRES,
             batch_size=config.batch_size,
+            instance=f"{socket.gethostname()}:{config.port}",
             fetch_wait_max_ms=config.fetch_wait_max_ms,
         )
         context.readiness.watch(consumer.stalled)

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from merchstore.settings import Settings
+from tests.support.broker import members_that_leave_for_good
 from tests.support.kafka import produce_all
 from tests.support.processes import ServiceProcess, free_port, holds_for, wait_until
 
@@ -120,10 +121,11 @@ def test_ten_thousand_messages_counted_exactly(
 
 
 def test_a_database_started_afresh_counts_the_topic_from_its_start(
-    event_logger: ServiceProcess, settings: Settings, service_env: dict[str, str]
+    event_logger: ServiceProcess, settings: Settings, service_env: dict[str, str], broker_kind: str
 ) -> None:
     values, counts = event_log_values(300)
     produce_all(settings.bootstrap_servers, settings.topics.event_log, values)
+    event_logger.env.update(members_that_leave_for_good(broker_kind))  # it never comes back
     event_logger.start()
     wait_for_total(event_logger, 300)
     assert event_logger.terminate() == 0

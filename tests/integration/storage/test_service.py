@@ -16,6 +16,7 @@ from confluent_kafka.admin import AdminClient
 from merchstore.common.messages import DomainEvent
 from merchstore.settings import Settings
 from tests.conftest import ServiceLauncher
+from tests.support.broker import members_that_leave_for_good
 from tests.support.kafka import produce_all, read_topic
 from tests.support.processes import ServiceProcess, free_port, holds_for, wait_until
 
@@ -197,7 +198,7 @@ def test_events_deleted_by_retention_before_they_were_read_are_a_counted_gap(
 
 
 def test_replicas_joining_and_one_killed_under_load_store_every_event_once(
-    settings: Settings, service_env: dict[str, str], database_url: str
+    settings: Settings, service_env: dict[str, str], database_url: str, broker_kind: str
 ) -> None:
     # Three partitions, one consumer group: replicas share them cooperatively (each join or
     # loss moves only the partitions that must move).
@@ -207,6 +208,7 @@ def test_replicas_joining_and_one_killed_under_load_store_every_event_once(
         port = free_port()
         env = {
             **service_env,
+            **members_that_leave_for_good(broker_kind),
             "MERCHSTORE_DATABASE_URL": database_url,
             "MERCHSTORE_STORAGE__PORT": str(port),
         }
@@ -240,3 +242,29 @@ def test_replicas_joining_and_one_killed_under_load_store_every_event_once(
         producer.join(timeout=60)
         for process in (first, second, third):
             process.stop()
+
+
+def test_a_consumer_killed_and_started_again_takes_its_partitions_back_at_once(
+    services: ServiceLauncher, settings: Settings
+) -> None:
+    """Static membership: not ready only until it rejoined, never for the group's session."""
+    session_s = 45
+    storage = services.start("storage", MERCHSTORE_KAFKA__SESSION_TIMEOUT_MS=str(session_s * 1000))
+    produce_all(
+        settings.bootstrap_servers,
+        settings.topics.events,
+        [DomainEvent.new("join_guild", "1").to_json()],
+    )
+    wait_until(lambda: count(storage.url) == 1, 60, "the first event stored")
+    storage.kill()
+    killed_at = time.monotonic()
+    storage.start(timeout_s=session_s * 2)  # ready once its partitions are assigned
+    back_after_s = time.monotonic() - killed_at
+    # A new member would wait for the group to give up on the dead one: the whole session.
+    assert back_after_s < session_s, f"partitions idle for {back_after_s:.1f} s"
+    produce_all(
+        settings.bootstrap_servers,
+        settings.topics.events,
+        [DomainEvent.new("join_guild", "2").to_json()],
+    )
+    wait_until(lambda: count(storage.url) == 2, 60, "the next event stored")

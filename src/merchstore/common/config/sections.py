@@ -54,6 +54,14 @@ class HttpSettings(Section):
 class KafkaSettings(Section):
     """How every service talks to Kafka."""
 
+    static_membership: bool = Field(
+        True,
+        description=(
+            "Each consumer joins its group under a name of its own (group.instance.id: group, "
+            "host and port), so a consumer started again takes its partitions back at once; a "
+            "consumer stopped for good holds them until session_timeout_ms has passed."
+        ),
+    )
     session_timeout_ms: int = Field(
         10_000,
         ge=1000,

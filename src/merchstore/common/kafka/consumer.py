@@ -70,6 +70,7 @@ class BatchConsumer:
         moved_start: MovedStart | None = None,
         retry_backoff_s: float = 0.5,
         fetch_wait_max_ms: int | None = None,
+        instance: str | None = None,
         **overrides: Any,
     ) -> None:
         config = client_config(
@@ -98,6 +99,11 @@ class BatchConsumer:
                 "partition.assignment.strategy": "cooperative-sticky",
             },
         )
+        if instance is not None and settings.kafka.static_membership:
+            # Static membership (KIP-345): a consumer started again under the same name takes
+            # its partitions back at once, where a new member would wait for the group to
+            # give up on the old one (session.timeout.ms: 10 s of idle partitions per crash).
+            config["group.instance.id"] = f"{group_id}@{instance}"
         config.update(overrides)
         self._settings = settings
         self._config = config
