@@ -24,7 +24,6 @@ import statistics
 import time
 import uuid
 from functools import partial
-from importlib import resources
 from pathlib import Path
 
 import httpx
@@ -32,6 +31,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from bench.harness import embedded_broker
 from bench.report import Goal, interleaved, median_by, save
+from merchstore.common import sqlite
 from merchstore.common.kafka.topics import ensure_topics
 from merchstore.event_logger.adapters.store import EventLogStore
 from tests.support.kafka import produce_all
@@ -85,10 +85,9 @@ def raw_sqlite_rate(directory: Path, values: list[bytes]) -> float:
     connection = sqlite3.connect(directory / "raw.sqlite3", isolation_level=None)
     connection.execute("PRAGMA journal_mode=WAL")
     connection.execute("PRAGMA synchronous=NORMAL")
-    # The event-logger's own table, with its indexes: the same rows into the same schema.
-    connection.executescript(
-        (resources.files("merchstore.event_logger") / "schema.sql").read_text()
-    )
+    # The event-logger's own tables, with their indexes: the same rows into the same schema,
+    # made by the same numbered migrations the service applies.
+    sqlite.apply_migrations(connection, "merchstore.event_logger")
     started = time.perf_counter()
     for start in range(0, len(values), 500):
         rows = []

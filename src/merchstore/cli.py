@@ -273,7 +273,11 @@ JSON_OPTION = click.option(
     default=None,
     help="Only lines at this level or above.",
 )
-@click.option("--trace", default=None, help="Only lines of this trace id (X-Request-ID).")
+@click.option(
+    "--trace",
+    default=None,
+    help="Only lines of this request: its W3C trace id, or the X-Request-ID the client sent.",
+)
 @MAX_MESSAGES_OPTION
 @JSON_OPTION
 @DATA_DIR_OPTION
@@ -523,7 +527,7 @@ def verify(
 
     Checks that every acknowledged game event is stored once, every acknowledged order is
     there once with its status, stock + sold = 500 per product, the event-logger counted every
-    announcement once, and every answered store request's X-Request-ID is a trace_id on
+    announcement once, and every answered store request's X-Request-ID is a request_id on
     log-channel. Prints one table; exits 0 only when nothing is lost or doubled.
     """
     from merchstore.runtime.up import service_urls

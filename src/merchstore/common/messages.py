@@ -159,5 +159,13 @@ class LogChannelMessage(BaseModel):
     service_name: str = Field(min_length=1, max_length=256)
     message: str = Field(description="The line; cut to fit 64 KiB, with a marker saying so.")
     timestamp: str = Field(max_length=64, description="When it was logged, RFC 3339 in UTC.")
-    trace_id: str | None = Field(max_length=128, description="The request's trace id, if any.")
+    trace_id: str | None = Field(
+        max_length=128,
+        description="The W3C trace id (32 lowercase hex digits) of the request, if any.",
+    )
     logger: str | None = Field(max_length=256, description="The logger that wrote it, if any.")
+    request_id: str | None = Field(
+        default=None,
+        max_length=128,
+        description="The X-Request-ID the client sent with the request, if it sent one.",
+    )

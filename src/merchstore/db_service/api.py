@@ -10,8 +10,8 @@ import grpc
 import psycopg
 from psycopg_pool import PoolTimeout
 
-from merchstore.common.logs.shipping import trace_id_var
 from merchstore.common.timeutil import to_rfc3339
+from merchstore.common.tracing import current_trace_id
 from merchstore.db_service import domain
 from merchstore.db_service.use_cases import StoreService
 from merchstore.protos import store_pb2, store_pb2_grpc
@@ -91,7 +91,7 @@ class StoreDataServicer(store_pb2_grpc.StoreDataServicer):
             await context.abort(grpc.StatusCode.UNAVAILABLE, "the database is unavailable")
         except Exception:
             # The cause (psycopg's text can hold a row, hash and all) goes to this log only.
-            trace_id = trace_id_var.get() or "none"
+            trace_id = current_trace_id() or "none"
             log.exception("unexpected error (trace id %s)", trace_id)
             await context.abort(
                 grpc.StatusCode.INTERNAL, f"internal error in db-service (trace id {trace_id})"

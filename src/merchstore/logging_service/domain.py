@@ -51,6 +51,7 @@ def log_channel_json(message: logging_pb2.LogMessage) -> bytes:
         timestamp=escape_controls(message.timestamp[:64]) or utc_now_rfc3339(),
         trace_id=escape_controls(message.trace_id[:128]) or None,
         logger=escape_controls(message.logger[:256]) or None,
+        request_id=escape_controls(message.request_id[:128]) or None,
     )
     text = escape_controls(message.message)
     encoded = encode(text)
@@ -67,6 +68,7 @@ def _json(
     timestamp: str,
     trace_id: str | None,
     logger: str | None,
+    request_id: str | None,
 ) -> bytes:
     """The line's JSON, byte for byte what ``json.dumps`` gives, 4 times faster.
 
@@ -78,7 +80,8 @@ def _json(
         f'{{"level": {_quoted(level)}, "service_name": {_quoted(service_name)}, '
         f'"message": {_quoted(text)}, "timestamp": {_quoted(timestamp)}, '
         f'"trace_id": {"null" if trace_id is None else _quoted(trace_id)}, '
-        f'"logger": {"null" if logger is None else _quoted(logger)}}}'
+        f'"logger": {"null" if logger is None else _quoted(logger)}, '
+        f'"request_id": {"null" if request_id is None else _quoted(request_id)}}}'
     ).encode()
 
 

@@ -39,12 +39,14 @@ def hour_of(body: dict[str, Any]) -> str:
 
 
 def format_log_line(body: dict[str, Any], colour: bool) -> str:
-    """One readable line: time, level, service, message, trace id."""
+    """One readable line: time, level, service, message, trace id (and request id)."""
     level = _shown(body.get("level", "?"))
     shown_level = f"{level:<8}"
     if colour:
         shown_level = click.style(shown_level, fg=LEVEL_COLOURS.get(level, "white"), bold=True)
     trace = f"  trace={_shown(body['trace_id'])}" if body.get("trace_id") else ""
+    if body.get("request_id"):
+        trace += f" request={_shown(body['request_id'])}"
     service = _shown(body.get("service_name", "?"))
     # Whoever wrote to log-channel, nothing it holds reaches the terminal as a control.
     return (
@@ -173,10 +175,10 @@ LEVEL_ORDER = {name: rank for rank, name in enumerate(LEVEL_COLOURS)}
 def wanted(
     body: dict[str, Any], service: str | None, min_level: str | None, trace: str | None
 ) -> bool:
-    """Whether a log line passes the filters (service, lowest level, trace id)."""
+    """Whether a log line passes the filters (service, lowest level, trace or request id)."""
     if service and body.get("service_name") != service:
         return False
-    if trace and body.get("trace_id") != trace:
+    if trace and trace not in (body.get("trace_id"), body.get("request_id")):
         return False
     if min_level:
         rank = LEVEL_ORDER.get(str(body.get("level")), len(LEVEL_ORDER))

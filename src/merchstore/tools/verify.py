@@ -47,7 +47,7 @@ class Observed:
     """Each ledger shopper's orders in the store (id → status); None when it could not log in."""
     event_logger: Counter[str] = field(default_factory=Counter)
     event_log_topic: Counter[str] = field(default_factory=Counter)
-    trace_ids: set[str] = field(default_factory=set)
+    request_ids: set[str] = field(default_factory=set)
 
 
 @dataclass(frozen=True)
@@ -149,7 +149,7 @@ def compare(ledger: Ledger, observed: Observed) -> list[Check]:
         )
     )
 
-    traced = len(ledger.request_ids & observed.trace_ids)
+    traced = len(ledger.request_ids & observed.request_ids)
     checks.append(
         Check(
             "store requests traced on log-channel",
@@ -182,7 +182,7 @@ class SystemReader:
         self._event_log_topic: Counter[str] = Counter()
         self._feed = StorageFeed(address.storage_url)
         self._stored = Observed()  # what storage's feed gave so far, read on at each call
-        self._trace_ids: set[str] = set()
+        self._request_ids: set[str] = set()
         self._tokens: dict[int, str] = {}
 
     def observe(self, ledger: Ledger) -> Observed:
@@ -210,9 +210,9 @@ class SystemReader:
         observed.event_logger = event_logger_counts(self.address.event_logger_url)
         observed.event_log_topic = event_log_tally(self._event_log.drain(), self._event_log_topic)
         for body in self._log_channel.drain():
-            if isinstance(body.get("trace_id"), str):
-                self._trace_ids.add(body["trace_id"])
-        observed.trace_ids = self._trace_ids
+            if isinstance(body.get("request_id"), str):
+                self._request_ids.add(body["request_id"])
+        observed.request_ids = self._request_ids
         return observed
 
     def _orders_of(

@@ -157,16 +157,19 @@ def test_one_request_one_trace_across_store_api_and_db_service(
     services.start("logging-service")
     services.start("db-service")
     store = services.start("store-api")
-    answer = httpx.get(f"{store.url}/products", headers={"X-Request-ID": "trace-42"})
-    assert answer.status_code == 200 and answer.headers["X-Request-ID"] == "trace-42"
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    answer = httpx.get(
+        f"{store.url}/products",
+        headers={"X-Request-ID": "request-42", "traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"},
+    )
+    assert answer.status_code == 200 and answer.headers["X-Request-ID"] == "request-42"
 
     def traced() -> list[dict[str, Any]]:
-        return [
-            b for b in log_channel(settings, 10_000, timeout_s=2) if b["trace_id"] == "trace-42"
-        ]
+        return [b for b in log_channel(settings, 10_000, timeout_s=2) if b["trace_id"] == trace_id]
 
     wait_until(lambda: len({b["service_name"] for b in traced()}) == 2, 30, "both services' lines")
     by_service = {b["service_name"]: b["message"] for b in traced()}
+    assert {b["request_id"] for b in traced()} == {"request-42"}  # passed on to db-service
     assert by_service["store-api"].startswith("GET /products 200")
     assert "client=127.0.0.1" in by_service["store-api"]
     assert by_service["db-service"].startswith("/merchstore.store.v1.StoreData/ListProducts OK")
@@ -221,7 +224,7 @@ def test_store_api_keeps_answering_while_logging_service_is_killed(
 
     def arrived() -> bool:
         bodies = log_channel(settings, 100_000, timeout_s=2)
-        return any(b["trace_id"] == "after-restart" for b in bodies)
+        return any(b["request_id"] == "after-restart" for b in bodies)
 
     # The shipping client reconnects by itself; a few more requests flush its new stream.
     deadline = time.monotonic() + 60
@@ -338,7 +341,7 @@ def test_every_answered_request_is_on_log_channel_though_store_api_was_killed_af
     wanted = set(answered)
 
     def all_traced() -> bool:
-        seen = {b["trace_id"] for b in log_channel(settings, 10**9, timeout_s=3)}
+        seen = {b["request_id"] for b in log_channel(settings, 10**9, timeout_s=3)}
         return wanted <= seen
 
     wait_until(all_traced, 90, "every answered request's line on log-channel", interval_s=1)

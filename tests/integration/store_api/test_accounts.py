@@ -158,16 +158,18 @@ def test_a_database_error_is_answered_generically_with_the_trace_id(
     henry = store.register("henry")
     with psycopg.connect(database_url, autocommit=True) as connection:
         connection.execute("ALTER TABLE orders RENAME TO orders_elsewhere")
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
     try:
         answer = store.http.get(
-            "/orders", headers={**henry.auth, "X-Request-ID": "trace-for-this-test"}
+            "/orders",
+            headers={**henry.auth, "traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"},
         )
     finally:
         with psycopg.connect(database_url, autocommit=True) as connection:
             connection.execute("ALTER TABLE orders_elsewhere RENAME TO orders")
     assert answer.status_code == 500
     detail = answer.json()["detail"]
-    assert "trace-for-this-test" in detail
+    assert f"trace id {trace_id}" in detail  # the client's trace, continued
     assert "orders" not in detail and "relation" not in detail.lower(), detail
 
 

@@ -200,7 +200,8 @@ def test_tampered_and_expired_tokens(store: Store) -> None:
     header, payload, signature = alice.token.split(".")
     tampered = f"{header}.{payload}.{signature[:-2]}xx"
     later = datetime.now(UTC) + timedelta(hours=1)
-    earlier = datetime.now(UTC) - timedelta(seconds=5)
+    # Past the leeway replicas allow for clock skew (store_api.token_leeway_s, 10 s).
+    earlier = datetime.now(UTC) - timedelta(seconds=60)
     guessed_secret = "a-guessed-secret-that-is-long-enough-to-sign"
     forged = jwt.encode({"sub": str(alice.id), "exp": later}, guessed_secret, algorithm="HS256")
     expired = jwt.encode(

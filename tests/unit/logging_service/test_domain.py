@@ -72,7 +72,15 @@ def test_a_line_is_encoded_as_json_dumps_would(
     )
     encoded = log_channel_json(message)
     fields = json.loads(encoded)
-    assert list(fields) == ["level", "service_name", "message", "timestamp", "trace_id", "logger"]
+    assert list(fields) == [
+        "level",
+        "service_name",
+        "message",
+        "timestamp",
+        "trace_id",
+        "logger",
+        "request_id",
+    ]
     assert encoded == json.dumps(fields).encode()
     # Every field as sent, control characters written as escapes.
     shown = escape_controls

@@ -40,7 +40,7 @@ def observed() -> Observed:
         orders={5: {1: "placed", 2: "cancelled"}},
         event_logger=Counter({"0001": 3, "0002": 1}),
         event_log_topic=Counter({"0001": 1, "0002": 1}),
-        trace_ids={"r1", "r2", "other"},
+        request_ids={"r1", "r2", "other"},
     )
 
 
@@ -112,5 +112,5 @@ def test_event_logger_counts_off_the_topic_plus_the_baseline_fail() -> None:
 
 def test_an_untraced_request_fails_the_log_channel_check() -> None:
     seen = observed()
-    seen.trace_ids = {"r1"}
+    seen.request_ids = {"r1"}
     assert failing(seen) == {"store requests": (1, 0)}

@@ -17,7 +17,7 @@ from starlette.routing import Match
 from starlette.types import Scope
 
 from merchstore.common.http.validation_messages import plain_messages
-from merchstore.common.logs.shipping import trace_id_var
+from merchstore.common.tracing import current_trace_id
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_unexpected_error(request: Request, error: Exception) -> JSONResponse:
         # The exception's text may hold data (a row, a hash): it goes to the log only.
-        trace_id = trace_id_var.get()
+        trace_id = current_trace_id()
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         detail = "internal error" + (f" (trace id {trace_id})" if trace_id else "")
         return JSONResponse(status_code=500, content={"detail": detail})

@@ -1,11 +1,16 @@
-"""Request logging with trace ids, for HTTP (ASGI middleware) and gRPC (server interceptor)."""
+"""Request logging under the request's trace, for HTTP (ASGI middleware) and gRPC (interceptor).
+
+The trace id of a line is the W3C trace id of the request's span (the OpenTelemetry
+middleware and server interceptor, outside these, start it, continuing a client's
+``traceparent``). A client's ``X-Request-ID`` is kept beside it as the request id: checked,
+echoed in the answer, and passed on to db-service in the call's metadata.
+"""
 
 from __future__ import annotations
 
 import logging
 import re
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -13,30 +18,30 @@ import grpc
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from merchstore.common.clean_text import escape_controls
-from merchstore.common.logs.shipping import TRACE_METADATA_KEY, trace_id_var
+from merchstore.common.tracing import REQUEST_ID_METADATA_KEY, current_trace_id, request_id_var
 
 _QUIET_RPC_PREFIXES = ("/grpc.health.", "/grpc.reflection.")
 PROBE_PATHS = frozenset({"/health", "/metrics"})
 """What the system's own probes ask every few seconds: logged only when asked for."""
 
-TRACE_ID = re.compile(rb"[A-Za-z0-9._-]{1,128}")
-"""A client's X-Request-ID is used only when it is this: safe in logs and gRPC metadata."""
+REQUEST_ID = re.compile(rb"[A-Za-z0-9._-]{1,128}")
+"""A client's X-Request-ID is kept only when it is this: safe in logs and gRPC metadata."""
 
 
-def trace_id_from(value: bytes | str | None) -> str:
-    """The client's id when it is 1 to 128 of ``[A-Za-z0-9._-]``, otherwise a fresh one."""
+def request_id_from(value: bytes | str | None) -> str | None:
+    """The client's id when it is 1 to 128 of ``[A-Za-z0-9._-]``; otherwise None."""
     raw = value.encode("latin-1", "replace") if isinstance(value, str) else value
-    if raw and TRACE_ID.fullmatch(raw):
+    if raw and REQUEST_ID.fullmatch(raw):
         return raw.decode("ascii")
-    return uuid.uuid4().hex
+    return None
 
 
 class RequestLogging:
-    """ASGI middleware: a trace id per request (``X-Request-ID`` in or new), one log line out.
+    """ASGI middleware: one log line per request, under its trace id and request id.
 
-    The line says method, path, status, latency until the answer starts and client address;
-    the trace id is in the context for everything the request logs or calls. Requests of the
-    system's own probes (`PROBE_PATHS`) are logged only with ``log_probes``.
+    The line says method, path, status, latency until the answer starts and client address.
+    The answer carries ``X-Request-ID``: the client's, or the trace id when it sent none.
+    Requests of the system's own probes (`PROBE_PATHS`) are logged only with ``log_probes``.
     """
 
     def __init__(self, app: ASGIApp, logger_name: str, log_probes: bool = False) -> None:
@@ -45,13 +50,14 @@ class RequestLogging:
         self._log_probes = log_probes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Handle one request with its trace id and log it."""
+        """Handle one request with its ids and log it."""
         if scope["type"] != "http":
             await self._app(scope, receive, send)
             return
         headers = dict(scope.get("headers") or [])
-        trace_id = trace_id_from(headers.get(b"x-request-id"))
-        token = trace_id_var.set(trace_id)
+        request_id = request_id_from(headers.get(b"x-request-id"))
+        token = request_id_var.set(request_id)
+        trace_id = current_trace_id()
         started = time.perf_counter()
         logged = False
         logging_it = self._log_probes or scope["path"] not in PROBE_PATHS
@@ -69,14 +75,14 @@ class RequestLogging:
                     status,
                     elapsed_ms,
                     client[0] if client else "-",
-                    extra={"trace_id": trace_id},
+                    extra={"trace_id": trace_id, "request_id": request_id},
                 )
 
         async def send_with_trace(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message["headers"] = [
                     *message.get("headers", []),
-                    (b"x-request-id", trace_id.encode("latin-1")),
+                    (b"x-request-id", (request_id or trace_id).encode("latin-1")),
                 ]
                 # Logged before the answer leaves: a client that got it can find this line,
                 # whenever the service crashes after (the shipper keeps it on disk).
@@ -88,17 +94,21 @@ class RequestLogging:
         finally:
             if not logged:
                 log(500)  # ended before any answer started
-            trace_id_var.reset(token)
+            request_id_var.reset(token)
 
 
-def trace_metadata() -> tuple[tuple[str, str], ...]:
-    """GRPC metadata carrying the current trace id (empty when there is none)."""
-    trace_id = trace_id_var.get()
-    return ((TRACE_METADATA_KEY, trace_id),) if trace_id else ()
+def request_metadata() -> tuple[tuple[str, str], ...]:
+    """GRPC metadata carrying the client's request id (empty when it sent none).
+
+    The trace context travels beside it, in ``traceparent``, put there by OpenTelemetry's
+    client interceptor.
+    """
+    request_id = request_id_var.get()
+    return ((REQUEST_ID_METADATA_KEY, request_id),) if request_id else ()
 
 
 class RpcLogging(grpc.aio.ServerInterceptor):  # type: ignore[misc]
-    """Logs every unary RPC (method, status, latency) under the caller's trace id."""
+    """Logs every unary RPC (method, status, latency) under its trace id and request id."""
 
     def __init__(self, logger_name: str) -> None:
         self._log = logging.getLogger(logger_name)
@@ -114,12 +124,12 @@ class RpcLogging(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         if handler is None or handler.unary_unary is None or method.startswith(_QUIET_RPC_PREFIXES):
             return handler
         metadata = dict(handler_call_details.invocation_metadata or ())
-        trace_id = trace_id_from(metadata.get(TRACE_METADATA_KEY))
+        request_id = request_id_from(metadata.get(REQUEST_ID_METADATA_KEY))
         inner = handler.unary_unary
         log = self._log
 
         async def logged(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            token = trace_id_var.set(trace_id)
+            token = request_id_var.set(request_id)
             started = time.perf_counter()
             outcome = "OK"
             try:
@@ -135,9 +145,9 @@ class RpcLogging(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                     escape_controls(method),
                     outcome,
                     elapsed_ms,
-                    extra={"trace_id": trace_id},
+                    extra={"trace_id": current_trace_id(), "request_id": request_id},
                 )
-                trace_id_var.reset(token)
+                request_id_var.reset(token)
 
         return grpc.unary_unary_rpc_method_handler(
             logged,

@@ -18,19 +18,14 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterator
-from contextvars import ContextVar
 
 import grpc
 
 from merchstore.common.logs.spool import LogSpool
 from merchstore.common.metrics import LOG_LINES_DROPPED
 from merchstore.common.poison import doubling_backoff_s
+from merchstore.common.tracing import current_trace_id, request_id_var
 from merchstore.protos import logging_pb2, logging_pb2_grpc
-
-trace_id_var: ContextVar[str | None] = ContextVar("trace_id", default=None)
-"""The trace id of the request being handled (from X-Request-ID or gRPC metadata)."""
-
-TRACE_METADATA_KEY = "x-request-id"
 
 local_log = logging.getLogger("merchstore.log_shipping")
 """Reports about shipping itself: written locally only, never shipped (no feedback loop)."""
@@ -45,9 +40,9 @@ _LEVELS = {
 _NOT_SHIPPED = ("merchstore.log_shipping", "grpc", "merchstore.kafka.client")
 LINES_PER_BATCH = 200
 """At most this many lines go in one stream message (one LogBatch)."""
-_Line = tuple[int, str, float, str, str, int]
-"""A record as queued: level number, message, time created, trace id, logger name, and its
-sequence number in the spool (0 without one)."""
+_Line = tuple[int, str, float, str, str, str, int]
+"""A record as queued: level number, message, time created, trace id, logger name, request id,
+and its sequence number in the spool (0 without one)."""
 SHIP_EVERY_S = 0.05
 """How often the shipping thread takes what was logged since."""
 
@@ -91,7 +86,10 @@ class LogShippingHandler(logging.Handler):
         self._spool = spool
         if spool is not None:
             # What a crashed run logged and never had acknowledged goes first.
-            self._resend.extend((*line[1:6], line[0]) for line in spool.recovered)
+            # (Lines an earlier version spooled have no request id.)
+            self._resend.extend(
+                (*line[1:6], line[6] if len(line) > 6 else "", line[0]) for line in spool.recovered
+            )
         self._lock = threading.Lock()
         self.dropped = 0
         """Records dropped because the queue (or the spool, or the resend buffer) was full."""
@@ -116,8 +114,9 @@ class LogShippingHandler(logging.Handler):
                 record.levelno,
                 record.getMessage(),
                 record.created,
-                getattr(record, "trace_id", None) or trace_id_var.get() or "",
+                getattr(record, "trace_id", None) or current_trace_id(),
                 record.name,
+                getattr(record, "request_id", None) or request_id_var.get() or "",
             )
             if self.pending >= self._queue_size:
                 self._drop(f"its queue of {self._queue_size} lines is full")
@@ -147,7 +146,7 @@ class LogShippingHandler(logging.Handler):
         if self._spool is None:
             return
         with self._spool.lock:  # no line is between the spool and the queue meanwhile
-            oldest = [source[0][5] for source in (self._resend, self._queue) if source]
+            oldest = [source[0][6] for source in (self._resend, self._queue) if source]
             through = min(oldest) - 1 if oldest else self._spool.last_seq
         self._spool.acknowledge(through)
 
@@ -210,7 +209,7 @@ class LogShippingHandler(logging.Handler):
         add = batch.messages.add
         # Lines of a batch mostly share their second: format it once (RFC 3339, UTC).
         second, prefix = -1, ""
-        for level, text, created, trace_id, logger, _ in lines:
+        for level, text, created, trace_id, logger, request_id, _ in lines:
             if int(created) != second:
                 second = int(created)
                 prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
@@ -221,6 +220,7 @@ class LogShippingHandler(logging.Handler):
                 timestamp=f"{prefix}.{int((created - second) * 1000):03d}Z",
                 trace_id=trace_id,
                 logger=logger,
+                request_id=request_id,
             )
         return batch
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import grpc
+from opentelemetry.instrumentation.grpc import aio_server_interceptor, filters
 
 from merchstore.common.config.base import CommonSettings
 from merchstore.common.config.sections import GrpcServiceSettings
@@ -19,8 +20,20 @@ from merchstore.common.metrics import METRICS_PORT_OFFSET, RpcMetrics, serve_met
 from merchstore.common.serving.health import add_health_and_reflection, set_grpc_serving
 from merchstore.common.serving.readiness import announce_start, freeze_startup_objects
 from merchstore.common.serving.signals import STOP_SIGNALS
+from merchstore.common.tracing import start_tracing, stop_tracing
+from merchstore.protos import logging_pb2
 
 log = logging.getLogger(__name__)
+
+_TRACED = filters.negate(
+    filters.any_of(
+        filters.health_check(),
+        filters.service_prefix("grpc.reflection"),
+        # Log shipping is plumbing: a span per stream would only trace the tracing.
+        filters.service_name(logging_pb2.DESCRIPTOR.services_by_name["LogCollector"].full_name),
+    )
+)
+"""The calls that get a span: the services' own, not health checks, reflection or logs."""
 
 
 @asynccontextmanager
@@ -34,7 +47,9 @@ async def grpc_server(
     """
     host, port = endpoint.host, endpoint.port
     server = grpc.aio.server(
-        interceptors=[RpcMetrics(), *interceptors],
+        # OpenTelemetry's first: the call's SERVER span (continuing the caller's trace) is
+        # current for everything the others and the servicer do.
+        interceptors=[aio_server_interceptor(filter_=_TRACED), RpcMetrics(), *interceptors],  # type: ignore[no-untyped-call]
         options=[("grpc.max_receive_message_length", endpoint.max_message_bytes)],
         maximum_concurrent_rpcs=endpoint.max_concurrent_rpcs,
     )
@@ -84,6 +99,7 @@ def serve_grpc(
     and the producer flushes last.
     """
     check_broker(settings, report_topics=True)
+    tracing = start_tracing(service)
     producer = KafkaProducer(settings, client_id=service, **(producer_settings or {}))
 
     async def serve() -> None:
@@ -108,3 +124,4 @@ def serve_grpc(
         asyncio.run(serve())
     finally:
         producer.close(producer_close_s)
+        stop_tracing(tracing)

@@ -22,12 +22,14 @@ from uvicorn.server import HANDLED_SIGNALS
 
 from merchstore.common.config.base import CommonSettings
 from merchstore.common.config.sections import HttpSettings, ServiceSettings
+from merchstore.common.http.tracing import add_tracing
 from merchstore.common.kafka.clients import check_broker
 from merchstore.common.kafka.producer import KafkaProducer
 from merchstore.common.messages import START_ANNOUNCEMENTS
 from merchstore.common.serving.health import ReadinessCheck
 from merchstore.common.serving.readiness import Readiness, announce_start, freeze_startup_objects
 from merchstore.common.serving.signals import STOP_SIGNALS
+from merchstore.common.tracing import start_tracing, stop_tracing
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +117,13 @@ def serve_http(
             if producer is not None:
                 await asyncio.to_thread(producer.close, 5.0)
 
-    run_uvicorn(create_app(readiness, lifespan=lifespan), endpoint, settings.http)
+    tracing = start_tracing(service)
+    app = create_app(readiness, lifespan=lifespan)
+    add_tracing(app)
+    try:
+        run_uvicorn(app, endpoint, settings.http)
+    finally:
+        stop_tracing(tracing)
 
 
 def run_uvicorn(app: FastAPI, endpoint: ServiceSettings, http: HttpSettings) -> None:

@@ -7,9 +7,10 @@ from enum import Enum
 from typing import Any, NamedTuple, TypeVar
 
 import grpc
+from opentelemetry.instrumentation.grpc import aio_client_interceptors
 
-from merchstore.common.logs.requests import trace_metadata
-from merchstore.common.logs.shipping import trace_id_var
+from merchstore.common.logs.requests import request_metadata
+from merchstore.common.tracing import current_trace_id
 from merchstore.protos import store_pb2, store_pb2_grpc
 from merchstore.store_api import domain
 
@@ -66,7 +67,7 @@ def _failure(error: grpc.aio.AioRpcError) -> StoreCallFailed:
     """What a failed call means; unexpected failures never pass their text on."""
     failure = FAILURE_OF_CODE.get(error.code(), StoreFailure.INTERNAL)
     if failure is StoreFailure.INTERNAL:
-        trace_id = trace_id_var.get() or "none"
+        trace_id = current_trace_id() or "none"
         return StoreCallFailed(failure, f"internal error (trace id {trace_id})")
     if failure is StoreFailure.THROTTLED:
         retry_after = dict(error.trailing_metadata() or ()).get("retry-after", "60")
@@ -127,7 +128,12 @@ class StoreDataClient:
     """The store's data, as seen through db-service."""
 
     def __init__(self, target: str, timeout_s: float) -> None:
-        self._channel = grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS)
+        # OpenTelemetry's interceptors: each call is a CLIENT span, its context in `traceparent`.
+        self._channel = grpc.aio.insecure_channel(
+            target,
+            options=CHANNEL_OPTIONS,
+            interceptors=aio_client_interceptors(),  # type: ignore[no-untyped-call]
+        )
         self._stub = store_pb2_grpc.StoreDataStub(self._channel)
         self._timeout_s = timeout_s
 
@@ -137,7 +143,7 @@ class StoreDataClient:
 
     def _call_options(self) -> dict[str, Any]:
         # A deadline on every call, and the request's trace id for db-service's logs.
-        return {"timeout": self._timeout_s, "metadata": trace_metadata()}
+        return {"timeout": self._timeout_s, "metadata": request_metadata()}
 
     async def _call(self, call: Awaitable[T]) -> T:
         try:
@@ -149,7 +155,9 @@ class StoreDataClient:
         """Every product."""
         reply = await self._call(
             self._stub.ListProducts(
-                store_pb2.ListProductsRequest(), timeout=self._timeout_s, metadata=trace_metadata()
+                store_pb2.ListProductsRequest(),
+                timeout=self._timeout_s,
+                metadata=request_metadata(),
             )
         )
         return [_product(p) for p in reply.products]
