@@ -9,9 +9,13 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, Producer, Topic
 
 
 def produce_all(
-    bootstrap: str, topic: str, values: Iterable[bytes], key: bytes | None = None
+    bootstrap: str,
+    topic: str,
+    values: Iterable[bytes],
+    key: bytes | None = None,
+    headers: list[tuple[str, str | bytes | None]] | None = None,
 ) -> int:
-    """Produce every value and wait until all are acknowledged; return how many."""
+    """Produce every value (each with ``headers``) until all are acknowledged; return how many."""
     producer = Producer(
         {"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 5}
     )
@@ -24,6 +28,7 @@ def produce_all(
                     topic,
                     value=value,
                     key=key,
+                    headers=headers,
                     on_delivery=lambda err, msg: failures.append(str(err)) if err else None,
                 )
                 break

@@ -24,6 +24,7 @@ class ReceivedSpan:
     parent_span_id: str
     attributes: dict[str, object]
     status_code: int
+    status_message: str
 
 
 class TraceReceiver:
@@ -51,6 +52,7 @@ class TraceReceiver:
                             parent_span_id=span.parent_span_id.hex(),
                             attributes={a.key: _value(a.value) for a in span.attributes},
                             status_code=span.status.code,
+                            status_message=span.status.message,
                         )
                     )
         with self._lock:

@@ -19,3 +19,5 @@ class ConsumedMessage(NamedTuple):
     offset: int
     value: bytes | None
     topic_id: str = ""
+    traceparent: str | None = None
+    """The W3C trace context its writer put in its ``traceparent`` header, if any."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from merchstore.common.kafka.producer import KafkaProducer
+from merchstore.common.kafka.trace_context import publishing
 from merchstore.common.messages import DomainEvent
 
 
@@ -17,4 +18,8 @@ class KafkaEventPublisher:
         """Publish and await the broker's acknowledgement (within the producer's timeout)."""
         # No timer of our own per request: message.timeout.ms bounds the wait, and a timer
         # would cost more than the rest of the handler.
-        await self._producer.send_async(self._topic, event.to_json(), key=event.user_id)
+        # A PRODUCER span in the request's trace; its context goes with the event to storage.
+        with publishing(self._topic) as headers:
+            await self._producer.send_async(
+                self._topic, event.to_json(), key=event.user_id, headers=headers
+            )

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import httpx
+import psycopg
 
+from merchstore.common.messages import DomainEvent
+from merchstore.settings import Settings
 from tests.conftest import ServiceLauncher
+from tests.support.kafka import produce_all
 from tests.support.otlp import ReceivedSpan, TraceReceiver, trace_receiver
 from tests.support.processes import wait_until
+from tests.support.store import Store
 
 SERVER, CLIENT = 2, 3  # OTLP's span kinds
 CLIENT_SPAN = "00f067aa0ba902b7"
@@ -81,3 +86,91 @@ def test_a_clients_not_sampled_is_respected_and_a_request_without_one_starts_a_t
         )
         # Exported after the unsampled request's would have been: it made none.
         assert receiver.spans(unsampled) == []
+
+
+PRODUCER, CONSUMER = 4, 5
+
+
+def test_an_order_and_a_game_event_are_each_one_trace_to_the_stored_row(
+    services: ServiceLauncher,
+) -> None:
+    """Through the outbox (published later, by the relay) and through the receiver."""
+    with trace_receiver() as receiver:
+        store_url = traced_store(services, receiver)
+        game = services.start("receiver", **receiver.environment())
+        services.start("storage", **receiver.environment())
+        shopper = Store(store_url).register("traced")
+        order_trace, game_trace = (
+            "11f92f3577b34da6a3ce929d0e0e4736",
+            "22f92f3577b34da6a3ce929d0e0e4736",
+        )
+        placed = httpx.post(
+            f"{store_url}/orders",
+            json={"product_id": 1, "quantity": 1},
+            headers={**shopper.auth, **traceparent(order_trace)},
+            timeout=10,
+        )
+        assert placed.status_code == 201
+        bought = httpx.post(
+            f"{game.url}/purchase_a_sword", json={"user_id": "7"}, headers=traceparent(game_trace)
+        )
+        assert bought.status_code == 201
+
+        def stored(trace_id: str) -> bool:
+            return any(s.kind == CONSUMER for s in receiver.spans(trace_id))
+
+        wait_until(lambda: stored(order_trace), 60, "the order event's CONSUMER span in storage")
+        order = receiver.spans(order_trace)
+        [rpc] = [
+            s
+            for s in order
+            if s.service == "db-service" and s.name == "/merchstore.store.v1.StoreData/PlaceOrder"
+        ]
+        relayed = one(order, "db-service", PRODUCER)
+        assert relayed.parent_span_id == rpc.span_id  # kept in the outbox, published later
+        assert str(relayed.attributes["messaging.destination.name"]).startswith("events")
+        consumed = one(order, "storage", CONSUMER)
+        assert consumed.parent_span_id == relayed.span_id
+        assert consumed.attributes["messaging.system"] == "kafka"
+        assert {"messaging.kafka.offset", "messaging.consumer.group.name"} <= set(
+            consumed.attributes
+        )
+
+        wait_until(lambda: stored(game_trace), 60, "the game event's CONSUMER span in storage")
+        game_spans = receiver.spans(game_trace)
+        published = one(game_spans, "receiver", PRODUCER)
+        assert published.parent_span_id == one(game_spans, "receiver", SERVER).span_id
+        assert one(game_spans, "storage", CONSUMER).parent_span_id == published.span_id
+
+
+def dead_letter_reason(database_url: str) -> str:
+    """The reason storage kept with its only dead letter."""
+    with psycopg.connect(database_url) as connection:
+        [(reason,)] = connection.execute("SELECT error FROM dead_letters").fetchall()
+    return str(reason)
+
+
+def test_a_message_set_aside_is_a_consumer_span_marked_as_an_error_with_its_reason(
+    services: ServiceLauncher, settings: Settings, database_url: str
+) -> None:
+    with trace_receiver() as receiver:
+        storage = services.start("storage", **receiver.environment())
+        trace_id = "33f92f3577b34da6a3ce929d0e0e4736"
+        poison = DomainEvent.new("join_guild", "\u0000")  # PostgreSQL refuses a NUL for good
+        produce_all(
+            settings.bootstrap_servers,
+            settings.topics.events,
+            [poison.to_json()],
+            headers=[("traceparent", f"00-{trace_id}-{CLIENT_SPAN}-01")],
+        )
+        wait_until(
+            lambda: httpx.get(f"{storage.url}/events/count").json()["dead_letters"] == 1,
+            30,
+            "the poison message set aside",
+        )
+        wait_until(lambda: receiver.spans(trace_id), 30, "its CONSUMER span")
+        [span] = receiver.spans(trace_id)
+        assert span.kind == CONSUMER and span.parent_span_id == CLIENT_SPAN
+        assert span.status_code == 2  # ERROR, with the reason PostgreSQL gave
+        assert span.status_message == dead_letter_reason(database_url)
+        assert span.attributes.get("error.type") == "set_aside"

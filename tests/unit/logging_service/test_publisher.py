@@ -27,7 +27,9 @@ class PartlyFailingProducer:
         self.sent: list[bytes | str] = []
         self.abandoned = asyncio.Event()
 
-    async def send_async(self, topic: str, value: bytes | str, key: object = None) -> None:
+    async def send_async(
+        self, topic: str, value: bytes | str, key: object = None, headers: object = None
+    ) -> None:
         if self.acknowledge == 0:
             if self.hang:
                 await self.abandoned.wait()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -32,6 +33,7 @@ from merchstore.common.kafka.offsets import (
     rewind,
 )
 from merchstore.common.kafka.positions import MovedStart, StartOffsets, StartPositions
+from merchstore.common.kafka.trace_context import record_processing, traceparent_of
 from merchstore.common.poison import PoisonPolicy, Progress, handle_or_set_aside
 
 log = logging.getLogger(__name__)
@@ -233,11 +235,19 @@ class BatchConsumer:
                     offset,
                     message.value(),
                     self._start_positions.topic_ids.get(topic, ""),
+                    traceparent_of(message.headers()),
                 )
             )
+        started_ns = time.time_ns()
+        failures: dict[tuple[str, int, int], str] = {}
+
+        def set_aside_noting_why(message: ConsumedMessage, reason: str) -> None:
+            self._set_aside(message, reason)
+            failures[(message.topic, message.partition, message.offset)] = reason
+
         try:
             set_aside = handle_or_set_aside(
-                consumed, self._handle_batch, self._set_aside, self._policy
+                consumed, self._handle_batch, set_aside_noting_why, self._policy
             )
         except Exception as error:
             self.progress.failed(error)
@@ -256,6 +266,7 @@ class BatchConsumer:
         self.progress.succeeded(len(batch) - set_aside, set_aside)
         CONSUMED.labels(self._group_id).inc(len(batch) - set_aside)
         SET_ASIDE.labels(self._group_id).inc(set_aside)
+        record_processing(consumed, self._group_id, started_ns, failures)
         positions = next_offsets(consumed)
         commit(consumer, positions)
         self._measure_lag(consumer, positions)

@@ -10,6 +10,7 @@ from typing import NamedTuple, Protocol
 
 from confluent_kafka import KafkaError, Message
 
+from merchstore.common.kafka.trace_context import Headers, context_of, publishing
 from merchstore.common.poison import PoisonPolicy
 
 log = logging.getLogger(__name__)
@@ -25,6 +26,8 @@ class OutgoingMessage(NamedTuple):
     id: int
     value: bytes | str
     key: bytes | str | None = None
+    traceparent: str | None = None
+    """The trace context it continues, kept since it was written (an order's, in the outbox)."""
 
 
 class DeliveryFailed(Exception):
@@ -59,7 +62,11 @@ class AcknowledgedSender(Protocol):
     """Sends one message and returns once the broker acknowledged it (`KafkaProducer`)."""
 
     async def send_async(
-        self, topic: str, value: bytes | str, key: bytes | str | None = None
+        self,
+        topic: str,
+        value: bytes | str,
+        key: bytes | str | None = None,
+        headers: Headers | None = None,
     ) -> object:
         """Send and await the acknowledgement; raise `DeliveryFailed` otherwise."""
         ...
@@ -79,7 +86,12 @@ async def send_all(
     """
 
     async def send_one(message: OutgoingMessage) -> None:
-        await sender.send_async(topic, message.value, message.key)
+        if message.traceparent is None:
+            await sender.send_async(topic, message.value, message.key)
+        else:
+            # Written now, in the trace of the request that made it.
+            with publishing(topic, context_of(message.traceparent)) as headers:
+                await sender.send_async(topic, message.value, message.key, headers)
         # Added at once, not when the batch ends: a caller cancelled meanwhile still knows.
         acknowledged.add(message.id)
 

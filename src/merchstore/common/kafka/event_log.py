@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from merchstore.common.kafka.producer import KafkaProducer
+from merchstore.common.kafka.trace_context import publishing
 from merchstore.common.messages import START_ANNOUNCEMENTS, build_event_log_message
 
 
@@ -21,11 +22,17 @@ class EventLogPublisher:
 
     def publish(self, code: str, text: str) -> None:
         """Publish and block until acknowledged; raises DeliveryFailed otherwise."""
-        self._producer.send_and_wait(self._topic, self._encode(code, text), key=self._service)
+        with publishing(self._topic) as headers:
+            self._producer.send_and_wait(
+                self._topic, self._encode(code, text), key=self._service, headers=headers
+            )
 
     async def publish_async(self, code: str, text: str) -> None:
-        """Publish and await the acknowledgement."""
-        await self._producer.send_async(self._topic, self._encode(code, text), key=self._service)
+        """Publish and await the acknowledgement (a PRODUCER span, its context in a header)."""
+        with publishing(self._topic) as headers:
+            await self._producer.send_async(
+                self._topic, self._encode(code, text), key=self._service, headers=headers
+            )
 
     async def announce_start(self) -> None:
         """Publish the service's start code (`START_ANNOUNCEMENTS`), if it has one."""

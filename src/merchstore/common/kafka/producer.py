@@ -20,8 +20,10 @@ from merchstore.common.kafka.delivery import (
     LoopAcknowledgements,
     delivery_failure,
 )
+from merchstore.common.kafka.trace_context import Headers
 
 log = logging.getLogger(__name__)
+_Key = bytes | str | None
 
 LOOP_POLL_INTERVAL_S = 0.001
 """How often an event loop serving its acknowledgements asks the client for delivery reports."""
@@ -143,7 +145,7 @@ class KafkaProducer:
         log.warning("replaced the producer (fatal error or deliveries timing out)")
 
     def send(
-        self, topic: str, value: bytes | str, key: bytes | str | None = None
+        self, topic: str, value: bytes | str, key: _Key = None, headers: Headers | None = None
     ) -> Future[Message]:
         """Queue one message; the future resolves when acknowledged or fails (DeliveryFailed)."""
         future: Future[Message] = Future()
@@ -154,11 +156,11 @@ class KafkaProducer:
             else:
                 future.set_result(message)
 
-        self._produce(topic, value, key, on_delivery, future.set_exception)
+        self._produce(topic, value, key, on_delivery, future.set_exception, headers)
         return future
 
     async def send_async(
-        self, topic: str, value: bytes | str, key: bytes | str | None = None
+        self, topic: str, value: bytes | str, key: _Key = None, headers: Headers | None = None
     ) -> Message:
         """Send and await the acknowledgement without blocking the event loop.
 
@@ -198,7 +200,7 @@ class KafkaProducer:
                 self._loop_stopped_serving.clear()
                 self._loop_server = loop.create_task(self._serve_on_loop())
         try:
-            self._produce(topic, value, key, on_delivery, fail)
+            self._produce(topic, value, key, on_delivery, fail, headers)
             return await future
         finally:
             if counted:
@@ -228,8 +230,10 @@ class KafkaProducer:
         key: bytes | str | None,
         on_delivery: DeliveryReport,
         fail: Callable[[BaseException], None],
+        headers: Headers | None = None,
     ) -> None:
-        def on_delivery_watching_timeouts(error: KafkaError | None, message: Message) -> None:
+        def report(error: KafkaError | None, message: Message) -> None:
+            # Watching for timeouts (kafka.replace_producer_on_timeout).
             if (
                 self._replace_on_timeout
                 and error is not None
@@ -242,9 +246,7 @@ class KafkaProducer:
         while True:
             try:
                 with self._swap_lock:
-                    self._producer.produce(
-                        topic, value=value, key=key, on_delivery=on_delivery_watching_timeouts
-                    )
+                    self._producer.produce(topic, value, key, on_delivery=report, headers=headers)
                 return
             except BufferError:
                 # The local queue is full: wait for acknowledgements to make room, within bound.
@@ -257,10 +259,10 @@ class KafkaProducer:
                 return
 
     def send_and_wait(
-        self, topic: str, value: bytes | str, key: bytes | str | None = None
+        self, topic: str, value: bytes | str, key: _Key = None, headers: Headers | None = None
     ) -> Message:
         """Send and block until acknowledged; raise DeliveryFailed otherwise (never hangs)."""
-        future = self.send(topic, value, key)
+        future = self.send(topic, value, key, headers)
         # Delivery reports always arrive by message.timeout.ms; the margin covers scheduling.
         return future.result(timeout=self._delivery_timeout_s + 5)
 

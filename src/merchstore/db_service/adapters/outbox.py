@@ -124,19 +124,21 @@ class OutboxRelay:
         self.progress.succeeded(len(acknowledged), set_aside_count)
         return len(rows)
 
-    async def _claim(self) -> list[tuple[int, str, str]]:
+    async def _claim(self) -> list[tuple[int, str, str, str | None]]:
         async with self._pool.connection() as connection:
             cursor = await connection.execute(
                 "UPDATE outbox SET claimed_until = now() + make_interval(secs => %s)"
                 " WHERE id IN (SELECT id FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL"
                 " AND (claimed_until IS NULL OR claimed_until < now())"
                 " ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED)"
-                " RETURNING id, message_key, payload",
+                " RETURNING id, message_key, payload, traceparent",
                 (self._lease_s, self._batch_size),
             )
             rows = await cursor.fetchall()
-        # (id, payload, key): the order OutgoingMessage takes them in.
-        return sorted((int(i), str(payload), str(key)) for i, key, payload in rows)
+        # (id, payload, key, traceparent): the order OutgoingMessage takes them in.
+        return sorted(
+            (int(i), str(payload), str(key), traceparent) for i, key, payload, traceparent in rows
+        )
 
     async def measure(self) -> None:
         """Publish how many rows wait to be sent and how many were set aside (at most 1/s)."""

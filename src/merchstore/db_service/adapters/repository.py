@@ -10,6 +10,7 @@ from typing import Any, Protocol
 import psycopg
 from psycopg.rows import dict_row
 
+from merchstore.common.kafka.trace_context import current_traceparent
 from merchstore.common.messages import DomainEvent
 from merchstore.db_service.domain import AlreadyExists, Order, Product, User
 
@@ -147,10 +148,14 @@ class PostgresUnitOfWork:
         )
 
     async def add_to_outbox(self, event: DomainEvent) -> None:
-        """Insert the event in the outbox, in this transaction: published after it commits."""
+        """Insert the event in the outbox, in this transaction: published after it commits.
+
+        The request's trace context goes with it, so the event continues the order's trace.
+        """
         await self._cursor.execute(
-            "INSERT INTO outbox (event_id, message_key, payload) VALUES (%s, %s, %s)",
-            (event.event_id, event.user_id, event.to_json().decode()),
+            "INSERT INTO outbox (event_id, message_key, payload, traceparent)"
+            " VALUES (%s, %s, %s, %s)",
+            (event.event_id, event.user_id, event.to_json().decode(), current_traceparent()),
         )
 
 

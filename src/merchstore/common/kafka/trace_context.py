@@ -1,0 +1,121 @@
+"""The trace context on Kafka messages: a span per message written and per message processed.
+
+Writing one is a PRODUCER span whose context goes in the message's W3C ``traceparent`` header;
+processing one is a CONSUMER span, its child, named and described as OpenTelemetry's messaging
+conventions say. A consumer makes spans only for messages whose context is sampled, after the
+batch is stored: the batch path costs nothing more for the rest.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+from opentelemetry import propagate, trace
+from opentelemetry.context import Context
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from merchstore.common.consumed import ConsumedMessage
+
+TRACEPARENT = "traceparent"
+Headers = list[tuple[str, str | bytes | None]]
+"""Kafka message headers, as confluent-kafka takes and gives them."""
+
+_tracer = trace.get_tracer("merchstore.kafka")
+
+
+def _attributes(topic: str, operation: str) -> dict[str, str]:
+    return {
+        "messaging.system": "kafka",
+        "messaging.destination.name": topic,
+        "messaging.operation.type": operation,
+    }
+
+
+@contextmanager
+def publishing(topic: str, parent: Context | None = None) -> Iterator[Headers]:
+    """A PRODUCER span for writing one message to ``topic``, and the headers carrying it.
+
+    ``parent`` is the context to continue (an order's, kept in the outbox); by default the
+    current one. Send the message inside the block, so the span lasts until it is acknowledged.
+    """
+    with _tracer.start_as_current_span(
+        f"send {topic}",
+        kind=SpanKind.PRODUCER,
+        context=parent,
+        attributes=_attributes(topic, "send"),
+    ):
+        yield current_headers()
+
+
+def current_headers() -> Headers:
+    """Headers that carry the current trace context (empty when there is none)."""
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return [(name, value.encode()) for name, value in carrier.items()]
+
+
+def current_traceparent() -> str | None:
+    """The current context as a ``traceparent`` value, to be kept (the outbox) and used later."""
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier.get(TRACEPARENT)
+
+
+def context_of(traceparent: str | None) -> Context | None:
+    """The context a kept ``traceparent`` names (None without one)."""
+    return propagate.extract({TRACEPARENT: traceparent}) if traceparent else None
+
+
+def traceparent_of(
+    headers: Sequence[tuple[str, str | bytes | None]] | dict[str, str | bytes | None] | None,
+) -> str | None:
+    """A consumed message's ``traceparent`` header, if it has one."""
+    pairs = headers.items() if isinstance(headers, dict) else headers or ()
+    for name, value in pairs:
+        if name == TRACEPARENT and value:
+            return value.decode("ascii", "replace") if isinstance(value, bytes) else value
+    return None
+
+
+def _sampled(traceparent: str) -> bool:
+    # The last field of "00-<trace id>-<span id>-<flags>": bit 0 says sampled.
+    try:
+        return bool(int(traceparent.rsplit("-", 1)[1], 16) & 1)
+    except (IndexError, ValueError):
+        return False
+
+
+def record_processing(
+    messages: Sequence[ConsumedMessage],
+    group: str,
+    started_ns: int,
+    failures: dict[tuple[str, int, int], str] | None = None,
+) -> None:
+    """One CONSUMER span per sampled message of a stored batch, child of its PRODUCER span.
+
+    ``failures`` holds the reason of each message set aside (by topic, partition and offset):
+    its span is an error with that reason.
+    """
+    ended_ns = time.time_ns()
+    for message in messages:
+        if not message.traceparent or not _sampled(message.traceparent):
+            continue
+        span = _tracer.start_span(
+            f"process {message.topic}",
+            context=context_of(message.traceparent),
+            kind=SpanKind.CONSUMER,
+            start_time=started_ns,
+            attributes={
+                **_attributes(message.topic, "process"),
+                "messaging.destination.partition.id": str(message.partition),
+                "messaging.kafka.offset": message.offset,
+                "messaging.consumer.group.name": group,
+            },
+        )
+        reason = (failures or {}).get((message.topic, message.partition, message.offset))
+        if reason is not None:
+            span.set_status(Status(StatusCode.ERROR, reason))
+            span.set_attribute("error.type", "set_aside")
+        span.end(end_time=ended_ns)
