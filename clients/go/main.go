@@ -8,6 +8,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -27,9 +29,12 @@ import (
 // serviceName is how the client's own log lines name their sender on log-channel.
 const serviceName = "go-client"
 
-// traceMetadataKey carries a request's trace id to merchstore's gRPC services, which log
-// every RPC under it (the same header store-api sends).
-const traceMetadataKey = "x-request-id"
+// traceparentKey carries the run's W3C trace context to merchstore's gRPC services: their
+// spans continue it, and they log every RPC under its trace id (as store-api's calls do).
+const traceparentKey = "traceparent"
+
+// requestIDKey carries the run's request id, kept beside the trace id in their log lines.
+const requestIDKey = "x-request-id"
 
 // options are the command line's settings.
 type options struct {
@@ -84,7 +89,7 @@ func parseOptions() options {
 	flag.StringVar(&o.storeAddress, "store", "127.0.0.1:50051", "db-service's gRPC address")
 	flag.StringVar(&o.loggingAddress, "logging", "127.0.0.1:50052", "logging-service's gRPC address")
 	flag.StringVar(&o.username, "username", "", "the user to register (default: go_<unix nanoseconds>)")
-	flag.StringVar(&o.traceID, "trace-id", "", "the trace id of every call (default: go-<unix nanoseconds>)")
+	flag.StringVar(&o.traceID, "trace-id", "", "the W3C trace id (32 lowercase hex digits) of every call (default: a random one)")
 	flag.IntVar(&o.lines, "lines", 100, "how many log lines to stream to logging-service")
 	flag.IntVar(&o.batchSize, "batch", 50, "log lines per stream message")
 	flag.DurationVar(&o.timeout, "timeout", 30*time.Second, "deadline of the whole run")
@@ -94,9 +99,18 @@ func parseOptions() options {
 		o.username = fmt.Sprintf("go_%d", now.UnixNano())
 	}
 	if o.traceID == "" {
-		o.traceID = fmt.Sprintf("go-%d", now.UnixNano())
+		o.traceID = randomHex(16)
 	}
 	return o
+}
+
+// randomHex is n random bytes as 2n lowercase hex digits (a W3C trace or span id).
+func randomHex(n int) string {
+	id := make([]byte, n)
+	if _, err := rand.Read(id); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(id)
 }
 
 func main() {
@@ -107,9 +121,16 @@ func main() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
 	defer cancel()
-	// Every call carries the trace id, so db-service's and logging-service's lines about
-	// this run can be found on log-channel.
-	ctx = metadata.AppendToOutgoingContext(ctx, traceMetadataKey, o.traceID)
+	if len(o.traceID) != 32 {
+		fmt.Fprintln(os.Stderr, "merchstore-go-client: -trace-id must be 32 lowercase hex digits")
+		os.Exit(2)
+	}
+	// Every call continues the run's trace (sampled), so db-service's spans and its lines
+	// about this run carry its trace id; the request id goes beside it.
+	traceparent := fmt.Sprintf("00-%s-%s-01", o.traceID, randomHex(8))
+	ctx = metadata.AppendToOutgoingContext(
+		ctx, traceparentKey, traceparent, requestIDKey, "go-"+o.traceID[:8],
+	)
 	result, err := run(ctx, o)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "merchstore-go-client: %v\n", err)
@@ -220,6 +241,7 @@ func streamLines(ctx context.Context, collector loggingv1.LogCollectorClient, o 
 				Timestamp:   time.Now().UTC().Format("2006-01-02T15:04:05.000Z"),
 				TraceId:     o.traceID,
 				Logger:      "merchstore-go-client",
+				RequestId:   "go-" + o.traceID[:8],
 			})
 		}
 		if err := stream.Send(batch); err != nil {

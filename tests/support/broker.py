@@ -67,13 +67,19 @@ def broker_environment(kind: str) -> dict[str, str]:
 def members_that_leave_for_good(kind: str) -> dict[str, str]:
     """Environment for consumers of a group some of whose members never come back.
 
-    The embedded broker never expires a static member (group.instance.id) that died or
-    stopped: its partitions would wait for it forever. `merchstore up` restarts each consumer
-    under its own name, which is what static membership is for; tests that replace one replica
-    with another turn it off there. Apache Kafka gives the partitions of a static member that
-    does not return to the others after the session timeout, as to any member.
+    The embedded broker's profile has each consumer read every partition itself (no group to
+    join: the broker holds every join for about 6 s), and it never expires a static member
+    (group.instance.id) that died or stopped. Tests that share a group's partitions among
+    replicas, or replace one replica with another, join the group, dynamically, there. Apache
+    Kafka gives the partitions of a static member that does not return to the others after the
+    session timeout, as to any member.
     """
-    return {"MERCHSTORE_KAFKA__STATIC_MEMBERSHIP": "false"} if kind == "embedded" else {}
+    if kind != "embedded":
+        return {}
+    return {
+        "MERCHSTORE_KAFKA__GROUP_MEMBERSHIP": "true",
+        "MERCHSTORE_KAFKA__STATIC_MEMBERSHIP": "false",
+    }
 
 
 def kafka_node(directory: Path) -> KafkaNode:

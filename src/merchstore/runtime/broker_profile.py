@@ -7,17 +7,23 @@ from typing import Any
 from merchstore.settings import Settings
 
 EMBEDDED_BROKER_PROFILE: dict[str, dict[str, Any]] = {
-    "kafka": {"session_timeout_ms": 6000, "replace_producer_on_timeout": True},
+    "kafka": {
+        "session_timeout_ms": 6000,
+        "replace_producer_on_timeout": True,
+        "group_membership": False,
+    },
     "storage": {"fetch_wait_max_ms": 20},
     "receiver": {"publish_timeout_ms": 5000},
     "logging_service": {"drain_delivery_timeout_ms": 10_000},
 }
 """`merchstore up` applies it when it runs the embedded broker (a setting of the user's own
 wins). The broker forgets producer ids when it restarts, answers a waiting fetch only when the
-wait ends, and has no failover to wait for; its minimum session timeout is 6 s. It never expires
-a static member (``kafka.static_membership``) that does not come back, which `up` never needs:
-it restarts each consumer under the same name. Replicas of a consumer that may leave for good
-run on Apache Kafka, or with static membership off."""
+wait ends, and has no failover to wait for; its minimum session timeout is 6 s. It holds every
+join to a group for about 6 s, so a restarted consumer would wait that long for its partitions:
+under `up` each consumer group has one member, which reads every partition itself
+(``kafka.group_membership`` off). It never expires a static member (``kafka.static_membership``)
+that does not come back. Replicas of a consumer run on Apache Kafka, or here with group
+membership on and static membership off."""
 
 
 def embedded_broker_environment(settings: Settings) -> dict[str, str]:

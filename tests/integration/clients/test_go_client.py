@@ -25,7 +25,8 @@ from tests.support.processes import wait_until
 CLIENT = REPOSITORY / "clients" / "go"
 PROTOS = REPOSITORY / "protos"
 LINES = 120
-TRACE_ID = "go-client-trace-1"
+TRACE_ID = "9c5b2f3577b34da6a3ce929d0e0e4736"
+"""The run's W3C trace id: its own lines carry it, and db-service's spans continue it."""
 PRODUCTS = ["SUSTech Hoodie", "SUSTech Water Bottle", "SUSTech Notebook"]
 
 
@@ -126,6 +127,7 @@ def test_go_client_places_an_order_and_streams_its_lines(
         "db-service's line for each of the Go client's four RPCs",
     )
     rpcs = [b["message"].split()[:2] for b in traced() if b["service_name"] == "db-service"]
+    assert {b["request_id"] for b in traced()} == {f"go-{TRACE_ID[:8]}"}
     assert rpcs == [
         ["/merchstore.store.v1.StoreData/ListProducts", "OK"],
         ["/merchstore.store.v1.StoreData/CreateUser", "OK"],

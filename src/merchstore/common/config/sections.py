@@ -54,6 +54,14 @@ class HttpSettings(Section):
 class KafkaSettings(Section):
     """How every service talks to Kafka."""
 
+    group_membership: bool = Field(
+        True,
+        description=(
+            "Consumers join their group, which shares the partitions among them. Off: a consumer "
+            "reads every partition of its topics itself (its group still keeps its offsets), for "
+            "a broker that delays every join and one consumer per group: the embedded one."
+        ),
+    )
     static_membership: bool = Field(
         True,
         description=(

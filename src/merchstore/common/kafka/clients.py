@@ -5,10 +5,17 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from confluent_kafka import KafkaError, KafkaException, Message, TopicCollection
+from confluent_kafka import (
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    TopicCollection,
+    TopicPartition,
+)
 from confluent_kafka.admin import AdminClient
 
 from merchstore.common.config.base import CommonSettings
@@ -141,3 +148,25 @@ def topic_ids(
 
 class TopicIdsUnavailable(Exception):
     """The broker did not say which incarnation of a topic this is."""
+
+
+def every_partition(
+    consumer: Consumer, topics: Sequence[str], stop: threading.Event
+) -> list[TopicPartition]:
+    """Every partition of ``topics``, asked of the broker until it answers or ``stop`` is set.
+
+    For a consumer that reads them all itself, without joining its group.
+    """
+    attempt = 0
+    while not stop.is_set():
+        try:
+            found = []
+            for topic in topics:
+                partitions = consumer.list_topics(topic, 10).topics[topic].partitions
+                found += [TopicPartition(topic, partition) for partition in sorted(partitions)]
+            return found
+        except Exception as error:  # the broker not up yet, or the topic not there yet
+            attempt += 1
+            log.warning("cannot list the partitions of %s yet: %s", ", ".join(topics), error)
+            stop.wait(min(0.5 * 2**attempt, 30.0))
+    return []

@@ -17,7 +17,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 
 from merchstore.common.config.base import CommonSettings
 from merchstore.common.consumed import ConsumedMessage
-from merchstore.common.kafka.clients import client_config, message_position
+from merchstore.common.kafka.clients import client_config, every_partition, message_position
 from merchstore.common.kafka.consumer_metrics import (
     CONSUMED,
     FAILED_ATTEMPTS,
@@ -192,7 +192,10 @@ class BatchConsumer:
     def run(self) -> None:
         """Consume until `stop` is called; close the consumer (leaving the group) at the end."""
         consumer = Consumer(self._config)
-        consumer.subscribe(self._topics, on_assign=self._on_assign, on_revoke=self._on_revoke)
+        if self._settings.kafka.group_membership:
+            consumer.subscribe(self._topics, on_assign=self._on_assign, on_revoke=self._on_revoke)
+        else:
+            self._on_assign(consumer, every_partition(consumer, self._topics, self._stop))
         try:
             while not self._stop.is_set():
                 batch = self._poll(consumer)
