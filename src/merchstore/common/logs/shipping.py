@@ -1,9 +1,9 @@
 """Shipping a service's log lines to logging-service over one long-lived client stream.
 
 Records go into a bounded queue (``emit`` never blocks the service, and costs it the same
-whatever is waiting); one background thread
-feeds them, in batches of what is queued, into ``StreamLogBatches`` calls, each ended after a
-bounded number of lines or seconds so that its summary acknowledges them. Lines stay with the
+whatever is waiting); one background thread feeds them, in batches of what is queued, into
+``StreamLogBatches`` calls, each ended after a bounded number of lines or seconds so that its
+summary acknowledges them. Lines stay with the
 client until acknowledged; if logging-service is down, the thread reconnects with back-off and
 sends them again. The bound: at most ``queue_size`` lines wait (queued, in flight or to send
 again), and with a spool, at most what fits in it; a new line past either is dropped, the
