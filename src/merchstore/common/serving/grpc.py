@@ -46,10 +46,11 @@ async def grpc_server(
     client can make it hold is bounded: the size of a message, and the calls at once.
     """
     host, port = endpoint.host, endpoint.port
+    # OpenTelemetry's first: the call's SERVER span (continuing the caller's trace) is current
+    # for everything the other interceptors and the servicer do.
+    tracing = aio_server_interceptor(filter_=_TRACED)  # type: ignore[no-untyped-call]
     server = grpc.aio.server(
-        # OpenTelemetry's first: the call's SERVER span (continuing the caller's trace) is
-        # current for everything the others and the servicer do.
-        interceptors=[aio_server_interceptor(filter_=_TRACED), RpcMetrics(), *interceptors],  # type: ignore[no-untyped-call]
+        interceptors=[tracing, RpcMetrics(), *interceptors],
         options=[("grpc.max_receive_message_length", endpoint.max_message_bytes)],
         maximum_concurrent_rpcs=endpoint.max_concurrent_rpcs,
     )
