@@ -251,7 +251,9 @@ def statistics(output: str, seen: Seen) -> None:
 
 def lines_of_one_request(output: str, seen: Seen) -> None:
     lines = output.splitlines()
-    assert len(lines) == 2 and all("trace=demo-1" in line for line in lines), lines
+    assert len(lines) == 2 and all("request=demo-1" in line for line in lines), lines
+    # One request, one trace: both lines carry its W3C trace id.
+    assert len({re.findall(r"trace=([0-9a-f]{32})", line)[0] for line in lines}) == 1, lines
     assert {"[store-api]", "[db-service]"} == {re.findall(r"\[[a-z-]+\]", x)[0] for x in lines}
 
 

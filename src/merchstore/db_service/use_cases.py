@@ -99,16 +99,16 @@ class StoreRepository(Protocol):
     async def begin_login_attempt(
         self, username: str, window_s: int, max_failures: int
     ) -> tuple[int, float, int]:
-        """Count failed logins within the window and, below ``max_failures``, note this one.
+        """Count failed logins and those in progress within the window; below the bound, note one.
 
         Attempts of one username are counted one after the other, whatever runs at once: each
-        sees those before it. Returns the failures before it, the oldest one's age (s), and the
-        attempt's id (0 when it was not noted: throttled).
+        sees those before it. Returns the failures, the oldest one's age (s), and the new
+        attempt's id (0 when failures and attempts in progress reach ``max_failures``).
         """
         ...
 
-    async def forget_login_attempt(self, attempt_id: int) -> None:
-        """The noted attempt succeeded: it is no failure."""
+    async def settle_login_attempt(self, attempt_id: int, failed: bool) -> None:
+        """The noted attempt ended: a failure is kept as one, anything else forgotten."""
         ...
 
     async def forget_expired(self, login_window_s: int, idempotency_key_ttl_s: int) -> int:
@@ -189,17 +189,20 @@ class StoreService:
             username, domain.LOGIN_WINDOW_S, domain.MAX_LOGIN_FAILURES
         )
         domain.check_login_allowed(failures, oldest_age_s)
+        if not attempt:  # the bound is reached only with attempts still being checked
+            raise Busy("logins for this username are being checked; try again shortly")
         found = await self._repository.active_user_by_name(username)
         # Verified even for an unknown name, so the answer takes as long either way.
         password_hash = found[1] if found else None
         try:
             verified = await self._passwords.verify(password_hash, password)
         except Busy:
-            await self._repository.forget_login_attempt(attempt)  # not checked: no guess
+            await self._repository.settle_login_attempt(attempt, failed=False)  # no guess made
             raise
-        if not verified or found is None:
+        failed = not verified or found is None
+        await self._repository.settle_login_attempt(attempt, failed)
+        if failed or found is None:
             raise Unauthenticated("wrong username or password")
-        await self._repository.forget_login_attempt(attempt)
         return found[0]
 
     async def forget_expired(self) -> int:

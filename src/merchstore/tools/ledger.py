@@ -111,7 +111,7 @@ class Ledger:
         """Take one record into account; unknown kinds are ignored, broken ones counted."""
         try:
             self._add(record)
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, OverflowError):  # OverflowError: int(Infinity)
             self.unreadable += 1
 
     def _add(self, record: dict[str, Any]) -> None:

@@ -37,8 +37,8 @@ class StoreState:
     keys: dict[tuple[int, str], tuple[str, int | None, float]] = field(default_factory=dict)
     """(fingerprint, order id, when it was taken) by (user id, key)."""
     outbox: list[DomainEvent] = field(default_factory=list)
-    login_failures: dict[str, dict[int, float]] = field(default_factory=dict)
-    """When each noted attempt was made, by attempt id, per username."""
+    login_failures: dict[str, dict[int, tuple[float, bool]]] = field(default_factory=dict)
+    """When each noted attempt was made and whether it ended as a failure, by id, per username."""
     attempts: int = 0
     clock_s: float = 0.0
 
@@ -134,24 +134,30 @@ class MemoryStoreRepository:
     ) -> tuple[int, float, int]:
         now = self.state.clock_s
         noted = self.state.login_failures.setdefault(username, {})
-        for attempt, at in list(noted.items()):
+        for attempt, (at, _) in list(noted.items()):
             if at < now - window_s:
                 del noted[attempt]
-        failures, oldest_age_s = len(noted), (now - min(noted.values())) if noted else 0.0
-        if failures >= max_failures:
+        failures = sum(settled for _, settled in noted.values())
+        in_progress = len(noted) - failures
+        oldest_age_s = (now - min(at for at, _ in noted.values())) if noted else 0.0
+        if failures + in_progress >= max_failures:
             return failures, oldest_age_s, 0
         self.state.attempts += 1
-        noted[self.state.attempts] = now
+        noted[self.state.attempts] = (now, False)
         return failures, oldest_age_s, self.state.attempts
 
-    async def forget_login_attempt(self, attempt_id: int) -> None:
+    async def settle_login_attempt(self, attempt_id: int, failed: bool) -> None:
         for noted in self.state.login_failures.values():
-            noted.pop(attempt_id, None)
+            if attempt_id in noted:
+                if failed:
+                    noted[attempt_id] = (noted[attempt_id][0], True)
+                else:
+                    del noted[attempt_id]
 
     async def forget_expired(self, login_window_s: int, idempotency_key_ttl_s: int) -> int:
         now, forgotten = self.state.clock_s, 0
         for noted in self.state.login_failures.values():
-            for attempt, at in list(noted.items()):
+            for attempt, (at, _) in list(noted.items()):
                 if at < now - login_window_s:
                     del noted[attempt]
                     forgotten += 1

@@ -21,6 +21,12 @@ from confluent_kafka.admin import AdminClient
 from merchstore.common.config.base import CommonSettings
 
 log = logging.getLogger(__name__)
+
+
+class ConsumerBroken(Exception):
+    """A consumer client hit a fatal error: only a new one consumes again."""
+
+
 client_log = logging.getLogger("merchstore.kafka.client")
 """librdkafka's own messages, routed through Python logging instead of raw stderr."""
 

@@ -17,7 +17,12 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 
 from merchstore.common.config.base import CommonSettings
 from merchstore.common.consumed import ConsumedMessage
-from merchstore.common.kafka.clients import client_config, every_partition, message_position
+from merchstore.common.kafka.clients import (
+    ConsumerBroken,
+    client_config,
+    every_partition,
+    message_position,
+)
 from merchstore.common.kafka.consumer_metrics import (
     CONSUMED,
     FAILED_ATTEMPTS,
@@ -27,6 +32,7 @@ from merchstore.common.kafka.consumer_metrics import (
 )
 from merchstore.common.kafka.offsets import (
     commit,
+    commit_before_handing_over,
     commit_stored_offsets,
     next_offsets,
     report_failed_commit,
@@ -141,13 +147,10 @@ class BatchConsumer:
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         """Take newly assigned partitions, retrying until that works or the consumer stops.
 
-        An exception escaping a rebalance callback would end the consumer's thread for good,
-        and partitions taken with a guessed position could be read twice or skipped: so a
-        failure (a topic-id lookup timing out during a controller move, the handler's store
-        unavailable) is logged and retried with growing pauses, never passed on or guessed.
-        Inside this callback the consumer may only be asked what does not reset its call
-        state (committed, get_watermark_offsets, incremental_assign); anything else goes
-        through a client of its own.
+        An exception escaping a rebalance callback would end the consumer's thread, and a
+        guessed position could read twice or skip: a failure (a topic-id lookup timing out,
+        the handler's store down) is retried with growing pauses. Inside this callback the
+        consumer is asked only what keeps its call state (committed, watermarks, assign).
         """
         attempt = 0
         while True:
@@ -179,31 +182,27 @@ class BatchConsumer:
         )
         self.assigned.set()
 
-    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        """Before partitions move to another member, commit what was processed of them."""
-        try:
-            consumer.commit(asynchronous=False)
-        except KafkaException as error:
-            if error.args[0].code() != KafkaError._NO_OFFSET:
-                log.warning("commit before a rebalance failed (redelivered there): %s", error)
-        except Exception as error:  # never let a callback end the consumer
-            log.warning("commit before a rebalance failed: %s", error)
-
     def run(self) -> None:
-        """Consume until `stop` is called; close the consumer (leaving the group) at the end."""
-        consumer = Consumer(self._config)
-        if self._settings.kafka.group_membership:
-            consumer.subscribe(self._topics, on_assign=self._on_assign, on_revoke=self._on_revoke)
-        else:
-            self._on_assign(consumer, every_partition(consumer, self._topics, self._stop))
-        try:
-            while not self._stop.is_set():
-                batch = self._poll(consumer)
-                if batch:
-                    self._process(consumer, batch)
-        finally:
-            commit_stored_offsets(consumer)
-            consumer.close()
+        """Consume until `stop` is called, replacing a client a fatal error ended (fenced)."""
+        while not self._stop.is_set():
+            consumer = Consumer(self._config)
+            if self._settings.kafka.group_membership:
+                consumer.subscribe(
+                    self._topics, on_assign=self._on_assign, on_revoke=commit_before_handing_over
+                )
+            else:
+                self._on_assign(consumer, every_partition(consumer, self._topics, self._stop))
+            try:
+                while not self._stop.is_set():
+                    batch = self._poll(consumer)
+                    if batch:
+                        self._process(consumer, batch)
+            except ConsumerBroken as error:  # what it had not committed is read again
+                log.warning("consumer replaced after a fatal error: %s", error)
+                self._stop.wait(self._retry_backoff_s)
+            finally:
+                commit_stored_offsets(consumer)
+                consumer.close()
 
     def run_in_thread(self, name: str) -> threading.Thread:
         """Start `run` in a daemon thread and return it."""
@@ -223,6 +222,8 @@ class BatchConsumer:
             error = message.error()
             if error is None:
                 batch.append(message)
+            elif error.fatal():
+                raise ConsumerBroken(error.str())
             elif error.code() != KafkaError._PARTITION_EOF:
                 log.warning("consumer error: %s", error.str())
         return batch

@@ -63,3 +63,17 @@ def report_failed_commit(error: KafkaError | None, partitions: list[TopicPartiti
     """Log a commit the broker refused (``on_commit``): its batch is redelivered."""
     if error is not None:
         log.warning("offset commit failed (redelivered after a restart): %s", error.str())
+
+
+def commit_before_handing_over(consumer: Consumer, partitions: list[TopicPartition]) -> None:
+    """Before partitions move to another member, commit what was processed of them.
+
+    A rebalance callback: it never raises (that would end the consumer's thread).
+    """
+    try:
+        consumer.commit(asynchronous=False)
+    except KafkaException as error:
+        if error.args[0].code() != KafkaError._NO_OFFSET:
+            log.warning("commit before a rebalance failed (redelivered there): %s", error)
+    except Exception as error:
+        log.warning("commit before a rebalance failed: %s", error)

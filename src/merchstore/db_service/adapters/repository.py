@@ -209,11 +209,12 @@ class PostgresStoreRepository:
     async def begin_login_attempt(
         self, username: str, window_s: int, max_failures: int
     ) -> tuple[int, float, int]:
-        """Count the failures within the window and, below the bound, note this attempt.
+        """Count failures and attempts in progress within the window; below the bound, note one.
 
         One username's attempts are counted one at a time (a transaction-scoped advisory lock
-        on the name), so concurrent attempts each see the ones before them. Returns the failures
-        before this attempt, the oldest one's age (s) and the attempt's id (0 when not noted).
+        on the name), so concurrent attempts each see the ones before them. Returns the
+        failures, the oldest one's age (s) and the new attempt's id (0 when failures and
+        attempts in progress reach the bound).
         """
         async with self._connections.connection() as connection:
             cursor = connection.cursor(row_factory=dict_row)
@@ -224,27 +225,35 @@ class PostgresStoreRepository:
                 (username, window_s),
             )
             await cursor.execute(
-                "SELECT count(*) AS failures,"
+                "SELECT count(*) FILTER (WHERE settled) AS failures,"
+                " count(*) FILTER (WHERE NOT settled) AS in_progress,"
                 " coalesce(extract(epoch FROM now() - min(failed_at)), 0) AS oldest_age_s"
                 " FROM login_failures WHERE username = %s",
                 (username,),
             )
             row = await cursor.fetchone()
             assert row is not None
-            failures, oldest_age_s = int(row["failures"]), float(row["oldest_age_s"])
-            if failures >= max_failures:
+            failures, in_progress = int(row["failures"]), int(row["in_progress"])
+            oldest_age_s = float(row["oldest_age_s"])
+            if failures + in_progress >= max_failures:
                 return failures, oldest_age_s, 0
             await cursor.execute(
-                "INSERT INTO login_failures (username) VALUES (%s) RETURNING id", (username,)
+                "INSERT INTO login_failures (username, settled) VALUES (%s, false) RETURNING id",
+                (username,),
             )
             noted = await cursor.fetchone()
             assert noted is not None
             return failures, oldest_age_s, int(noted["id"])
 
-    async def forget_login_attempt(self, attempt_id: int) -> None:
-        """The attempt succeeded: it is no failure."""
+    async def settle_login_attempt(self, attempt_id: int, failed: bool) -> None:
+        """The attempt ended: a failure is kept as one, anything else forgotten."""
         async with self._connections.connection() as connection:
-            await connection.execute("DELETE FROM login_failures WHERE id = %s", (attempt_id,))
+            if failed:
+                await connection.execute(
+                    "UPDATE login_failures SET settled = true WHERE id = %s", (attempt_id,)
+                )
+            else:
+                await connection.execute("DELETE FROM login_failures WHERE id = %s", (attempt_id,))
 
     async def forget_expired(self, login_window_s: int, idempotency_key_ttl_s: int) -> int:
         """Delete login failures past their window and idempotency keys past their lifetime."""
