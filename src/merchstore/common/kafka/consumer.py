@@ -222,7 +222,7 @@ class BatchConsumer:
             error = message.error()
             if error is None:
                 batch.append(message)
-            elif error.fatal():
+            elif error.fatal() or error.code() == KafkaError._FATAL:  # (as a message: _FATAL)
                 raise ConsumerBroken(error.str())
             elif error.code() != KafkaError._PARTITION_EOF:
                 log.warning("consumer error: %s", error.str())
