@@ -72,13 +72,23 @@ def main() -> None:
     help="Also run Prometheus (when installed) scraping every service, on port 9090.",
 )
 @click.option(
+    "--tracing",
+    is_flag=True,
+    help="Also run a trace backend (Zipkin, on Java 17+) at :9411/zipkin/ and send it every "
+    "service's spans.",
+)
+@click.option(
     "--broker",
     type=click.Choice(["embedded", "kafka"]),
     help="The broker to run: embedded (tansu, memory only; the default) or kafka (Apache Kafka, "
     "one KRaft node on Java 17+, kept under the data directory).",
 )
 def up(
-    data_dir: Path | None, store_api_replicas: int | None, prometheus: bool, broker: str | None
+    data_dir: Path | None,
+    store_api_replicas: int | None,
+    prometheus: bool,
+    tracing: bool,
+    broker: str | None,
 ) -> None:
     """Start the whole system in the foreground; Ctrl-C, SIGTERM or a closed terminal stops it."""
     from merchstore.runtime.up import run_up
@@ -91,7 +101,7 @@ def up(
     if broker is not None:
         os.environ["MERCHSTORE_EMBEDDED__BROKER"] = broker
     settings = _settings()
-    sys.exit(run_up(settings, _say_while_possible, prometheus))
+    sys.exit(run_up(settings, _say_while_possible, prometheus, tracing))
 
 
 def _say_while_possible(line: str) -> None:

@@ -60,13 +60,14 @@ class UpProcess:
 
 
 def free_up_ports() -> dict[str, int]:
-    """Free ports for the broker, Prometheus and every service (keys: ``event_logger``, ...)."""
+    """Free ports for the broker, Prometheus, Zipkin, every service (``event_logger``, ...)."""
     taken: set[int] = set()
     ports: dict[str, int] = {}
     for name, grpc in [
         ("kafka", False),
         ("kafka_controller", False),
         ("prometheus", False),
+        ("trace_backend", False),
         *((spec.name.replace("-", "_"), spec.protocol == "grpc") for spec in SERVICES),
     ]:
         while True:
@@ -87,6 +88,7 @@ def up_environment(up_ports: dict[str, int]) -> dict[str, str]:
         "MERCHSTORE_EMBEDDED__KAFKA_CONTROLLER_PORT": str(up_ports["kafka_controller"]),
         "MERCHSTORE_PROMETHEUS__PORT": str(up_ports["prometheus"]),
         "MERCHSTORE_PROMETHEUS__SCRAPE_INTERVAL_S": "1",
+        "MERCHSTORE_TRACING__BACKEND_PORT": str(up_ports["trace_backend"]),
         # A service starts in about a second on an idle machine, but the suite loads its two
         # cores with several JVMs and PostgreSQL servers at once: give each one time.
         "MERCHSTORE_SUPERVISOR__START_TIMEOUT_S": "180",

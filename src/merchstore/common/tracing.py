@@ -1,27 +1,32 @@
-"""OpenTelemetry traces of every service, configured only by the standard ``OTEL_*`` variables.
+"""OpenTelemetry traces of every service, configured by the standard ``OTEL_*`` variables.
 
 Each process has one tracer provider whose ``service.name`` is the service's contract name.
 With ``OTEL_EXPORTER_OTLP_ENDPOINT`` (or ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``) set, spans are
-exported over OTLP (``http/protobuf``) in batches, sampled as ``OTEL_TRACES_SAMPLER`` says
-(parent-based by default: a client's "not sampled" is respected). With no endpoint nothing is
-recorded or exported, yet every request still has a W3C trace context, carried on to every
-call it makes: the trace id of its log lines.
+exported over OTLP (``http/protobuf``) in batches; with ``OTEL_TRACES_EXPORTER=zipkin`` they go
+to ``OTEL_EXPORTER_ZIPKIN_ENDPOINT`` instead (what `merchstore up --tracing` sets). Sampling is
+what ``OTEL_TRACES_SAMPLER`` says, parent-based by default (a client's "not sampled" is
+respected). With no exporter configured nothing is recorded or exported, yet every request
+still has a W3C trace context, carried on to every call it makes: the trace id of its log lines.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Mapping
 from contextvars import ContextVar
 
-from opentelemetry import trace
+from opentelemetry import propagate, trace
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
+from opentelemetry.trace import Link
 
 from merchstore.common.config.errors import ConfigError
 
 ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
+ZIPKIN_EXPORTER = "zipkin"
+"""The ``OTEL_TRACES_EXPORTER`` value that sends spans to a Zipkin server."""
 SUPPORTED_PROTOCOL = "http/protobuf"
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
@@ -30,12 +35,21 @@ request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 REQUEST_ID_METADATA_KEY = "x-request-id"
 """The gRPC metadata that carries the request id on to db-service."""
 
+_tracer = trace.get_tracer("merchstore")
+
+
+def _exporter_name() -> str:
+    return os.environ.get("OTEL_TRACES_EXPORTER", "otlp").strip().lower()
+
 
 def exporting() -> bool:
     """Whether the ``OTEL_*`` variables ask for spans to be exported."""
     if os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
         return False
-    if os.environ.get("OTEL_TRACES_EXPORTER", "otlp").strip().lower() == "none":
+    name = _exporter_name()
+    if name == ZIPKIN_EXPORTER:
+        return True
+    if name != "otlp":
         return False
     return any(os.environ.get(name, "").strip() for name in ENDPOINT_VARIABLES)
 
@@ -54,6 +68,10 @@ def start_tracing(service: str) -> TracerProvider:
 
 
 def _exporter() -> SpanExporter:
+    if _exporter_name() == ZIPKIN_EXPORTER:
+        from opentelemetry.exporter.zipkin.json import ZipkinExporter
+
+        return ZipkinExporter()  # OTEL_EXPORTER_ZIPKIN_ENDPOINT, else localhost:9411
     protocol = (
         os.environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
         or os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL")
@@ -78,3 +96,49 @@ def current_trace_id() -> str:
     """The W3C trace id (32 lowercase hex digits) of the span in progress, or ``""``."""
     context = trace.get_current_span().get_span_context()
     return format(context.trace_id, "032x") if context.trace_id else ""
+
+
+def current_traceparent() -> str:
+    """The span in progress as a W3C ``traceparent`` value, or ``""``: a log line's context."""
+    context = trace.get_current_span().get_span_context()
+    if not context.trace_id:
+        return ""
+    return f"00-{context.trace_id:032x}-{context.span_id:016x}-{int(context.trace_flags):02x}"
+
+
+def sampled_trace_id(traceparent: str | None) -> str | None:
+    """The trace id a ``traceparent`` names when it is sampled (the backend has it), else None."""
+    context = _span_context_of(traceparent)
+    if context is None or not context.trace_flags.sampled:
+        return None
+    return format(context.trace_id, "032x")
+
+
+def recorded_trace_id(span: trace.Span) -> str | None:
+    """The trace id of a span that is recorded (exported), else None."""
+    context = span.get_span_context()
+    return format(context.trace_id, "032x") if context.trace_flags.sampled else None
+
+
+def span_in_each_trace(
+    name: str, items: Iterable[tuple[str | None, Mapping[str, str]]], link_to: trace.Span
+) -> None:
+    """A short span in each sampled item's own trace, linked to ``link_to`` (a batch's span).
+
+    ``items`` are (traceparent, attributes) pairs: work done on many requests' behalf at once
+    (a statistics run counting their events) shows in each request's trace.
+    """
+    links = [Link(link_to.get_span_context())]
+    for traceparent, attributes in items:
+        if sampled_trace_id(traceparent) is None:
+            continue
+        parent = propagate.extract({"traceparent": traceparent})
+        _tracer.start_span(name, context=parent, links=links, attributes=attributes).end()
+
+
+def _span_context_of(traceparent: str | None) -> trace.SpanContext | None:
+    if not traceparent:
+        return None
+    context = trace.get_current_span(propagate.extract({"traceparent": traceparent}))
+    span_context = context.get_span_context()
+    return span_context if span_context.is_valid else None

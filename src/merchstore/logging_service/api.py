@@ -58,7 +58,7 @@ class LogCollectorServicer(logging_pb2_grpc.LogCollectorServicer):
             for message in messages:
                 received += 1
                 try:
-                    self._publisher.submit(log_channel_json(message), batch)
+                    self._publisher.submit(log_channel_json(message), batch, message.traceparent)
                 except InvalidLogMessage as error:
                     rejected += 1
                     if len(reasons) < MAX_REASONS:

@@ -20,6 +20,7 @@ from merchstore.common.kafka.delivery import (
     OutgoingMessage,
     send_all,
 )
+from merchstore.common.kafka.trace_context import Headers, forwarding
 from merchstore.common.poison import handle_or_set_aside_async
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ class LineProducer(Protocol):
         value: bytes | str,
         on_delivery: DeliveryReport,
         key: bytes | str | None = None,
+        headers: Headers | None = None,
     ) -> None:
         """Queue one line; ``on_delivery`` is told whether the broker acknowledged it."""
         ...
@@ -169,12 +171,19 @@ class LogPublisher:
         self._abandoned = False
         self.draining = asyncio.Event()
 
-    def submit(self, payload: bytes, batch: InFlight) -> None:
-        """Send ``payload`` now (the Kafka client batches), or queue it behind spilled ones."""
+    def submit(self, payload: bytes, batch: InFlight, traceparent: str = "") -> None:
+        """Send ``payload`` now (the Kafka client batches), or queue it behind spilled ones.
+
+        A line sent now carries the trace context it was logged in (``traceparent``); one
+        queued behind spilled lines goes out later without it (the spill keeps only lines).
+        """
         if len(self._spill) or batch.held:
             batch.held.append(payload)
-        else:
-            self._producer.send_with_callback(self._topic, payload, batch.track(payload))
+            return
+        headers = forwarding(self._topic, traceparent) if traceparent else None
+        self._producer.send_with_callback(
+            self._topic, payload, batch.track(payload), headers=headers
+        )
 
     async def settle(self, batch: InFlight) -> Settled:
         """Wait for the batch's acknowledgements; spill what failed, then what was held."""

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException
@@ -14,7 +15,7 @@ from merchstore.common.http.errors import VALIDATION_ERROR_RESPONSES
 from merchstore.common.serving.health import ReadinessCheck, not_started
 from merchstore.common.timeutil import to_rfc3339
 from merchstore.processor.domain import Statistics
-from merchstore.processor.use_cases import RunResult
+from merchstore.processor.use_cases import RunResult, SeenOrder
 
 
 class OrderStatistics(BaseModel):
@@ -31,6 +32,19 @@ class RunSummary(BaseModel):
     at: str
     new_events: int
     alerted: bool = Field(description="Whether the run published code 0004")
+    trace_id: str | None = Field(None, description="The run's trace, when it was recorded")
+
+
+class RecentOrder(BaseModel):
+    """An order event a recent run counted."""
+
+    event_type: str
+    order_id: str
+    total_price: str
+    timestamp: str
+    trace_id: str | None = Field(
+        None, description="The trace of the request that made it, when it was recorded"
+    )
 
 
 class StatisticsView(BaseModel):
@@ -41,12 +55,18 @@ class StatisticsView(BaseModel):
     orders: OrderStatistics
     last_updated: str | None
     last_run: RunSummary | None
+    recent_runs: list[RunSummary] = Field(description="The latest runs that counted events")
+    recent_orders: list[RecentOrder] = Field(description="The latest order events counted")
 
 
 def _summary(run: RunResult | None) -> RunSummary | None:
-    if run is None:
-        return None
-    return RunSummary(at=to_rfc3339(run.at), new_events=run.new_events, alerted=run.alerted)
+    return None if run is None else _run_summary(run)
+
+
+def _run_summary(run: RunResult) -> RunSummary:
+    return RunSummary(
+        at=to_rfc3339(run.at), new_events=run.new_events, alerted=run.alerted, trace_id=run.trace_id
+    )
 
 
 class StatisticsService(Protocol):
@@ -59,6 +79,16 @@ class StatisticsService(Protocol):
     @property
     def last_run(self) -> RunResult | None:
         """What the latest run did, if one ran."""
+        ...
+
+    @property
+    def recent_runs(self) -> Sequence[RunResult]:
+        """The latest runs that counted events, oldest first."""
+        ...
+
+    @property
+    def recent_orders(self) -> Sequence[SeenOrder]:
+        """The latest order events counted, oldest first."""
         ...
 
     async def run_now(self) -> RunResult:
@@ -92,6 +122,10 @@ def get_stats(parts: ProcessorParts) -> StatisticsView:
         ),
         last_updated=to_rfc3339(current.last_updated) if current.last_updated else None,
         last_run=_summary(parts.statistics.last_run),
+        recent_runs=[_run_summary(run) for run in reversed(parts.statistics.recent_runs)],
+        recent_orders=[
+            RecentOrder(**asdict(order)) for order in reversed(parts.statistics.recent_orders)
+        ],
     )
 
 

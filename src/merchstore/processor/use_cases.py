@@ -5,12 +5,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from opentelemetry import trace
+
+from merchstore.common.tracing import recorded_trace_id, sampled_trace_id, span_in_each_trace
 from merchstore.processor.domain import Statistics, alert_message, exceeds_threshold
+
+_tracer = trace.get_tracer("merchstore.processor")
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +59,23 @@ class RunResult:
     new_events: int
     alerted: bool
     at: datetime
+    trace_id: str | None = None
+    """The run's trace, when it was sampled (the trace backend has it)."""
+
+
+@dataclass(frozen=True)
+class SeenOrder:
+    """An order event a run counted, with the trace of the request that made it."""
+
+    event_type: str
+    order_id: str
+    total_price: str
+    timestamp: str
+    trace_id: str | None
+
+
+RECENT = 10
+"""How many recent runs and order events the processor remembers (in memory) to show."""
 
 
 class StatisticsRuns:
@@ -73,6 +96,8 @@ class StatisticsRuns:
         self._threshold = threshold
         self._page_size = page_size
         self.last_run: RunResult | None = None
+        self.recent_runs: deque[RunResult] = deque(maxlen=RECENT)
+        self.recent_orders: deque[SeenOrder] = deque(maxlen=RECENT)
         # A thread lock, not an asyncio one: a caller cancelled while it waits for its run
         # must not let the next run start before that run's thread has saved its totals.
         self._one_at_a_time = threading.Lock()
@@ -95,10 +120,13 @@ class StatisticsRuns:
 
         Runs never overlap: two at once would both count the events after the same cursor.
         """
-        with self._one_at_a_time:
-            return self._run()
+        # A run is a trace of its own (or a child of the POST /runs that asked for it).
+        with self._one_at_a_time, _tracer.start_as_current_span("processor run") as span:
+            result = self._run(span)
+            span.set_attribute("merchstore.new_events", result.new_events)
+            return result
 
-    def _run(self) -> RunResult:
+    def _run(self, span: trace.Span) -> RunResult:
         statistics, cursor = self._state.load()
         started_at = cursor
         new_events = 0
@@ -106,6 +134,10 @@ class StatisticsRuns:
         while True:
             events, cursor = self._storage.page(cursor, self._page_size)
             statistics = statistics.with_events(events, now)
+            traced = [e for e in events if e.get("traceparent")]
+            counted = ((e["traceparent"], {"event_id": str(e.get("event_id"))}) for e in traced)
+            span_in_each_trace("count event", counted, span)
+            self._remember_orders(events)
             new_events += len(events)
             if len(events) < self._page_size:
                 break
@@ -115,7 +147,9 @@ class StatisticsRuns:
                 statistics, cursor, (new_events, self._threshold) if alerted else None
             )
         self.send_pending_alerts()
-        self.last_run = RunResult(new_events, alerted, now)
+        self.last_run = RunResult(new_events, alerted, now, recorded_trace_id(span))
+        if new_events:
+            self.recent_runs.append(self.last_run)
         if new_events:
             log.info(
                 "run: %d new event%s, %d in total (feed %s to %s)",
@@ -126,6 +160,21 @@ class StatisticsRuns:
                 cursor,
             )
         return self.last_run
+
+    def _remember_orders(self, events: Iterable[Mapping[str, Any]]) -> None:
+        for event in events:
+            if event.get("event_type") not in ("order_placed", "order_cancelled"):
+                continue
+            metadata = event.get("metadata") or {}
+            self.recent_orders.append(
+                SeenOrder(
+                    str(event["event_type"]),
+                    str(metadata.get("order_id", "")),
+                    str(metadata.get("total_price", "")),
+                    str(event.get("timestamp", "")),
+                    sampled_trace_id(event.get("traceparent")),
+                )
+            )
 
     def send_pending_alerts(self) -> None:
         """Publish the alerts saved but not yet acknowledged (after a crash, too)."""

@@ -9,7 +9,6 @@ once into a cache and checked against its SHA-256 before every use of the cache.
 from __future__ import annotations
 
 import base64
-import hashlib
 import logging
 import os
 import re
@@ -17,8 +16,6 @@ import shutil
 import signal
 import subprocess
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,16 +25,15 @@ from typing import Any
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
-from merchstore.runtime.embedded import StartupError, file_lock, log_tail, port_in_use
+from merchstore.runtime import maven
+from merchstore.runtime.embedded import StartupError, log_tail, port_in_use
 from merchstore.runtime.leftovers import stop_leftover, stopped_with_parent
+from merchstore.runtime.maven import LockedJar
 
 KAFKA_VERSION = "4.1.1"
 """The Apache Kafka release that ``apache-kafka.lock`` pins."""
 
 LOCK_FILE = Path(__file__).with_name("apache-kafka.lock")
-MAVEN_CENTRAL = "https://repo1.maven.org/maven2"
-REPOSITORY_VARIABLE = "MERCHSTORE_MAVEN_REPOSITORY"
-"""Set: fetch the jars from this Maven repository (a mirror) instead of Maven Central."""
 CACHE_VARIABLE = "MERCHSTORE_KAFKA_CACHE"
 """Set: keep the jars in this folder instead of ~/.cache/merchstore/apache-kafka-<version>."""
 MINIMUM_JAVA = 17
@@ -47,41 +43,9 @@ STORAGE_TOOL_MAIN = "kafka.tools.StorageTool"
 DEFAULT_JVM_OPTIONS = ("-Xms256m", "-Xmx1g", "-XX:+UseG1GC")
 
 
-@dataclass(frozen=True)
-class LockedJar:
-    """One jar of the lock file: its Maven coordinates and checksum."""
-
-    group: str
-    artifact: str
-    version: str
-    sha256: str
-
-    @property
-    def file_name(self) -> str:
-        """The name of the jar in the cache (group first: two artifacts may share a name)."""
-        return f"{self.group}.{self.artifact}-{self.version}.jar"
-
-    @property
-    def repository_path(self) -> str:
-        """Where the jar is in a Maven repository."""
-        return (
-            f"{self.group.replace('.', '/')}/{self.artifact}/{self.version}/"
-            f"{self.artifact}-{self.version}.jar"
-        )
-
-
 def locked_jars(lock_file: Path = LOCK_FILE) -> list[LockedJar]:
     """The jars the lock file pins, in its order."""
-    jars = []
-    for number, line in enumerate(lock_file.read_text().splitlines(), 1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        match = re.fullmatch(r"([\w.-]+):([\w.-]+):([\w.-]+) ([0-9a-f]{64})", line)
-        if match is None:
-            raise ValueError(f"{lock_file}:{number}: not 'group:artifact:version sha256'")
-        jars.append(LockedJar(*match.groups()))
-    return jars
+    return maven.locked_jars(lock_file)
 
 
 def cache_dir() -> Path:
@@ -92,51 +56,13 @@ def cache_dir() -> Path:
     return Path.home() / ".cache" / "merchstore" / f"apache-kafka-{KAFKA_VERSION}"
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as jar:
-        for block in iter(lambda: jar.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def fetch_jars(cache: Path | None = None, repository: str | None = None) -> list[Path]:
     """The locked jars in the cache, each downloaded first if missing or altered.
 
     One fetch at a time per cache (a file lock), so test workers and a `merchstore up` starting
     together download each jar once; a jar is renamed into place only once its checksum is right.
     """
-    cache = cache or cache_dir()
-    base = (repository or os.environ.get(REPOSITORY_VARIABLE) or MAVEN_CENTRAL).rstrip("/")
-    cache.mkdir(parents=True, exist_ok=True)
-    paths = []
-    with file_lock(cache / ".fetch.lock"):
-        for jar in locked_jars():
-            path = cache / jar.file_name
-            if not path.exists() or _sha256(path) != jar.sha256:
-                _download(f"{base}/{jar.repository_path}", path, jar.sha256)
-            paths.append(path)
-    return paths
-
-
-def _download(url: str, path: Path, sha256: str) -> None:
-    partial = path.with_suffix(".part")
-    try:
-        with urllib.request.urlopen(url, timeout=60) as answer, partial.open("wb") as out:
-            shutil.copyfileobj(answer, out)
-    except (urllib.error.URLError, OSError) as error:
-        partial.unlink(missing_ok=True)
-        raise StartupError(
-            f"Apache Kafka: could not download {url} ({error}); set {REPOSITORY_VARIABLE} to a "
-            "reachable Maven repository"
-        ) from None
-    found = _sha256(partial)
-    if found != sha256:
-        partial.unlink()
-        raise StartupError(
-            f"Apache Kafka: {url} has SHA-256 {found}, the lock file expects {sha256}; not used"
-        )
-    partial.replace(path)
+    return maven.fetch_locked(LOCK_FILE, cache or cache_dir(), "Apache Kafka", repository)
 
 
 def java_executable() -> str:

@@ -40,6 +40,14 @@ from merchstore.runtime.load_balancer import local_nginx_config
 from merchstore.runtime.prometheus import HEALTH_PATH as PROMETHEUS_HEALTH_PATH
 from merchstore.runtime.prometheus import local_prometheus_config
 from merchstore.runtime.supervision import Program, Supervisor
+from merchstore.runtime.trace_backend import HEALTH_PATH as ZIPKIN_HEALTH_PATH
+from merchstore.runtime.trace_backend import (
+    ZIPKIN_VERSION,
+    fetch_zipkin,
+    service_environment,
+    ui_url,
+    zipkin_command,
+)
 from merchstore.services import SERVICES, ServiceSpec
 from merchstore.settings import Settings
 
@@ -134,13 +142,14 @@ def command_path(name: str) -> str:
 
 
 def plan_members(
-    settings: Settings, run_dir: Path, say: Say, prometheus: bool = False
+    settings: Settings, run_dir: Path, say: Say, prometheus: bool = False, tracing: bool = False
 ) -> list[Member]:
     """Every process to run: one per service, or N store-api replicas behind NGINX.
 
-    With ``prometheus``, also a Prometheus scraping every service (when it is installed).
+    With ``prometheus``, also a Prometheus scraping every service (when it is installed); with
+    ``tracing``, first of all the trace backend the services send their spans to.
     """
-    members: list[Member] = []
+    members: list[Member] = [_trace_backend(settings)] if tracing else []
     store_api_ports = [settings.store_api.port]
     for spec in SERVICES:
         endpoint = spec.endpoint(settings)
@@ -192,6 +201,19 @@ def plan_members(
     return members
 
 
+def _trace_backend(settings: Settings) -> Member:
+    config = settings.tracing
+    command = zipkin_command(java_executable(), fetch_zipkin(), config)
+    return Member(
+        Program("trace-backend", command),
+        "http",
+        config.backend_host,
+        config.backend_port,
+        "MERCHSTORE_TRACING__BACKEND_PORT",
+        health_path=ZIPKIN_HEALTH_PATH,
+    )
+
+
 def _prometheus(
     settings: Settings, run_dir: Path, store_api_ports: list[int], say: Say
 ) -> list[Member]:
@@ -227,10 +249,13 @@ def _prometheus(
 class LocalSystem:
     """Everything ``merchstore up`` runs: embedded servers (unless given) and the services."""
 
-    def __init__(self, settings: Settings, say: Say, prometheus: bool = False) -> None:
+    def __init__(
+        self, settings: Settings, say: Say, prometheus: bool = False, tracing: bool = False
+    ) -> None:
         self.settings = settings
         self.say = say
         self.prometheus = prometheus
+        self.tracing = tracing
         self.data_dir = settings.data_dir.resolve()
         self.log_dir = self.data_dir / "logs"
         self.run_dir = self.data_dir / RUN_DIR
@@ -288,7 +313,11 @@ class LocalSystem:
         """Start every component in dependency order, waiting for each to be ready."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.claim_data_dir()
-        self.members = plan_members(self.settings, self.run_dir, self.say, self.prometheus)
+        if self.tracing:
+            self.say(f"trace backend: Zipkin {ZIPKIN_VERSION} (fetched once, checked) ...")
+        self.members = plan_members(
+            self.settings, self.run_dir, self.say, self.prometheus, self.tracing
+        )
         self.check_ports()
         (self.run_dir / SERVICE_URLS_FILE).write_text(json.dumps(configured_urls(self.settings)))
         if self.bootstrap_servers is None and self.settings.embedded.broker == "kafka":
@@ -369,6 +398,7 @@ class LocalSystem:
                 "MERCHSTORE_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
                 "MERCHSTORE_DATABASE_URL": self.database_url,
                 "MERCHSTORE_DATA_DIR": str(self.data_dir),
+                **(service_environment(self.settings.tracing) if self.tracing else {}),
             },
             settings=self.settings.supervisor,
         )
@@ -421,6 +451,16 @@ class LocalSystem:
             (m.program.name, m.url, str(self.log_dir / f"{m.program.name}.log"))
             for m in self.members
         ]
+        if self.tracing:
+            ratio = self.settings.tracing.sample_ratio
+            rows.append(
+                (
+                    "traces",
+                    ui_url(self.settings.tracing),
+                    f"Zipkin {ZIPKIN_VERSION}, in memory; {ratio:.0%} of new requests traced "
+                    "(MERCHSTORE_TRACING__SAMPLE_RATIO), a client's traceparent decides its own",
+                )
+            )
         kafka_note = (
             "embedded, memory only"
             if self.broker
@@ -549,11 +589,11 @@ def stop_leftovers(data_dir: Path, settings: Settings) -> dict[str, int]:
     return {what: pid for what, pid in pids.items() if pid is not None}
 
 
-def run_up(settings: Settings, say: Say, prometheus: bool = False) -> int:
+def run_up(settings: Settings, say: Say, prometheus: bool = False, tracing: bool = False) -> int:
     """Start everything, report, and stop everything on SIGTERM or Ctrl-C. Returns an exit code."""
     starting = True
     with stop_requests(interrupting=lambda: starting) as stop:
-        system = LocalSystem(settings, say, prometheus)
+        system = LocalSystem(settings, say, prometheus, tracing)
         try:
             system.start()
             starting = False

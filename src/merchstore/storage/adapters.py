@@ -14,12 +14,18 @@ from merchstore.common.timeutil import to_rfc3339
 from merchstore.storage.domain import ConsumedEvent, SetAside
 
 _COLUMNS = "seq, tx_id::text AS tx_text, event_id, event_type, user_id, metadata, occurred_at"
+_FEED_COLUMNS = f"{_COLUMNS}, traceparent"
 # The text of tx_id has its own name: an ORDER BY names an output column before a table
 # column, and ordering by the text would put transaction 999 after 1000.
 
 
+def _row_to_fed_event(row: tuple[Any, ...]) -> dict[str, Any]:
+    # The feed is the processor's: it continues each event's trace.
+    return {**_row_to_event(row), "traceparent": row[7]}
+
+
 def _row_to_event(row: tuple[Any, ...]) -> dict[str, Any]:
-    _seq, _tx, event_id, event_type, user_id, metadata, occurred_at = row
+    _seq, _tx, event_id, event_type, user_id, metadata, occurred_at = row[:7]
     return {
         "event_id": str(event_id),
         "event_type": event_type,
@@ -43,7 +49,8 @@ class EventRepository:
         with self._pool.connection() as connection, connection.cursor() as cursor:
             cursor.executemany(
                 "INSERT INTO events (event_id, event_type, user_id, metadata, occurred_at,"
-                " kafka_partition, kafka_offset) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+                " kafka_partition, kafka_offset, traceparent)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
                 " ON CONFLICT (event_id) DO NOTHING",
                 [
                     (
@@ -54,6 +61,7 @@ class EventRepository:
                         c.event.timestamp,
                         c.partition,
                         c.offset,
+                        c.traceparent,
                     )
                     for c in events
                 ],
@@ -97,7 +105,7 @@ class EventRepository:
         tx_id, seq = after.split(":")
         with self._pool.connection() as connection:
             rows = connection.execute(
-                f"SELECT {_COLUMNS} FROM events"
+                f"SELECT {_FEED_COLUMNS} FROM events"
                 " WHERE (tx_id, seq) > (%s::xid8, %s)"
                 " AND tx_id < pg_snapshot_xmin(pg_current_snapshot())"
                 " ORDER BY events.tx_id, events.seq LIMIT %s",
@@ -106,7 +114,7 @@ class EventRepository:
                 (str(int(tx_id)), int(seq), limit),
             ).fetchall()
         cursor = f"{rows[-1][1]}:{rows[-1][0]}" if rows else after
-        return [_row_to_event(row) for row in rows], cursor
+        return [_row_to_fed_event(row) for row in rows], cursor
 
     def count(self) -> int:
         """How many events are stored."""

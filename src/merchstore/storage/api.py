@@ -28,10 +28,18 @@ class StoredEvent(BaseModel):
     timestamp: str
 
 
+class FedEvent(StoredEvent):
+    """An event of the feed: as stored, with the trace context it was written in."""
+
+    traceparent: str | None = Field(
+        None, description="The W3C trace context of the request that made the event, if sent"
+    )
+
+
 class EventFeedPage(BaseModel):
     """A page of the feed and the cursor to ask for the next one."""
 
-    events: list[StoredEvent]
+    events: list[FedEvent]
     next_cursor: str = Field(description="Pass as `after` to continue after this page")
 
 
@@ -81,7 +89,7 @@ async def event_feed(
 ) -> EventFeedPage:
     """The next page of the feed the processor reads."""
     rows, cursor = await run_in_threadpool(parts.events.feed, after, limit)
-    return EventFeedPage(events=[StoredEvent(**row) for row in rows], next_cursor=cursor)
+    return EventFeedPage(events=[FedEvent(**row) for row in rows], next_cursor=cursor)
 
 
 @router.get("/events/count", summary="How many events are stored")

@@ -20,6 +20,7 @@ class ConsumedEvent:
     event: DomainEvent
     partition: int
     offset: int
+    traceparent: str | None = None
 
 
 @dataclass(frozen=True)
@@ -56,5 +57,5 @@ def classify(batch: Sequence[ConsumedMessage]) -> tuple[list[ConsumedEvent], lis
         except InvalidDomainEvent as error:
             set_aside.append(SetAside.of(message, str(error)))
             continue
-        events.append(ConsumedEvent(event, message.partition, message.offset))
+        events.append(ConsumedEvent(event, message.partition, message.offset, message.traceparent))
     return events, set_aside

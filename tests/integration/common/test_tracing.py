@@ -23,8 +23,8 @@ def traceparent(trace_id: str, sampled: bool = True) -> dict[str, str]:
 
 
 def traced_store(services: ServiceLauncher, receiver: TraceReceiver) -> str:
-    """logging-service, and db-service and store-api exporting to ``receiver``: store-api's URL."""
-    services.start("logging-service")
+    """logging-service, db-service and store-api exporting to ``receiver``: store-api's URL."""
+    services.start("logging-service", **receiver.environment())
     services.start("db-service", **receiver.environment())
     return services.start("store-api", **receiver.environment()).url
 
@@ -88,7 +88,8 @@ def test_a_clients_not_sampled_is_respected_and_a_request_without_one_starts_a_t
         assert receiver.spans(unsampled) == []
 
 
-PRODUCER, CONSUMER = 4, 5
+INTERNAL, PRODUCER, CONSUMER = 1, 4, 5
+PLACE_ORDER = "/merchstore.store.v1.StoreData/PlaceOrder"
 
 
 def test_an_order_and_a_game_event_are_each_one_trace_to_the_stored_row(
@@ -117,15 +118,17 @@ def test_an_order_and_a_game_event_are_each_one_trace_to_the_stored_row(
         assert bought.status_code == 201
 
         def stored(trace_id: str) -> bool:
-            return any(s.kind == CONSUMER for s in receiver.spans(trace_id))
+            # Every service's spans are in: they export on their own schedules.
+            spans = receiver.spans(trace_id)
+            seen = {(s.service, s.kind) for s in spans} | {(s.name, SERVER) for s in spans}
+            wanted = {("storage", CONSUMER)}
+            if trace_id == order_trace:
+                wanted |= {("db-service", PRODUCER), (PLACE_ORDER, SERVER)}
+            return wanted <= seen
 
         wait_until(lambda: stored(order_trace), 60, "the order event's CONSUMER span in storage")
         order = receiver.spans(order_trace)
-        [rpc] = [
-            s
-            for s in order
-            if s.service == "db-service" and s.name == "/merchstore.store.v1.StoreData/PlaceOrder"
-        ]
+        [rpc] = [s for s in order if s.service == "db-service" and s.name == PLACE_ORDER]
         relayed = one(order, "db-service", PRODUCER)
         assert relayed.parent_span_id == rpc.span_id  # kept in the outbox, published later
         assert str(relayed.attributes["messaging.destination.name"]).startswith("events")
@@ -141,6 +144,37 @@ def test_an_order_and_a_game_event_are_each_one_trace_to_the_stored_row(
         published = one(game_spans, "receiver", PRODUCER)
         assert published.parent_span_id == one(game_spans, "receiver", SERVER).span_id
         assert one(game_spans, "storage", CONSUMER).parent_span_id == published.span_id
+
+        # On past the row: the processor's run that counted the order is in its trace too,
+        # and so is logging-service's writing of store-api's line about the request.
+        processor = services.start("processor", **receiver.environment())
+        ran = httpx.post(f"{processor.url}/runs", timeout=30)
+        assert ran.status_code == 200, ran.text
+        wait_until(
+            lambda: any(s.service == "processor" for s in receiver.spans(order_trace)),
+            30,
+            "the processor's span in the order's trace",
+        )
+        counted = one(receiver.spans(order_trace), "processor", INTERNAL)
+        assert counted.name == "count event" and counted.parent_span_id == relayed.span_id
+        [run] = [s for s in receiver.spans() if s.name == "processor run"]
+        assert run.trace_id != order_trace  # a trace of its own, linked from each event's span
+        recent = httpx.get(f"{processor.url}/stats").json()["recent_orders"]
+        assert [o["trace_id"] for o in recent] == [order_trace]
+        store_api = {s.span_id for s in receiver.spans(order_trace) if s.service == "store-api"}
+
+        def written_lines() -> list[ReceivedSpan]:
+            # store-api's line about the request (db-service's about its call may come too).
+            return [
+                s
+                for s in receiver.spans(order_trace)
+                if s.service == "logging-service" and s.parent_span_id in store_api
+            ]
+
+        wait_until(written_lines, 30, "logging-service's span of store-api's line")
+        line = written_lines()[0]
+        assert line.kind == PRODUCER
+        assert str(line.attributes["messaging.destination.name"]).startswith("log-channel")
 
 
 def dead_letter_reason(database_url: str) -> str:

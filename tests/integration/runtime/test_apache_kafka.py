@@ -10,13 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from merchstore.runtime.apache_kafka import (
-    CACHE_VARIABLE,
-    REPOSITORY_VARIABLE,
-    fetch_jars,
-    locked_jars,
-)
+from merchstore.runtime.apache_kafka import CACHE_VARIABLE, fetch_jars, locked_jars
 from merchstore.runtime.embedded import StartupError
+from merchstore.runtime.maven import REPOSITORY_VARIABLE
 
 
 @pytest.fixture

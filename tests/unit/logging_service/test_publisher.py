@@ -14,6 +14,7 @@ from typing import cast
 from confluent_kafka import KafkaError, Message
 
 from merchstore.common.kafka.delivery import DeliveryFailed, DeliveryReport
+from merchstore.common.kafka.trace_context import Headers
 from merchstore.logging_service.adapters import SpillBuffer
 from merchstore.logging_service.use_cases import InFlight, LogPublisher, Settled
 
@@ -98,6 +99,7 @@ class AcknowledgingLineProducer:
         value: bytes | str,
         on_delivery: DeliveryReport,
         key: bytes | str | None = None,
+        headers: Headers | None = None,
     ) -> None:
         self.sent.append(value)
         error = KafkaError(KafkaError._MSG_TIMED_OUT, "timed out") if self.down else None

@@ -44,6 +44,7 @@ from merchstore.common.config.sections import (
     PrometheusSettings,
     SupervisorSettings,
     TopicSettings,
+    TracingSettings,
 )
 
 CONFIG_FILE_ENV = "MERCHSTORE_CONFIG_FILE"
@@ -99,6 +100,7 @@ class CommonSettings(BaseSettings):
     embedded: EmbeddedSettings = EmbeddedSettings()
     supervisor: SupervisorSettings = SupervisorSettings()
     prometheus: PrometheusSettings = PrometheusSettings()
+    tracing: TracingSettings = TracingSettings()
     log_shipping: LogShippingSettings = LogShippingSettings()
 
     @model_validator(mode="after")

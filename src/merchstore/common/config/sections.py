@@ -244,3 +244,29 @@ class PrometheusSettings(Section):
     )
     port: int = Field(9090, ge=1, le=65535)
     scrape_interval_s: float = Field(5.0, gt=0, le=300)
+
+
+class TracingSettings(Section):
+    """The trace backend `merchstore up --tracing` runs, and where the dashboard links to."""
+
+    sample_ratio: float = Field(
+        0.1,
+        ge=0,
+        le=1,
+        description=(
+            "Under `up --tracing` (unless OTEL_TRACES_SAMPLER is set): the share of new traces "
+            "recorded; a client's traceparent decides for its own (parent-based)."
+        ),
+    )
+    backend_host: str = Field(
+        "127.0.0.1",
+        description="Where `merchstore up --tracing` serves its trace backend (Zipkin) and UI.",
+    )
+    backend_port: int = Field(9411, ge=1, le=65535)
+    ui_url: str | None = Field(
+        None,
+        description=(
+            "The trace backend's UI the dashboard links runs and orders to "
+            "(`up --tracing` sets it; unset: no links)."
+        ),
+    )

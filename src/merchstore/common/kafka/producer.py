@@ -212,6 +212,7 @@ class KafkaProducer:
         value: bytes | str,
         on_delivery: DeliveryReport,
         key: bytes | str | None = None,
+        headers: Headers | None = None,
     ) -> None:
         """Queue one message; ``on_delivery`` runs on the delivery thread with the outcome.
 
@@ -221,7 +222,7 @@ class KafkaProducer:
         def fail(error: BaseException) -> None:
             on_delivery(KafkaError(KafkaError._FAIL, str(error)), None)  # type: ignore[arg-type]
 
-        self._produce(topic, value, key, on_delivery, fail)
+        self._produce(topic, value, key, on_delivery, fail, headers)
 
     def _produce(
         self,

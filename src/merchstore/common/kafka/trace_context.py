@@ -8,6 +8,7 @@ batch is stored: the batch path costs nothing more for the rest.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -79,12 +80,38 @@ def traceparent_of(
     return None
 
 
-def _sampled(traceparent: str) -> bool:
-    # The last field of "00-<trace id>-<span id>-<flags>": bit 0 says sampled.
+def is_sampled(traceparent: str) -> bool:
+    """Whether a ``traceparent`` says its trace is recorded (bit 0 of its last field)."""
     try:
         return bool(int(traceparent.rsplit("-", 1)[1], 16) & 1)
     except (IndexError, ValueError):
         return False
+
+
+_TRACEPARENT = re.compile(r"00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}")
+
+
+def forwarding(topic: str, traceparent: str) -> Headers | None:
+    """Headers for a message written on behalf of the context ``traceparent`` (a log line's).
+
+    Sampled, the write is a PRODUCER span, child of that context, whose own context the header
+    carries; not sampled, the context goes on as it is. Anything but a valid version-00 value
+    (the sender is a client) gives no header.
+    """
+    if _TRACEPARENT.fullmatch(traceparent) is None:
+        return None
+    if not is_sampled(traceparent):
+        return [(TRACEPARENT, traceparent.encode())]
+    span = _tracer.start_span(
+        f"send {topic}",
+        context=context_of(traceparent),
+        kind=SpanKind.PRODUCER,
+        attributes=_attributes(topic, "send"),
+    )
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier, context=trace.set_span_in_context(span))
+    span.end()
+    return [(name, value.encode()) for name, value in carrier.items()]
 
 
 def record_processing(
@@ -100,7 +127,7 @@ def record_processing(
     """
     ended_ns = time.time_ns()
     for message in messages:
-        if not message.traceparent or not _sampled(message.traceparent):
+        if not message.traceparent or not is_sampled(message.traceparent):
             continue
         span = _tracer.start_span(
             f"process {message.topic}",

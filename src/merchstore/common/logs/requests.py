@@ -18,7 +18,11 @@ import grpc
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from merchstore.common.clean_text import escape_controls
-from merchstore.common.tracing import REQUEST_ID_METADATA_KEY, current_trace_id, request_id_var
+from merchstore.common.tracing import (
+    REQUEST_ID_METADATA_KEY,
+    current_traceparent,
+    request_id_var,
+)
 
 _QUIET_RPC_PREFIXES = ("/grpc.health.", "/grpc.reflection.")
 PROBE_PATHS = frozenset({"/health", "/metrics"})
@@ -57,7 +61,8 @@ class RequestLogging:
         headers = dict(scope.get("headers") or [])
         request_id = request_id_from(headers.get(b"x-request-id"))
         token = request_id_var.set(request_id)
-        trace_id = current_trace_id()
+        traceparent = current_traceparent()
+        trace_id = traceparent[3:35]
         started = time.perf_counter()
         logged = False
         logging_it = self._log_probes or scope["path"] not in PROBE_PATHS
@@ -75,7 +80,7 @@ class RequestLogging:
                     status,
                     elapsed_ms,
                     client[0] if client else "-",
-                    extra={"trace_id": trace_id, "request_id": request_id},
+                    extra={"traceparent": traceparent, "request_id": request_id},
                 )
 
         async def send_with_trace(message: Message) -> None:
@@ -145,7 +150,7 @@ class RpcLogging(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                     escape_controls(method),
                     outcome,
                     elapsed_ms,
-                    extra={"trace_id": current_trace_id(), "request_id": request_id},
+                    extra={"traceparent": current_traceparent(), "request_id": request_id},
                 )
                 request_id_var.reset(token)
 

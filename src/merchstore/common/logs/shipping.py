@@ -3,12 +3,12 @@
 Records go into a bounded queue (``emit`` never blocks the service, and costs it the same
 whatever is waiting); one background thread feeds them, in batches of what is queued, into
 ``StreamLogBatches`` calls, each ended after a bounded number of lines or seconds so that its
-summary acknowledges them. Lines stay with the
-client until acknowledged; if logging-service is down, the thread reconnects with back-off and
-sends them again. The bound: at most ``queue_size`` lines wait (queued, in flight or to send
-again), and with a spool, at most what fits in it; a new line past either is dropped, the
-lines waiting keep their place, and the drop is counted (``log_shipping_dropped_lines_total``)
-and said once in the service's own log. ``close`` flushes, within a bound.
+summary acknowledges them. Lines stay with the client until acknowledged; if logging-service
+is down, the thread reconnects with back-off and sends them again. The bound: at most
+``queue_size`` lines wait (queued, in flight or to send again), and with a spool, at most what
+fits in it; a new line past either is dropped, the lines waiting keep their place, and the
+drop is counted (``log_shipping_dropped_lines_total``) and said once in the service's own log.
+``close`` flushes, within a bound.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import grpc
 from merchstore.common.logs.spool import LogSpool
 from merchstore.common.metrics import LOG_LINES_DROPPED
 from merchstore.common.poison import doubling_backoff_s
-from merchstore.common.tracing import current_trace_id, request_id_var
+from merchstore.common.tracing import current_traceparent, request_id_var
 from merchstore.protos import logging_pb2, logging_pb2_grpc
 
 local_log = logging.getLogger("merchstore.log_shipping")
@@ -41,8 +41,7 @@ _NOT_SHIPPED = ("merchstore.log_shipping", "grpc", "merchstore.kafka.client")
 LINES_PER_BATCH = 200
 """At most this many lines go in one stream message (one LogBatch)."""
 _Line = tuple[int, str, float, str, str, str, int]
-"""A record as queued: level number, message, time created, trace id, logger name, request id,
-and its sequence number in the spool (0 without one)."""
+"""A record as queued: level, message, time, traceparent, logger, request id, spool seq (or 0)."""
 SHIP_EVERY_S = 0.05
 """How often the shipping thread takes what was logged since."""
 
@@ -71,9 +70,8 @@ class LogShippingHandler(logging.Handler):
         super().__init__(level)
         self._target = target
         self._service = service
-        # Appended by emit, taken by the shipping thread every SHIP_EVERY_S: no lock and no
-        # wake-up per record (a thread woken per log line costs the service more than the
-        # line itself).
+        # Appended by emit, taken by the shipping thread every SHIP_EVERY_S: no lock and no wake-up
+        # per record (a thread woken per log line costs the service more than the line itself).
         self._queue: deque[_Line] = deque()
         self._queue_size = queue_size
         self._lines_per_stream = lines_per_stream
@@ -114,7 +112,7 @@ class LogShippingHandler(logging.Handler):
                 record.levelno,
                 record.getMessage(),
                 record.created,
-                getattr(record, "trace_id", None) or current_trace_id(),
+                getattr(record, "traceparent", None) or current_traceparent(),
                 record.name,
                 getattr(record, "request_id", None) or request_id_var.get() or "",
             )
@@ -209,7 +207,8 @@ class LogShippingHandler(logging.Handler):
         add = batch.messages.add
         # Lines of a batch mostly share their second: format it once (RFC 3339, UTC).
         second, prefix = -1, ""
-        for level, text, created, trace_id, logger, request_id, _ in lines:
+        for level, text, created, context, logger, request_id, _ in lines:
+            traced = len(context) == 55  # a traceparent; else a trace id spooled earlier
             if int(created) != second:
                 second = int(created)
                 prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
@@ -218,9 +217,10 @@ class LogShippingHandler(logging.Handler):
                 service_name=self._service,
                 message=text,
                 timestamp=f"{prefix}.{int((created - second) * 1000):03d}Z",
-                trace_id=trace_id,
+                trace_id=context[3:35] if traced else context,
                 logger=logger,
                 request_id=request_id,
+                traceparent=context if traced else "",
             )
         return batch
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+from opentelemetry import propagate
 
 
 class StorageUnavailable(Exception):
@@ -19,8 +20,12 @@ class StorageClient:
 
     def page(self, after: str, limit: int) -> tuple[list[dict[str, Any]], str]:
         """Events after cursor ``after`` (at most ``limit``) and the next cursor."""
+        headers: dict[str, str] = {}
+        propagate.inject(headers)  # storage's span of the call belongs to the run's trace
         try:
-            answer = self._client.get("/events/feed", params={"after": after, "limit": limit})
+            answer = self._client.get(
+                "/events/feed", params={"after": after, "limit": limit}, headers=headers
+            )
             answer.raise_for_status()
         except httpx.HTTPError as error:
             raise StorageUnavailable(f"storage at {self._client.base_url}: {error}") from None
