@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from selenium.webdriver.common.by import By
 from selenium.webdriver.support.wait import WebDriverWait
 
 from tests.support.browser import chromium
@@ -74,7 +75,15 @@ def test_an_order_placed_through_store_api_is_one_trace_of_five_services_in_zipk
 
         with chromium(tmp_path / "chromium") as browser:
             browser.set_window_size(1400, 1000)
-            browser.get(f"{zipkin}/zipkin/traces/{trace_id}")
+            # The dashboard links the order to its trace; the link opens it in Zipkin's UI.
+            browser.get(f"http://127.0.0.1:{ports['dashboard']}/")
+            link = f"#recent-orders-body a[data-trace='{trace_id}']"
+            WebDriverWait(browser, 60, poll_frequency=0.5).until(
+                lambda d: d.find_elements(By.CSS_SELECTOR, link)
+            )
+            href = browser.find_element(By.CSS_SELECTOR, link).get_attribute("href")
+            assert href == f"{zipkin}/zipkin/traces/{trace_id}"
+            browser.get(href)
             WebDriverWait(browser, 120, poll_frequency=0.5).until(
                 lambda d: all(name in d.page_source for name in ORDER_PATH)
             )

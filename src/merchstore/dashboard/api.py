@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import resources
@@ -22,10 +23,11 @@ LatestOverview = Callable[[], Mapping[str, Any]]
 """Returns the overview built last."""
 
 
-def render_page(refresh_seconds: float) -> str:
-    """The page, refreshing itself every ``refresh_seconds``."""
+def render_page(refresh_seconds: float, trace_ui: str | None = None) -> str:
+    """The page, refreshing itself every ``refresh_seconds``, linking to ``trace_ui``'s traces."""
     template = (STATIC / "index.html").read_text()
-    return template.replace("{{refresh_ms}}", str(int(refresh_seconds * 1000)))
+    page = template.replace("{{refresh_ms}}", str(int(refresh_seconds * 1000)))
+    return page.replace("{{trace_ui}}", html.escape(trace_ui or "", quote=True))
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,8 @@ def run(settings: Settings) -> None:
         await keeper.refresh()
         task = asyncio.create_task(keep_refreshing(keeper))
         try:
-            yield Parts(page=render_page(config.refresh_seconds), overview=lambda: keeper.latest)
+            page = render_page(config.refresh_seconds, settings.tracing.ui_url)
+            yield Parts(page=page, overview=lambda: keeper.latest)
         finally:
             task.cancel()
             with suppress(asyncio.CancelledError):

@@ -2,6 +2,7 @@
 "use strict";
 
 const refreshMs = Number(document.body.dataset.refreshMs) || 3000;
+const traceUi = document.body.dataset.traceUi || "";  // the trace backend's UI, if one runs
 const STYLES = [  // a dash pattern and a colour per type: never colour alone
   ["", "#0969da"], ["8 4", "#bf3989"], ["2 3", "#1a7f37"], ["10 3 2 3", "#9a6700"],
   ["4 4", "#8250df"], ["1 6", "#cf222e"],
@@ -46,6 +47,51 @@ function renderStats(stats, error) {
     cell(row, type);
     cell(row, count, "number").id = `count-${type}`;
   }
+}
+
+// A link to the trace in the backend's UI, or why there is none.
+function traceCell(row, traceId) {
+  const td = row.insertCell();
+  if (traceId && traceUi) {
+    const link = document.createElement("a");
+    link.href = `${traceUi.replace(/\/$/, "")}/traces/${traceId}`;
+    link.textContent = traceId.slice(0, 8);
+    link.title = `trace ${traceId}`;
+    link.dataset.trace = traceId;
+    td.append(link);
+  } else {
+    td.textContent = "–";
+  }
+  return td;
+}
+
+function renderRecent(stats) {
+  const runs = document.getElementById("recent-runs-body");
+  runs.replaceChildren();
+  for (const run of stats.recent_runs || []) {
+    const row = runs.insertRow();
+    const time = document.createElement("time");
+    showTime(time, run.at);
+    row.insertCell().append(time);
+    cell(row, run.new_events, "number");
+    cell(row, run.alerted ? "0004" : "–");
+    traceCell(row, run.trace_id);
+  }
+  const orders = document.getElementById("recent-orders-body");
+  orders.replaceChildren();
+  for (const order of stats.recent_orders || []) {
+    const row = orders.insertRow();
+    row.dataset.order = order.order_id;
+    const time = document.createElement("time");
+    showTime(time, order.timestamp);
+    row.insertCell().append(time);
+    cell(row, `#${order.order_id} ${order.event_type === "order_cancelled" ? "cancelled" : "placed"}`);
+    cell(row, order.total_price, "number");
+    traceCell(row, order.trace_id);
+  }
+  text("trace-note", traceUi
+    ? "Trace: the request's whole path in the trace backend, for those it recorded (sampled)."
+    : "Run `merchstore up --tracing` for a trace backend to follow each one's path.");
 }
 
 function renderEventLog(lines, error) {
@@ -181,6 +227,7 @@ async function refresh() {
     if (!answer.ok) throw new Error(`answered ${answer.status}`);
     const overview = await answer.json();
     renderStats(overview.stats, overview.stats_error);
+    if (overview.stats) renderRecent(overview.stats);
     renderEventLog(overview.event_log, overview.event_log_error);
     renderServices(overview.services);
     renderCharts(overview);
