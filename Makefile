@@ -10,7 +10,7 @@ GENERATED := $(PROTOS:protos/%.proto=src/%_pb2.py)
 WEB    := src/merchstore/common/web
 VENDOR := $(WEB)/vendor
 
-.PHONY: run chaos go-client test test-fast fuzz typecheck suite install system-packages protos web-assets openapi bench bench-event-logger bench-pipeline bench-store bench-logging bench-scale bench-spool bench-outage bench-broker bench-brokers bench-summary wrk clean
+.PHONY: run chaos go-client test test-fast fuzz typecheck suite install system-packages protos web-assets openapi bench bench-event-logger bench-pipeline bench-store bench-logging bench-scale bench-spool bench-outage bench-broker bench-brokers bench-tracing bench-summary wrk clean
 
 run: install
 	-scripts/install-system-packages kcat
@@ -93,7 +93,7 @@ $(VENDOR)/.installed: $(WEB)/package.json $(WEB)/package-lock.json
 
 # Benchmarks print their figures beside their references; wrk comes from Debian's packages.
 # `make bench` ends with one table of every goal and writes docs/benchmarks.md with its plots.
-bench: bench-event-logger bench-pipeline bench-store bench-logging bench-spool bench-outage bench-scale bench-broker bench-brokers
+bench: bench-event-logger bench-pipeline bench-store bench-logging bench-spool bench-outage bench-scale bench-broker bench-brokers bench-tracing
 	$(BIN)/python -m bench.summary
 
 bench-summary: install
@@ -127,6 +127,10 @@ bench-broker: install
 # The same measurements on the embedded broker and on Apache Kafka, side by side.
 bench-brokers: install wrk system-packages
 	$(BIN)/python -m bench.brokers
+
+# What tracing costs the receiver, GET /products and storage ingest: off, at 10% and at 100%.
+bench-tracing: install wrk
+	$(BIN)/python -m bench.tracing
 
 wrk:
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)

@@ -21,7 +21,16 @@ from bench.report import GOAL_HEADER, RESULTS, Curve, Goal, goal_rows, print_goa
 
 DOCS = Path(__file__).parent.parent / "docs"
 PLOTS = DOCS / "benchmarks"
-ORDER = ("store", "pipeline", "logging", "event-logger", "scale", "embedded-broker", "brokers")
+ORDER = (
+    "store",
+    "pipeline",
+    "logging",
+    "event-logger",
+    "scale",
+    "embedded-broker",
+    "brokers",
+    "tracing",
+)
 COMMANDS = {
     "store": "make bench-store",
     "pipeline": "make bench-pipeline",
@@ -30,6 +39,7 @@ COMMANDS = {
     "scale": "make bench-scale",
     "embedded-broker": "make bench-broker",
     "brokers": "make bench-brokers",
+    "tracing": "make bench-tracing",
 }
 
 

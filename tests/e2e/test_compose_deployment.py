@@ -39,6 +39,7 @@ from tests.support.docker_engine import (
 from tests.support.kafka import read_to_end
 from tests.support.processes import free_port, holds_for, stop_process, wait_until
 from tests.support.store import Shopper, Store
+from tests.support.zipkin import ORDER_PATH, services_in
 
 pytestmark = pytest.mark.docker
 
@@ -58,6 +59,7 @@ class Deployment:
     project: str
     http_port: int
     prometheus_port: int
+    zipkin_port: int
 
     @property
     def deploy(self) -> Path:
@@ -87,6 +89,7 @@ class Deployment:
             **os.environ,
             "HTTP_PORT": str(self.http_port),
             "PROMETHEUS_PORT": str(self.prometheus_port),
+            "ZIPKIN_PORT": str(self.zipkin_port),
         }
         result = subprocess.run(
             command,
@@ -178,7 +181,12 @@ def deployment(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     override = compose_override(root / "deploy" / "docker-compose.yml", STANDIN_LOCKS)
     (root / "standins.override.yml").write_text(yaml.safe_dump(override))
     deployment = Deployment(
-        client, root, f"merchstore-e2e-{uuid.uuid4().hex[:8]}", free_port(), free_port()
+        client,
+        root,
+        f"merchstore-e2e-{uuid.uuid4().hex[:8]}",
+        free_port(),
+        free_port(),
+        free_port(),
     )
     try:
         yield deployment
@@ -269,7 +277,7 @@ def test_the_system_through_compose(deployment: Deployment, subtests: Any, tmp_p
             interval_s=2,
         )
 
-    with subtests.test("only NGINX, Prometheus and Kafka's host listener are published"):
+    with subtests.test("only NGINX, Prometheus, Zipkin and Kafka's host listener are published"):
         published = {}
         for entry in deployment.containers():
             bindings = deployment.inspect(entry["Name"])["HostConfig"]["PortBindings"] or {}
@@ -279,6 +287,7 @@ def test_the_system_through_compose(deployment: Deployment, subtests: Any, tmp_p
         assert published == {
             ("nginx", "80/tcp"): ("", deployment.http_port),  # every address, as a web server
             ("prometheus", "9090/tcp"): ("127.0.0.1", deployment.prometheus_port),
+            ("zipkin", "9411/tcp"): ("127.0.0.1", deployment.zipkin_port),
             ("kafka", "9094/tcp"): ("127.0.0.1", 9094),
         }
 
@@ -323,7 +332,7 @@ def test_the_system_through_compose(deployment: Deployment, subtests: Any, tmp_p
         cancelled = store.http.delete(f"/orders/{order['id']}", headers=shopper.auth)
         assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
         stock = {p["id"]: p["stock"] for p in store.http.get("/products").json()}
-        assert stock[1] == 498 and stock[2] == 500 and stock[3] == 500
+        assert stock[1] == 498 and stock[2] == 500 and stock[3] == 500  # before the traced one
         sword = httpx.post(
             f"{deployment.url}/receiver/purchase_a_sword",
             json={"user_id": str(shopper.id), "metadata": {"sword_type": "katana"}},
@@ -331,6 +340,22 @@ def test_the_system_through_compose(deployment: Deployment, subtests: Any, tmp_p
         )
         assert sword.status_code == 201, sword.text
         sword_id = sword.json()["event_id"]
+
+    with subtests.test("an order through NGINX is one trace of five services in Zipkin"):
+        assert shopper is not None
+        trace_id = uuid.uuid4().hex
+        traced = store.http.post(
+            "/orders",
+            headers={**shopper.auth, "traceparent": f"00-{trace_id}-{uuid.uuid4().hex[:16]}-01"},
+            json={"product_id": 3, "quantity": 1},
+        )
+        assert traced.status_code == 201, traced.text
+        zipkin = f"http://127.0.0.1:{deployment.zipkin_port}"
+        wait_until(
+            lambda: services_in(zipkin, trace_id) >= ORDER_PATH,
+            180,
+            f"spans of {sorted(ORDER_PATH)} in the order's trace in Zipkin",
+        )
 
     with subtests.test("events_stats counts every announcement on event_log once"):
         wait_until(lambda: all_counted_once(), 60, "the counts")

@@ -21,19 +21,9 @@ from tests.support.browser import chromium
 from tests.support.processes import wait_until
 from tests.support.store import Store
 from tests.support.up import UpProcess, free_up_ports, stop_up, up_environment
+from tests.support.zipkin import ORDER_PATH, services_in
 
 pytestmark = pytest.mark.timeout(900)
-ORDER_PATH = {"store-api", "db-service", "storage", "processor", "logging-service"}
-"""The services an order passes through: its request, its row, its event, its count, its log."""
-
-
-def services_in(zipkin: str, trace_id: str) -> set[str]:
-    """The services with spans in one trace, as Zipkin's own API answers."""
-    answer = httpx.get(f"{zipkin}/api/v2/trace/{trace_id}", timeout=10)
-    if answer.status_code == 404:
-        return set()
-    answer.raise_for_status()
-    return {span["localEndpoint"]["serviceName"] for span in answer.json()}
 
 
 def test_an_order_placed_through_store_api_is_one_trace_of_five_services_in_zipkin(

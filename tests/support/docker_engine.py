@@ -32,6 +32,8 @@ import yaml
 
 from merchstore.runtime.apache_kafka import LOCK_FILE, fetch_jars
 from merchstore.runtime.embedded import file_lock
+from merchstore.runtime.trace_backend import LOCK_FILE as ZIPKIN_LOCK_FILE
+from merchstore.runtime.trace_backend import fetch_zipkin
 from tests.support.paths import REPOSITORY
 
 STANDINS = Path(__file__).parent / "standins"
@@ -54,6 +56,7 @@ class StandIn:
     release: str = DEBIAN_RELEASE
     files: tuple[str, ...] = ()
     kafka_jars: bool = False
+    zipkin_jar: bool = False
 
 
 COMPOSE_STANDINS = {
@@ -65,6 +68,7 @@ COMPOSE_STANDINS = {
     "postgres": StandIn("postgres.Dockerfile", files=("postgres-entrypoint.sh",)),
     "nginx": StandIn("nginx.Dockerfile", release=UNSTABLE_RELEASE),
     "prom/prometheus": StandIn("prometheus.Dockerfile"),
+    "openzipkin/zipkin": StandIn("zipkin.Dockerfile", zipkin_jar=True),
 }
 """The compose file's images by repository (any tag), and their stand-ins."""
 
@@ -235,6 +239,8 @@ def _digest_of(standin: StandIn) -> str:
         digest.update((STANDINS / name).read_bytes())
     if standin.kafka_jars:
         digest.update(LOCK_FILE.read_bytes())
+    if standin.zipkin_jar:
+        digest.update(ZIPKIN_LOCK_FILE.read_bytes())
     return digest.hexdigest()[:12]
 
 
@@ -261,6 +267,8 @@ def _build(client: str, official: str, standin: StandIn, base: str, image: str) 
             libs.mkdir()
             for jar in fetch_jars():
                 shutil.copy(jar, libs / jar.name)
+        if standin.zipkin_jar:
+            shutil.copy(fetch_zipkin(), context / "zipkin.jar")
         _run(
             [
                 client,

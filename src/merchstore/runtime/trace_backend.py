@@ -19,8 +19,9 @@ ZIPKIN_VERSION = "3.6.1"
 CACHE_VARIABLE = "MERCHSTORE_ZIPKIN_CACHE"
 """Set: keep the jar in this folder instead of ~/.cache/merchstore/zipkin-<version>."""
 HEALTH_PATH = "/health"
-MAX_SPANS = 200_000
-"""How many spans Zipkin keeps in memory; the oldest traces go first."""
+MAX_SPANS = 50_000
+"""How many spans Zipkin keeps in memory; the oldest traces go first (its eviction sorts what
+it keeps, so a larger bound costs it CPU on every batch once full)."""
 JVM_OPTIONS = ("-Xms64m", "-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1")
 # A small, quickly started JVM: Zipkin serves one developer's traces here, not a fleet's.
 

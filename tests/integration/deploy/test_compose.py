@@ -63,8 +63,9 @@ def test_compose_structure() -> None:
         assert "logging-service" in services[log_shipper]["depends_on"], log_shipper
     assert {"kafka-init", "postgres"} <= set(services["db-service"]["depends_on"])
     published = {name for name, service in services.items() if service.get("ports")}
-    assert published == {"nginx", "kafka", "prometheus"}
-    assert all(port.startswith("127.0.0.1:") for port in services["prometheus"]["ports"])
+    assert published == {"nginx", "kafka", "prometheus", "zipkin"}
+    for local_only in ("prometheus", "zipkin"):
+        assert all(port.startswith("127.0.0.1:") for port in services[local_only]["ports"])
     assert services["store-api"]["deploy"]["replicas"] == 2
     volumes = compose()["volumes"]
     assert {"postgres-data", "event-logger-data", "kafka-data"} <= set(volumes)

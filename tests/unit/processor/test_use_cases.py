@@ -134,3 +134,26 @@ def test_an_alert_whose_send_failed_is_sent_by_the_next_run() -> None:
     failing = False
     assert runs.run_once().new_events == 0
     assert len(sent) == 1 and "40 new events" in sent[0]
+
+
+def test_the_latest_runs_and_orders_are_remembered_with_their_recorded_traces() -> None:
+    sampled, unsampled = "ab" * 16, "cd" * 16
+    orders = [
+        {
+            "event_id": f"e{number}",
+            "event_type": "order_placed",
+            "metadata": {"order_id": str(number), "total_price": "9.97"},
+            "timestamp": "2026-12-06T10:00:00.000Z",
+            "traceparent": f"00-{trace_id}-00f067aa0ba902b7-{flags}",
+        }
+        for number, trace_id, flags in ((1, sampled, "01"), (2, unsampled, "00"))
+    ]
+    feed, state = ListFeed([*orders, *events(3)]), MemoryState()
+    runs = runs_over(feed, state, [])
+    runs.run_once()
+    runs.run_once()  # nothing new: not a run worth showing
+    assert [(o.order_id, o.total_price, o.trace_id) for o in runs.recent_orders] == [
+        ("1", "9.97", sampled),
+        ("2", "9.97", None),  # not recorded: nothing to link to
+    ]
+    assert [run.new_events for run in runs.recent_runs] == [5]

@@ -1,0 +1,282 @@
+"""Benchmark of what tracing costs the hot paths: receiver, ``GET /products``, storage ingest.
+
+Run: ``make bench-tracing`` (installs ``wrk``), or ``.venv/bin/python -m bench.tracing``
+
+Each path runs three ways at once, as separate processes on the same servers, and the turns are
+interleaved: tracing off (no exporter: nothing recorded), on at the default ratio (10% of new
+traces, what ``merchstore up --tracing`` records), and on for every request (100%). "On" is
+what ``up --tracing`` runs: every span exported to a real Zipkin from its pinned jar, on this
+machine. Goals: at the default ratio each path keeps >= 90% of its throughput with tracing off;
+at 100% the figures are reported.
+
+- receiver: ``POST /purchase_a_sword`` from 32 wrk connections (a request, a publish, spans).
+- ``GET /products``: store-api from 32 connections (its product cache on, as it runs).
+- storage ingest: events written to storage's topic as fast as a producer can, each with a
+  ``traceparent`` header whose sampled flag is what the receiver's sampler would have set; the
+  figure is events per second from the first write to the last row stored.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from functools import partial
+from typing import Any
+
+import httpx
+import psycopg
+from confluent_kafka import Producer
+
+from bench.harness import BenchServers, embedded_servers
+from bench.report import GOAL_REPEATS, Goal, interleaved, save
+from bench.wrk import LoadResult, load_goal, post_load, require_wrk, run_load
+from merchstore.common.config.sections import TracingSettings
+from merchstore.common.messages import DomainEvent
+from merchstore.runtime.apache_kafka import java_executable
+from merchstore.runtime.trace_backend import fetch_zipkin, zipkin_command
+from merchstore.services import find_service
+from tests.support.processes import ServiceProcess, free_port, wait_until
+
+CLIENTS = 32
+BODY = '{"user_id": "7", "metadata": {"sword_type": "katana", "price": "9.99"}}'
+WAYS = {"off": None, "10%": 0.1, "100%": 1.0}
+"""Each way tracing runs: its ratio of new traces recorded (None: no exporter at all)."""
+
+
+@contextmanager
+def zipkin() -> Iterator[str]:
+    """Zipkin from its pinned jar on a free port, as `up --tracing` runs it; yields its URL."""
+    settings = TracingSettings(backend_port=free_port())
+    process = subprocess.Popen(
+        zipkin_command(java_executable(), fetch_zipkin(), settings),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{settings.backend_port}"
+    try:
+        wait_until(lambda: _answers(f"{url}/health"), 120, "Zipkin")
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:  # busy evicting spans, it may not hear SIGTERM
+            process.kill()
+            process.wait()
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def tracing_env(zipkin_url: str, ratio: float | None) -> dict[str, str]:
+    """The standard variables of one way (nothing for off)."""
+    if ratio is None:
+        return {}
+    return {
+        "OTEL_TRACES_EXPORTER": "zipkin",
+        "OTEL_EXPORTER_ZIPKIN_ENDPOINT": f"{zipkin_url}/api/v2/spans",
+        "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+        "OTEL_TRACES_SAMPLER_ARG": str(ratio),
+    }
+
+
+def start(name: str, servers: BenchServers, way: str, **extra: str) -> ServiceProcess:
+    """A service of one way on a port of its own, ready."""
+    spec = find_service(name)
+    port = free_port()
+    env = servers.service_env(**{spec.port_setting: str(port)}, **extra)
+    log = servers.work / f"{name}-{way.rstrip('%')}.out"
+    return ServiceProcess(name, env, port, log, grpc=spec.protocol == "grpc").start()
+
+
+def stored(database_url: str) -> int:
+    """How many events storage has stored, all ways together."""
+    with psycopg.connect(database_url) as connection:
+        row = connection.execute("SELECT count(*) FROM events").fetchone()
+    return int(row[0]) if row else 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=int, default=3, help="load duration per turn")
+    parser.add_argument("--events", type=int, default=20_000, help="events per ingest turn")
+    parser.add_argument("--turns", type=int, default=GOAL_REPEATS, help="interleaved turns")
+    arguments = parser.parse_args()
+    require_wrk()
+    with embedded_servers("tracing") as servers, zipkin() as zipkin_url:
+        measure(servers, zipkin_url, arguments.seconds, arguments.events, arguments.turns)
+
+
+def measure(servers: BenchServers, zipkin_url: str, seconds: int, events: int, turns: int) -> None:
+    """Every path, every way, in interleaved turns; the goals saved beside the others.
+
+    Only the processes of the path being measured run (the three ways of it, at once): an idle
+    consumer still polls its broker, and would take its share of the cores from the others.
+    """
+    print(
+        f"cpus={os.cpu_count()}  {seconds} s per load turn, {events:,} events per ingest turn,"
+        f" {turns} turns interleaved, wrk -t1 -c{CLIENTS}\n"
+    )
+    goals: list[Goal] = []
+    with ExitStack() as running:
+        receivers = {
+            way: running.enter_context(
+                _stopped(start("receiver", servers, way, **tracing_env(zipkin_url, ratio)))
+            )
+            for way, ratio in WAYS.items()
+        }
+        runs = {
+            way: partial(post_load, f"{p.url}/purchase_a_sword", BODY, CLIENTS, seconds)
+            for way, p in receivers.items()
+        }
+        goals += _load_goals("receiver, 32 clients", "events/s", interleaved(runs, turns))
+    with ExitStack() as running:
+        stores = {}
+        for way, ratio in WAYS.items():
+            env = tracing_env(zipkin_url, ratio)
+            db = running.enter_context(_stopped(start("db-service", servers, way, **env)))
+            target = f"127.0.0.1:{db.port}"
+            stores[way] = running.enter_context(
+                _stopped(
+                    start(
+                        "store-api",
+                        servers,
+                        way,
+                        MERCHSTORE_STORE_API__DB_SERVICE_TARGET=target,
+                        **env,
+                    )
+                )
+            )
+        runs = {
+            way: partial(run_load, f"{p.url}/products", CLIENTS, seconds)
+            for way, p in stores.items()
+        }
+        goals += _load_goals("GET /products, 32 clients", "req/s", interleaved(runs, turns))
+    with ExitStack() as running:
+        ingest_runs = {}
+        for way, ratio in WAYS.items():
+            tag = way.rstrip("%")
+            topic = f"events-tracing-{tag}"
+            servers.with_topics(events=topic)
+            running.enter_context(
+                _stopped(
+                    start(
+                        "storage",
+                        servers,
+                        way,
+                        MERCHSTORE_TOPICS__EVENTS=topic,
+                        MERCHSTORE_STORAGE__GROUP_ID=f"storage-{tag}",
+                        **tracing_env(zipkin_url, ratio),
+                    )
+                )
+            )
+            ingest_runs[way] = ingest_turn(servers, topic, ratio or 0.0, events)
+        rates = interleaved(ingest_runs, turns)
+        _report("storage ingest", rates, lambda r: r)
+        for way, target in (("10%", "ratio>=:0.9"), ("100%", "report")):
+            goals.append(
+                Goal.from_turns(
+                    f"storage ingest, tracing at {way} vs off",
+                    rates[way],
+                    "events/s",
+                    "tracing off",
+                    rates["off"],
+                    target,
+                )
+            )
+    save(
+        "tracing",
+        goals,
+        [],
+        [
+            "Tracing on: every span exported to Zipkin (in memory) on this machine, as"
+            " `merchstore up --tracing` runs it; Zipkin shares the cores with the services.",
+            "The three ways of a path run as separate processes at once; only the one measured"
+            " is loaded, and only that path's processes run.",
+        ],
+    )
+
+
+def _load_goals(path: str, unit: str, results: dict[str, list[LoadResult]]) -> list[Goal]:
+    _report(path, results, lambda r: r.per_second)
+    return [
+        load_goal(
+            f"{path}, tracing at {way} vs off",
+            results[way],
+            "tracing off",
+            results["off"],
+            target,
+            unit,
+        )
+        for way, target in (("10%", "ratio>=:0.9"), ("100%", "report"))
+    ]
+
+
+@contextmanager
+def _stopped(process: ServiceProcess) -> Iterator[ServiceProcess]:
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+def _report(path: str, results: dict[str, list[Any]], figure: Callable[[Any], float]) -> None:
+    off = sorted(figure(r) for r in results["off"])[(len(results["off"]) - 1) // 2]
+    for way, runs in results.items():
+        median = sorted(figure(r) for r in runs)[(len(runs) - 1) // 2]
+        print(f"{path:<28} tracing {way:>4}: {median:>9,.0f}/s  ({median / off:.1%} of off)")
+
+
+def ingest_turn(servers: BenchServers, topic: str, ratio: float, count: int) -> Callable[[], float]:
+    """A turn of storage ingest on ``topic``: events per second, first write to last row."""
+
+    def turn() -> float:
+        messages = []
+        for _ in range(count):
+            flags = "01" if random.random() < ratio else "00"
+            traceparent = f"00-{random.getrandbits(128):032x}-{random.getrandbits(64):016x}-{flags}"
+            messages.append((DomainEvent.new("purchase_sword", "7").to_json(), traceparent))
+        before = stored(servers.database_url)
+        started = time.perf_counter()
+        _produce(servers.bootstrap, topic, messages)
+        while stored(servers.database_url) < before + count:
+            if time.perf_counter() - started > 300:
+                raise SystemExit(f"storage did not store {count} events on {topic} in 300 s")
+            time.sleep(0.01)
+        return count / (time.perf_counter() - started)
+
+    return turn
+
+
+def _produce(bootstrap: str, topic: str, messages: list[tuple[bytes, str]]) -> None:
+    producer = Producer(
+        {"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 5}
+    )
+    failures: list[str] = []
+    for value, traceparent in messages:
+        while True:
+            try:
+                producer.produce(
+                    topic,
+                    value=value,
+                    headers=[("traceparent", traceparent.encode())],
+                    on_delivery=lambda err, _msg: failures.append(str(err)) if err else None,
+                )
+                break
+            except BufferError:
+                producer.poll(0.05)
+    if producer.flush(60) or failures:
+        raise SystemExit(f"producing to {topic} failed: {failures[:3]}")
+
+
+if __name__ == "__main__":
+    main()
