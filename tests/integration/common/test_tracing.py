@@ -60,6 +60,40 @@ def test_a_clients_trace_goes_on_through_store_api_and_db_service(
         assert not [s for s in receiver.spans() if s.name.endswith(("/health", "Check"))]
 
 
+def test_a_failed_calls_grpc_status_is_on_the_spans_of_both_sides(
+    services: ServiceLauncher,
+) -> None:
+    with trace_receiver() as receiver:
+        store_url = traced_store(services, receiver)
+        shopper = Store(store_url).register("status")
+        trace_id = "5cf92f3577b34da6a3ce929d0e0e4736"
+        answer = httpx.get(
+            f"{store_url}/orders/999999",
+            headers={**shopper.auth, **traceparent(trace_id)},
+            timeout=10,
+        )
+        assert answer.status_code == 404
+
+        get_order = "/merchstore.store.v1.StoreData/GetOrder"
+
+        def the_call(kind: int) -> list[ReceivedSpan]:
+            # The caller's own lookup (its token's user) comes before it, with status OK.
+            return [
+                s
+                for s in receiver.spans(trace_id)
+                if s.kind == kind and s.name.lower() == get_order.lower()
+            ]
+
+        wait_until(lambda: the_call(CLIENT) and the_call(SERVER), 30, "GetOrder's spans")
+        [rpc], [call] = the_call(SERVER), the_call(CLIENT)
+        assert (rpc.service, call.service) == ("db-service", "store-api")
+        assert rpc.parent_span_id == call.span_id
+        assert rpc.attributes.get("rpc.grpc.status_code") == 5  # NOT_FOUND
+        assert call.attributes.get("rpc.grpc.status_code") == 5
+        spans = receiver.spans(trace_id)
+        assert one(spans, "store-api", SERVER).attributes.get("http.status_code") == 404
+
+
 def test_a_clients_not_sampled_is_respected_and_a_request_without_one_starts_a_trace(
     services: ServiceLauncher,
 ) -> None:

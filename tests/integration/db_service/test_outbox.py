@@ -11,8 +11,11 @@ import psycopg
 from tests.conftest import ServiceLauncher
 from tests.support.broker import PrivateBroker
 from tests.support.kafka import read_topic
+from tests.support.otlp import ReceivedSpan, trace_receiver
 from tests.support.processes import holds_for, wait_until
 from tests.support.store import Shopper, Store
+
+SERVER, PRODUCER, CONSUMER = 2, 4, 5  # OTLP's span kinds
 
 
 def _launcher(
@@ -116,3 +119,42 @@ def test_the_relay_holds_no_transaction_while_kafka_is_down_and_prunes_sent_rows
         wait_until(lambda: outbox_rows(database_url) == 0, 30, "the sent row to be pruned")
     finally:
         services.stop_all()
+
+
+def test_an_order_kept_across_a_relay_restart_still_continues_its_request_trace(
+    tmp_path: Path, database_url: str, private_broker: PrivateBroker
+) -> None:
+    """The outbox keeps the order's trace context: the relay of the next run publishes it."""
+    broker = private_broker
+    with trace_receiver() as receiver:
+        traced = receiver.environment()
+        services = _launcher(broker, database_url, tmp_path, DELIVERY_TIMEOUT_MS="2000")
+        try:
+            services.start("db-service", **traced)
+            store = Store(services.start("store-api", **traced).url)
+            shopper = store.register()
+            broker.stop()
+            trace_id, client_span = "6df92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+            answer = store.http.post(
+                "/orders",
+                headers={**shopper.auth, "traceparent": f"00-{trace_id}-{client_span}-01"},
+                json={"product_id": 2, "quantity": 1},
+            )
+            assert answer.status_code == 201
+            wait_until(lambda: outbox_rows(database_url, unsent=True) == 1, 10, "the kept event")
+            services.process("db-service").stop()  # the relay ends with its row unsent
+            broker.start()
+            services.process("db-service").start()
+            services.start("storage", **traced)
+
+            def consumed() -> list[ReceivedSpan]:
+                return [s for s in receiver.spans(trace_id) if s.kind == CONSUMER]
+
+            wait_until(consumed, 60, "storage's span of the order event, in the order's trace")
+            spans = receiver.spans(trace_id)
+            [placed] = [s for s in spans if s.name.endswith("/PlaceOrder") and s.kind == SERVER]
+            [published] = [s for s in spans if s.kind == PRODUCER and s.service == "db-service"]
+            assert published.parent_span_id == placed.span_id  # from the run that placed it
+            assert consumed()[0].parent_span_id == published.span_id
+        finally:
+            services.stop_all()
