@@ -240,7 +240,7 @@ def test_the_system_through_compose(deployment: Deployment, subtests: Any, tmp_p
         assert [(c["State"], c["ExitCode"]) for c in init] == [("exited", 0)]
         running = [c for c in containers if c["Service"] != "kafka-init"]
         replicas = [c for c in running if c["Service"] == "store-api"]
-        assert len(running) == 13 and len(replicas) == 2
+        assert len(running) == 14 and len(replicas) == 2
 
         def unhealthy() -> dict[str, str]:
             """Each container not healthy now, with what its last health check said."""
