@@ -33,7 +33,7 @@ import psycopg
 from confluent_kafka import Producer
 
 from bench.harness import BenchServers, embedded_servers
-from bench.report import GOAL_REPEATS, Goal, interleaved, save
+from bench.report import Goal, interleaved, save
 from bench.wrk import LoadResult, load_goal, post_load, require_wrk, run_load
 from merchstore.common.config.sections import TracingSettings
 from merchstore.common.messages import DomainEvent
@@ -107,9 +107,9 @@ def stored(database_url: str) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seconds", type=int, default=3, help="load duration per turn")
+    parser.add_argument("--seconds", type=int, default=5, help="load duration per turn")
     parser.add_argument("--events", type=int, default=20_000, help="events per ingest turn")
-    parser.add_argument("--turns", type=int, default=GOAL_REPEATS, help="interleaved turns")
+    parser.add_argument("--turns", type=int, default=7, help="interleaved turns")
     arguments = parser.parse_args()
     require_wrk()
     with embedded_servers("tracing") as servers, zipkin() as zipkin_url:
