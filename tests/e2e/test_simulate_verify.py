@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from merchstore.tools.ledger import LedgerWriter
+from tests.support.broker import broker_kinds
 from tests.support.processes import stop_process, wait_until
 from tests.support.store import Store
 from tests.support.up import UpProcess, free_up_ports, start_simulate, stop_up, up_environment
@@ -57,7 +58,7 @@ def verdicts(output: str) -> dict[str, str]:
     rows = {}
     for line in output.splitlines():
         cells = [cell.strip() for cell in line.strip("│ ").split("│")]
-        if len(cells) == 7 and cells[5] in ("ok", "FAIL"):
+        if len(cells) == 7 and cells[5] in ("ok", "FAIL", "skipped"):
             rows[cells[0]] = cells[5]
     return rows
 
@@ -192,3 +193,43 @@ def test_verify_reads_every_page_of_a_shoppers_orders(data_dir: Path, tmp_path: 
     rows = verdicts(verified.stdout)
     assert rows["orders once, with their"] == "ok", verified.stdout
     assert "│ 205 " in verified.stdout
+
+
+@pytest.mark.parametrize("broker", ["embedded", "kafka"])
+def test_verify_after_a_restart_checks_what_it_can_and_names_what_it_cannot(
+    broker: str, tmp_path: Path
+) -> None:
+    """The embedded broker keeps nothing across a restart; Apache Kafka keeps its topics."""
+    if broker not in broker_kinds():
+        pytest.skip(f"{broker} is not among this run's brokers")
+    directory, ledger = tmp_path / "data", tmp_path / "ledger.jsonl"
+    env = up_environment(free_up_ports())
+    options = ("--broker", "kafka") if broker == "kafka" else ()
+    up = UpProcess(directory, env, *options)
+    try:
+        up.wait_for("merchstore is up")
+        simulated = merchstore(
+            "simulate",
+            *("--data-dir", str(directory), "--duration", "8", "--rate", "20"),
+            *("--players", "3", "--shoppers", "2", "--ledger", str(ledger), "--seed", "3"),
+        )
+        assert simulated.returncode == 0, simulated.stdout + simulated.stderr
+    finally:
+        stop_up(up.process, directory)
+    up = UpProcess(directory, env, *options)
+    try:
+        up.wait_for("merchstore is up")
+        verified = merchstore("verify", "--data-dir", str(directory), "--ledger", str(ledger))
+    finally:
+        stop_up(up.process, directory)
+    said = verified.stdout + verified.stderr
+    assert verified.returncode == 0, said
+    rows = verdicts(verified.stdout)
+    assert len(rows) == 6 and "FAIL" not in rows.values(), said
+    if broker == "embedded":
+        skipped = sorted(name for name, verdict in rows.items() if verdict == "skipped")
+        assert [name.split()[0] for name in skipped] == ["event-logger", "store"], said
+        assert "the broker was restarted since this ledger was written" in said
+    else:
+        assert set(rows.values()) == {"ok"}, said
+        assert "restarted" not in said

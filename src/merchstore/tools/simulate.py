@@ -463,6 +463,7 @@ def run_simulation(
     stop: threading.Event,
     console: Console,
     baseline: dict[str, int] | None,
+    topic_ids: dict[str, str] | None = None,
 ) -> Tally:
     """Run ``plan`` with a live progress line (a line every 10 s when not on a terminal)."""
     with LedgerWriter(ledger_path) as ledger:
@@ -480,6 +481,9 @@ def run_simulation(
             store_url=plan.store_url,
             receiver_url=plan.receiver_url,
             event_log_baseline=baseline,
+            # Which incarnation of each topic verify's checks read: a broker that keeps nothing
+            # (the embedded one) makes them anew at each start.
+            topic_ids=topic_ids or {},
         )
         if live:
             with Live(console=console, refresh_per_second=4, transient=True) as display:

@@ -114,3 +114,49 @@ def test_an_untraced_request_fails_the_log_channel_check() -> None:
     seen = observed()
     seen.request_ids = {"r1"}
     assert failing(seen) == {"store requests": (1, 0)}
+
+
+def ledger_against(topic_ids: dict[str, str]) -> Ledger:
+    """``ledger()`` whose run recorded the topics' incarnations it was written against."""
+    read = ledger()
+    read.runs[0]["topic_ids"] = topic_ids
+    return read
+
+
+def test_topics_made_anew_since_the_ledger_skip_their_checks_without_lost_or_doubled() -> None:
+    seen = observed()
+    seen.topic_names = {"event_log": "event_log", "log_channel": "log-channel"}
+    seen.topic_ids = {"event_log": "new-1", "log-channel": "new-2"}
+    # What a restarted memory-only broker shows: its topics empty, the old counts kept.
+    seen.event_log_topic, seen.request_ids = Counter(), set()
+    checks = compare(ledger_against({"event_log": "old-1", "log-channel": "old-2"}), seen)
+    skipped = {check.name: check for check in checks if check.skipped}
+    assert set(skipped) == {
+        "event-logger counts = announcements",
+        "store requests traced on log-channel",
+    }
+    assert all(c.holds and (c.lost, c.doubled) == (0, 0) for c in skipped.values())
+    assert all("restarted" in c.skipped for c in skipped.values())
+    assert all(check.holds for check in checks)  # what it could check holds
+
+
+def test_the_same_topics_are_checked_as_before() -> None:
+    seen = observed()
+    seen.topic_names = {"event_log": "event_log", "log_channel": "log-channel"}
+    seen.topic_ids = {"event_log": "id-1", "log-channel": "id-2"}
+    seen.request_ids = {"r1"}
+    read = ledger_against({"event_log": "id-1", "log-channel": "id-2"})
+    assert not [check for check in compare(read, seen) if check.skipped]
+    assert failing(seen, read) == {"store requests": (1, 0)}
+
+
+def test_only_the_replaced_topics_check_is_skipped() -> None:
+    seen = observed()
+    seen.topic_names = {"event_log": "event_log", "log_channel": "log-channel"}
+    seen.topic_ids = {"event_log": "id-1", "log-channel": "new-2"}
+    seen.event_logger = Counter({"0001": 2, "0002": 2})
+    read = ledger_against({"event_log": "id-1", "log-channel": "id-2"})
+    assert [c.name for c in compare(read, seen) if c.skipped] == [
+        "store requests traced on log-channel"
+    ]
+    assert failing(seen, read) == {"event-logger counts": (1, 1)}
