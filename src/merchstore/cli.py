@@ -55,7 +55,7 @@ def main() -> None:
     """merchstore: an event-driven merch store with centralised event logging."""
 
 
-@main.command()
+@main.command(short_help="Run the whole system here, in the foreground.")
 @click.option(
     "--data-dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -125,7 +125,7 @@ def _one_of(choice: click.Choice[str]) -> str:
     return "SERVICE is one of: " + ", ".join(str(name) for name in choice.choices) + "."
 
 
-@main.command(epilog=_one_of(SERVICE_NAMES))
+@main.command(epilog=_one_of(SERVICE_NAMES), short_help="Run one service in the foreground.")
 @click.argument("service", type=SERVICE_NAMES, metavar="SERVICE")
 def serve(service: str) -> None:
     """Run one service in the foreground (what `up` and containers start)."""
@@ -146,7 +146,9 @@ def serve(service: str) -> None:
         sys.exit(2)
 
 
-@main.command(epilog=_one_of(HTTP_SERVICE_NAMES))
+@main.command(
+    epilog=_one_of(HTTP_SERVICE_NAMES), short_help="Print an HTTP service's OpenAPI document."
+)
 @click.argument("service", type=HTTP_SERVICE_NAMES, metavar="SERVICE")
 def openapi(service: str) -> None:
     """Print the OpenAPI document (YAML) of an HTTP service, as kept in docs/openapi/."""
@@ -160,7 +162,7 @@ def openapi(service: str) -> None:
     click.echo(to_yaml(openapi_document(spec.api_module)), nl=False)
 
 
-@main.command()
+@main.command(short_help="Print the AsyncAPI document of the topics.")
 def asyncapi() -> None:
     """Print the AsyncAPI 3 document (YAML) of the Kafka topics, as kept in docs/asyncapi.yaml."""
     from merchstore.common.asyncapi import render_asyncapi
@@ -168,7 +170,7 @@ def asyncapi() -> None:
     click.echo(render_asyncapi(), nl=False)
 
 
-@main.command(epilog=_one_of(SERVICE_NAMES))
+@main.command(epilog=_one_of(SERVICE_NAMES), short_help="Exit 0 if a service is ready.")
 @click.argument(
     "service", type=SERVICE_NAMES, required=False, envvar="MERCHSTORE_SERVICE", metavar="SERVICE"
 )
@@ -191,7 +193,7 @@ def health(service: str | None) -> None:
     sys.exit(0 if answer.ready else 1)
 
 
-@main.command()
+@main.command(short_help="Print the health of every running service.")
 def status() -> None:
     """Print the health of every service of a running system; exit 1 unless all are ready."""
     from merchstore.runtime.up import Member
@@ -206,7 +208,7 @@ def status() -> None:
     sys.exit(0 if all_ready else 1)
 
 
-@main.command("prometheus-config")
+@main.command("prometheus-config", short_help="Print Compose's Prometheus configuration.")
 def prometheus_config() -> None:
     """Print Prometheus's configuration for the Docker Compose deployment (deploy/prometheus/)."""
     from merchstore.runtime.prometheus import compose_prometheus_config
@@ -214,7 +216,7 @@ def prometheus_config() -> None:
     click.echo(compose_prometheus_config(), nl=False)
 
 
-@main.command("nginx-config")
+@main.command("nginx-config", short_help="Print Compose's NGINX configuration.")
 def nginx_config() -> None:
     """Print the NGINX configuration of the Docker Compose deployment (deploy/nginx/)."""
     from merchstore.runtime.load_balancer import compose_nginx_config
@@ -222,7 +224,7 @@ def nginx_config() -> None:
     click.echo(compose_nginx_config(), nl=False)
 
 
-@main.command("config-defaults")
+@main.command("config-defaults", short_help="Print every setting with its default.")
 def config_defaults() -> None:
     """Print every setting with its default: the packaged config/merchstore.yaml."""
     from merchstore.settings import render_default_config
@@ -230,7 +232,7 @@ def config_defaults() -> None:
     click.echo(render_default_config(), nl=False)
 
 
-@main.command("compose-secrets")
+@main.command("compose-secrets", short_help="Make the Compose deployment's secret files.")
 @click.argument(
     "directory", type=click.Path(file_okay=False, path_type=Path), default=Path("deploy/secrets")
 )
@@ -406,7 +408,7 @@ def _with_running_broker(settings: Settings) -> Settings:
     return found
 
 
-@main.command()
+@main.command(short_help="Send simulated players and shoppers, keep a ledger.")
 @click.option(
     "--rate",
     type=click.FloatRange(min=0.1, max=10_000),
@@ -510,7 +512,7 @@ def simulate(
     sys.exit(1 if tally.doubled_repeats else 0)
 
 
-@main.command()
+@main.command(short_help="Check a ledger against what the system stored.")
 @click.option(
     "--ledger", type=click.Path(dir_okay=False, exists=True, path_type=Path), help=LEDGER_HELP
 )

@@ -290,7 +290,9 @@ class LocalSystem:
             lock.close()
             raise StartupError(
                 f"another `merchstore up` (pid {holder}) runs on {self.data_dir}; stop it "
-                "first, or give this one another --data-dir"
+                "first, or give this one another --data-dir and other ports too (each "
+                "service's, e.g. MERCHSTORE_STORE_API__PORT=9000; `merchstore config-defaults` "
+                "lists them), since the running one holds the default ports"
             ) from None
         lock.seek(0)
         lock.truncate()

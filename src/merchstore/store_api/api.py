@@ -183,7 +183,7 @@ async def list_products(parts: StoreParts) -> Response:
 
 
 @router.get(
-    "/products/{id:int}",
+    "/products/{id}",
     tags=["products"],
     response_model=domain.Product,
     responses=_errors(404, 503),
@@ -207,14 +207,14 @@ async def login(credentials: domain.Credentials, parts: StoreParts) -> AccessTok
     return AccessToken(access_token=token, expires_in=parts.tokens.ttl_s)
 
 
-@router.get("/users/{id:int}", tags=["users"], responses=_errors(401, 403, 404, 503))
+@router.get("/users/{id}", tags=["users"], responses=_errors(401, 403, 404, 503))
 async def get_user(id: Id, user: CurrentUser) -> domain.User:
     """Your own account."""
     require_self(user, id)
     return user
 
 
-@router.patch("/users/{id:int}", tags=["users"], responses=_errors(401, 403, 404, 409, 503))
+@router.patch("/users/{id}", tags=["users"], responses=_errors(401, 403, 404, 409, 503))
 async def update_user(
     id: Id,
     changes: domain.UserChanges,
@@ -232,7 +232,7 @@ async def update_user(
 
 
 @router.delete(
-    "/users/{id:int}", status_code=204, tags=["users"], responses=_errors(401, 403, 404, 503)
+    "/users/{id}", status_code=204, tags=["users"], responses=_errors(401, 403, 404, 503)
 )
 async def deactivate_user(id: Id, user: CurrentUser, parts: StoreParts) -> Response:
     """Deactivate your account; every token of it stops working at once."""
@@ -291,13 +291,13 @@ async def list_orders(
     return orders
 
 
-@router.get("/orders/{id:int}", tags=["orders"], responses=_errors(401, 403, 404, 503))
+@router.get("/orders/{id}", tags=["orders"], responses=_errors(401, 403, 404, 503))
 async def get_order(id: Id, user: CurrentUser, parts: StoreParts) -> domain.Order:
     """One of your orders."""
     return await parts.store.get_order(id, user.id)
 
 
-@router.delete("/orders/{id:int}", tags=["orders"], responses=_errors(401, 403, 404, 409, 503))
+@router.delete("/orders/{id}", tags=["orders"], responses=_errors(401, 403, 404, 409, 503))
 async def cancel_order(id: Id, user: CurrentUser, parts: StoreParts) -> domain.Order:
     """Cancel one of your orders; its stock is put back once."""
     try:

@@ -256,7 +256,8 @@ def test_a_killed_up_leaves_nothing_the_next_run_does_not_stop(
             # While it runs, the data directory is its own.
             third = UpProcess(data_dir, up_env)
             assert third.process.wait(60) == 1
-            assert "another `merchstore up`" in third.wait_for("another")
+            refusal = third.wait_for("another")
+            assert "another `merchstore up`" in refusal and "other ports" in refusal
             # Refused, it started and stops nothing: the running one's files stay as they are.
             time.sleep(0.5)  # its last lines reach the reader thread
             third.wait_for("another")

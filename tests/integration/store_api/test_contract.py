@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -43,9 +44,11 @@ def test_welcome_and_products(store: Store) -> None:
     assert store.http.get(f"/products/{first['id']}").json() == first
     missing = store.http.get("/products/999999")
     assert missing.status_code == 404 and missing.json()["detail"]
-    # Ids are integers in the path itself: /products/abc names no resource at all.
-    not_an_id = store.http.get("/products/abc")
-    assert not_an_id.status_code == 404 and not_an_id.json()["detail"]
+    # An id that is not a whole number is the client's mistake, said about the id.
+    for path in ("/products/abc", "/products/1.5", "/products/1e3"):
+        not_an_id = store.http.get(path)
+        assert not_an_id.status_code == 422, path
+        assert "id" in json.dumps(not_an_id.json()["detail"]), not_an_id.text
     assert store.http.get("/products/0").status_code == 422
 
 

@@ -118,7 +118,7 @@ def plain_messages(items: Iterable[Mapping[str, Any]]) -> list[str]:
             offset = location[-1] if len(location) > 1 else None
             error = (item.get("ctx") or {}).get("error", "cannot be parsed")
             at = f", at character {offset}" if isinstance(offset, int) else ""
-            return [f"the body: is not valid JSON ({error}{at})"]
+            return [f"the body is not valid JSON ({error}{at})"]
     grouped: dict[str, list[Mapping[str, Any]]] = {}
     for item in items:
         grouped.setdefault(_where(tuple(item.get("loc", ()))), []).append(item)

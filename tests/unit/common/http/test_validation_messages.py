@@ -82,5 +82,5 @@ def test_what_a_newcomer_meets_first_reads_plainly() -> None:
 def test_a_body_that_is_not_json_names_no_offset_as_a_field() -> None:
     error = {"type": "json_invalid", "loc": ("body", 17), "ctx": {"error": "Expecting value"}}
     assert plain_messages([error]) == [
-        "the body: is not valid JSON (Expecting value, at character 17)"
+        "the body is not valid JSON (Expecting value, at character 17)"
     ]
