@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -78,11 +79,16 @@ def test_numbers_change_live_and_a_down_service_shows_as_down(
     wait.until(lambda d: text_of(d, "#last-updated") != "not yet")
     updated = browser.execute_script(
         "const t = document.getElementById('last-updated');"
+        "const d = new Date(t.dateTime);"
         "return {text: t.textContent, iso: t.dateTime, title: t.title,"
-        " local: new Date(t.dateTime).toLocaleTimeString()};"
+        " local: [d.getHours(), d.getMinutes(), d.getSeconds()]"
+        "   .map(p => String(p).padStart(2, '0')).join(':'),"
+        " status: document.getElementById('refresh-status').textContent};"
     )
     assert updated["iso"].endswith("Z") or updated["iso"].endswith("+00:00"), updated
+    # Local time on a 24-hour clock, as the charts' axes read (never "5:51:50 PM").
     assert updated["text"] == updated["local"] and "T" not in updated["text"], updated
+    assert re.search(r"Updated \d\d:\d\d:\d\d;", updated["status"]), updated
     assert updated["title"] == updated["iso"], updated
     wait.until(lambda d: text_of(d, "li[data-code='0003']").startswith("0003 Events Logged: 1"))
     assert text_of(browser, "li[data-code='0001']").startswith("0001 Events Logged: 1")
@@ -124,6 +130,28 @@ def test_numbers_change_live_and_a_down_service_shows_as_down(
         assert {row["status"] for row in rows} == {"✓ up"}, rows
         uptimes = [row["uptime"] for row in rows]
         assert len(uptimes) == 7 and all(float(u) > 0 for u in uptimes), uptimes
+
+        # At 1400x1000 each chart fills its card (its row may be taller than it needs), and
+        # an uptime such as "1 min 17 s" keeps to one line.
+        browser.set_window_size(1400, 1000)
+        layout = browser.execute_script(
+            "const cards = [...document.querySelectorAll('.chart-panel')].map(card => {"
+            "  const box = card.querySelector('.chart-box');"
+            "  const notes = [...card.children].filter(c => c !== box)"
+            "    .reduce((sum, c) => { const st = getComputedStyle(c);"
+            "      return sum + c.getBoundingClientRect().height"
+            "        + parseFloat(st.marginTop) + parseFloat(st.marginBottom); }, 0);"
+            "  return {card: card.clientHeight, chart: box.getBoundingClientRect().height,"
+            "          notes: notes}; });"
+            "const cell = document.querySelector('#services-body [data-uptime]');"
+            "const line = parseFloat(getComputedStyle(cell).lineHeight) || 20;"
+            "return {cards, uptime: cell.getBoundingClientRect().height, line};"
+        )
+        for card in layout["cards"]:
+            # What the card does not give its text and padding (2 rem), the chart takes.
+            # (Before, a chart kept 16 rem however tall its row: a third of its card.)
+            assert card["chart"] >= card["card"] - card["notes"] - 40, layout
+        assert layout["uptime"] < 2 * layout["line"], layout
     finally:
         stop.set()
         load.join()

@@ -10,10 +10,15 @@ const STYLES = [  // a dash pattern and a colour per type: never colour alone
 
 function text(id, value) { document.getElementById(id).textContent = value; }
 
-// Every time on the page reads in the viewer's local time; the exact instant stays in
-// the element's datetime attribute and its tooltip.
+// Every time on the page reads in the viewer's local time on a 24-hour clock, as the charts'
+// axes do (HH:mm:ss); the exact instant stays in the element's datetime attribute and tooltip.
+function clock(date) {
+  return [date.getHours(), date.getMinutes(), date.getSeconds()]
+    .map((part) => String(part).padStart(2, "0")).join(":");
+}
+
 function showTime(element, iso) {
-  element.textContent = iso ? new Date(iso).toLocaleTimeString() : "not yet";
+  element.textContent = iso ? clock(new Date(iso)) : "not yet";
   element.dateTime = iso || "";
   element.title = iso || "";
 }
@@ -231,7 +236,7 @@ async function refresh() {
     renderEventLog(overview.event_log, overview.event_log_error);
     renderServices(overview.services);
     renderCharts(overview);
-    text("refresh-status", `Updated ${new Date().toLocaleTimeString()}; refreshes every ${refreshMs / 1000} s.`);
+    text("refresh-status", `Updated ${clock(new Date())}; refreshes every ${refreshMs / 1000} s.`);
   } catch (error) {
     text("refresh-status", `The dashboard backend is unreachable (${error.message}); retrying.`);
     console.error(error);
