@@ -194,17 +194,27 @@ def health(service: str | None) -> None:
 
 
 @main.command(short_help="Print the health of every running service.")
-def status() -> None:
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The data directory of the running `merchstore up` (default: MERCHSTORE_DATA_DIR or "
+    ".merchstore): its services are asked where it put them.",
+)
+def status(data_dir: Path | None) -> None:
     """Print the health of every service of a running system; exit 1 unless all are ready."""
-    from merchstore.runtime.up import Member
+    from urllib.parse import urlsplit
 
-    settings = _settings()
+    from merchstore.common.health_probe import check_health
+    from merchstore.runtime.up import service_urls
+
+    urls = service_urls(_settings(data_dir=data_dir))
     all_ready = True
     for spec in SERVICES:
-        member = Member.of_service(spec, settings, loopback=True)
-        ready = member.healthy(timeout_s=2.0)
-        all_ready = all_ready and ready
-        click.echo(f"{spec.name:<16} {'ready' if ready else 'NOT READY':<10} {member.url}")
+        where = urlsplit(urls[spec.name])
+        answer = check_health(spec.protocol, where.hostname or "", where.port or 0, timeout_s=2.0)
+        all_ready = all_ready and answer.ready
+        state = "ready" if answer.ready else "NOT READY"
+        click.echo(f"{spec.name:<16} {state:<10} {urls[spec.name]}")
     sys.exit(0 if all_ready else 1)
 
 

@@ -249,6 +249,11 @@ def statistics(output: str, seen: Seen) -> None:
     assert stats["orders"] == {"placed": 2, "cancelled": 1, "revenue": f"{price_of_2:.2f}"}
 
 
+def every_service_ready(output: str, seen: Seen) -> None:
+    rows = [line.split() for line in output.splitlines() if line.strip()]
+    assert len(rows) == 8 and all(row[1] == "ready" for row in rows), output
+
+
 def lines_of_one_request(output: str, seen: Seen) -> None:
     lines = output.splitlines()
     assert len(lines) == 2 and all("request=demo-1" in line for line in lines), lines
@@ -412,6 +417,11 @@ EXPECTED = [
             ("curl -X POST localhost:8100/runs", ran),
             ("curl localhost:8100/stats", statistics),
         ]
+    ),
+    Expected(
+        ".venv/bin/merchstore status",
+        "Every service of the running system and whether it is ready (exit status 0: all are)",
+        every_service_ready,
     ),
     *(
         Expected(

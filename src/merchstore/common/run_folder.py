@@ -26,6 +26,7 @@ def broker_of_running_system(settings: CommonSettings) -> str:
     if not address:
         raise ConfigError(
             f"no broker: no `merchstore up` is running on {settings.data_dir.resolve()} "
-            "(start one, pass --data-dir, or set MERCHSTORE_KAFKA_BOOTSTRAP_SERVERS)"
+            "(start one; or pass the --data-dir of the one that runs; or name its broker, "
+            "e.g. MERCHSTORE_KAFKA_BOOTSTRAP_SERVERS=localhost:9092)"
         )
     return address
