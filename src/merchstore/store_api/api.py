@@ -207,14 +207,16 @@ async def login(credentials: domain.Credentials, parts: StoreParts) -> AccessTok
     return AccessToken(access_token=token, expires_in=parts.tokens.ttl_s)
 
 
-@router.get("/users/{id}", tags=["users"], responses=_errors(401, 403, 404, 503))
+# A user's id stays an integer in the path itself: /users/login and /users/register share the
+# prefix, and PATCH /users/login is a method the route does not have (405), not a bad id.
+@router.get("/users/{id:int}", tags=["users"], responses=_errors(401, 403, 404, 503))
 async def get_user(id: Id, user: CurrentUser) -> domain.User:
     """Your own account."""
     require_self(user, id)
     return user
 
 
-@router.patch("/users/{id}", tags=["users"], responses=_errors(401, 403, 404, 409, 503))
+@router.patch("/users/{id:int}", tags=["users"], responses=_errors(401, 403, 404, 409, 503))
 async def update_user(
     id: Id,
     changes: domain.UserChanges,
@@ -232,7 +234,7 @@ async def update_user(
 
 
 @router.delete(
-    "/users/{id}", status_code=204, tags=["users"], responses=_errors(401, 403, 404, 503)
+    "/users/{id:int}", status_code=204, tags=["users"], responses=_errors(401, 403, 404, 503)
 )
 async def deactivate_user(id: Id, user: CurrentUser, parts: StoreParts) -> Response:
     """Deactivate your account; every token of it stops working at once."""

@@ -44,6 +44,7 @@ def test_threshold_alert_once_per_busy_run(services: ServiceLauncher, settings: 
         "at": None,
         "new_events": 10,
         "alerted": False,
+        "trace_id": None,  # no trace exported: none to link to
     }
     codes = codes_on_event_log(settings, 5)
     assert sorted(codes) == ["0002", "0003", "0004"]
