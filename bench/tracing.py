@@ -28,19 +28,23 @@ from contextlib import ExitStack, contextmanager
 from functools import partial
 from typing import Any
 
-import httpx
 import psycopg
-from confluent_kafka import Producer
 
 from bench.harness import BenchServers, embedded_servers
-from bench.report import Goal, interleaved, save
+from bench.report import Goal, interleaved, median_by, save
 from bench.wrk import LoadResult, load_goal, post_load, require_wrk, run_load
 from merchstore.common.config.sections import TracingSettings
 from merchstore.common.messages import DomainEvent
 from merchstore.runtime.apache_kafka import java_executable
-from merchstore.runtime.trace_backend import fetch_zipkin, zipkin_command
+from merchstore.runtime.trace_backend import (
+    base_url,
+    fetch_zipkin,
+    service_environment,
+    zipkin_command,
+)
 from merchstore.services import find_service
-from tests.support.processes import ServiceProcess, free_port, wait_until
+from tests.support.kafka import Headers, produce_messages
+from tests.support.processes import ServiceProcess, free_port, http_ok, wait_until
 
 CLIENTS = 32
 BODY = '{"user_id": "7", "metadata": {"sword_type": "katana", "price": "9.99"}}'
@@ -49,18 +53,17 @@ WAYS = {"off": None, "10%": 0.1, "100%": 1.0}
 
 
 @contextmanager
-def zipkin() -> Iterator[str]:
-    """Zipkin from its pinned jar on a free port, as `up --tracing` runs it; yields its URL."""
+def zipkin() -> Iterator[TracingSettings]:
+    """Zipkin from its pinned jar on a free port, as `up --tracing` runs it; yields where."""
     settings = TracingSettings(backend_port=free_port())
     process = subprocess.Popen(
         zipkin_command(java_executable(), fetch_zipkin(), settings),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    url = f"http://127.0.0.1:{settings.backend_port}"
     try:
-        wait_until(lambda: _answers(f"{url}/health"), 120, "Zipkin")
-        yield url
+        wait_until(lambda: http_ok(f"{base_url(settings)}/health"), 120, "Zipkin")
+        yield settings
     finally:
         process.terminate()
         try:
@@ -70,23 +73,11 @@ def zipkin() -> Iterator[str]:
             process.wait()
 
 
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
-def tracing_env(zipkin_url: str, ratio: float | None) -> dict[str, str]:
-    """The standard variables of one way (nothing for off)."""
+def tracing_env(backend: TracingSettings, ratio: float | None) -> dict[str, str]:
+    """What `up --tracing` gives a service, at ``ratio`` (nothing at all for off)."""
     if ratio is None:
         return {}
-    return {
-        "OTEL_TRACES_EXPORTER": "zipkin",
-        "OTEL_EXPORTER_ZIPKIN_ENDPOINT": f"{zipkin_url}/api/v2/spans",
-        "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
-        "OTEL_TRACES_SAMPLER_ARG": str(ratio),
-    }
+    return service_environment(backend.model_copy(update={"sample_ratio": ratio}))
 
 
 def start(name: str, servers: BenchServers, way: str, **extra: str) -> ServiceProcess:
@@ -112,11 +103,13 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=7, help="interleaved turns")
     arguments = parser.parse_args()
     require_wrk()
-    with embedded_servers("tracing") as servers, zipkin() as zipkin_url:
-        measure(servers, zipkin_url, arguments.seconds, arguments.events, arguments.turns)
+    with embedded_servers("tracing") as servers, zipkin() as backend:
+        measure(servers, backend, arguments.seconds, arguments.events, arguments.turns)
 
 
-def measure(servers: BenchServers, zipkin_url: str, seconds: int, events: int, turns: int) -> None:
+def measure(
+    servers: BenchServers, backend: TracingSettings, seconds: int, events: int, turns: int
+) -> None:
     """Every path, every way, in interleaved turns; the goals saved beside the others.
 
     Only the processes of the path being measured run (the three ways of it, at once): an idle
@@ -130,7 +123,7 @@ def measure(servers: BenchServers, zipkin_url: str, seconds: int, events: int, t
     with ExitStack() as running:
         receivers = {
             way: running.enter_context(
-                _stopped(start("receiver", servers, way, **tracing_env(zipkin_url, ratio)))
+                _stopped(start("receiver", servers, way, **tracing_env(backend, ratio)))
             )
             for way, ratio in WAYS.items()
         }
@@ -142,7 +135,7 @@ def measure(servers: BenchServers, zipkin_url: str, seconds: int, events: int, t
     with ExitStack() as running:
         stores = {}
         for way, ratio in WAYS.items():
-            env = tracing_env(zipkin_url, ratio)
+            env = tracing_env(backend, ratio)
             db = running.enter_context(_stopped(start("db-service", servers, way, **env)))
             target = f"127.0.0.1:{db.port}"
             stores[way] = running.enter_context(
@@ -175,7 +168,7 @@ def measure(servers: BenchServers, zipkin_url: str, seconds: int, events: int, t
                         way,
                         MERCHSTORE_TOPICS__EVENTS=topic,
                         MERCHSTORE_STORAGE__GROUP_ID=f"storage-{tag}",
-                        **tracing_env(zipkin_url, ratio),
+                        **tracing_env(backend, ratio),
                     )
                 )
             )
@@ -230,9 +223,9 @@ def _stopped(process: ServiceProcess) -> Iterator[ServiceProcess]:
 
 
 def _report(path: str, results: dict[str, list[Any]], figure: Callable[[Any], float]) -> None:
-    off = sorted(figure(r) for r in results["off"])[(len(results["off"]) - 1) // 2]
+    off = figure(median_by(results["off"], figure))
     for way, runs in results.items():
-        median = sorted(figure(r) for r in runs)[(len(runs) - 1) // 2]
+        median = figure(median_by(runs, figure))
         print(f"{path:<28} tracing {way:>4}: {median:>9,.0f}/s  ({median / off:.1%} of off)")
 
 
@@ -240,14 +233,15 @@ def ingest_turn(servers: BenchServers, topic: str, ratio: float, count: int) -> 
     """A turn of storage ingest on ``topic``: events per second, first write to last row."""
 
     def turn() -> float:
-        messages = []
+        messages: list[tuple[bytes, Headers | None]] = []
         for _ in range(count):
             flags = "01" if random.random() < ratio else "00"
             traceparent = f"00-{random.getrandbits(128):032x}-{random.getrandbits(64):016x}-{flags}"
-            messages.append((DomainEvent.new("purchase_sword", "7").to_json(), traceparent))
+            headers: Headers = [("traceparent", traceparent.encode())]
+            messages.append((DomainEvent.new("purchase_sword", "7").to_json(), headers))
         before = stored(servers.database_url)
         started = time.perf_counter()
-        _produce(servers.bootstrap, topic, messages)
+        produce_messages(servers.bootstrap, topic, messages)
         while stored(servers.database_url) < before + count:
             if time.perf_counter() - started > 300:
                 raise SystemExit(f"storage did not store {count} events on {topic} in 300 s")
@@ -255,27 +249,6 @@ def ingest_turn(servers: BenchServers, topic: str, ratio: float, count: int) -> 
         return count / (time.perf_counter() - started)
 
     return turn
-
-
-def _produce(bootstrap: str, topic: str, messages: list[tuple[bytes, str]]) -> None:
-    producer = Producer(
-        {"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 5}
-    )
-    failures: list[str] = []
-    for value, traceparent in messages:
-        while True:
-            try:
-                producer.produce(
-                    topic,
-                    value=value,
-                    headers=[("traceparent", traceparent.encode())],
-                    on_delivery=lambda err, _msg: failures.append(str(err)) if err else None,
-                )
-                break
-            except BufferError:
-                producer.poll(0.05)
-    if producer.flush(60) or failures:
-        raise SystemExit(f"producing to {topic} failed: {failures[:3]}")
 
 
 if __name__ == "__main__":

@@ -7,21 +7,33 @@ from collections.abc import Iterable
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, Producer, TopicPartition
 
+Headers = list[tuple[str, str | bytes | None]]
+
 
 def produce_all(
     bootstrap: str,
     topic: str,
     values: Iterable[bytes],
     key: bytes | None = None,
-    headers: list[tuple[str, str | bytes | None]] | None = None,
+    headers: Headers | None = None,
 ) -> int:
     """Produce every value (each with ``headers``) until all are acknowledged; return how many."""
+    return produce_messages(bootstrap, topic, ((value, headers) for value in values), key)
+
+
+def produce_messages(
+    bootstrap: str,
+    topic: str,
+    messages: Iterable[tuple[bytes, Headers | None]],
+    key: bytes | None = None,
+) -> int:
+    """Produce every (value, headers) until all are acknowledged; return how many."""
     producer = Producer(
         {"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 5}
     )
     failures: list[str] = []
     count = 0
-    for value in values:
+    for value, headers in messages:
         while True:
             try:
                 producer.produce(

@@ -12,6 +12,7 @@ still has a W3C trace context, carried on to every call it makes: the trace id o
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Mapping
 from contextvars import ContextVar
 
@@ -106,12 +107,27 @@ def current_traceparent() -> str:
     return f"00-{context.trace_id:032x}-{context.span_id:016x}-{int(context.trace_flags):02x}"
 
 
+_TRACEPARENT = re.compile(r"00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}")
+
+
+def valid_traceparent(traceparent: str) -> bool:
+    """Whether ``traceparent`` is a W3C version-00 value with valid ids (a client may send any)."""
+    return _TRACEPARENT.fullmatch(traceparent) is not None
+
+
+def is_sampled(traceparent: str) -> bool:
+    """Whether a ``traceparent`` says its trace is recorded (bit 0 of its last field)."""
+    try:
+        return bool(int(traceparent.rsplit("-", 1)[1], 16) & 1)
+    except (IndexError, ValueError):
+        return False
+
+
 def sampled_trace_id(traceparent: str | None) -> str | None:
     """The trace id a ``traceparent`` names when it is sampled (the backend has it), else None."""
-    context = _span_context_of(traceparent)
-    if context is None or not context.trace_flags.sampled:
+    if not traceparent or not valid_traceparent(traceparent) or not is_sampled(traceparent):
         return None
-    return format(context.trace_id, "032x")
+    return traceparent[3:35]
 
 
 def recorded_trace_id(span: trace.Span) -> str | None:
@@ -134,11 +150,3 @@ def span_in_each_trace(
             continue
         parent = propagate.extract({"traceparent": traceparent})
         _tracer.start_span(name, context=parent, links=links, attributes=attributes).end()
-
-
-def _span_context_of(traceparent: str | None) -> trace.SpanContext | None:
-    if not traceparent:
-        return None
-    context = trace.get_current_span(propagate.extract({"traceparent": traceparent}))
-    span_context = context.get_span_context()
-    return span_context if span_context.is_valid else None

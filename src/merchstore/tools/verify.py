@@ -219,6 +219,11 @@ class SystemReader:
     def __init__(self, settings: Settings, address: SystemAddress) -> None:
         self.address = address
         self._settings = settings
+        self._topic_names = {
+            "event_log": settings.topics.event_log,
+            "log_channel": settings.topics.log_channel,
+        }
+        self._topic_ids: dict[str, str] | None = None
         self._event_log = TopicReader(settings, settings.topics.event_log)
         self._log_channel = TopicReader(settings, settings.topics.log_channel)
         self._event_log_topic: Counter[str] = Counter()
@@ -255,10 +260,12 @@ class SystemReader:
             if isinstance(body.get("request_id"), str):
                 self._request_ids.add(body["request_id"])
         observed.request_ids = self._request_ids
-        names = {"event_log": self._settings.topics.event_log}
-        names["log_channel"] = self._settings.topics.log_channel
-        observed.topic_names = names
-        observed.topic_ids = topic_ids(self._settings, names.values())
+        observed.topic_names = self._topic_names
+        # A topic's incarnation does not change while verify waits: asked until the broker said.
+        ids = self._topic_ids or topic_ids(self._settings, self._topic_names.values())
+        if len(ids) == len(self._topic_names):
+            self._topic_ids = ids
+        observed.topic_ids = ids
         return observed
 
     def _orders_of(

@@ -8,7 +8,6 @@ batch is stored: the batch path costs nothing more for the rest.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -18,6 +17,7 @@ from opentelemetry.context import Context
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from merchstore.common.consumed import ConsumedMessage
+from merchstore.common.tracing import is_sampled, valid_traceparent
 
 TRACEPARENT = "traceparent"
 Headers = list[tuple[str, str | bytes | None]]
@@ -80,17 +80,6 @@ def traceparent_of(
     return None
 
 
-def is_sampled(traceparent: str) -> bool:
-    """Whether a ``traceparent`` says its trace is recorded (bit 0 of its last field)."""
-    try:
-        return bool(int(traceparent.rsplit("-", 1)[1], 16) & 1)
-    except (IndexError, ValueError):
-        return False
-
-
-_TRACEPARENT = re.compile(r"00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}")
-
-
 def forwarding(topic: str, traceparent: str) -> Headers | None:
     """Headers for a message written on behalf of the context ``traceparent`` (a log line's).
 
@@ -98,7 +87,7 @@ def forwarding(topic: str, traceparent: str) -> Headers | None:
     carries; not sampled, the context goes on as it is. Anything but a valid version-00 value
     (the sender is a client) gives no header.
     """
-    if _TRACEPARENT.fullmatch(traceparent) is None:
+    if not valid_traceparent(traceparent):
         return None
     if not is_sampled(traceparent):
         return [(TRACEPARENT, traceparent.encode())]

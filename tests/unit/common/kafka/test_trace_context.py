@@ -11,7 +11,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 
 from merchstore.common.kafka import trace_context
-from merchstore.common.kafka.trace_context import forwarding, is_sampled
+from merchstore.common.kafka.trace_context import forwarding
+from merchstore.common.tracing import is_sampled
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 SPAN = "00f067aa0ba902b7"
