@@ -254,12 +254,13 @@ class KafkaNode:
             self._format(java, classpath, properties, cluster_id)
         with self.log_file.open("ab") as output:
             self._process = subprocess.Popen(
-                self._java(java, classpath, SERVER_MAIN, str(properties)),
+                stopped_with_parent(
+                    self._java(java, classpath, SERVER_MAIN, str(properties)), signal.SIGTERM
+                ),
                 stdout=output,
                 stderr=subprocess.STDOUT,
                 # Own session: Ctrl-C reaches `merchstore up` only, which stops things in order.
                 start_new_session=True,
-                preexec_fn=stopped_with_parent(signal.SIGTERM),
             )
         if self.pid_file is not None:
             self.pid_file.parent.mkdir(parents=True, exist_ok=True)

@@ -209,19 +209,21 @@ class EmbeddedBroker:
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         with self.log_file.open("ab") as output:
             self._process = subprocess.Popen(
-                [
-                    _broker_binary(),
-                    "broker",
-                    "--listener-url",
-                    listener,
-                    "--advertised-listener-url",
-                    listener,
-                ],
+                stopped_with_parent(
+                    [
+                        _broker_binary(),
+                        "broker",
+                        "--listener-url",
+                        listener,
+                        "--advertised-listener-url",
+                        listener,
+                    ],
+                    signal.SIGINT,
+                ),
                 stdout=output,
                 stderr=subprocess.STDOUT,
                 # Own session: Ctrl-C reaches `merchstore up` only, which stops things in order.
                 start_new_session=True,
-                preexec_fn=stopped_with_parent(signal.SIGINT),
             )
         if self.pid_file is not None:
             self.pid_file.parent.mkdir(parents=True, exist_ok=True)

@@ -8,34 +8,29 @@ function here, for leftovers and for ``up``'s own supervisord alike.
 
 from __future__ import annotations
 
-import ctypes
 import os
+import shutil
+import signal
 import sys
-from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
 
 import psutil
 
-_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
-
-def stopped_with_parent(stop_signal: int) -> Callable[[], None] | None:
-    """A ``preexec_fn`` that has the child sent ``stop_signal`` when its parent dies (Linux).
+def stopped_with_parent(command: list[str], stop_signal: signal.Signals) -> list[str]:
+    """``command`` run so that it is sent ``stop_signal`` when its parent dies (Linux).
 
     ``merchstore up`` killed outright cannot stop supervisord or the broker; the kernel then
-    asks them to stop as ``up`` would have. Elsewhere (None) the next run stops them. The C
-    function is looked up here, in the parent, so that the child does nothing between fork and
-    exec but the one system call.
+    asks them to stop as ``up`` would have. util-linux's ``setpriv`` asks for the signal and
+    execs the command in place (same pid): a ``preexec_fn`` would run Python in the forked
+    child, where the fork handlers of libraries such as gRPC's C core can abort it before
+    exec. Where ``setpriv`` is missing the command runs as is and the next run stops leftovers.
     """
-    if not sys.platform.startswith("linux"):
-        return None
-    prctl = ctypes.CDLL(None, use_errno=True).prctl
-
-    def ask_for_the_signal() -> None:
-        prctl(_PR_SET_PDEATHSIG, stop_signal, 0, 0, 0)
-
-    return ask_for_the_signal
+    setpriv = shutil.which("setpriv") if sys.platform.startswith("linux") else None
+    if setpriv is None:
+        return command
+    return [setpriv, f"--pdeathsig={stop_signal.name}", "--", *command]
 
 
 def running_process(pid_file: Path, marker: str) -> psutil.Process | None:

@@ -175,13 +175,15 @@ class Supervisor:
         )
         with (self.log_dir / "supervisord.out").open("ab") as output:
             self._process = subprocess.Popen(
-                [sys.executable, "-m", "supervisor.supervisord", "-c", str(self.config_file)],
+                # If `up` is killed outright, supervisord still stops every service.
+                stopped_with_parent(
+                    [sys.executable, "-m", "supervisor.supervisord", "-c", str(self.config_file)],
+                    signal.SIGTERM,
+                ),
                 env={**os.environ, **self._environment},
                 stdout=output,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                # If `up` is killed outright, supervisord still stops every service.
-                preexec_fn=stopped_with_parent(signal.SIGTERM),
             )
         deadline = time.monotonic() + timeout_s
         while True:

@@ -158,6 +158,8 @@ def test_an_order_and_a_game_event_are_each_one_trace_to_the_stored_row(
             wanted = {("storage", CONSUMER)}
             if trace_id == order_trace:
                 wanted |= {("db-service", PRODUCER), (PLACE_ORDER, SERVER)}
+            else:
+                wanted |= {("receiver", PRODUCER)}
             return wanted <= seen
 
         wait_until(lambda: stored(order_trace), 60, "the order event's CONSUMER span in storage")
