@@ -9,12 +9,32 @@ PROTOS := $(wildcard protos/merchstore/protos/*.proto)
 GENERATED := $(PROTOS:protos/%.proto=src/%_pb2.py)
 WEB    := src/merchstore/common/web
 VENDOR := $(WEB)/vendor
+DOCS_ASSETS := docs/assets
+DOCS_PORT ?= 8200
 
-.PHONY: run chaos go-client test test-fast fuzz typecheck suite install system-packages protos web-assets openapi bench bench-event-logger bench-pipeline bench-store bench-logging bench-scale bench-spool bench-outage bench-broker bench-brokers bench-tracing bench-summary wrk clean
+.PHONY: run docs docs-build docs-assets chaos go-client test test-fast fuzz typecheck suite install system-packages protos web-assets openapi bench bench-event-logger bench-pipeline bench-store bench-logging bench-scale bench-spool bench-outage bench-broker bench-brokers bench-tracing bench-summary wrk clean
 
 run: install
 	-scripts/install-system-packages kcat
 	$(BIN)/merchstore up
+
+# The documentation site (MkDocs, Material theme): served at http://127.0.0.1:$(DOCS_PORT) and
+# rebuilt on every edit; docs-build checks every link and anchor (--strict), as make test does.
+docs: install docs-assets
+	$(BIN)/mkdocs serve --dev-addr 127.0.0.1:$(DOCS_PORT)
+
+docs-build: install docs-assets
+	$(BIN)/mkdocs build --strict --site-dir $(or $(SITE_DIR),site)
+
+# Mermaid, which draws the site's diagrams, from the npm registry at the version
+# docs/assets/package-lock.json pins: the site needs no CDN. Never committed.
+docs-assets: $(DOCS_ASSETS)/javascripts/mermaid.min.js
+
+$(DOCS_ASSETS)/javascripts/mermaid.min.js: $(DOCS_ASSETS)/package.json $(DOCS_ASSETS)/package-lock.json
+	scripts/install-system-packages node npm
+	npm ci --prefix $(DOCS_ASSETS) --no-audit --no-fund --loglevel=error
+	npm run --prefix $(DOCS_ASSETS) --silent vendor
+	touch $@
 
 # The chaos run: up and simulate for CHAOS_MINUTES while a random service process (or, with
 # CHAOS_BROKER=kafka, the Kafka node) is killed every 10 to 30 s, then verify.
@@ -34,7 +54,7 @@ go-client: install
 # Work stealing keeps a worker that drew the long tests from finishing last.
 TEST_WORKERS ?= 6
 
-test: install system-packages
+test: install system-packages docs-assets
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(MAKE) --no-print-directory -j2 typecheck suite
@@ -46,7 +66,7 @@ typecheck: install
 # The Docker tests (an image build, the Compose deployment's fourteen containers) run after
 # the rest, so that their health checks do not compete with the suite's servers for two cores.
 # Both parts always run; the suite fails if either does.
-suite: install system-packages
+suite: install system-packages docs-assets
 	status=0; \
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal -m "not docker" || status=$$?; \
 	$(BIN)/pytest -n 2 --dist worksteal -m docker || status=$$?; \

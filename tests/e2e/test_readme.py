@@ -1,10 +1,12 @@
-"""The README's "Try it", every command in order, against a fresh ``merchstore up``.
+"""The tour (``docs/tour.md``), every command in order, against a fresh ``merchstore up``.
 
-The commands run as a newcomer types them: in one bash, from a folder holding the
-repository's ``.venv`` and ``up``'s default data directory ``.merchstore``, with no
-``MERCHSTORE_*`` variable set. Only the ports move (the suite's own, free ones). Each command
-has a check here of what its comment claims; a command added to the section without one, or a
-comment changed, fails the test until this file says what the new claim means.
+The README's "Try it" is a few of the tour's commands, in the tour's order, with the same
+comments: running the tour runs them. The commands run as a newcomer types them: in one bash,
+from a folder holding the repository's ``.venv`` and ``up``'s default data directory
+``.merchstore``, with no ``MERCHSTORE_*`` variable set. Only the ports move (the suite's own,
+free ones). Each command has a check here of what its comment claims; a command added to the
+tour without one, or a comment changed, fails the test until this file says what the new
+claim means.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from tests.support.processes import wait_until
 from tests.support.up import UpProcess, free_up_ports, stop_up, up_environment
 
 README = REPOSITORY / "README.md"
+TOUR = REPOSITORY / "docs" / "tour.md"
 DEFAULT_PORTS = {
     "store_api": 8000,
     "receiver": 8080,
@@ -48,11 +51,10 @@ class Command:
     claim: str
 
 
-def try_it_commands(readme: str) -> list[Command]:
-    """Every command of the README's "Try it" section, in order, with its claim."""
-    section = readme.split("\n## Try it\n", 1)[1].split("\n## ", 1)[0]
+def try_it_commands(text: str) -> list[Command]:
+    """Every command of the page's bash blocks, in order, with its claim."""
     commands: list[Command] = []
-    for block in re.findall(r"```bash\n(.*?)```", section, re.S):
+    for block in re.findall(r"```bash\n(.*?)```", text, re.S):
         claim = ""
         pending = ""
         for line in block.splitlines():
@@ -326,7 +328,7 @@ def verified(output: str, seen: Seen) -> None:
 
 @dataclass(frozen=True)
 class Expected:
-    """What a command of the README must be (its start and its comment) and what it does."""
+    """What a command of the tour must be (its start and its comment) and what it does."""
 
     starts: str
     claim: str
@@ -489,7 +491,7 @@ EXPECTED = [
 
 
 def test_every_command_has_its_check() -> None:
-    commands = try_it_commands(README.read_text())
+    commands = try_it_commands(TOUR.read_text())
     found = [(c.text.split("\n")[0][:60], c.claim) for c in commands]
     expected = [(e.starts[:60], e.claim) for e in EXPECTED]
     assert len(commands) == len(EXPECTED), (found, expected)
@@ -498,12 +500,15 @@ def test_every_command_has_its_check() -> None:
         assert command.claim == want.claim, (command.text, command.claim, want.claim)
 
 
-def test_the_first_thing_to_try_is_tried_in_order_with_the_rest() -> None:
+def test_the_readmes_commands_are_the_tours_in_its_order() -> None:
     readme = README.read_text()
-    top = readme[: readme.index("## Try it")]
-    first = re.findall(r"^(\.venv/bin/merchstore [^#\n]*?)\s+#", top, re.MULTILINE)
-    tried = [command.text for command in try_it_commands(readme)]
-    assert first and tried[-len(first) :] == first, (first, tried[-3:])
+    section = readme.split("\n## Try it\n", 1)[1].split("\n## ", 1)[0]
+    first = try_it_commands(section)
+    tour = iter(try_it_commands(TOUR.read_text()))
+    assert len(first) >= 3, first
+    for command in first:
+        # Each one is in the tour, with the same comment, after the one before it.
+        assert any(command == later for later in tour), f"not in the tour, in order: {command}"
 
 
 def on_ports(command: str, ports: dict[str, int]) -> str:
@@ -535,7 +540,7 @@ def test_try_it_does_what_its_comments_say(fresh_up: tuple[Path, dict[str, int]]
     shell = Shell(workdir, env)
     seen = Seen(shell, workdir)
     try:
-        commands = try_it_commands(README.read_text())
+        commands = try_it_commands(TOUR.read_text())
         assert len(commands) == len(EXPECTED)
         for command, expected in zip(commands, EXPECTED, strict=True):
             typed = on_ports(command.text, ports)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import click
@@ -63,12 +64,31 @@ def test_the_network_table_is_what_compose_wires() -> None:
         assert bool(documented[name][1]) == bool(wired_ports), name
 
 
+def documentation_pages() -> list[Path]:
+    """The README and every page of the documentation site."""
+    pages = sorted((REPOSITORY / "docs").rglob("*.md"))
+    return [REPOSITORY / "README.md", *(p for p in pages if "node_modules" not in p.parts)]
+
+
 def test_every_relative_link_in_the_docs_points_at_a_file() -> None:
-    for page in [REPOSITORY / "README.md", *sorted((REPOSITORY / "docs").glob("*.md"))]:
+    for page in documentation_pages():
         for target in re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", page.read_text()):
             if "://" in target:
                 continue
             assert (page.parent / target).exists(), f"{page.name} links to missing {target}"
+
+
+def test_the_readme_is_a_door_to_the_site() -> None:
+    readme = (REPOSITORY / "README.md").read_text()
+    assert len(readme.splitlines()) <= 150
+    # Every page it sends the reader to is in the site's navigation, and every page of the
+    # site is reachable from the README or the site's home page.
+    site = yaml.load((REPOSITORY / "mkdocs.yml").read_text(), Loader=yaml.BaseLoader)
+    navigation = set(re.findall(r"[\w/-]+\.md", str(site["nav"])))
+    linked = set(re.findall(r"\]\(docs/([^)#]+\.md)", readme))
+    assert linked and linked <= navigation, linked - navigation
+    pages = {str(p.relative_to(REPOSITORY / "docs")) for p in documentation_pages()[1:]}
+    assert pages == navigation, pages ^ navigation
 
 
 def test_the_readme_links_the_interface_and_the_report_not_a_sibling_folder() -> None:

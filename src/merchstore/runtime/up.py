@@ -493,7 +493,7 @@ class LocalSystem:
             tail += f" --data-dir {shlex.quote(str(self.data_dir))}"
         store, receiver = self.settings.store_api.port, self.settings.receiver.port
         return [
-            'Try it, in another terminal (the README\'s "Try it" goes on from there):',
+            "Try it, in another terminal (the tour, docs/tour.md, goes on from there):",
             f"  curl localhost:{store}/products                   # the store's products",
             f"  curl -X POST localhost:{receiver}/purchase_a_sword  # a game event",
             f"  {tail}  # every service's operation log, as it happens",

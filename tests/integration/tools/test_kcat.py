@@ -1,4 +1,4 @@
-"""``kcat`` as the README shows it, Debian's kcat, against the embedded broker."""
+"""``kcat`` as the tour shows it, Debian's kcat, against the embedded broker."""
 
 from __future__ import annotations
 
@@ -12,16 +12,16 @@ from tests.support.kafka import produce_all
 from tests.support.paths import REPOSITORY
 
 KCAT = Path(sys.executable).parent / "kcat"
-README = REPOSITORY / "README.md"
+TOUR = REPOSITORY / "docs" / "tour.md"
 
 
-def test_debian_kcat_reads_events_from_the_embedded_broker_as_the_readme_shows(
+def test_debian_kcat_reads_events_from_the_embedded_broker_as_the_tour_shows(
     settings: Settings,
 ) -> None:
     assert system_kcat(str(KCAT)), "install Debian's kcat (make test does)"
     topic = settings.topics.events
     produce_all(settings.bootstrap_servers, topic, [b'{"n": 1}', b'{"n": 2}', b'{"n": 3}'])
-    assert "kcat -C -b localhost:9092 -t events -o beginning -e" in README.read_text()
+    assert "kcat -C -b localhost:9092 -t events -o beginning -e" in TOUR.read_text()
 
     answer = subprocess.run(
         [str(KCAT), "-C", "-b", settings.bootstrap_servers, "-t", topic, "-o", "beginning", "-e"],

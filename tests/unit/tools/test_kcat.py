@@ -1,4 +1,4 @@
-"""``kcat`` as the README shows it, Debian's kcat, against the embedded broker."""
+"""Which ``kcat`` the launcher runs: Debian's, never itself."""
 
 from __future__ import annotations
 
@@ -6,9 +6,6 @@ import os
 from pathlib import Path
 
 from merchstore.tools.kcat import system_kcat
-from tests.support.paths import REPOSITORY
-
-README = REPOSITORY / "README.md"
 
 
 def test_the_real_kcat_is_found_and_never_this_command_itself(tmp_path: Path) -> None:
