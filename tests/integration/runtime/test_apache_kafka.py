@@ -13,6 +13,7 @@ import pytest
 from merchstore.runtime.apache_kafka import CACHE_VARIABLE, fetch_jars, locked_jars
 from merchstore.runtime.embedded import StartupError
 from merchstore.runtime.maven import REPOSITORY_VARIABLE
+from tests.support.up import free_up_ports, up_environment
 
 
 @pytest.fixture
@@ -60,6 +61,8 @@ def test_up_on_kafka_without_java_says_what_to_install(tmp_path: Path) -> None:
         [sys.executable, "-m", "merchstore", "up", "--broker", "kafka"],
         env={
             **env,
+            # Ports of its own: the defaults may be taken by another test's servers.
+            **up_environment(free_up_ports()),
             "PATH": str(tmp_path),  # no java on it
             "MERCHSTORE_DATA_DIR": str(tmp_path / "data"),
             CACHE_VARIABLE: str(tmp_path / "cache"),
@@ -72,5 +75,5 @@ def test_up_on_kafka_without_java_says_what_to_install(tmp_path: Path) -> None:
     output = (result.stdout + result.stderr).strip()
     assert "Traceback" not in output
     error_lines = [line for line in output.splitlines() if "Java" in line]
-    assert len(error_lines) == 1 and "openjdk-17-jre-headless" in error_lines[0]
+    assert len(error_lines) == 1 and "openjdk-17-jre-headless" in error_lines[0], output
     assert not (tmp_path / "data" / "postgres").exists(), "nothing was started"
