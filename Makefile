@@ -64,12 +64,14 @@ typecheck: install
 	$(BIN)/mypy
 
 # The Docker tests (an image build, the Compose deployment's fourteen containers) run after
-# the rest, so that their health checks do not compete with the suite's servers for two cores.
-# Both parts always run; the suite fails if either does.
+# the rest, so that their health checks do not compete with the suite's servers for two cores;
+# then every benchmark at its smallest setting (tests/e2e/bench), which loads the cores as it
+# measures. Every part always runs; the suite fails if any does.
 suite: install system-packages docs-assets
 	status=0; \
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal -m "not docker" || status=$$?; \
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal -m "not docker and not bench" || status=$$?; \
 	$(BIN)/pytest -n 2 --dist worksteal -m docker || status=$$?; \
+	$(BIN)/pytest -n 2 --dist worksteal -m bench || status=$$?; \
 	exit $$status
 
 # The bottom of the test pyramid only: no server, no process, no network (seconds, not minutes).
@@ -153,7 +155,7 @@ bench-tracing: install wrk
 	$(BIN)/python -m bench.tracing
 
 wrk:
-	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	scripts/install-system-packages wrk
 
 # schemathesis over every HTTP service, and hypothesis over every gRPC method's messages through a
 # real channel, with many more examples than the suite's, and a new seed each run (printed, so a failure can be replayed: MERCHSTORE_FUZZ_SEED=<seed> make fuzz).

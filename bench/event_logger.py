@@ -192,6 +192,9 @@ def event_logger(directory: Path, bootstrap: str, topic: str) -> ServiceProcess:
         "MERCHSTORE_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
         "MERCHSTORE_TOPICS__EVENT_LOG": topic,
         "MERCHSTORE_EVENT_LOGGER__PORT": str(port),
+        # A group of its own: two event-loggers of one group on a one-partition topic leave
+        # one of them waiting for the partition, never ready.
+        "MERCHSTORE_EVENT_LOGGER__GROUP_ID": f"event-logger-{directory.name}",
         "MERCHSTORE_LOG_LEVEL": "WARNING",
     }
     return ServiceProcess("event-logger", env, port, directory / "service.out")

@@ -19,7 +19,7 @@ from typing import Any
 import psycopg
 
 from bench.harness import embedded_servers
-from bench.report import Curve, Goal, interleaved, median_by, save
+from bench.report import Curve, Goal, client_levels, interleaved, median_by, save
 from bench.store_api import ORDER_BODY, login
 from bench.wrk import LoadResult, load_goal, require_wrk, run_load
 from tests.support.processes import ServiceProcess, free_port, free_port_pair
@@ -79,7 +79,7 @@ def measure(seconds: int, urls: dict[str, str], auth: dict[str, str]) -> None:
     ]
     for label, path, options in loads:
         curve = Curve(label, "req/s")
-        for clients in LEVELS:
+        for clients in client_levels(LEVELS, LEVELS[-1]):
             runs: dict[str, list[LoadResult]] = interleaved(
                 {
                     name: partial(run_load, f"{url}{path}", clients, seconds, **options)

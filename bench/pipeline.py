@@ -27,7 +27,16 @@ from typing import Any
 import psycopg
 
 from bench.harness import BenchServers, embedded_servers, hello_ceiling
-from bench.report import GOAL_REPEATS, REPEATS, Curve, Goal, interleaved, median_by, save
+from bench.report import (
+    GOAL_REPEATS,
+    REPEATS,
+    Curve,
+    Goal,
+    client_levels,
+    interleaved,
+    median_by,
+    save,
+)
 from bench.wrk import LoadResult, load_goal, post_load, require_wrk
 from merchstore.services import find_service
 from tests.support.processes import ServiceProcess, free_port
@@ -120,7 +129,7 @@ def measure_all(seconds: int, servers: BenchServers, hello_url: str) -> None:
     servers.with_topics(events=alone_topic)
     receiver = start("receiver", servers, MERCHSTORE_TOPICS__EVENTS=alone_topic)
     try:
-        for clients in LEVELS:
+        for clients in client_levels(LEVELS, GOAL_CLIENTS):
             runs = interleaved(
                 {
                     "receiver": partial(
@@ -160,7 +169,7 @@ def measure_all(seconds: int, servers: BenchServers, hello_url: str) -> None:
     storage = start("storage", servers)
     receiver = start("receiver", servers)
     try:
-        for clients in LEVELS:
+        for clients in client_levels(LEVELS, GOAL_CLIENTS):
             stored_runs: dict[str, list[Any]] = interleaved(
                 {
                     "system": load_with_storage(

@@ -20,9 +20,14 @@ from typing import TypeVar
 
 T = TypeVar("T")
 
-RESULTS = Path(__file__).parent / "results"
-REPEATS = 3
-GOAL_REPEATS = 5
+SMOKE = os.environ.get("MERCHSTORE_BENCH_SMOKE") == "1"
+"""The smallest setting, as ``make test`` runs every benchmark: one turn of each measurement,
+at the goal's number of clients only. Only that a benchmark runs end to end and prints its
+table is checked then; its figures judge nothing."""
+RESULTS = Path(os.environ.get("MERCHSTORE_BENCH_RESULTS") or Path(__file__).parent / "results")
+"""Where each benchmark's results go (a test's own folder for the smallest setting)."""
+REPEATS = 1 if SMOKE else 3
+GOAL_REPEATS = 1 if SMOKE else 5
 """Turns for a goal whose two sides share this machine's two cores with the broker and wrk:
 their ratio moves most from one turn to the next, so it is the median of more turns."""
 
@@ -34,6 +39,11 @@ def interleaved(runs: Mapping[str, Callable[[], T]], repeats: int = REPEATS) -> 
         for name, run in runs.items():
             results[name].append(run())
     return results
+
+
+def client_levels(levels: Sequence[int], goal: int) -> Sequence[int]:
+    """The numbers of clients to measure: all of ``levels``, or only the goal's at ``SMOKE``."""
+    return (goal,) if SMOKE else levels
 
 
 def median_by(results: list[T], key: Callable[[T], float]) -> T:

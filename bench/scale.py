@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import subprocess
 import time
 from functools import partial
@@ -186,7 +187,7 @@ def measure_all(arguments: argparse.Namespace, servers: BenchServers) -> None:
             "two": partial(storage_rate, servers, 2, arguments.events, run),
         }
     )
-    one_rate, two_rate = sorted(rates["one"])[1], sorted(rates["two"])[1]
+    one_rate, two_rate = statistics.median(rates["one"]), statistics.median(rates["two"])
     print(
         f"{'storage, 3 partitions':<30} one consumer {one_rate:>7,.0f} events/s |"
         f" two {two_rate:>7,.0f} events/s | {two_rate / one_rate:.2f}x"

@@ -8,6 +8,7 @@ after any of them. Reads ``bench/results/*.json``; writes ``docs/benchmarks/*.pn
 from __future__ import annotations
 
 import json
+import os
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +20,8 @@ import matplotlib.pyplot as plt
 
 from bench.report import GOAL_HEADER, RESULTS, Curve, Goal, goal_rows, print_goals
 
-DOCS = Path(__file__).parent.parent / "docs"
+DOCS = Path(os.environ.get("MERCHSTORE_BENCH_REPORT") or Path(__file__).parent.parent / "docs")
+"""Where the report and its plots go (a test's own folder for the smallest setting)."""
 PLOTS = DOCS / "benchmarks"
 ORDER = (
     "store",

@@ -112,6 +112,9 @@ def pytest_configure(config: pytest.Config) -> None:
     paths = [Path(arg.split("::")[0]).resolve() for arg in config.args] or [TESTS]
     if all(path.is_relative_to(TESTS / "unit") for path in paths):
         return
+    # The benchmarks alone (make test's last part) start their own servers, as `make bench` does.
+    if config.option.markexpr.strip() == "bench":
+        return
     # The Docker engine starts while the tests collect, as the Kafka node does.
     engine = SuiteDockerEngine(Path(tempfile.mkdtemp(prefix="merchstore-test-docker-")))
     engine.start()
