@@ -8,6 +8,7 @@ from typing import Literal, Protocol, cast
 
 from merchstore.common.config.sections import ServiceSettings
 from merchstore.common.logs.setup import configure_logging
+from merchstore.common.tracing import start_tracing, stop_tracing
 from merchstore.settings import Settings
 
 
@@ -70,4 +71,9 @@ def serve(name: str, settings: Settings) -> None:
     spec = find_service(name)
     configure_logging(settings, spec.name)
     module = cast(_ServiceModule, importlib.import_module(spec.module))
-    module.run(settings)
+    # Before the service opens anything: its database pool's connections are traced as made.
+    tracing = start_tracing(spec.name)
+    try:
+        module.run(settings)
+    finally:
+        stop_tracing(tracing)

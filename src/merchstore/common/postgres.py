@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import logging
 from importlib import resources
+from typing import Any
 
 import psycopg
+from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
+from opentelemetry.instrumentation.utils import suppress_instrumentation
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolTimeout
 
 from merchstore.common.poison import PoisonPolicy
+from merchstore.common.tracing import nested_span_provider
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +65,32 @@ def _unreachable(url: str) -> DatabaseUnavailable:
     )
 
 
+def traced(connection: psycopg.Connection[Any] | psycopg.AsyncConnection[Any]) -> None:
+    """Have ``connection``'s statements make spans inside a traced request (none outside one).
+
+    OpenTelemetry's psycopg instrumentation, on the provider of nested spans: a query is a
+    child of the request or message that ran it, and a background loop's query starts no trace.
+    """
+    provider = nested_span_provider()
+    if provider is not None:
+        PsycopgInstrumentor().instrument_connection(connection, tracer_provider=provider)  # type: ignore[type-var]
+
+
+async def _traced_async(connection: psycopg.AsyncConnection[Any]) -> None:
+    traced(connection)
+
+
+def _checked(connection: psycopg.Connection[Any]) -> None:
+    # The pool's liveness check on hand-out is not the request's work: no span for it.
+    with suppress_instrumentation():
+        ConnectionPool.check_connection(connection)
+
+
+async def _checked_async(connection: psycopg.AsyncConnection[Any]) -> None:
+    with suppress_instrumentation():
+        await AsyncConnectionPool.check_connection(connection)
+
+
 def open_pool(
     url: str, *, name: str, min_size: int, max_size: int, timeout_s: float = 10.0
 ) -> ConnectionPool:
@@ -75,7 +105,8 @@ def open_pool(
         min_size=min_size,
         max_size=max_size,
         open=False,
-        check=ConnectionPool.check_connection,
+        configure=traced,
+        check=_checked,
         timeout=timeout_s,
     )
     try:
@@ -96,7 +127,8 @@ async def open_async_pool(
         min_size=min_size,
         max_size=max_size,
         open=False,
-        check=AsyncConnectionPool.check_connection,
+        configure=_traced_async,
+        check=_checked_async,
         timeout=timeout_s,
     )
     try:

@@ -15,12 +15,15 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 from contextvars import ContextVar
+from typing import TypeVar
 
+import httpx
 from opentelemetry import propagate, trace
+from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import SynchronousMultiSpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
-from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased
 from opentelemetry.trace import Link
 
 from merchstore.common.config.errors import ConfigError
@@ -55,17 +58,52 @@ def exporting() -> bool:
     return any(os.environ.get(name, "").strip() for name in ENDPOINT_VARIABLES)
 
 
+_nested: TracerProvider | None = None
+HTTPClient = TypeVar("HTTPClient", httpx.Client, httpx.AsyncClient)
+
+
 def start_tracing(service: str) -> TracerProvider:
     """Make this process's tracer provider the global one; export only when configured."""
+    global _nested
     resource = Resource.create({SERVICE_NAME: service})  # beside OTEL_RESOURCE_ATTRIBUTES
     if not exporting():
         # Trace ids are still made and passed on (log lines carry them); no span is recorded.
         provider = TracerProvider(resource=resource, sampler=ALWAYS_OFF)
+        _nested = None
     else:
-        provider = TracerProvider(resource=resource)  # the sampler OTEL_TRACES_SAMPLER names
-        provider.add_span_processor(BatchSpanProcessor(_exporter()))
+        exported = SynchronousMultiSpanProcessor()  # type: ignore[no-untyped-call]
+        exported.add_span_processor(BatchSpanProcessor(_exporter()))
+        # The sampler OTEL_TRACES_SAMPLER names.
+        provider = TracerProvider(resource=resource, active_span_processor=exported)
+        _nested = TracerProvider(
+            resource=resource,
+            sampler=ParentBased(ALWAYS_OFF),
+            active_span_processor=exported,
+            shutdown_on_exit=False,
+        )
     trace.set_tracer_provider(provider)
     return provider
+
+
+def nested_span_provider() -> TracerProvider | None:
+    """The provider of spans that only mean something inside another: queries, outgoing calls.
+
+    Its spans follow their parent's sampling and never start a trace: a relay's poll of the
+    outbox or the dashboard's look at a service's health, with no request around them, record
+    nothing, while a request's queries and calls are in its trace. None before tracing starts
+    and when nothing is exported: a query then costs nothing for tracing.
+    """
+    return _nested
+
+
+def traced_client(client: HTTPClient) -> HTTPClient:
+    """``client`` with OpenTelemetry's httpx instrumentation.
+
+    A call made inside a traced request or run is a CLIENT span, its context in the call's
+    headers; a call outside one (the dashboard's look at a service) records nothing.
+    """
+    HTTPXClientInstrumentor.instrument_client(client, tracer_provider=nested_span_provider())
+    return client
 
 
 def _exporter() -> SpanExporter:

@@ -11,6 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from merchstore.common.health_probe import HealthAnswer, check_health_async
 from merchstore.common.metrics import METRICS_PORT_OFFSET
+from merchstore.common.tracing import traced_client
 from merchstore.dashboard.domain import ServiceReading
 from merchstore.services import SERVICES, ServiceSpec
 from merchstore.settings import Settings
@@ -21,7 +22,7 @@ class ServiceSources:
 
     def __init__(self, settings: Settings) -> None:
         self._timeout_s = settings.dashboard.request_timeout_s
-        self._http = httpx.AsyncClient(timeout=self._timeout_s)
+        self._http = traced_client(httpx.AsyncClient(timeout=self._timeout_s))
         self._specs = [spec for spec in SERVICES if spec.name != "dashboard"]
         self._settings = settings
         self._channels: dict[str, grpc.aio.Channel] = {}

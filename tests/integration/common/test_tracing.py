@@ -29,6 +29,17 @@ def traced_store(services: ServiceLauncher, receiver: TraceReceiver) -> str:
     return services.start("store-api", **receiver.environment()).url
 
 
+def queries(spans: list[ReceivedSpan], service: str) -> list[ReceivedSpan]:
+    """The PostgreSQL statements ``service`` ran among ``spans``."""
+    return [
+        s
+        for s in spans
+        if s.service == service
+        and s.kind == CLIENT
+        and "postgresql" in (s.attributes.get("db.system"), s.attributes.get("db.system.name"))
+    ]
+
+
 def one(spans: list[ReceivedSpan], service: str, kind: int) -> ReceivedSpan:
     [found] = [s for s in spans if s.service == service and s.kind == kind]
     return found
@@ -57,6 +68,10 @@ def test_a_clients_trace_goes_on_through_store_api_and_db_service(
         assert rpc.parent_span_id == call.span_id
         assert rpc.name == "/merchstore.store.v1.StoreData/GetProduct"
         assert rpc.attributes.get("rpc.grpc.status_code") == 0  # OK
+        # Its query is a span of the call, by OpenTelemetry's psycopg instrumentation.
+        wait_until(lambda: queries(receiver.spans(trace_id), "db-service"), 30, "the query's span")
+        [query] = queries(receiver.spans(trace_id), "db-service")
+        assert query.parent_span_id == rpc.span_id and "SELECT" in str(query.name).upper()
         assert not [s for s in receiver.spans() if s.name.endswith(("/health", "Check"))]
 
 
@@ -195,6 +210,20 @@ def test_an_order_and_a_game_event_are_each_one_trace_to_the_stored_row(
         assert counted.name == "count event" and counted.parent_span_id == relayed.span_id
         [run] = [s for s in receiver.spans() if s.name == "processor run"]
         assert run.trace_id != order_trace  # a trace of its own, linked from each event's span
+
+        def feed_read() -> bool:
+            # The run's read of storage's feed: the processor's call, storage's span of it, and
+            # storage's query, each the child of the one before.
+            spans = receiver.spans(run.trace_id)
+            calls = {s.span_id for s in spans if s.service == "processor" and s.kind == CLIENT}
+            served = {
+                s.span_id
+                for s in spans
+                if s.service == "storage" and s.kind == SERVER and s.parent_span_id in calls
+            }
+            return any(q.parent_span_id in served for q in queries(spans, "storage"))
+
+        wait_until(feed_read, 30, "the run's feed call, storage's span of it, and its query")
         recent = httpx.get(f"{processor.url}/stats").json()["recent_orders"]
         assert [o["trace_id"] for o in recent] == [order_trace]
         store_api = {s.span_id for s in receiver.spans(order_trace) if s.service == "store-api"}

@@ -20,7 +20,6 @@ from merchstore.common.metrics import METRICS_PORT_OFFSET, RpcMetrics, serve_met
 from merchstore.common.serving.health import add_health_and_reflection, set_grpc_serving
 from merchstore.common.serving.readiness import announce_start, freeze_startup_objects
 from merchstore.common.serving.signals import STOP_SIGNALS
-from merchstore.common.tracing import start_tracing, stop_tracing
 from merchstore.protos import logging_pb2
 
 log = logging.getLogger(__name__)
@@ -100,7 +99,6 @@ def serve_grpc(
     and the producer flushes last.
     """
     check_broker(settings, report_topics=True)
-    tracing = start_tracing(service)
     producer = KafkaProducer(settings, client_id=service, **(producer_settings or {}))
 
     async def serve() -> None:
@@ -125,4 +123,3 @@ def serve_grpc(
         asyncio.run(serve())
     finally:
         producer.close(producer_close_s)
-        stop_tracing(tracing)

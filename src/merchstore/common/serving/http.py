@@ -29,7 +29,6 @@ from merchstore.common.messages import START_ANNOUNCEMENTS
 from merchstore.common.serving.health import ReadinessCheck
 from merchstore.common.serving.readiness import Readiness, announce_start, freeze_startup_objects
 from merchstore.common.serving.signals import STOP_SIGNALS
-from merchstore.common.tracing import start_tracing, stop_tracing
 
 log = logging.getLogger(__name__)
 
@@ -117,13 +116,9 @@ def serve_http(
             if producer is not None:
                 await asyncio.to_thread(producer.close, 5.0)
 
-    tracing = start_tracing(service)
     app = create_app(readiness, lifespan=lifespan)
     add_tracing(app)
-    try:
-        run_uvicorn(app, endpoint, settings.http)
-    finally:
-        stop_tracing(tracing)
+    run_uvicorn(app, endpoint, settings.http)
 
 
 def run_uvicorn(app: FastAPI, endpoint: ServiceSettings, http: HttpSettings) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-from opentelemetry import propagate
+
+from merchstore.common.tracing import traced_client
 
 
 class StorageUnavailable(Exception):
@@ -16,16 +17,13 @@ class StorageClient:
     """Pages through storage's ``/events/feed``."""
 
     def __init__(self, base_url: str, timeout_s: float) -> None:
-        self._client = httpx.Client(base_url=base_url, timeout=timeout_s)
+        # Traced: storage's span of the call belongs to the processor run's trace.
+        self._client = traced_client(httpx.Client(base_url=base_url, timeout=timeout_s))
 
     def page(self, after: str, limit: int) -> tuple[list[dict[str, Any]], str]:
         """Events after cursor ``after`` (at most ``limit``) and the next cursor."""
-        headers: dict[str, str] = {}
-        propagate.inject(headers)  # storage's span of the call belongs to the run's trace
         try:
-            answer = self._client.get(
-                "/events/feed", params={"after": after, "limit": limit}, headers=headers
-            )
+            answer = self._client.get("/events/feed", params={"after": after, "limit": limit})
             answer.raise_for_status()
         except httpx.HTTPError as error:
             raise StorageUnavailable(f"storage at {self._client.base_url}: {error}") from None
