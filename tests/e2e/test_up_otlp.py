@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from tests.support.kafka import read_topic
-from tests.support.otlp import trace_receiver
+from tests.support.otlp import trace_receiver, traceparent
 from tests.support.processes import wait_until
 from tests.support.store import Store
 from tests.support.up import UpProcess, free_up_ports, stop_up, up_environment
@@ -41,9 +41,6 @@ def test_up_exports_one_trace_per_request_to_the_otlp_endpoint_it_is_given(
             store = f"http://127.0.0.1:{ports['store_api']}"
             shopper = Store(store).register("collected")
             order_trace, game_trace = secrets.token_hex(16), secrets.token_hex(16)
-
-            def traceparent(trace_id: str) -> dict[str, str]:
-                return {"traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01"}
 
             placed = httpx.post(
                 f"{store}/orders",

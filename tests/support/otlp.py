@@ -11,6 +11,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
+CLIENT_SPAN = "00f067aa0ba902b7"
+"""The span id of a test client's own span, as the traceparent it sends names it."""
+
+
+def traceparent(trace_id: str, sampled: bool = True) -> dict[str, str]:
+    """The header a client sends to have its request continue ``trace_id``."""
+    return {"traceparent": f"00-{trace_id}-{CLIENT_SPAN}-{'01' if sampled else '00'}"}
+
 
 @dataclass(frozen=True)
 class ReceivedSpan:

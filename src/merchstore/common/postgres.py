@@ -65,7 +65,7 @@ def _unreachable(url: str) -> DatabaseUnavailable:
     )
 
 
-def traced(connection: psycopg.Connection[Any] | psycopg.AsyncConnection[Any]) -> None:
+def _traced(connection: psycopg.Connection[Any] | psycopg.AsyncConnection[Any]) -> None:
     """Have ``connection``'s statements make spans inside a traced request (none outside one).
 
     OpenTelemetry's psycopg instrumentation, on the provider of nested spans: a query is a
@@ -77,7 +77,7 @@ def traced(connection: psycopg.Connection[Any] | psycopg.AsyncConnection[Any]) -
 
 
 async def _traced_async(connection: psycopg.AsyncConnection[Any]) -> None:
-    traced(connection)
+    _traced(connection)
 
 
 def _checked(connection: psycopg.Connection[Any]) -> None:
@@ -105,7 +105,7 @@ def open_pool(
         min_size=min_size,
         max_size=max_size,
         open=False,
-        configure=traced,
+        configure=_traced,
         check=_checked,
         timeout=timeout_s,
     )

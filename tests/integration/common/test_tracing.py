@@ -9,17 +9,17 @@ from merchstore.common.messages import DomainEvent
 from merchstore.settings import Settings
 from tests.conftest import ServiceLauncher
 from tests.support.kafka import produce_all
-from tests.support.otlp import ReceivedSpan, TraceReceiver, trace_receiver
+from tests.support.otlp import (
+    CLIENT_SPAN,
+    ReceivedSpan,
+    TraceReceiver,
+    trace_receiver,
+    traceparent,
+)
 from tests.support.processes import wait_until
 from tests.support.store import Store
 
 SERVER, CLIENT = 2, 3  # OTLP's span kinds
-CLIENT_SPAN = "00f067aa0ba902b7"
-"""The span id of the client's own span, as its traceparent names it."""
-
-
-def traceparent(trace_id: str, sampled: bool = True) -> dict[str, str]:
-    return {"traceparent": f"00-{trace_id}-{CLIENT_SPAN}-{'01' if sampled else '00'}"}
 
 
 def traced_store(services: ServiceLauncher, receiver: TraceReceiver) -> str:
