@@ -36,6 +36,8 @@ from tests.support.broker import (
     broker_kinds,
     broker_settings,
     kafka_cluster,
+    kafka_environment,
+    service_login,
 )
 from tests.support.docker_engine import ENGINE_VARIABLE, SuiteDockerEngine
 from tests.support.paths import REPOSITORY
@@ -295,8 +297,8 @@ def service_env(
     """Environment that gives a service process the same settings as ``settings``."""
     env = {
         **broker_environment(broker_kind),
+        **kafka_environment(settings),
         "MERCHSTORE_DATA_DIR": str(settings.data_dir),
-        "MERCHSTORE_KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
     }
     for key, name in topic_names.items():
         env[f"MERCHSTORE_TOPICS__{key.upper()}"] = name
@@ -342,7 +344,8 @@ class ServiceLauncher:
         if name not in self.started:
             self.started[name] = ServiceProcess(
                 name,
-                {**self.env, **extra_env},
+                # On the secured Apache Kafka each service logs in as its own user.
+                {**self.env, **service_login(self.env, name), **extra_env},
                 self.ports[name],
                 self.log_dir / f"{name}.out",
                 grpc=name in self.GRPC,

@@ -9,6 +9,8 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -18,6 +20,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -45,6 +48,10 @@ type options struct {
 	lines          int
 	batchSize      int
 	timeout        time.Duration
+	// Mutual TLS: the deployment's CA, and this client's certificate and key (PEM files).
+	caFile   string
+	certFile string
+	keyFile  string
 }
 
 // refusal is a gRPC error as the client saw it: the status code and its detail.
@@ -93,6 +100,9 @@ func parseOptions() options {
 	flag.IntVar(&o.lines, "lines", 100, "how many log lines to stream to logging-service")
 	flag.IntVar(&o.batchSize, "batch", 50, "log lines per stream message")
 	flag.DurationVar(&o.timeout, "timeout", 30*time.Second, "deadline of the whole run")
+	flag.StringVar(&o.caFile, "ca", "", "mutual TLS: the CA certificate the servers' certificates are signed by (PEM)")
+	flag.StringVar(&o.certFile, "cert", "", "mutual TLS: this client's certificate (PEM), signed by the same CA")
+	flag.StringVar(&o.keyFile, "key", "", "mutual TLS: this client's private key (PEM)")
 	flag.Parse()
 	now := time.Now()
 	if o.username == "" {
@@ -144,8 +154,36 @@ func main() {
 	}
 }
 
-func dial(address string) (*grpc.ClientConn, error) {
-	connection, err := grpc.NewClient(address, grpc.WithTransportCredentials(insecure.NewCredentials()))
+// transportCredentials is plain gRPC without -ca, else TLS that trusts only servers of that CA
+// and shows the client's own certificate (the services require one).
+func transportCredentials(o options) (credentials.TransportCredentials, error) {
+	if o.caFile == "" && o.certFile == "" && o.keyFile == "" {
+		return insecure.NewCredentials(), nil
+	}
+	if o.caFile == "" || o.certFile == "" || o.keyFile == "" {
+		return nil, errors.New("mutual TLS needs all of -ca, -cert and -key")
+	}
+	authority, err := os.ReadFile(o.caFile)
+	if err != nil {
+		return nil, fmt.Errorf("-ca: %w", err)
+	}
+	trusted := x509.NewCertPool()
+	if !trusted.AppendCertsFromPEM(authority) {
+		return nil, fmt.Errorf("-ca: %s holds no PEM certificate", o.caFile)
+	}
+	own, err := tls.LoadX509KeyPair(o.certFile, o.keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("-cert, -key: %w", err)
+	}
+	return credentials.NewTLS(&tls.Config{
+		RootCAs:      trusted,
+		Certificates: []tls.Certificate{own},
+		MinVersion:   tls.VersionTLS12,
+	}), nil
+}
+
+func dial(address string, transport credentials.TransportCredentials) (*grpc.ClientConn, error) {
+	connection, err := grpc.NewClient(address, grpc.WithTransportCredentials(transport))
 	if err != nil {
 		return nil, fmt.Errorf("cannot connect to %s: %w", address, err)
 	}
@@ -153,12 +191,16 @@ func dial(address string) (*grpc.ClientConn, error) {
 }
 
 func run(ctx context.Context, o options) (*report, error) {
-	storeConnection, err := dial(o.storeAddress)
+	transport, err := transportCredentials(o)
+	if err != nil {
+		return nil, err
+	}
+	storeConnection, err := dial(o.storeAddress, transport)
 	if err != nil {
 		return nil, err
 	}
 	defer storeConnection.Close()
-	loggingConnection, err := dial(o.loggingAddress)
+	loggingConnection, err := dial(o.loggingAddress, transport)
 	if err != nil {
 		return nil, err
 	}

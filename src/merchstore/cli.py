@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import click
 
 from merchstore.common.config.errors import ConfigError
+from merchstore.common.config.grpc_tls import TlsMaterial
 from merchstore.common.messages import EVENT_TYPES
 from merchstore.common.run_folder import broker_of_running_system
 from merchstore.services import SERVICES
@@ -28,6 +29,15 @@ def _note(line: str) -> None:
 def _settings(**overrides: object) -> Settings:
     try:
         return load_settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ConfigError as error:
+        _note(str(error))
+        sys.exit(2)
+
+
+def _grpc_tls(settings: Settings) -> TlsMaterial | None:
+    """The gRPC certificate of this process, if TLS is on; a bad one: one line, exit 2."""
+    try:
+        return settings.grpc_tls.material()
     except ConfigError as error:
         _note(str(error))
         sys.exit(2)
@@ -184,10 +194,13 @@ def health(service: str | None) -> None:
     if not service:
         raise click.UsageError("name a service, or set MERCHSTORE_SERVICE")
     spec = find_service(service)
-    endpoint = spec.endpoint(_settings())
+    settings = _settings()
+    endpoint = spec.endpoint(settings)
     host = "127.0.0.1" if endpoint.host in ("0.0.0.0", "::") else endpoint.host
     # Within the container healthcheck's 15 s, however busy the host.
-    answer = check_health(spec.protocol, host, endpoint.port, timeout_s=5.0)
+    answer = check_health(
+        spec.protocol, host, endpoint.port, timeout_s=5.0, tls=_grpc_tls(settings)
+    )
     url = f"{spec.protocol}://{host}:{endpoint.port}"
     click.echo(f"{service}: {'ready' if answer.ready else 'not ready'} ({url})")
     sys.exit(0 if answer.ready else 1)
@@ -207,11 +220,14 @@ def status(data_dir: Path | None) -> None:
     from merchstore.common.health_probe import check_health
     from merchstore.runtime.up import service_urls
 
-    urls = service_urls(_settings(data_dir=data_dir))
+    settings = _settings(data_dir=data_dir)
+    urls, tls = service_urls(settings), _grpc_tls(settings)
     all_ready = True
     for spec in SERVICES:
         where = urlsplit(urls[spec.name])
-        answer = check_health(spec.protocol, where.hostname or "", where.port or 0, timeout_s=2.0)
+        answer = check_health(
+            spec.protocol, where.hostname or "", where.port or 0, timeout_s=2.0, tls=tls
+        )
         all_ready = all_ready and answer.ready
         state = "ready" if answer.ready else "NOT READY"
         click.echo(f"{spec.name:<16} {state:<10} {urls[spec.name]}")

@@ -30,7 +30,7 @@ from merchstore.protos import logging_pb2, logging_pb2_grpc
 from merchstore.runtime.apache_kafka import KafkaCluster
 from merchstore.settings import Settings, load_settings
 from tests.conftest import ServiceLauncher
-from tests.support.kafka import read_topic
+from tests.support.kafka import raw_config, read_topic
 from tests.support.metrics import samples
 from tests.support.processes import holds_for, wait_until
 from tests.support.store import Store
@@ -198,7 +198,7 @@ def kill_and_restart(
 
 
 def committed_lag(settings: Settings, group_id: str, topic: str, partitions: int) -> int:
-    consumer = Consumer({"bootstrap.servers": settings.bootstrap_servers, "group.id": group_id})
+    consumer = Consumer(raw_config(settings.bootstrap_servers, **{"group.id": group_id}))
     try:
         lag = 0
         wanted = [TopicPartition(topic, p) for p in range(partitions)]
@@ -236,7 +236,7 @@ def test_losing_a_broker_under_load_loses_and_doubles_nothing(
         },
         tmp_path / "logs",
     )
-    admin = AdminClient({"bootstrap.servers": three_brokers.bootstrap_servers})
+    admin = AdminClient(raw_config(three_brokers.bootstrap_servers))
     try:
         logging_service = services.start("logging-service")
         services.start("db-service")

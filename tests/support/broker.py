@@ -10,18 +10,24 @@ gets a broker of its own (`PrivateBroker`).
 from __future__ import annotations
 
 import os
+import secrets
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from confluent_kafka.admin import AdminClient
 
+from merchstore.common.config.sections import TopicSettings
 from merchstore.common.kafka.topics import ensure_topics
 from merchstore.runtime.apache_kafka import KafkaCluster, KafkaNode, NodeAddress, new_cluster_id
 from merchstore.runtime.broker_profile import EMBEDDED_BROKER_PROFILE, embedded_broker_environment
 from merchstore.runtime.embedded import EmbeddedBroker
+from merchstore.runtime.kafka_access import SERVICE_ACCESS, acl_bindings, create_users, grant
+from merchstore.runtime.kafka_security import SUPER_USER, NodeSecurity
 from merchstore.settings import Settings, load_settings
+from tests.support.kafka import SecuredKafka, register_secured, secured
 from tests.support.processes import free_port
 
 BROKER_KINDS = ("embedded", "kafka")
@@ -49,7 +55,10 @@ def broker_kinds() -> tuple[str, ...]:
 def broker_settings(kind: str, **overrides: Any) -> dict[str, Any]:
     """``overrides`` with what broker ``kind`` needs beyond the defaults, as `up` applies it."""
     merged: dict[str, Any] = {}
-    profile = EMBEDDED_BROKER_PROFILE if kind == "embedded" else {}
+    profile: dict[str, Any] = EMBEDDED_BROKER_PROFILE if kind == "embedded" else {}
+    access = secured(str(overrides.get("kafka_bootstrap_servers")))
+    if access is not None:  # a test's own settings log in as the super user
+        profile = {"kafka": access.settings_section()}
     for section in {*profile, *overrides}:
         given = overrides.get(section)
         if isinstance(given, dict) or given is None:
@@ -82,12 +91,58 @@ def members_that_leave_for_good(kind: str) -> dict[str, str]:
     }
 
 
-def kafka_node(directory: Path) -> KafkaNode:
-    """A single Apache Kafka node on free ports, not started."""
+def kafka_environment(settings: Settings, user: str = SUPER_USER) -> dict[str, str]:
+    """The environment that takes a merchstore process to the broker of ``settings``.
+
+    On a secured broker it logs in as ``user``.
+    """
+    env = {"MERCHSTORE_KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers}
+    access = secured(settings.bootstrap_servers)
+    return env if access is None else {**env, **access.environment(user)}
+
+
+def service_login(env: dict[str, str], service: str) -> dict[str, str]:
+    """On a secured broker, the environment that logs ``service`` in as its own Kafka user."""
+    access = secured(env.get("MERCHSTORE_KAFKA_BOOTSTRAP_SERVERS", ""))
+    if access is None or service not in access.passwords:
+        return {}
+    return access.environment(service)
+
+
+def secured_access(directory: Path) -> tuple[NodeSecurity, SecuredKafka]:
+    """A new node's CA, certificate and super user, and a password for every service's user."""
+    security = NodeSecurity.create(directory)
+    passwords = {SUPER_USER: security.super_password}
+    passwords |= {user: secrets.token_urlsafe(18) for user in SERVICE_ACCESS}
+    return security, SecuredKafka(str(security.ca_certificate), passwords)
+
+
+def grant_service_access(node: KafkaNode, access: SecuredKafka) -> None:
+    """Make every service's user on a secured node, with the contract's ACLs.
+
+    The ACLs are prefixed: tests name their topics and groups as the contract does, each
+    with a suffix of its own, so a service may use any test's ``events-...`` as ``events``.
+    """
+    admin = AdminClient(node.admin_config())
+    create_users(admin, {user: p for user, p in access.passwords.items() if user != SUPER_USER})
+    topics = TopicSettings()
+    grant(
+        admin,
+        [
+            binding
+            for user, allowed in SERVICE_ACCESS.items()
+            for binding in acl_bindings(user, allowed, topics, prefixed=True)
+        ],
+    )
+
+
+def kafka_node(directory: Path, security: NodeSecurity | None = None) -> KafkaNode:
+    """A single Apache Kafka node on free ports, not started; secured with ``security``."""
     return KafkaNode(
         directory,
         NodeAddress(1, "127.0.0.1", free_port(), free_port()),
         jvm_options=TEST_JVM_OPTIONS,
+        security=security,
     )
 
 
@@ -116,13 +171,16 @@ class SharedKafka:
         self._thread.start()
 
     def _run(self) -> None:
-        node = kafka_node(self.directory / "node")
+        security, access = secured_access(self.directory / "tls")
+        node = kafka_node(self.directory / "node", security)
         try:
             node.start(new_cluster_id())
+            grant_service_access(node, access)
         except Exception as error:  # any failure is reported to every test that needs it
             (self.directory / "error").write_text(str(error))
             node.stop()
             return
+        access.save(self.directory / "access.json")
         (self.directory / "bootstrap").write_text(node.bootstrap_servers)
         self._stop.wait()
         node.stop()
@@ -135,11 +193,16 @@ class SharedKafka:
 
     @staticmethod
     def bootstrap_servers(directory: Path, timeout_s: float = 240.0) -> str:
-        """The running node's address, once it serves; fails the test if it could not start."""
+        """The running node's address, once it serves; fails the test if it could not start.
+
+        Its clients log in from then on (`register_secured`).
+        """
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if (directory / "bootstrap").exists():
-                return (directory / "bootstrap").read_text()
+                bootstrap = (directory / "bootstrap").read_text()
+                register_secured(bootstrap, SecuredKafka.load(directory / "access.json"))
+                return bootstrap
             if (directory / "error").exists():
                 why = (directory / "error").read_text()
                 pytest.fail(f"the session's Apache Kafka did not start: {why}")
@@ -161,9 +224,12 @@ class PrivateBroker:
         self._embedded: EmbeddedBroker | None = None
         self._node: KafkaNode | None = None
         self._cluster_id = new_cluster_id()
+        self._access: SecuredKafka | None = None
         if kind == "kafka":
-            self._node = kafka_node(directory / "kafka")
+            security, self._access = secured_access(directory / "tls")
+            self._node = kafka_node(directory / "kafka", security)
             bootstrap = self._node.bootstrap_servers
+            register_secured(bootstrap, self._access)
             port = self._node.address.port
         else:
             port = free_port()
@@ -180,10 +246,7 @@ class PrivateBroker:
 
     def service_environment(self) -> dict[str, str]:
         """What a service process needs to use this broker, its kind's profile included."""
-        return {
-            **broker_environment(self.kind),
-            "MERCHSTORE_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
-        }
+        return {**broker_environment(self.kind), **kafka_environment(self.settings)}
 
     @property
     def keeps_messages(self) -> bool:
@@ -195,6 +258,8 @@ class PrivateBroker:
         self._starts += 1
         if self._node is not None:
             self._node.start(self._cluster_id)
+            if self._starts == 1 and self._access is not None:
+                grant_service_access(self._node, self._access)
         else:
             self._embedded = EmbeddedBroker(
                 self.settings, self._directory / f"broker-{self._starts}.log"

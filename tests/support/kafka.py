@@ -1,13 +1,88 @@
-"""Small Kafka helpers for tests: produce raw messages and read a whole topic."""
+"""Small Kafka helpers for tests: raw clients of a (secured) broker, produce and read topics.
+
+The suite's Apache Kafka is secured (SASL_SSL, ACLs): a test's raw clients log in as its super
+user, each service as a user of its own. What a broker at an address needs is registered here
+once (`register_secured`), so a helper given only the address connects the right way.
+"""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, Producer, TopicPartition
 
+from merchstore.runtime.kafka_security import SUPER_USER
+
 Headers = list[tuple[str, str | bytes | None]]
+
+
+@dataclass(frozen=True)
+class SecuredKafka:
+    """A secured broker's CA, and the password of each user (its super user and services)."""
+
+    ca_certificate: str
+    passwords: dict[str, str]
+
+    def client_config(self, user: str = SUPER_USER) -> dict[str, str]:
+        """The client settings (librdkafka) of ``user``."""
+        return {
+            "security.protocol": "SASL_SSL",
+            "sasl.mechanisms": "SCRAM-SHA-512",
+            "sasl.username": user,
+            "sasl.password": self.passwords[user],
+            "ssl.ca.location": self.ca_certificate,
+        }
+
+    def settings_section(self, user: str = SUPER_USER) -> dict[str, str]:
+        """The ``kafka`` settings of a merchstore process logged in as ``user``."""
+        return {
+            "security_protocol": "SASL_SSL",
+            "sasl_username": user,
+            "sasl_password": self.passwords[user],
+            "ssl_ca_location": self.ca_certificate,
+        }
+
+    def environment(self, user: str = SUPER_USER) -> dict[str, str]:
+        """The same as environment variables of a merchstore process."""
+        return {
+            f"MERCHSTORE_KAFKA__{key.upper()}": value
+            for key, value in self.settings_section(user).items()
+        }
+
+    def save(self, path: Path) -> None:
+        """Keep it in a private file, for the suite's other processes."""
+        path.write_text(json.dumps(asdict(self)))
+        path.chmod(0o600)
+
+    @classmethod
+    def load(cls, path: Path) -> SecuredKafka:
+        """Read what `save` kept."""
+        return cls(**json.loads(path.read_text()))
+
+
+_SECURED: dict[str, SecuredKafka] = {}
+
+
+def register_secured(bootstrap: str, access: SecuredKafka) -> None:
+    """Clients of the broker at ``bootstrap`` log in with ``access`` from now on."""
+    _SECURED[bootstrap] = access
+
+
+def secured(bootstrap: str) -> SecuredKafka | None:
+    """How to log in to the broker at ``bootstrap``; None for a plain one."""
+    return _SECURED.get(bootstrap)
+
+
+def raw_config(bootstrap: str, user: str = SUPER_USER, /, **overrides: Any) -> dict[str, Any]:
+    """A raw client's settings for the broker at ``bootstrap``, logged in as ``user`` if secured."""
+    access = secured(bootstrap)
+    login = access.client_config(user) if access is not None else {}
+    return {"bootstrap.servers": bootstrap, **login, **overrides}
 
 
 def produce_all(
@@ -28,9 +103,7 @@ def produce_messages(
     key: bytes | None = None,
 ) -> int:
     """Produce every (value, headers) until all are acknowledged; return how many."""
-    producer = Producer(
-        {"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 5}
-    )
+    producer = Producer(raw_config(bootstrap, **{"enable.idempotence": True, "linger.ms": 5}))
     failures: list[str] = []
     count = 0
     for value, headers in messages:
@@ -57,7 +130,7 @@ def read_topic(
     bootstrap: str, topic: str, expected: int, timeout_s: float = 30.0, partitions: int = 1
 ) -> list[Message]:
     """Read ``topic`` from the beginning until ``expected`` messages arrived (or time out)."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "test-reader"})
+    consumer = Consumer(raw_config(bootstrap, **{"group.id": "test-reader"}))
     consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(partitions)])
     messages: list[Message] = []
     deadline = time.monotonic() + timeout_s
@@ -77,7 +150,7 @@ def read_to_end(bootstrap: str, topic: str, timeout_s: float = 30.0) -> list[Mes
     For Apache Kafka, whose high watermark is exact (the embedded broker's reads low after a
     multi-record batch: use `read_topic` there).
     """
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "test-reader"})
+    consumer = Consumer(raw_config(bootstrap, **{"group.id": "test-reader"}))
     try:
         partitions = consumer.list_topics(topic, timeout=timeout_s).topics[topic].partitions
         ends = {

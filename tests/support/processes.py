@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from merchstore.common.health_probe import check_health
+from tests.support.grpc_tls import tls_of_environment
 
 # Ports are handed out below the kernel's ephemeral range. A port the kernel picks for a probe
 # comes from that range, and any outgoing connection (a client, a broker link) can take it in
@@ -206,7 +207,9 @@ class ServiceProcess:
                     f"{self.name} exited with {self.process.returncode}:\n{self.log_tail()}"
                 )
             protocol: Literal["http", "grpc"] = "grpc" if self.grpc else "http"
-            return check_health(protocol, "127.0.0.1", self.port, timeout_s=1.0).ready
+            # A service with mutual TLS is asked with its own certificate.
+            tls = tls_of_environment(self.env) if self.grpc else None
+            return check_health(protocol, "127.0.0.1", self.port, timeout_s=1.0, tls=tls).ready
 
         wait_until(healthy, timeout_s, f"{self.name} to be healthy")
 

@@ -15,7 +15,8 @@ import yaml
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from merchstore.common.config.sections import KafkaSettings, TopicSettings
+from merchstore.common.config.kafka import KafkaSettings
+from merchstore.common.config.sections import TopicSettings
 from merchstore.common.messages import (
     KNOWN_CODES,
     LOG_LINE_MAX_BYTES,

@@ -13,6 +13,9 @@ import grpc
 import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from merchstore.common.config.grpc_tls import TlsMaterial
+from merchstore.common.grpc_channels import open_channel
+
 
 @dataclass(frozen=True)
 class HealthAnswer:
@@ -47,17 +50,24 @@ def _grpc_answer(reply: health_pb2.HealthCheckResponse) -> HealthAnswer:
 
 
 def check_health(
-    protocol: Protocol, host: str, port: int, *, path: str = "/health", timeout_s: float = 2.0
+    protocol: Protocol,
+    host: str,
+    port: int,
+    *,
+    path: str = "/health",
+    timeout_s: float = 2.0,
+    tls: TlsMaterial | None = None,
 ) -> HealthAnswer:
     """Ask a service whether it is ready: ``GET path`` over HTTP, or ``grpc.health.v1``.
 
     The one health probe of merchstore: ``merchstore up``, ``health``, ``status`` and the tests
     use it; the dashboard uses :func:`check_health_async`, which reads answers the same way.
+    A gRPC service with mutual TLS is asked with ``tls``, the asker's certificate.
     """
     try:
         if protocol == "http":
             return read_http_health(httpx.get(f"http://{host}:{port}{path}", timeout=timeout_s))
-        with grpc.insecure_channel(f"{host}:{port}") as channel:
+        with open_channel(f"{host}:{port}", tls) as channel:
             reply = health_pb2_grpc.HealthStub(channel).Check(_CHECK, timeout=timeout_s)
         return _grpc_answer(reply)
     except (httpx.HTTPError, grpc.RpcError) as error:

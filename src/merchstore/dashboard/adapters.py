@@ -9,6 +9,7 @@ import grpc
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from merchstore.common.grpc_channels import open_aio_channel
 from merchstore.common.health_probe import HealthAnswer, check_health_async
 from merchstore.common.metrics import METRICS_PORT_OFFSET
 from merchstore.common.tracing import traced_client
@@ -26,6 +27,7 @@ class ServiceSources:
         self._specs = [spec for spec in SERVICES if spec.name != "dashboard"]
         self._settings = settings
         self._channels: dict[str, grpc.aio.Channel] = {}
+        self._tls = settings.grpc_tls.material()
 
     def _url(self, name: str) -> str:
         return next(spec for spec in self._specs if spec.name == name).url(self._settings)
@@ -70,7 +72,7 @@ class ServiceSources:
         if spec.protocol == "grpc":
             target = f"{endpoint.host}:{endpoint.port}"
             if target not in self._channels:
-                self._channels[target] = grpc.aio.insecure_channel(target)
+                self._channels[target] = open_aio_channel(target, self._tls)
             channel = self._channels[target]
         return await check_health_async(
             spec.protocol,

@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 def run(settings: Settings) -> None:
     """Serve the dashboard until SIGTERM or Ctrl-C; ready once the first overview is built."""
     config = settings.dashboard
+    settings.grpc_tls.material()  # a bad certificate is a start-up error, before serving
 
     async def keep_refreshing(keeper: OverviewKeeper) -> None:
         while True:

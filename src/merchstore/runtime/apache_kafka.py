@@ -27,6 +27,7 @@ from confluent_kafka.admin import AdminClient
 
 from merchstore.runtime import maven
 from merchstore.runtime.embedded import StartupError, log_tail, port_in_use
+from merchstore.runtime.kafka_security import NodeSecurity
 from merchstore.runtime.leftovers import stop_leftover, stopped_with_parent
 from merchstore.runtime.maven import LockedJar
 
@@ -151,8 +152,10 @@ class KafkaNode:
         *,
         jvm_options: Sequence[str] = DEFAULT_JVM_OPTIONS,
         pid_file: Path | None = None,
+        security: NodeSecurity | None = None,
     ) -> None:
         self.directory = directory
+        self.security = security
         self.address = address
         self.quorum = list(quorum) or [address]
         self.jvm_options = list(jvm_options)
@@ -165,6 +168,11 @@ class KafkaNode:
     def bootstrap_servers(self) -> str:
         """The address clients connect to."""
         return f"{self.address.host}:{self.address.port}"
+
+    def admin_config(self, **overrides: Any) -> dict[str, Any]:
+        """The client settings (librdkafka) with every right on this node (its super user)."""
+        security = self.security.super_user_config() if self.security is not None else {}
+        return {"bootstrap.servers": self.bootstrap_servers, **security, **overrides}
 
     @property
     def pid(self) -> int | None:
@@ -211,6 +219,8 @@ class KafkaNode:
             # A group's first member gets its partitions at once, not after 3 s.
             "group.initial.rebalance.delay.ms": 0,
         }
+        if self.security is not None:
+            lines |= self.security.server_properties(me.host, me.port, me.controller_port)
         return "".join(f"{key}={value}\n" for key, value in lines.items())
 
     def _java(self, java: str, classpath: str, main: str, *arguments: str) -> list[str]:
@@ -278,6 +288,7 @@ class KafkaNode:
             f"--cluster-id={cluster_id}",
             "--config",
             str(properties),
+            *(self.security.format_arguments() if self.security is not None else []),
         )
         result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
         if result.returncode != 0:
@@ -289,8 +300,7 @@ class KafkaNode:
     def wait_ready(self, timeout_s: float = 120.0, brokers: int = 1) -> None:
         """Wait until the node answers metadata naming ``brokers`` live brokers."""
         assert self._process is not None
-        probe: dict[str, Any] = {"bootstrap.servers": self.bootstrap_servers, "logger": _PROBE_LOG}
-        admin = AdminClient(probe)
+        admin = AdminClient(self.admin_config(logger=_PROBE_LOG))
         deadline = time.monotonic() + timeout_s
         while True:
             if self._process.poll() is not None:
@@ -347,14 +357,17 @@ class KafkaCluster:
         addresses: Sequence[NodeAddress],
         *,
         jvm_options: Sequence[str] = DEFAULT_JVM_OPTIONS,
+        security: NodeSecurity | None = None,
     ) -> None:
         self.cluster_id = new_cluster_id()
+        self.security = security
         self.nodes = [
             KafkaNode(
                 directory / f"node-{address.node_id}",
                 address,
                 addresses,
                 jvm_options=jvm_options,
+                security=security,
             )
             for address in addresses
         ]

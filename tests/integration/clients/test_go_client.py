@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pytest
 
 from merchstore.settings import Settings
 from tests.conftest import ServiceLauncher
+from tests.support.grpc_tls import DeploymentCertificates
 from tests.support.kafka import read_topic
 from tests.support.paths import REPOSITORY
 from tests.support.processes import wait_until
@@ -58,10 +60,15 @@ def log_channel(settings: Settings) -> list[dict[str, Any]]:
     return [json.loads(m.value() or b"") for m in messages]
 
 
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The client, built once for the module's tests."""
+    return build_client(tmp_path_factory.mktemp("go") / "go-client")
+
+
 def test_go_client_places_an_order_and_streams_its_lines(
-    services: ServiceLauncher, settings: Settings, database_url: str, tmp_path: Path
+    client: Path, services: ServiceLauncher, settings: Settings, database_url: str
 ) -> None:
-    client = build_client(tmp_path / "go-client")
     logging_service = services.start("logging-service")
     db_service = services.start("db-service")
     ran = subprocess.run(
@@ -134,3 +141,49 @@ def test_go_client_places_an_order_and_streams_its_lines(
         ["/merchstore.store.v1.StoreData/PlaceOrder", "OK"],
         ["/merchstore.store.v1.StoreData/PlaceOrder", "INVALID_ARGUMENT"],
     ]
+
+
+def test_go_client_speaks_mutual_tls_with_the_deployments_certificate(
+    client: Path, services: ServiceLauncher, settings: Settings, tmp_path: Path
+) -> None:
+    certificates = DeploymentCertificates.create(
+        tmp_path / "ca", ["db-service", "logging-service", "go-client"]
+    )
+    logging_service = services.start(
+        "logging-service", **certificates.environment("logging-service")
+    )
+    db_service = services.start("db-service", **certificates.environment("db-service"))
+    addresses = [
+        f"-store=127.0.0.1:{db_service.port}",
+        f"-logging=127.0.0.1:{logging_service.port}",
+        "-lines=10",
+        "-batch=5",
+        "-timeout=20s",
+    ]
+    plain = subprocess.run(
+        [str(client), *addresses, "-username=plain_gopher"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert plain.returncode == 1
+    assert "Unavailable" in plain.stderr or "unavailable" in plain.stderr, plain.stderr
+
+    own = certificates.issued["go-client"]
+    secured = subprocess.run(
+        [
+            str(client),
+            *addresses,
+            "-username=tls_gopher",
+            f"-ca={certificates.ca_certificate}",
+            f"-cert={own.certificate}",
+            f"-key={own.key}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert secured.returncode == 0, secured.stderr
+    report = json.loads(secured.stdout)
+    assert report["order"]["status"] == "placed"
+    assert report["stream"]["published"] == 10

@@ -14,7 +14,7 @@ from merchstore.common.kafka.producer import KafkaProducer
 from merchstore.common.kafka.topics import ensure_topics
 from merchstore.runtime.apache_kafka import KafkaCluster
 from merchstore.settings import Settings, load_settings
-from tests.support.kafka import read_topic
+from tests.support.kafka import raw_config, read_topic
 
 
 def _on(cluster: KafkaCluster, tmp_path: Path, copies: int) -> Settings:
@@ -32,9 +32,7 @@ def test_every_topic_has_three_copies_and_survives_the_loss_of_a_broker(
     said: list[str] = []
     ensure_topics(settings, warn=said.append)
     assert said == []
-    metadata = AdminClient({"bootstrap.servers": settings.bootstrap_servers}).list_topics(
-        timeout=10
-    )
+    metadata = AdminClient(raw_config(settings.bootstrap_servers)).list_topics(timeout=10)
     for name in (settings.topics.events, settings.topics.event_log, settings.topics.log_channel):
         partitions = metadata.topics[name].partitions.values()
         assert all(len(p.replicas) == 3 for p in partitions), name
@@ -59,7 +57,7 @@ def test_a_topic_with_one_copy_is_reported_at_start(
     three_brokers: KafkaCluster, tmp_path: Path
 ) -> None:
     settings = _on(three_brokers, tmp_path, copies=3)
-    admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers})
+    admin = AdminClient(raw_config(settings.bootstrap_servers))
     name = settings.topics.event_log
     admin.create_topics([NewTopic(name, 1, 1)])[name].result(timeout=30)
     said: list[str] = []

@@ -17,7 +17,7 @@ from merchstore.common.messages import DomainEvent
 from merchstore.settings import Settings
 from tests.conftest import ServiceLauncher
 from tests.support.broker import members_that_leave_for_good
-from tests.support.kafka import produce_all, read_topic
+from tests.support.kafka import produce_all, raw_config, read_topic
 from tests.support.processes import ServiceProcess, free_port, holds_for, wait_until
 
 
@@ -176,9 +176,9 @@ def test_events_deleted_by_retention_before_they_were_read_are_a_counted_gap(
     assert storage.terminate() == 0
     produce_all(settings.bootstrap_servers, topic, events(10), key=b"7")
     # What retention does to a consumer that stays away too long: the oldest records go.
-    admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers})
+    admin = AdminClient(raw_config(settings.bootstrap_servers))
     partitions = admin.list_topics(topic, timeout=10).topics[topic].partitions
-    probe = Consumer({"bootstrap.servers": settings.bootstrap_servers, "group.id": "probe"})
+    probe = Consumer(raw_config(settings.bootstrap_servers, **{"group.id": "probe"}))
     ends = {
         p: probe.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions
     }

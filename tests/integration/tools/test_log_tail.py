@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from merchstore.settings import Settings
+from tests.support.broker import kafka_environment
 from tests.support.kafka import produce_all
 
 
@@ -30,7 +31,7 @@ def run_tail(settings: Settings, data_dir: Path, *options: str) -> list[str]:
         [sys.executable, "-m", "merchstore", "logs", "tail", *options],
         env={
             **os.environ,
-            "MERCHSTORE_KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
+            **kafka_environment(settings),
             "MERCHSTORE_TOPICS__LOG_CHANNEL": settings.topics.log_channel,
             "MERCHSTORE_DATA_DIR": str(data_dir),
         },

@@ -18,7 +18,7 @@ import pytest
 
 from merchstore.common.messages import DomainEvent
 from merchstore.settings import Settings
-from tests.support.broker import PrivateBroker
+from tests.support.broker import PrivateBroker, kafka_environment
 from tests.support.kafka import produce_all
 from tests.support.processes import free_port
 
@@ -27,7 +27,7 @@ class Tail:
     def __init__(self, settings: Settings, *arguments: str) -> None:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "merchstore", "events", "tail", *arguments],
-            env={**os.environ, "MERCHSTORE_KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers},
+            env={**os.environ, **kafka_environment(settings)},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -87,7 +87,7 @@ def test_without_from_beginning_prints_only_new_messages(settings: Settings) -> 
 def test_unknown_topic_is_a_clear_error(settings: Settings) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "merchstore", "events", "tail", "--topic", "no-such-topic"],
-        env={**os.environ, "MERCHSTORE_KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers},
+        env={**os.environ, **kafka_environment(settings)},
         capture_output=True,
         text=True,
         timeout=60,
@@ -146,7 +146,7 @@ def test_type_json_and_max_messages(settings: Settings) -> None:
             "-n",
             "2",
         ],
-        env={**os.environ, "MERCHSTORE_KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers},
+        env={**os.environ, **kafka_environment(settings)},
         capture_output=True,
         text=True,
         timeout=60,

@@ -129,6 +129,15 @@ def test_secret_files_are_read_from_the_secrets_folder(
     assert load_settings().database_dsn == "postgresql://u:p@db:5432/m"
 
 
+def test_a_nested_setting_is_read_from_its_secret_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "merchstore_kafka__sasl_password").write_text("from-a-file")
+    monkeypatch.setenv("MERCHSTORE_SECRETS_DIR", str(tmp_path))
+    password = load_settings().kafka.sasl_password
+    assert password is not None and password.get_secret_value() == "from-a-file"
+
+
 def test_an_unreadable_secret_file_is_one_line_naming_it(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

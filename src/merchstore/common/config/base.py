@@ -15,6 +15,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
+    NestedSecretsSettingsSource,
     PydanticBaseSettingsSource,
     SecretsSettingsSource,
     SettingsConfigDict,
@@ -27,8 +28,11 @@ from merchstore.common.config.errors import (
     ENV_PREFIX,
     ConfigError,
     describe_settings_error,
+    describe_unreadable_secret,
     describe_validation_error,
 )
+from merchstore.common.config.grpc_tls import GrpcTlsSettings
+from merchstore.common.config.kafka import KafkaSettings
 from merchstore.common.config.secrets import (
     JWT_SECRET_FILE,
     MIN_SECRET_BYTES,
@@ -39,7 +43,6 @@ from merchstore.common.config.secrets import (
 from merchstore.common.config.sections import (
     EmbeddedSettings,
     HttpSettings,
-    KafkaSettings,
     LogShippingSettings,
     PrometheusSettings,
     SupervisorSettings,
@@ -95,6 +98,7 @@ class CommonSettings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     kafka: KafkaSettings = KafkaSettings()
+    grpc_tls: GrpcTlsSettings = GrpcTlsSettings()
     http: HttpSettings = HttpSettings()
     topics: TopicSettings = TopicSettings()
     embedded: EmbeddedSettings = EmbeddedSettings()
@@ -165,9 +169,15 @@ class CommonSettings(BaseSettings):
         if user_file:
             yaml_files.append(Path(user_file))
         yaml_source = YamlConfigSettingsSource(settings_cls, yaml_file=yaml_files)
-        # Secret files (``merchstore_jwt_secret``, ...) as container runtimes mount them.
+        # Secret files (``merchstore_jwt_secret``, ``merchstore_kafka__sasl_password``, ...) as
+        # container runtimes mount them; nested keys joined by ``__`` as in the environment.
         folder = secrets_dir()
-        secret_files = SecretsSettingsSource(settings_cls, secrets_dir=folder)
+        secret_files = NestedSecretsSettingsSource(
+            SecretsSettingsSource(settings_cls, secrets_dir=folder),
+            secrets_prefix=ENV_PREFIX,
+            secrets_nested_delimiter="__",
+            secrets_dir_missing="ok",  # most processes run outside a container
+        )
         sources = [init_settings, env_settings]
         if folder.is_dir():
             sources.append(secret_files)
@@ -188,3 +198,5 @@ def load(settings_class: type[SettingsType], **overrides: Any) -> SettingsType:
         raise ConfigError(describe_validation_error(error)) from None
     except SettingsError as error:
         raise ConfigError(describe_settings_error(error)) from None
+    except OSError as error:  # a secret file the folder lists but this process cannot read
+        raise ConfigError(describe_unreadable_secret(error.filename, error)) from None

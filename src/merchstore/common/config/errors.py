@@ -18,7 +18,8 @@ class ConfigError(Exception):
     """The configuration is invalid; the message names each bad key and where to fix it."""
 
 
-def _key_env_name(location: tuple[int | str, ...]) -> str:
+def env_name(location: tuple[int | str, ...]) -> str:
+    """The environment variable of the setting at ``location`` (``("kafka", "port")``)."""
     return ENV_PREFIX + "__".join(str(part).upper() for part in location)
 
 
@@ -32,8 +33,17 @@ def describe_validation_error(error: ValidationError) -> str:
         shown = "" if isinstance(value, dict) or location == () else f" (got {value!r})"
         lines.append(f"  {key}: {item['msg']}{shown}")
         if location:
-            lines.append(f"    set it in the YAML file or with {_key_env_name(location)}")
+            lines.append(f"    set it in the YAML file or with {env_name(location)}")
     return "\n".join(lines)
+
+
+def describe_unreadable_secret(path: object, error: OSError) -> str:
+    """One line for a secret file this process cannot read."""
+    return (
+        f"cannot read the secret file {path} ({error.strerror or error}): this process runs "
+        f"as uid {os.getuid()}, which must be able to read it (`merchstore compose-secrets` "
+        "makes the files readable in a private folder)"
+    )
 
 
 def describe_settings_error(error: SettingsError) -> str:
@@ -42,9 +52,5 @@ def describe_settings_error(error: SettingsError) -> str:
     field = re.search(r'field "(\w+)"', str(error))
     if isinstance(cause, OSError) and field is not None:
         path = secrets_dir() / f"{ENV_PREFIX.lower()}{field.group(1)}"
-        return (
-            f"cannot read the secret file {path} ({cause.strerror or cause}): this process runs "
-            f"as uid {os.getuid()}, which must be able to read it (`merchstore compose-secrets` "
-            "makes the files readable in a private folder)"
-        )
+        return describe_unreadable_secret(path, cause)
     return f"cannot read the configuration: {error}" + (f" ({cause})" if cause else "")

@@ -44,6 +44,7 @@ def client_config(settings: CommonSettings, **overrides: Any) -> dict[str, Any]:
         "bootstrap.servers": settings.bootstrap_servers,
         "reconnect.backoff.max.ms": settings.kafka.reconnect_backoff_max_ms,
         "logger": client_log,
+        **settings.kafka.client_security(),
     }
     config.update(overrides)
     return config
@@ -96,10 +97,16 @@ def check_broker(
     than configured are logged as warnings.
     """
     refused = threading.Event()
+    login_refused: list[str] = []
+    tls_failed: list[str] = []
 
     def on_error(error: KafkaError) -> None:
         if error.code() == KafkaError._ALL_BROKERS_DOWN:
             refused.set()
+        elif error.code() == KafkaError._AUTHENTICATION:
+            login_refused.append(error.str())
+        elif error.code() == KafkaError._SSL:
+            tls_failed.append(error.str())
 
     # A probe expects refusals while the broker starts: keep them out of the logs.
     admin = AdminClient(client_config(settings, logger=_quiet_log, error_cb=on_error))
@@ -108,12 +115,25 @@ def check_broker(
     while True:
         remaining = deadline - time.monotonic()
         try:
-            metadata = admin.list_topics(
-                timeout=min(remaining, 0.5) if refused_is_final else remaining
-            )
+            # Short waits while a refusal may come, so a refused login is told at once.
+            metadata = admin.list_topics(timeout=max(0.0, min(remaining, 0.5)))
         except KafkaException as error:
             admin.poll(0)  # serves the error callback
-            if not (refused_is_final and not refused.is_set() and time.monotonic() < deadline):
+            if login_refused:
+                raise BrokerUnavailable(
+                    f"Kafka at {settings.bootstrap_servers} refused the login of "
+                    f"{settings.kafka.sasl_username!r}: check kafka.sasl_username and "
+                    "kafka.sasl_password (MERCHSTORE_KAFKA__SASL_USERNAME, "
+                    f"MERCHSTORE_KAFKA__SASL_PASSWORD): {login_refused[-1]}"
+                ) from None
+            if tls_failed:
+                raise BrokerUnavailable(
+                    f"Kafka at {settings.bootstrap_servers}: no TLS connection (is its "
+                    "certificate signed by a CA of kafka.ssl_ca_location, "
+                    f"MERCHSTORE_KAFKA__SSL_CA_LOCATION?): {tls_failed[-1]}"
+                ) from None
+            gave_up = time.monotonic() >= deadline or (refused_is_final and refused.is_set())
+            if gave_up:
                 raise BrokerUnavailable(
                     f"Kafka at {settings.bootstrap_servers} is not reachable "
                     f"({error.args[0].str()}); start it or set MERCHSTORE_KAFKA_BOOTSTRAP_SERVERS"

@@ -82,6 +82,7 @@ def ship_logs(
         lines_per_stream=config.lines_per_stream,
         stream_max_s=config.stream_max_s,
         spool=spool,
+        tls=settings.grpc_tls.material(),
     )
     logging.getLogger("merchstore").addHandler(handler)
     return handler

@@ -1,14 +1,12 @@
 """Shipping a service's log lines to logging-service over one long-lived client stream.
 
 Records go into a bounded queue (``emit`` never blocks the service, and costs it the same
-whatever is waiting); one background thread feeds them, in batches of what is queued, into
-``StreamLogBatches`` calls, each ended after a bounded number of lines or seconds so that its
-summary acknowledges them. Lines stay with the client until acknowledged; if logging-service
-is down, the thread reconnects with back-off and sends them again. The bound: at most
-``queue_size`` lines wait (queued, in flight or to send again), and with a spool, at most what
-fits in it; a new line past either is dropped, the lines waiting keep their place, and the
-drop is counted (``log_shipping_dropped_lines_total``) and said once in the service's own log.
-``close`` flushes, within a bound.
+whatever is waiting); one thread feeds them, in batches, into ``StreamLogBatches`` calls, each
+ended after a bounded number of lines or seconds so that its summary acknowledges them. Lines
+stay with the client until acknowledged; if logging-service is down, the thread reconnects with
+back-off and sends them again. At most ``queue_size`` lines wait (queued, in flight or to send
+again), and with a spool, at most what fits in it; a new line past either is dropped (counted
+in ``log_shipping_dropped_lines_total``, said once in the service's log). ``close`` flushes.
 """
 
 from __future__ import annotations
@@ -21,6 +19,8 @@ from collections.abc import Iterator
 
 import grpc
 
+from merchstore.common.config.grpc_tls import TlsMaterial
+from merchstore.common.grpc_channels import open_channel
 from merchstore.common.logs.spool import LogSpool
 from merchstore.common.metrics import LOG_LINES_DROPPED
 from merchstore.common.poison import doubling_backoff_s
@@ -66,9 +66,10 @@ class LogShippingHandler(logging.Handler):
         lines_per_stream: int = 1000,
         stream_max_s: float = 5.0,
         spool: LogSpool | None = None,
+        tls: TlsMaterial | None = None,
     ) -> None:
         super().__init__(level)
-        self._target = target
+        self._target, self._tls = target, tls
         self._service = service
         # Appended by emit, taken by the shipping thread every SHIP_EVERY_S: no lock and no wake-up
         # per record (a thread woken per log line costs the service more than the line itself).
@@ -83,8 +84,8 @@ class LogShippingHandler(logging.Handler):
         self._resend: deque[_Line] = deque()
         self._spool = spool
         if spool is not None:
-            # What a crashed run logged and never had acknowledged goes first.
-            # (Lines an earlier version spooled have no request id.)
+            # What a crashed run logged and never had acknowledged goes first (lines an earlier
+            # version spooled have no request id).
             self._resend.extend(
                 (*line[1:6], line[6] if len(line) > 6 else "", line[0]) for line in spool.recovered
             )
@@ -226,7 +227,7 @@ class LogShippingHandler(logging.Handler):
 
     def _run(self) -> None:
         # One channel (one HTTP/2 connection) for every stream; gRPC reconnects it by itself.
-        with grpc.insecure_channel(self._target) as channel:
+        with open_channel(self._target, self._tls) as channel:
             self._ship(logging_pb2_grpc.LogCollectorStub(channel))
 
     def _ship(self, collector: logging_pb2_grpc.LogCollectorStub) -> None:
@@ -242,11 +243,7 @@ class LogShippingHandler(logging.Handler):
                 local_log.warning(
                     "logging-service at %s unreachable (%s); %d line(s) kept to send again, "
                     "%d dropped; reconnecting in %.1f s",
-                    self._target,
-                    error.code().name,
-                    len(self._resend),
-                    self.dropped,
-                    backoff,
+                    *(self._target, error.code().name, len(self._resend), self.dropped, backoff),
                 )
                 if time.monotonic() + backoff > self._close_deadline:
                     self.lost += len(self._resend) + len(self._queue)

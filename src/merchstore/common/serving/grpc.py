@@ -13,7 +13,9 @@ import grpc
 from opentelemetry.instrumentation.grpc import aio_server_interceptor, filters
 
 from merchstore.common.config.base import CommonSettings
+from merchstore.common.config.grpc_tls import TlsMaterial
 from merchstore.common.config.sections import GrpcServiceSettings
+from merchstore.common.grpc_channels import listen
 from merchstore.common.kafka.clients import check_broker
 from merchstore.common.kafka.producer import KafkaProducer
 from merchstore.common.metrics import METRICS_PORT_OFFSET, RpcMetrics, serve_metrics
@@ -37,12 +39,15 @@ _TRACED = filters.negate(
 
 @asynccontextmanager
 async def grpc_server(
-    endpoint: GrpcServiceSettings, interceptors: Sequence[grpc.aio.ServerInterceptor] = ()
+    endpoint: GrpcServiceSettings,
+    interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
+    tls: TlsMaterial | None = None,
 ) -> AsyncIterator[grpc.aio.Server]:
     """A gRPC server where ``endpoint`` says; raises OSError if a port is taken.
 
     Its RPCs are measured, and ``/metrics`` is served over HTTP on ``port + 100``. What one
-    client can make it hold is bounded: the size of a message, and the calls at once.
+    client can make it hold is bounded: the size of a message, and the calls at once. With
+    ``tls`` it takes only clients with a certificate of the deployment's CA.
     """
     host, port = endpoint.host, endpoint.port
     # OpenTelemetry's first: the call's SERVER span (continuing the caller's trace) is current
@@ -54,7 +59,7 @@ async def grpc_server(
         maximum_concurrent_rpcs=endpoint.max_concurrent_rpcs,
     )
     address = f"{host}:{port}"
-    if server.add_insecure_port(address) == 0:
+    if listen(server, address, tls) == 0:
         raise OSError(f"cannot listen on {address}: the port is in use")
     try:
         serve_metrics(port, host)
@@ -98,6 +103,7 @@ def serve_grpc(
     again as soon as a stop is asked for; the parts are left only after the server stopped,
     and the producer flushes last.
     """
+    tls = settings.grpc_tls.material()  # a bad certificate stops the service before anything
     check_broker(settings, report_topics=True)
     producer = KafkaProducer(settings, client_id=service, **(producer_settings or {}))
 
@@ -106,7 +112,7 @@ def serve_grpc(
         loop = asyncio.get_running_loop()
         for stop_signal in STOP_SIGNALS:
             loop.add_signal_handler(stop_signal, stop.set)
-        async with grpc_server(endpoint, interceptors) as server:
+        async with grpc_server(endpoint, interceptors, tls) as server:
             health = await add_health_and_reflection(server, service_names)
             async with start_parts(GrpcContext(server, producer)):
                 await server.start()

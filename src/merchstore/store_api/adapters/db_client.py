@@ -9,6 +9,8 @@ from typing import Any, NamedTuple, TypeVar
 import grpc
 from opentelemetry.instrumentation.grpc import aio_client_interceptors
 
+from merchstore.common.config.grpc_tls import TlsMaterial
+from merchstore.common.grpc_channels import open_aio_channel
 from merchstore.common.logs.requests import request_metadata
 from merchstore.common.tracing import current_trace_id
 from merchstore.protos import store_pb2, store_pb2_grpc
@@ -127,10 +129,11 @@ def _order(message: store_pb2.Order) -> domain.Order:
 class StoreDataClient:
     """The store's data, as seen through db-service."""
 
-    def __init__(self, target: str, timeout_s: float) -> None:
+    def __init__(self, target: str, timeout_s: float, tls: TlsMaterial | None = None) -> None:
         # OpenTelemetry's interceptors: each call is a CLIENT span, its context in `traceparent`.
-        self._channel = grpc.aio.insecure_channel(
+        self._channel = open_aio_channel(
             target,
+            tls,
             options=CHANNEL_OPTIONS,
             interceptors=aio_client_interceptors(),  # type: ignore[no-untyped-call]
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
-from merchstore.common.kafka.clients import check_broker
+from merchstore.common.kafka.clients import check_broker, client_config
 from merchstore.common.kafka.topics import TopicMismatch, ensure_topics
 from merchstore.settings import Settings
 
@@ -40,7 +40,7 @@ def test_is_idempotent(settings: Settings) -> None:
 
 def test_refuses_an_event_log_with_several_partitions(settings: Settings) -> None:
     wrong = f"{settings.topics.event_log}-wrong"
-    admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers})
+    admin = AdminClient(client_config(settings))
     admin.create_topics([NewTopic(wrong, 2, 1)])[wrong].result(timeout=15)
     bad = settings.model_copy(
         update={"topics": settings.topics.model_copy(update={"event_log": wrong})}
@@ -53,7 +53,7 @@ def test_an_existing_topic_with_fewer_partitions_is_reported_and_used(
     settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
     narrow = f"{settings.topics.events}-narrow"
-    admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers})
+    admin = AdminClient(client_config(settings))
     admin.create_topics([NewTopic(narrow, 1, 1)])[narrow].result(timeout=15)
     configured = settings.model_copy(
         update={"topics": settings.topics.model_copy(update={"events": narrow})}
