@@ -267,14 +267,47 @@ def config_defaults() -> None:
 def compose_secrets(directory: Path, postgres_user: str, postgres_db: str) -> None:
     """Make the Docker Compose deployment's secret files (random), once.
 
+    The database and JWT secrets; the deployment's CA with a certificate and key for each gRPC
+    party, the Kafka broker and kafka-init; a password per Kafka user; and the administrator's
+    login to the published Kafka port (kafka-administrator.yaml, for MERCHSTORE_CONFIG_FILE).
     The folder is private (mode 0700) and the files in it readable (0644) by the containers'
     own user, which does not own them. Existing files keep their content: running it again
     changes nothing but their modes.
     """
+    from merchstore.runtime.compose_access import write_compose_access
     from merchstore.runtime.deploy_secrets import write_compose_secrets
 
-    for path, made in write_compose_secrets(directory, postgres_user, postgres_db):
+    for path, made in [
+        *write_compose_secrets(directory, postgres_user, postgres_db),
+        *write_compose_access(directory),
+    ]:
         click.echo(f"{'made' if made else 'kept'} {path}")
+
+
+@main.command("kafka-setup", short_help="Make a secured Kafka's topics, users and ACLs.")
+@click.option(
+    "--passwords",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=Path("/run/secrets"),
+    show_default=True,
+    help="The folder of the users' password files (kafka_password_<user>).",
+)
+def kafka_setup(passwords: Path) -> None:
+    """Create the topics, a Kafka user per service and each one's ACLs (docs/security.md).
+
+    Run as a super user of the cluster (the Compose deployment's kafka-init logs in by its
+    certificate); safe to run again.
+    """
+    from merchstore.common.kafka.clients import BrokerUnavailable
+    from merchstore.tools.kafka_setup import set_up_kafka
+
+    settings = _settings()
+    try:
+        for line in set_up_kafka(settings, passwords):
+            click.echo(line)
+    except (ConfigError, BrokerUnavailable) as error:
+        _note(str(error))
+        sys.exit(2)
 
 
 @main.group()

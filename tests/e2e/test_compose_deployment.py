@@ -27,8 +27,12 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
+from confluent_kafka.admin import AdminClient
 from selenium.webdriver.support.wait import WebDriverWait
 
+from merchstore.runtime.compose_access import ADMINISTRATOR_SETTINGS, password_file
+from merchstore.runtime.kafka_access import ADMINISTRATOR, SERVICE_ACCESS, TOOL_GROUPS
 from tests.support.browser import chromium, text_of
 from tests.support.docker_engine import (
     STANDIN_LOCKS,
@@ -36,16 +40,45 @@ from tests.support.docker_engine import (
     require_engine,
     source_copy,
 )
-from tests.support.kafka import read_to_end
+from tests.support.kafka import SecuredKafka, raw_config, read_to_end, register_secured
 from tests.support.processes import free_port, holds_for, stop_process, wait_until
 from tests.support.store import Shopper, Store
 from tests.support.zipkin import ORDER_PATH, services_in
 
 pytestmark = pytest.mark.docker
 
-SECRETS = ("postgres_password", "merchstore_jwt_secret", "merchstore_database_url")
+SECRETS = (
+    "postgres_password",
+    "merchstore_jwt_secret",
+    "merchstore_database_url",
+    *(password_file(user) for user in SERVICE_ACCESS),
+)
 KAFKA_HOST_LISTENER = "localhost:9094"
 """Kafka's listener for this host, as the compose file publishes and advertises it."""
+TAIL_GROUP = TOOL_GROUPS[0]
+"""The group this host reads in as the administrator (it commits nothing)."""
+READ_EVENT_LOG = """
+import collections, json
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+from merchstore.common.kafka.clients import client_config
+from merchstore.settings import load_settings
+settings = load_settings()
+consumer = Consumer(client_config(settings, **{"group.id": settings.event_logger.group_id,
+                                               "enable.auto.commit": False}))
+partition = TopicPartition("event_log", 0)
+end = consumer.get_watermark_offsets(partition, timeout=30)[1]
+consumer.assign([TopicPartition("event_log", 0, OFFSET_BEGINNING)])
+codes, position = collections.Counter(), 0
+while position < end:
+    for message in consumer.consume(500, 1.0):
+        if message.error() is None:
+            codes[json.loads(message.value())["code"]] += 1
+            position = message.offset() + 1
+consumer.close()
+print(json.dumps(codes))
+"""
+"""Every code on ``event_log`` and how often, read in the event-logger's container as its user:
+the administrator may not read ``event_log``."""
 MERCHSTORE_CLI = str(Path(sys.executable).parent / "merchstore")
 INTERNAL_ONLY = ("db-service", "logging-service", "storage", "processor", "postgres")
 
@@ -215,11 +248,22 @@ def test_the_system_through_compose(deployment: Deployment, subtests: Any, tmp_p
     print(f"compose up --build --wait: {seconds:.0f} s")
     store = Store(deployment.url)
     secrets = deployment.secrets()
+    # This host reaches Kafka as the administrator, the one user of the published port.
+    administrator = SecuredKafka(
+        str(deployment.deploy / "secrets" / "ca.crt"),
+        {ADMINISTRATOR: secrets[password_file(ADMINISTRATOR)]},
+    )
+    register_secured(KAFKA_HOST_LISTENER, administrator)
+    host_settings = {
+        **os.environ,
+        "MERCHSTORE_CONFIG_FILE": str(deployment.deploy / "secrets" / ADMINISTRATOR_SETTINGS),
+    }
 
     def on_event_log() -> dict[str, int]:
         """The codes on ``event_log`` and how often each was sent."""
-        messages = read_to_end(KAFKA_HOST_LISTENER, "event_log")
-        return dict(Counter(json.loads(m.value() or b"")["code"] for m in messages))
+        run = deployment.python_in(deployment.container("event-logger"), READ_EVENT_LOG)
+        assert run.returncode == 0, run.stderr[-2000:]
+        return {code: int(count) for code, count in json.loads(run.stdout).items()}
 
     def counted() -> dict[str, int]:
         """The event-logger's counts through NGINX (none while it does not answer)."""
@@ -293,9 +337,10 @@ def test_the_system_through_compose(deployment: Deployment, subtests: Any, tmp_p
 
     with subtests.test("merchstore containers run as uid 10001, not root"):
         built = [c for c in deployment.containers() if c["Image"].startswith("merchstore:")]
-        assert len(built) == 9
+        assert len(built) == 10  # kafka-init among them, exited
         for entry in built:
             assert deployment.inspect(entry["Name"])["Config"]["User"] == "10001"
+        for entry in (c for c in built if c["State"] == "running"):
             uid = deployment.docker("exec", entry["Name"], "id", "-u").stdout.strip()
             assert uid == "10001", entry["Name"]
 
@@ -423,12 +468,45 @@ def test_the_system_through_compose(deployment: Deployment, subtests: Any, tmp_p
         holds_for(lambda: all_counted_once(), 3, "each counted once")
         assert counted()["0001"] >= expected["0001"] >= 3
 
+    with subtests.test("the published Kafka port takes the administrator only, read-only"):
+        with pytest.raises(KafkaException):
+            AdminClient({"bootstrap.servers": KAFKA_HOST_LISTENER}).list_topics(timeout=10)
+        wrong = produce_as(ADMINISTRATOR, "log-channel", **{"sasl.password": "not-it"})
+        assert KafkaError._AUTHENTICATION in {error.code() for error in wrong}
+        refused = produce_as(ADMINISTRATOR, "log-channel")
+        assert KafkaError.TOPIC_AUTHORIZATION_FAILED in {error.code() for error in refused}
+        lines = read_to_end(
+            KAFKA_HOST_LISTENER, "log-channel", user=ADMINISTRATOR, group=TAIL_GROUP
+        )
+        assert lines and all(m.value() != b"written?" for m in lines)
+
+    with subtests.test("a container on the internal network without a certificate"):
+        assert shopper is not None
+        tried = deployment.docker(
+            "run",
+            "--rm",
+            "--network",
+            f"{deployment.project}_internal",
+            "--entrypoint",
+            "python",
+            "merchstore:latest",
+            "-c",
+            CALL_DB_SERVICE,
+            (deployment.deploy / "secrets" / "ca.crt").read_text(),
+            check=False,
+        )
+        assert tried.returncode == 0, tried.stderr[-2000:]
+        assert tried.stdout.split() == ["UNAVAILABLE", "UNAVAILABLE"], tried.stdout
+        # Nothing was made: the user it tried to register does not exist.
+        assert (
+            store.http.post(
+                "/users/login", json={"username": "intruder", "password": "p" * 12}
+            ).status_code
+            == 401
+        )
+
     with subtests.test("merchstore events tail and logs tail from this host"):
-        environment = {
-            **os.environ,
-            "MERCHSTORE_KAFKA_BOOTSTRAP_SERVERS": KAFKA_HOST_LISTENER,
-            "MERCHSTORE_DATA_DIR": str(tmp_path / "tails"),
-        }
+        environment = {**host_settings, "MERCHSTORE_DATA_DIR": str(tmp_path / "tails")}
         assert tail_shows(["events", "tail", "--from-beginning"], sword_id, environment)
         assert tail_shows(
             ["logs", "tail"],
@@ -477,7 +555,7 @@ def test_the_system_through_compose(deployment: Deployment, subtests: Any, tmp_p
         wait_until(lambda: all_counted_once(), 60, "the counts")
         assert all(counted()[code] >= count for code, count in counts.items())
         assert processor_stats(deployment)["total_events"] >= statistics["total_events"] > 0
-        on_events = read_to_end(KAFKA_HOST_LISTENER, "events")
+        on_events = read_to_end(KAFKA_HOST_LISTENER, "events", user=ADMINISTRATOR, group=TAIL_GROUP)
         assert sword_id in {json.loads(m.value() or b"")["event_id"] for m in on_events}
 
     with subtests.test("down -v: the volumes are gone"):
@@ -485,6 +563,52 @@ def test_the_system_through_compose(deployment: Deployment, subtests: Any, tmp_p
         project = f"label=com.docker.compose.project={deployment.project}"
         volumes = deployment.docker("volume", "ls", "-q", "--filter", project).stdout.split()
         assert volumes == []
+
+
+CALL_DB_SERVICE = """
+import grpc, sys
+from merchstore.protos import store_pb2, store_pb2_grpc
+request = store_pb2.CreateUserRequest(
+    sid="S1", username="intruder", email="intruder@example.com", password="p" * 12
+)
+# The deployment's CA is public: the client trusts db-service, but shows no certificate.
+trusting = grpc.ssl_channel_credentials(root_certificates=sys.argv[1].encode())
+for channel in (
+    grpc.insecure_channel("db-service:50051"),
+    grpc.secure_channel("db-service:50051", trusting),
+):
+    try:
+        store_pb2_grpc.StoreDataStub(channel).CreateUser(request, timeout=20)
+        print("CALLED")
+    except grpc.RpcError as error:
+        print(error.code().name)
+"""
+"""A call to db-service from a container without a certificate: plain, then TLS without one."""
+
+
+def produce_as(user: str, topic: str, **login: object) -> list[KafkaError]:
+    """Produce one message to ``topic`` from this host as ``user``; every error seen."""
+    errors: list[KafkaError] = []
+
+    def delivered(error: KafkaError | None, _: Message) -> None:
+        if error is not None:
+            errors.append(error)
+
+    config = raw_config(
+        KAFKA_HOST_LISTENER,
+        user,
+        **{
+            # Not idempotent: a user who may write no topic is refused that before any topic.
+            "enable.idempotence": False,
+            "message.timeout.ms": 10_000,
+            "error_cb": lambda error: errors.append(error),
+            **login,
+        },
+    )
+    producer = Producer(config)
+    producer.produce(topic, b"written?", on_delivery=delivered)
+    producer.flush(20)
+    return errors
 
 
 def processor_stats(deployment: Deployment) -> dict[str, Any]:

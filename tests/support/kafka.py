@@ -144,13 +144,22 @@ def read_topic(
         consumer.close()
 
 
-def read_to_end(bootstrap: str, topic: str, timeout_s: float = 30.0) -> list[Message]:
+def read_to_end(
+    bootstrap: str,
+    topic: str,
+    timeout_s: float = 30.0,
+    *,
+    user: str = SUPER_USER,
+    group: str = "test-reader",
+) -> list[Message]:
     """Every message of ``topic`` up to the high watermarks of its partitions when called.
+
+    On a secured broker it reads as ``user``, in ``group`` (which commits nothing).
 
     For Apache Kafka, whose high watermark is exact (the embedded broker's reads low after a
     multi-record batch: use `read_topic` there).
     """
-    consumer = Consumer(raw_config(bootstrap, **{"group.id": "test-reader"}))
+    consumer = Consumer(raw_config(bootstrap, user, **{"group.id": group}))
     try:
         partitions = consumer.list_topics(topic, timeout=timeout_s).topics[topic].partitions
         ends = {

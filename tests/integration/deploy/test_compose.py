@@ -10,8 +10,12 @@ from typing import Any
 
 import pytest
 import yaml
+from cryptography import x509
 
+from merchstore.common.config.certificates import check_certificate_file, check_private_key_file
+from merchstore.runtime.compose_access import write_compose_access
 from merchstore.runtime.deploy_secrets import write_compose_secrets
+from merchstore.runtime.kafka_access import SERVICE_ACCESS
 from merchstore.runtime.load_balancer import compose_nginx_config, local_nginx_config
 from merchstore.runtime.prometheus import compose_prometheus_config, local_prometheus_config
 from merchstore.services import SERVICES
@@ -72,9 +76,8 @@ def test_compose_structure() -> None:
     assert "postgres-data:/var/lib/postgresql/data" in services["postgres"]["volumes"]
     assert "event-logger-data:/data" in services["event-logger"]["volumes"]
     assert services["postgres"]["environment"]["POSTGRES_PASSWORD_FILE"].startswith("/run/secrets")
-    init = "\n".join(services["kafka-init"]["command"])
-    assert "--topic event_log --partitions 1 --replication-factor 1" in init
-    assert "--topic events" in init and "--topic log-channel" in init
+    # Topics, users and ACLs: made by merchstore itself, from the one table (kafka_access).
+    assert services["kafka-init"]["command"] == ["kafka-setup", "--passwords", "/run/secrets"]
     assert (
         "EXTERNAL://localhost:9094"
         in services["kafka"]["environment"]["KAFKA_ADVERTISED_LISTENERS"]
@@ -93,25 +96,105 @@ def test_env_example_holds_no_secret() -> None:
     assert "deploy/.env" in gitignore and "deploy/secrets/" in gitignore
 
 
+def secret_sources(service: dict[str, Any]) -> dict[str, str]:
+    """Each secret a service mounts, by source, and the name it is mounted under."""
+    mounted = {}
+    for entry in service.get("secrets", []):
+        if isinstance(entry, str):
+            mounted[entry] = entry
+        else:
+            mounted[entry["source"]] = entry.get("target", entry["source"])
+    return mounted
+
+
 def test_each_service_gets_only_the_secrets_it_needs_as_files() -> None:
     document = compose()
     services = document["services"]
-    granted = {name: set(service.get("secrets", [])) for name, service in services.items()}
-    assert granted["store-api"] == {"merchstore_jwt_secret"}
-    assert granted["db-service"] == granted["storage"] == {"merchstore_database_url"}
+    granted = {name: set(secret_sources(service)) for name, service in services.items()}
+
+    def own(service: str, kafka: bool = True, grpc: bool = False) -> set[str]:
+        name = service.replace("-", "_")
+        return (
+            {"ca_certificate"}
+            | ({f"kafka_password_{name}"} if kafka else set())
+            | ({f"{name}_certificate", f"{name}_key"} if grpc else set())
+        )
+
+    assert granted["store-api"] == {"merchstore_jwt_secret"} | own("store-api", grpc=True)
+    assert granted["db-service"] == {"merchstore_database_url"} | own("db-service", grpc=True)
+    assert granted["storage"] == {"merchstore_database_url"} | own("storage")
+    assert granted["logging-service"] == own("logging-service", grpc=True)
+    assert granted["dashboard"] == own("dashboard", kafka=False, grpc=True)
+    for service in ("receiver", "processor", "event-logger"):
+        assert granted[service] == own(service), service
     assert granted["postgres"] == {"postgres_password"}
-    assert all(
-        not secrets
-        for name, secrets in granted.items()
-        if name not in ("store-api", "db-service", "storage", "postgres")
+    assert granted["kafka"] == {"ca_certificate", "kafka_keystore"}
+    passwords = {f"kafka_password_{user.replace('-', '_')}" for user in SERVICE_ACCESS}
+    assert (
+        granted["kafka-init"]
+        == {
+            "ca_certificate",
+            "kafka_init_certificate",
+            "kafka_init_key",
+        }
+        | passwords
     )
+    assert all(not granted[name] for name in ("nginx", "prometheus", "zipkin"))
+    # Each service logs in to Kafka as itself, its password where the setting's file is read.
+    for name, service in services.items():
+        username = service.get("environment", {}).get("MERCHSTORE_KAFKA__SASL_USERNAME")
+        mounted = secret_sources(service)
+        if username is not None:
+            assert username == name
+            source = f"kafka_password_{name.replace('-', '_')}"
+            assert mounted[source] == "merchstore_kafka__sasl_password", name
     text = (DEPLOY / "docker-compose.yml").read_text()
     assert "MERCHSTORE_JWT_SECRET" not in text and "MERCHSTORE_DATABASE_URL" not in text
-    assert set(document["secrets"]) == {
-        "postgres_password",
-        "merchstore_jwt_secret",
-        "merchstore_database_url",
+    assert "SASL_PASSWORD:" not in text
+    assert set(document["secrets"]) == set().union(*granted.values())
+
+
+def test_the_secured_deployment_has_no_plain_listener() -> None:
+    kafka = compose()["services"]["kafka"]["environment"]
+    protocols = dict(
+        entry.split(":") for entry in kafka["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(",")
+    )
+    assert protocols == {
+        "INTERNAL": "SASL_SSL",
+        "EXTERNAL": "SASL_SSL",
+        "CONTROLLER": "SSL",
+        "BROKER": "SSL",
     }
+    assert kafka["KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND"] == "false"
+    assert kafka["KAFKA_LISTENER_NAME_BROKER_SSL_CLIENT_AUTH"] == "required"
+    assert kafka["KAFKA_LISTENER_NAME_CONTROLLER_SSL_CLIENT_AUTH"] == "required"
+
+
+def test_compose_secrets_make_a_ca_certificates_and_kafka_logins(tmp_path: Path) -> None:
+    secrets = tmp_path / "secrets"
+    write_compose_secrets(secrets, "merchstore", "merchstore")
+    made = dict(write_compose_access(secrets))
+    assert all(made.values())
+    ca = check_certificate_file(secrets / "ca.crt", ("ca",))
+    assert ca[0].subject.rfc4514_string() == "CN=merchstore deployment CA,O=merchstore"
+    for party in ("store-api", "db-service", "logging-service", "dashboard", "kafka"):
+        [certificate] = check_certificate_file(secrets / f"{party}.crt", ("party",))
+        names = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+        assert party in names.value.get_values_for_type(x509.DNSName)
+        check_private_key_file(secrets / f"{party}.key", ("key",))
+        assert (secrets / f"{party}.key").stat().st_mode & 0o777 == 0o644  # private folder
+    assert (secrets / "ca.key").stat().st_mode & 0o777 == 0o600  # mounted nowhere
+    administrator = yaml.safe_load((secrets / "kafka-administrator.yaml").read_text())
+    assert administrator["kafka"]["sasl_username"] == "administrator"
+    assert administrator["kafka"]["sasl_password"] == (
+        (secrets / "kafka_password_administrator").read_text()
+    )
+    # Again: everything kept.
+    assert not any(dict(write_compose_access(secrets)).values())
+    # A new CA signs every certificate anew.
+    (secrets / "ca.crt").unlink()
+    again = dict(write_compose_access(secrets))
+    assert again[secrets / "store-api.crt"] and not again[secrets / "kafka_password_storage"]
 
 
 def test_internal_services_are_on_the_internal_network_only() -> None:

@@ -116,3 +116,29 @@ def test_a_certificate_is_no_key(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as error:
         check_private_key_file(issued.certificate, ("grpc", "key"))
     assert "holds no unencrypted PEM private key" in one_line(error)
+
+
+def test_ssl_logs_in_by_a_client_certificate(tmp_path: Path) -> None:
+    authority = CertificateAuthority(tmp_path).create()
+    issued = authority.issue("kafka-init")
+    section = {
+        "security_protocol": "SSL",
+        "ssl_ca_location": str(authority.certificate_path),
+        "ssl_certificate_location": str(issued.certificate),
+        "ssl_key_location": str(issued.key),
+    }
+    assert load_settings(kafka=section).kafka.client_security() == {
+        "security.protocol": "SSL",
+        "ssl.certificate.location": str(issued.certificate),
+        "ssl.key.location": str(issued.key),
+        "ssl.ca.location": str(authority.certificate_path),
+    }
+
+
+def test_ssl_without_its_key_is_one_line_naming_it(tmp_path: Path) -> None:
+    authority = CertificateAuthority(tmp_path).create()
+    issued = authority.issue("kafka-init")
+    section = {"security_protocol": "SSL", "ssl_certificate_location": str(issued.certificate)}
+    with pytest.raises(ConfigError) as error:
+        load_settings(kafka=section).kafka.client_security()
+    assert "kafka.ssl_key_location is not set" in one_line(error)

@@ -7,12 +7,13 @@ from typing import Literal
 
 from pydantic import Field, SecretStr
 
-from merchstore.common.config.certificates import check_certificate_file
+from merchstore.common.config.certificates import check_certificate_file, check_private_key_file
 from merchstore.common.config.errors import ConfigError, env_name
 from merchstore.common.config.sections import Section
 
-SECURITY_PROTOCOLS = ("PLAINTEXT", "SASL_SSL")
-"""PLAINTEXT on the loopback interface (`merchstore up`); SASL_SSL anywhere else."""
+SECURITY_PROTOCOLS = ("PLAINTEXT", "SASL_SSL", "SSL")
+"""PLAINTEXT on the loopback interface (`merchstore up`); SASL_SSL anywhere else; SSL (a client
+certificate) for a deployment's own jobs, as the Compose deployment's ``kafka-init``."""
 
 
 class KafkaSettings(Section):
@@ -104,12 +105,13 @@ class KafkaSettings(Section):
         ),
     )
 
-    security_protocol: Literal["PLAINTEXT", "SASL_SSL"] = Field(
+    security_protocol: Literal["PLAINTEXT", "SASL_SSL", "SSL"] = Field(
         "PLAINTEXT",
         description=(
             "PLAINTEXT: no encryption, no login (the loopback interface of `merchstore up`). "
             "SASL_SSL: TLS, and a login with sasl_username and sasl_password (a secured cluster, "
-            "the Compose deployment)."
+            "the Compose deployment). SSL: TLS with a client certificate (ssl_certificate_location"
+            " and ssl_key_location), as the Compose deployment's kafka-init."
         ),
     )
     sasl_mechanism: Literal["SCRAM-SHA-512"] = Field(
@@ -126,6 +128,12 @@ class KafkaSettings(Section):
             "by. Unset: the system's trusted CAs."
         ),
     )
+    ssl_certificate_location: Path | None = Field(
+        None, description="SSL only: this client's certificate (PEM), which names who it is."
+    )
+    ssl_key_location: Path | None = Field(
+        None, description="SSL only: this client's private key (PEM, unencrypted)."
+    )
 
     def client_security(self) -> dict[str, str]:
         """The librdkafka settings of this security protocol, its files checked first.
@@ -135,6 +143,8 @@ class KafkaSettings(Section):
         """
         if self.security_protocol == "PLAINTEXT":
             return {"security.protocol": "PLAINTEXT"}
+        if self.security_protocol == "SSL":
+            return self._client_certificate()
         for key, value in (
             ("sasl_username", self.sasl_username),
             ("sasl_password", self.sasl_password),
@@ -154,4 +164,25 @@ class KafkaSettings(Section):
         if self.ssl_ca_location is not None:
             check_certificate_file(self.ssl_ca_location, ("kafka", "ssl_ca_location"))
             config["ssl.ca.location"] = str(self.ssl_ca_location)
+        return config
+
+    def _client_certificate(self) -> dict[str, str]:
+        config = {"security.protocol": "SSL"}
+        for key, option in (
+            ("ssl_certificate_location", "ssl.certificate.location"),
+            ("ssl_key_location", "ssl.key.location"),
+            ("ssl_ca_location", "ssl.ca.location"),
+        ):
+            path = getattr(self, key)
+            if path is None:
+                if key == "ssl_ca_location":
+                    continue
+                raise ConfigError(
+                    f"kafka.{key} is not set: an SSL client needs it ({env_name(('kafka', key))})"
+                )
+            if key == "ssl_key_location":
+                check_private_key_file(path, ("kafka", key))
+            else:
+                check_certificate_file(path, ("kafka", key))
+            config[option] = str(path)
         return config
