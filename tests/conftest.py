@@ -35,11 +35,14 @@ from tests.support.broker import (
     broker_environment,
     broker_kinds,
     broker_settings,
+    grant_service_access,
     kafka_cluster,
     kafka_environment,
+    secured_access,
     service_login,
 )
 from tests.support.docker_engine import ENGINE_VARIABLE, SuiteDockerEngine
+from tests.support.kafka import register_secured
 from tests.support.paths import REPOSITORY
 from tests.support.processes import ServiceProcess, free_port, free_port_pair
 
@@ -378,12 +381,18 @@ def services(
 
 @pytest.fixture
 def three_brokers(tmp_path: Path) -> Iterator[KafkaCluster]:
-    """A three-broker Apache Kafka cluster of this test's own, started (skipped without Kafka)."""
+    """A three-broker Apache Kafka cluster of this test's own, started (skipped without Kafka).
+
+    Secured as the session's node is: its clients log in, each service as its own user.
+    """
     if "kafka" not in broker_kinds():
         pytest.skip("Apache Kafka is not among this run's brokers")
-    nodes = kafka_cluster(tmp_path / "cluster")
+    security, access = secured_access(tmp_path / "tls")
+    nodes = kafka_cluster(tmp_path / "cluster", security)
     try:
         nodes.start()
+        grant_service_access(nodes.nodes[0], access)
+        register_secured(nodes.bootstrap_servers, access)
         yield nodes
     finally:
         nodes.stop()

@@ -30,6 +30,7 @@ from merchstore.protos import logging_pb2, logging_pb2_grpc
 from merchstore.runtime.apache_kafka import KafkaCluster
 from merchstore.settings import Settings, load_settings
 from tests.conftest import ServiceLauncher
+from tests.support.broker import broker_settings, kafka_environment
 from tests.support.kafka import raw_config, read_topic
 from tests.support.metrics import samples
 from tests.support.processes import holds_for, wait_until
@@ -221,16 +222,19 @@ def test_losing_a_broker_under_load_loses_and_doubles_nothing(
     three_brokers: KafkaCluster, tmp_path: Path, database_url: str
 ) -> None:
     settings = load_settings(
-        data_dir=tmp_path / "data",
-        kafka_bootstrap_servers=three_brokers.bootstrap_servers,
-        kafka={"replication_factor": 3},
+        **broker_settings(
+            "kafka",
+            data_dir=tmp_path / "data",
+            kafka_bootstrap_servers=three_brokers.bootstrap_servers,
+            kafka={"replication_factor": 3},
+        )
     )
     ensure_topics(settings)
     topics = [settings.topics.events, settings.topics.event_log, settings.topics.log_channel]
     services = ServiceLauncher(
         {
             "MERCHSTORE_DATA_DIR": str(settings.data_dir),
-            "MERCHSTORE_KAFKA_BOOTSTRAP_SERVERS": three_brokers.bootstrap_servers,
+            **kafka_environment(settings),
             "MERCHSTORE_KAFKA__REPLICATION_FACTOR": "3",
             "MERCHSTORE_DATABASE_URL": database_url,
         },

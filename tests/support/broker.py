@@ -146,10 +146,12 @@ def kafka_node(directory: Path, security: NodeSecurity | None = None) -> KafkaNo
     )
 
 
-def kafka_cluster(directory: Path, size: int = 3) -> KafkaCluster:
-    """``size`` Apache Kafka nodes on free ports, not started."""
+def kafka_cluster(
+    directory: Path, security: NodeSecurity | None = None, size: int = 3
+) -> KafkaCluster:
+    """``size`` Apache Kafka nodes on free ports, not started; secured with ``security``."""
     addresses = [NodeAddress(i, "127.0.0.1", free_port(), free_port()) for i in range(1, size + 1)]
-    return KafkaCluster(directory, addresses, jvm_options=TEST_JVM_OPTIONS)
+    return KafkaCluster(directory, addresses, jvm_options=TEST_JVM_OPTIONS, security=security)
 
 
 class SharedKafka:

@@ -14,14 +14,18 @@ from merchstore.common.kafka.producer import KafkaProducer
 from merchstore.common.kafka.topics import ensure_topics
 from merchstore.runtime.apache_kafka import KafkaCluster
 from merchstore.settings import Settings, load_settings
+from tests.support.broker import broker_settings
 from tests.support.kafka import raw_config, read_topic
 
 
 def _on(cluster: KafkaCluster, tmp_path: Path, copies: int) -> Settings:
     return load_settings(
-        data_dir=tmp_path / "data",
-        kafka_bootstrap_servers=cluster.bootstrap_servers,
-        kafka={"replication_factor": copies, "delivery_timeout_ms": 30_000},
+        **broker_settings(
+            "kafka",
+            data_dir=tmp_path / "data",
+            kafka_bootstrap_servers=cluster.bootstrap_servers,
+            kafka={"replication_factor": copies, "delivery_timeout_ms": 30_000},
+        )
     )
 
 
