@@ -12,7 +12,7 @@ VENDOR := $(WEB)/vendor
 DOCS_ASSETS := docs/assets
 DOCS_PORT ?= 8200
 
-.PHONY: run docs docs-build docs-assets chaos go-client test test-fast fuzz typecheck suite install system-packages protos web-assets openapi bench bench-event-logger bench-pipeline bench-store bench-logging bench-scale bench-spool bench-outage bench-broker bench-brokers bench-tracing bench-summary wrk clean
+.PHONY: run docs docs-build docs-assets chaos go-client test test-fast fuzz typecheck suite install system-packages protos web-assets openapi bench bench-event-logger bench-pipeline bench-store bench-logging bench-scale bench-spool bench-outage bench-broker bench-brokers bench-tracing bench-security bench-summary wrk clean
 
 run: install
 	-scripts/install-system-packages kcat
@@ -115,7 +115,7 @@ $(VENDOR)/.installed: $(WEB)/package.json $(WEB)/package-lock.json
 
 # Benchmarks print their figures beside their references; wrk comes from Debian's packages.
 # `make bench` ends with one table of every goal and writes docs/benchmarks.md with its plots.
-bench: bench-event-logger bench-pipeline bench-store bench-logging bench-spool bench-outage bench-scale bench-broker bench-brokers bench-tracing
+bench: bench-event-logger bench-pipeline bench-store bench-logging bench-spool bench-outage bench-scale bench-broker bench-brokers bench-tracing bench-security
 	$(BIN)/python -m bench.summary
 
 bench-summary: install
@@ -153,6 +153,10 @@ bench-brokers: install wrk system-packages
 # What tracing costs the receiver, GET /products and storage ingest: off, at 10% and at 100%.
 bench-tracing: install wrk
 	$(BIN)/python -m bench.tracing
+
+# What SASL_SSL Kafka and mutual TLS gRPC cost the receiver and GET /products, against plain.
+bench-security: install wrk
+	$(BIN)/python -m bench.security
 
 wrk:
 	scripts/install-system-packages wrk

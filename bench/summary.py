@@ -32,6 +32,7 @@ ORDER = (
     "embedded-broker",
     "brokers",
     "tracing",
+    "security",
 )
 COMMANDS = {
     "store": "make bench-store",
@@ -42,6 +43,7 @@ COMMANDS = {
     "embedded-broker": "make bench-broker",
     "brokers": "make bench-brokers",
     "tracing": "make bench-tracing",
+    "security": "make bench-security",
 }
 
 

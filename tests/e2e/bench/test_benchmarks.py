@@ -35,6 +35,7 @@ SMALLEST = {
     "embedded_broker": ("embedded-broker", ["--seconds", "1"]),
     "brokers": ("brokers", ["--seconds", "1", "--events", "3000"]),
     "tracing": ("tracing", ["--seconds", "1", "--events", "3000", "--turns", "1"]),
+    "security": ("security", ["--seconds", "1", "--turns", "1"]),
 }
 """Each benchmark module, the name it saves its results under, and its smallest setting."""
 
