@@ -16,7 +16,7 @@ from merchstore.runtime.apache_kafka import KafkaNode, NodeAddress, new_cluster_
 from merchstore.runtime.broker_profile import embedded_broker_environment
 from merchstore.runtime.embedded import EmbeddedBroker, EmbeddedPostgres
 from merchstore.settings import Settings, load_settings
-from tests.support.processes import free_port, service_ready, wait_until
+from tests.support.processes import ServiceProcess, free_port, service_ready, wait_until
 
 BROKERS = ("embedded", "kafka")
 """The brokers a benchmark can run on: the embedded one, and an Apache Kafka node."""
@@ -137,3 +137,12 @@ def hello_ceiling() -> Iterator[str]:
     finally:
         process.terminate()
         process.wait()
+
+
+@contextmanager
+def stopped(process: ServiceProcess) -> Iterator[ServiceProcess]:
+    """``process``, stopped when the block ends, however it ends."""
+    try:
+        yield process
+    finally:
+        process.stop()

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from functools import partial
 
-from bench.harness import BenchServers, apache_kafka_servers
+from bench.harness import BenchServers, apache_kafka_servers, stopped
 from bench.report import Goal, interleaved, median_by, save
 from bench.wrk import LoadResult, load_goal, post_load, require_wrk, run_load
 from merchstore.common.kafka.topics import ensure_topics
@@ -111,7 +111,7 @@ def measure(ways: Ways, seconds: int, turns: int) -> None:
     goals: list[Goal] = []
     with ExitStack() as running:
         receivers = {
-            way: running.enter_context(_stopped(ways.start("receiver", way))) for way in WAYS
+            way: running.enter_context(stopped(ways.start("receiver", way))) for way in WAYS
         }
         runs = {
             way: partial(post_load, f"{p.url}/purchase_a_sword", BODY, CLIENTS, seconds)
@@ -121,9 +121,9 @@ def measure(ways: Ways, seconds: int, turns: int) -> None:
     with ExitStack() as running:
         stores = {}
         for way in WAYS:
-            db = running.enter_context(_stopped(ways.start("db-service", way)))
+            db = running.enter_context(stopped(ways.start("db-service", way)))
             stores[way] = running.enter_context(
-                _stopped(
+                stopped(
                     ways.start(
                         "store-api",
                         way,
@@ -160,14 +160,6 @@ def _goal(path: str, unit: str, results: dict[str, list[LoadResult]]) -> Goal:
     return load_goal(
         f"{path}, secured vs plain", results["secured"], "plain", results["plain"], "report", unit
     )
-
-
-@contextmanager
-def _stopped(process: ServiceProcess) -> Iterator[ServiceProcess]:
-    try:
-        yield process
-    finally:
-        process.stop()
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ from typing import Any
 
 import psycopg
 
-from bench.harness import BenchServers, embedded_servers
+from bench.harness import BenchServers, embedded_servers, stopped
 from bench.report import Goal, interleaved, median_by, save
 from bench.wrk import LoadResult, load_goal, post_load, require_wrk, run_load
 from merchstore.common.config.sections import TracingSettings
@@ -136,7 +136,7 @@ def measure(
     with ExitStack() as running:
         receivers = {
             way: running.enter_context(
-                _stopped(start("receiver", servers, way, **tracing_env(backends, way)))
+                stopped(start("receiver", servers, way, **tracing_env(backends, way)))
             )
             for way in WAYS
         }
@@ -149,10 +149,10 @@ def measure(
         stores = {}
         for way in WAYS:
             env = tracing_env(backends, way)
-            db = running.enter_context(_stopped(start("db-service", servers, way, **env)))
+            db = running.enter_context(stopped(start("db-service", servers, way, **env)))
             target = f"127.0.0.1:{db.port}"
             stores[way] = running.enter_context(
-                _stopped(
+                stopped(
                     start(
                         "store-api",
                         servers,
@@ -174,7 +174,7 @@ def measure(
             topic = f"events-tracing-{tag}"
             servers.with_topics(events=topic)
             running.enter_context(
-                _stopped(
+                stopped(
                     start(
                         "storage",
                         servers,
@@ -225,14 +225,6 @@ def _load_goals(path: str, unit: str, results: dict[str, list[LoadResult]]) -> l
         )
         for way, target in (("10%", "ratio>=:0.9"), ("100%", "report"))
     ]
-
-
-@contextmanager
-def _stopped(process: ServiceProcess) -> Iterator[ServiceProcess]:
-    try:
-        yield process
-    finally:
-        process.stop()
 
 
 def _report(path: str, results: dict[str, list[Any]], figure: Callable[[Any], float]) -> None:
