@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from confluent_kafka import KafkaError, KafkaException, Message, Producer
+from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 from selenium.webdriver.support.wait import WebDriverWait
 
@@ -40,7 +40,7 @@ from tests.support.docker_engine import (
     require_engine,
     source_copy,
 )
-from tests.support.kafka import SecuredKafka, raw_config, read_to_end, register_secured
+from tests.support.kafka import SecuredKafka, produce_one, read_to_end, register_secured
 from tests.support.processes import free_port, holds_for, stop_process, wait_until
 from tests.support.store import Shopper, Store
 from tests.support.zipkin import ORDER_PATH, services_in
@@ -587,28 +587,16 @@ for channel in (
 
 
 def produce_as(user: str, topic: str, **login: object) -> list[KafkaError]:
-    """Produce one message to ``topic`` from this host as ``user``; every error seen."""
-    errors: list[KafkaError] = []
+    """Produce one message to ``topic`` from this host as ``user``; every error seen.
 
-    def delivered(error: KafkaError | None, _: Message) -> None:
-        if error is not None:
-            errors.append(error)
-
-    config = raw_config(
+    Not idempotent: a user who may write no topic is refused that before any topic.
+    """
+    return produce_one(
         KAFKA_HOST_LISTENER,
+        topic,
         user,
-        **{
-            # Not idempotent: a user who may write no topic is refused that before any topic.
-            "enable.idempotence": False,
-            "message.timeout.ms": 10_000,
-            "error_cb": lambda error: errors.append(error),
-            **login,
-        },
+        **{"enable.idempotence": False, "message.timeout.ms": 10_000, **login},
     )
-    producer = Producer(config)
-    producer.produce(topic, b"written?", on_delivery=delivered)
-    producer.flush(20)
-    return errors
 
 
 def processor_stats(deployment: Deployment) -> dict[str, Any]:

@@ -14,8 +14,17 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, Producer, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
+)
 
+from merchstore.common.config.kafka import KafkaSettings
 from merchstore.runtime.kafka_security import SUPER_USER
 
 Headers = list[tuple[str, str | bytes | None]]
@@ -29,14 +38,8 @@ class SecuredKafka:
     passwords: dict[str, str]
 
     def client_config(self, user: str = SUPER_USER) -> dict[str, str]:
-        """The client settings (librdkafka) of ``user``."""
-        return {
-            "security.protocol": "SASL_SSL",
-            "sasl.mechanisms": "SCRAM-SHA-512",
-            "sasl.username": user,
-            "sasl.password": self.passwords[user],
-            "ssl.ca.location": self.ca_certificate,
-        }
+        """The client settings (librdkafka) of ``user``, as a merchstore process makes them."""
+        return KafkaSettings.model_validate(self.settings_section(user)).client_security()
 
     def settings_section(self, user: str = SUPER_USER) -> dict[str, str]:
         """The ``kafka`` settings of a merchstore process logged in as ``user``."""
@@ -83,6 +86,29 @@ def raw_config(bootstrap: str, user: str = SUPER_USER, /, **overrides: Any) -> d
     access = secured(bootstrap)
     login = access.client_config(user) if access is not None else {}
     return {"bootstrap.servers": bootstrap, **login, **overrides}
+
+
+def produce_one(
+    bootstrap: str, topic: str, user: str = SUPER_USER, **overrides: Any
+) -> list[KafkaError]:
+    """Produce one message (``written?``) as ``user``; every error the client saw (none: written).
+
+    A fatal error (an idempotent producer refused) ends the producer and is among them.
+    """
+    errors: list[KafkaError] = []
+
+    def delivered(error: KafkaError | None, _: Message) -> None:
+        if error is not None:
+            errors.append(error)
+
+    config = {"message.timeout.ms": 8000, "error_cb": errors.append, **overrides}
+    producer = Producer(raw_config(bootstrap, user, **config))
+    try:
+        producer.produce(topic, b"written?", on_delivery=delivered)
+        producer.flush(20)
+    except KafkaException as error:
+        errors.append(error.args[0])
+    return errors
 
 
 def produce_all(

@@ -18,10 +18,9 @@ from pathlib import Path
 import yaml
 
 from merchstore.runtime.certificate_authority import CA_KEY_FILE, CertificateAuthority
+from merchstore.runtime.deploy_secrets import FILE_MODE, write_new
 from merchstore.runtime.kafka_access import ADMINISTRATOR, SERVICE_ACCESS
 
-CONTAINER_FILE_MODE = 0o644
-"""Readable by the container's user, which does not own the host's file (see deploy_secrets)."""
 GRPC_PARTIES = ("store-api", "db-service", "logging-service", "dashboard")
 """Who speaks gRPC in the deployment: each shows a certificate of the deployment's CA."""
 KAFKA_NODE = "kafka"
@@ -44,15 +43,6 @@ def _hosts(party: str) -> tuple[str, ...]:
     return (party, "localhost", "127.0.0.1")
 
 
-def _new_password(path: Path) -> bool:
-    if path.exists():
-        path.chmod(CONTAINER_FILE_MODE)
-        return False
-    path.write_text(secrets.token_urlsafe(24))
-    path.chmod(CONTAINER_FILE_MODE)
-    return True
-
-
 def write_compose_access(directory: Path) -> list[tuple[Path, bool]]:
     """Make the CA, certificates and Kafka passwords that are missing; each and if made now.
 
@@ -71,7 +61,7 @@ def write_compose_access(directory: Path) -> list[tuple[Path, bool]]:
         certificate = directory / f"{party}.crt"
         issued[party] = made_ca or not certificate.exists()
         if issued[party]:
-            authority.issue(party, _hosts(party), key_mode=CONTAINER_FILE_MODE)
+            authority.issue(party, _hosts(party), key_mode=FILE_MODE)
         done += [(certificate, issued[party]), (directory / f"{party}.key", issued[party])]
     keystore = directory / f"{KAFKA_NODE}.keystore.pem"
     made_keystore = issued[KAFKA_NODE] or not keystore.exists()
@@ -79,11 +69,11 @@ def write_compose_access(directory: Path) -> list[tuple[Path, bool]]:
         # Kafka's PEM key store: the key and its certificate in one file.
         key, certificate = directory / f"{KAFKA_NODE}.key", directory / f"{KAFKA_NODE}.crt"
         keystore.write_bytes(key.read_bytes() + certificate.read_bytes())
-    keystore.chmod(CONTAINER_FILE_MODE)
+    keystore.chmod(FILE_MODE)
     done.append((keystore, made_keystore))
     for user in SERVICE_ACCESS:
         path = directory / password_file(user)
-        done.append((path, _new_password(path)))
+        done.append((path, write_new(path, secrets.token_urlsafe(24))))
     settings_path = directory / ADMINISTRATOR_SETTINGS
     settings = {
         "kafka_bootstrap_servers": PUBLISHED_KAFKA,

@@ -24,7 +24,7 @@ FILE_MODE = 0o644
 """Readable by the container's own user, which does not own the host's file."""
 
 
-def _write_new(path: Path, text: str) -> bool:
+def write_new(path: Path, text: str) -> bool:
     """Write ``text`` to a new file of mode `FILE_MODE`; False if the file already exists.
 
     An existing file keeps its content and gets `FILE_MODE` (files made by earlier versions
@@ -50,12 +50,12 @@ def write_compose_secrets(
     # Before any file is written or opened up: the directory is what keeps them private.
     directory.chmod(DIRECTORY_MODE)
     password_path = directory / POSTGRES_PASSWORD_FILE
-    made_password = _write_new(password_path, secrets.token_urlsafe(24))
+    made_password = write_new(password_path, secrets.token_urlsafe(24))
     password = password_path.read_text().strip()
     url = f"postgresql://{postgres_user}:{password}@postgres:5432/{postgres_db}"
     jwt_path, url_path = directory / JWT_SECRET_FILE, directory / DATABASE_URL_FILE
     return [
         (password_path, made_password),
-        (jwt_path, _write_new(jwt_path, secrets.token_urlsafe(48))),
-        (url_path, _write_new(url_path, url)),
+        (jwt_path, write_new(jwt_path, secrets.token_urlsafe(48))),
+        (url_path, write_new(url_path, url)),
     ]

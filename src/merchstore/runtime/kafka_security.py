@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr
+
+from merchstore.common.config.kafka import KafkaSettings
 from merchstore.runtime.certificate_authority import CertificateAuthority
 
 SUPER_USER = "kafka"
@@ -81,19 +84,10 @@ class NodeSecurity:
 
     def super_user_config(self) -> dict[str, str]:
         """The client settings (librdkafka) of the super user."""
-        return {
-            "security.protocol": "SASL_SSL",
-            "sasl.mechanisms": "SCRAM-SHA-512",
-            "sasl.username": SUPER_USER,
-            "sasl.password": self.super_password,
-            "ssl.ca.location": str(self.ca_certificate),
-        }
-
-    def settings_for(self, user: str, password: str) -> dict[str, Any]:
-        """The ``kafka`` settings section of a merchstore process logged in as ``user``."""
-        return {
-            "security_protocol": "SASL_SSL",
-            "sasl_username": user,
-            "sasl_password": password,
-            "ssl_ca_location": str(self.ca_certificate),
-        }
+        login = KafkaSettings(
+            security_protocol="SASL_SSL",
+            sasl_username=SUPER_USER,
+            sasl_password=SecretStr(self.super_password),
+            ssl_ca_location=self.ca_certificate,
+        )
+        return login.client_security()

@@ -28,14 +28,12 @@ def run(settings: Settings) -> None:
     config = settings.store_api
     # Read before serving: a missing or weak secret is a one-line start-up error.
     tokens = TokenIssuer(settings.signing_secret(), config.token_ttl_s, config.token_leeway_s)
-    settings.grpc_tls.material()  # and a bad certificate, before anything starts
+    tls = settings.grpc_tls.material()  # and a bad certificate, before anything starts
 
     @asynccontextmanager
     async def start(context: ServiceContext) -> AsyncIterator[Parts]:
         shipping = ship_logs(settings, "store-api", config.port, settings.logging_service_target)
-        client = StoreDataClient(
-            settings.db_service_target, config.rpc_timeout_s, settings.grpc_tls.material()
-        )
+        client = StoreDataClient(settings.db_service_target, config.rpc_timeout_s, tls)
         cache = ProductCache(config.product_cache_s)
         log.info("db-service at %s", settings.db_service_target)
         try:

@@ -20,15 +20,13 @@ from confluent_kafka import (
     ConsumerGroupTopicPartitions,
     KafkaError,
     KafkaException,
-    Message,
-    Producer,
     TopicPartition,
 )
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from merchstore.runtime.certificate_authority import CertificateAuthority
 from tests.support.broker import broker_kinds
-from tests.support.kafka import raw_config, read_to_end, secured
+from tests.support.kafka import produce_one, raw_config, read_to_end, secured
 from tests.support.processes import free_port
 
 pytestmark = pytest.mark.skipif(
@@ -51,33 +49,11 @@ def topics(apache_kafka_bootstrap: str) -> Iterator[dict[str, str]]:
     yield names
 
 
-def produce_one(bootstrap: str, user: str, topic: str, **login: object) -> list[KafkaError]:
-    """Produce one message as ``user``; every error the client saw (none: it was written)."""
-    errors: list[KafkaError] = []
-
-    def delivered(error: KafkaError | None, _: Message) -> None:
-        if error is not None:
-            errors.append(error)
-
-    producer = Producer(
-        raw_config(
-            bootstrap,
-            user,
-            **{
-                "enable.idempotence": True,
-                "acks": "all",
-                "message.timeout.ms": 8000,
-                "error_cb": lambda error: errors.append(error),
-                **login,
-            },
-        )
+def produce(bootstrap: str, topic: str, user: str, **overrides: object) -> list[KafkaError]:
+    """One message as a service's producer sends it (idempotent, every copy acknowledging)."""
+    return produce_one(
+        bootstrap, topic, user, **{"enable.idempotence": True, "acks": "all", **overrides}
     )
-    try:
-        producer.produce(topic, b"written?", on_delivery=delivered)
-        producer.flush(15)
-    except KafkaException as error:  # a fatal error (refused idempotence) ends the producer
-        errors.append(error.args[0])
-    return errors
 
 
 def codes(errors: list[KafkaError]) -> set[int]:
@@ -93,8 +69,8 @@ def test_the_suite_broker_takes_no_plain_client(apache_kafka_bootstrap: str) -> 
 def test_a_wrong_password_is_refused_and_writes_nothing(
     apache_kafka_bootstrap: str, topics: dict[str, str]
 ) -> None:
-    errors = produce_one(
-        apache_kafka_bootstrap, "receiver", topics["events"], **{"sasl.password": "not-it"}
+    errors = produce(
+        apache_kafka_bootstrap, topics["events"], "receiver", **{"sasl.password": "not-it"}
     )
     assert KafkaError._AUTHENTICATION in codes(errors)
     assert any("invalid credentials" in error.str() for error in errors)
@@ -102,14 +78,14 @@ def test_a_wrong_password_is_refused_and_writes_nothing(
 
 
 def test_the_right_password_writes(apache_kafka_bootstrap: str, topics: dict[str, str]) -> None:
-    assert produce_one(apache_kafka_bootstrap, "receiver", topics["events"]) == []
+    assert produce(apache_kafka_bootstrap, topics["events"], "receiver") == []
     assert len(read_to_end(apache_kafka_bootstrap, topics["events"])) == 1
 
 
 def test_storage_cannot_write_log_channel(
     apache_kafka_bootstrap: str, topics: dict[str, str]
 ) -> None:
-    errors = produce_one(apache_kafka_bootstrap, "storage", topics["log_channel"])
+    errors = produce(apache_kafka_bootstrap, topics["log_channel"], "storage")
     assert KafkaError.TOPIC_AUTHORIZATION_FAILED in codes(errors)
     assert read_to_end(apache_kafka_bootstrap, topics["log_channel"]) == []
 
@@ -153,7 +129,7 @@ def test_storage_commits_its_own_groups_offsets(
 def test_the_receiver_cannot_read_events(
     apache_kafka_bootstrap: str, topics: dict[str, str]
 ) -> None:
-    assert produce_one(apache_kafka_bootstrap, "receiver", topics["events"]) == []
+    assert produce(apache_kafka_bootstrap, topics["events"], "receiver") == []
     reader = Consumer(
         raw_config(apache_kafka_bootstrap, "receiver", **{"group.id": f"receiver-{uuid.uuid4()}"})
     )
@@ -188,13 +164,13 @@ def test_no_service_deletes_a_topic(apache_kafka_bootstrap: str, topics: dict[st
 def test_the_administrator_reads_log_channel_and_cannot_write_it(
     apache_kafka_bootstrap: str, topics: dict[str, str]
 ) -> None:
-    assert produce_one(apache_kafka_bootstrap, "logging-service", topics["log_channel"]) == []
+    assert produce(apache_kafka_bootstrap, topics["log_channel"], "logging-service") == []
     # Not idempotent: an idempotent producer of a user who may write no topic at all is refused
     # before it names one (CLUSTER_AUTHORIZATION_FAILED, fatal); this one asks the topic.
-    plain = produce_one(
+    plain = produce(
         apache_kafka_bootstrap,
-        "administrator",
         topics["log_channel"],
+        "administrator",
         **{"enable.idempotence": False},
     )
     assert KafkaError.TOPIC_AUTHORIZATION_FAILED in codes(plain)

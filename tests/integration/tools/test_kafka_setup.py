@@ -5,29 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from confluent_kafka import KafkaError, Producer
+from confluent_kafka import KafkaError
 
 from merchstore.runtime.compose_access import password_file
 from merchstore.tools.kafka_setup import set_up_kafka
 from tests.support.broker import PrivateBroker, broker_kinds
-from tests.support.kafka import raw_config, read_to_end
+from tests.support.kafka import produce_one, read_to_end
 
 pytestmark = pytest.mark.skipif(
     "kafka" not in broker_kinds(), reason="Apache Kafka is not among this run's brokers"
 )
-
-
-def produce(bootstrap: str, topic: str, login: dict[str, str]) -> list[KafkaError]:
-    errors: list[KafkaError] = []
-    producer = Producer(
-        raw_config(
-            bootstrap,
-            **{**login, "message.timeout.ms": 8000, "error_cb": lambda e: errors.append(e)},
-        )
-    )
-    producer.produce(topic, b"x", on_delivery=lambda e, _: errors.append(e) if e else None)
-    producer.flush(15)
-    return errors
 
 
 def test_kafka_setup_makes_topics_users_and_only_their_acls(tmp_path: Path) -> None:
@@ -44,12 +31,9 @@ def test_kafka_setup_makes_topics_users_and_only_their_acls(tmp_path: Path) -> N
         assert any(line.startswith("user logging-service: write log-channel") for line in done)
         assert not any(line.startswith("user receiver") for line in done)  # no password file
 
-        login = {
-            "sasl.username": "storage",
-            "sasl.password": "storage-new-password",
-        }
-        assert produce(broker.bootstrap_servers, "event_log", login) == []
-        refused = produce(broker.bootstrap_servers, "log-channel", login)
+        login = {"sasl.password": "storage-new-password"}
+        assert produce_one(broker.bootstrap_servers, "event_log", "storage", **login) == []
+        refused = produce_one(broker.bootstrap_servers, "log-channel", "storage", **login)
         assert KafkaError.TOPIC_AUTHORIZATION_FAILED in {e.code() for e in refused}
         assert read_to_end(broker.bootstrap_servers, "log-channel") == []
         # Run again: nothing changes, nothing fails.
