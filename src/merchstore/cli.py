@@ -262,13 +262,18 @@ def config_defaults() -> None:
 @click.argument(
     "directory", type=click.Path(file_okay=False, path_type=Path), default=Path("deploy/secrets")
 )
-@click.option("--postgres-user", default="merchstore", show_default=True)
-@click.option("--postgres-db", default="merchstore", show_default=True)
-def compose_secrets(directory: Path, postgres_user: str, postgres_db: str) -> None:
+@click.option(
+    "--postgres-db",
+    default="merchstore",
+    show_default=True,
+    help="The database the services' URLs name (POSTGRES_DB in .env).",
+)
+def compose_secrets(directory: Path, postgres_db: str) -> None:
     """Make the Docker Compose deployment's secret files (random), once.
 
-    The database and JWT secrets; the deployment's CA with a certificate and key for each gRPC
-    party, the Kafka broker and kafka-init; a password per Kafka user; and the administrator's
+    The JWT secret; PostgreSQL's superuser password, and a password and URL per service role;
+    the deployment's CA with a certificate and key for each gRPC party, PostgreSQL, the Kafka
+    broker and kafka-init; a password per Kafka user; and the administrator's
     login to the published Kafka port (kafka-administrator.yaml, for MERCHSTORE_CONFIG_FILE).
     The folder is private (mode 0700) and the files in it readable (0644) by the containers'
     own user, which does not own them. Existing files keep their content: running it again
@@ -278,7 +283,7 @@ def compose_secrets(directory: Path, postgres_user: str, postgres_db: str) -> No
     from merchstore.runtime.deploy_secrets import write_compose_secrets
 
     for path, made in [
-        *write_compose_secrets(directory, postgres_user, postgres_db),
+        *write_compose_secrets(directory, postgres_db),
         *write_compose_access(directory),
     ]:
         click.echo(f"{'made' if made else 'kept'} {path}")

@@ -50,7 +50,8 @@ pytestmark = pytest.mark.docker
 SECRETS = (
     "postgres_password",
     "merchstore_jwt_secret",
-    "merchstore_database_url",
+    "database_url_db_service",
+    "database_url_storage",
     *(password_file(user) for user in SERVICE_ACCESS),
 )
 KAFKA_HOST_LISTENER = "localhost:9094"
@@ -505,6 +506,32 @@ def test_the_system_through_compose(deployment: Deployment, subtests: Any, tmp_p
             == 401
         )
 
+    with subtests.test("PostgreSQL: each service's role over TLS, owning only its tables"):
+        superuser = deployment.secrets()["postgres_password"]
+        seen = {}
+        for service in ("db-service", "storage"):
+            run = deployment.docker(
+                "exec",
+                deployment.container(service),
+                "python",
+                "-c",
+                PROBE_POSTGRES,
+                superuser,
+                check=False,
+            )
+            assert run.returncode == 0, run.stderr[-2000:]
+            seen[service] = json.loads(run.stdout)
+        assert seen["db-service"]["role"] == "db_service" and seen["storage"]["role"] == "storage"
+        assert {"users", "orders", "outbox"} <= set(seen["db-service"]["owns"])
+        assert {"events", "dead_letters"} <= set(seen["storage"]["owns"])
+        for service, found in seen.items():
+            assert found["superuser"] is False and found["tls"] is True, (service, found)
+            assert found["other_service_table"] == "DENIED", (service, found)
+            assert found["public_schema"] == "DENIED", (service, found)
+            # No line of pg_hba.conf takes a plain connection, nor the superuser over the network.
+            assert "no pg_hba.conf entry" in found["plain"], (service, found)
+            assert "no pg_hba.conf entry" in found["superuser_login"], (service, found)
+
     with subtests.test("merchstore events tail and logs tail from this host"):
         environment = {**host_settings, "MERCHSTORE_DATA_DIR": str(tmp_path / "tails")}
         assert tail_shows(["events", "tail", "--from-beginning"], sword_id, environment)
@@ -517,7 +544,7 @@ def test_the_system_through_compose(deployment: Deployment, subtests: Any, tmp_p
         )
 
     with subtests.test("an unreadable secret stops a service with one line"):
-        secret = deployment.deploy / "secrets" / "merchstore_database_url"
+        secret = deployment.deploy / "secrets" / "database_url_db_service"
         secret.chmod(0o600)
         try:
             run = deployment.compose(
@@ -584,6 +611,44 @@ for channel in (
         print(error.code().name)
 """
 """A call to db-service from a container without a certificate: plain, then TLS without one."""
+
+PROBE_POSTGRES = """
+import json, sys, psycopg
+from merchstore.settings import load_settings
+own = load_settings().database_dsn
+others = {"db_service": "storage.events", "storage": "db_service.users"}
+found = {}
+with psycopg.connect(own) as connection:
+    found["role"], found["superuser"], found["tls"] = connection.execute(
+        "SELECT rolname, rolsuper, (SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid())"
+        " FROM pg_roles WHERE rolname = current_user"
+    ).fetchone()
+    found["owns"] = [row[0] for row in connection.execute(
+        "SELECT tablename FROM pg_tables WHERE tableowner = current_user"
+    )]
+    for key, statement in (
+        ("other_service_table", f"SELECT 1 FROM {others[found['role']]} LIMIT 1"),
+        ("public_schema", "CREATE TABLE public.planted (x int)"),
+    ):
+        try:
+            connection.execute(statement)
+            found[key] = "ALLOWED"
+        except psycopg.errors.InsufficientPrivilege:
+            found[key] = "DENIED"
+        connection.rollback()
+superuser = own.split("://")[0] + "://merchstore:" + sys.argv[1] + "@" + own.split("@", 1)[1]
+for key, url in (("plain", own.replace("sslmode=verify-full", "sslmode=disable")),
+                 ("superuser_login", superuser)):
+    try:
+        psycopg.connect(url, connect_timeout=20).close()
+        found[key] = "CONNECTED"
+    except psycopg.OperationalError as error:
+        found[key] = str(error)
+print(json.dumps(found))
+"""
+"""What a storing service's own role is and may do in PostgreSQL, asked in its container: its
+role, whether TLS carries it, the tables it owns, another service's table and the public schema;
+and whether a plain connection, or the superuser (password given), is let in."""
 
 
 def produce_as(user: str, topic: str, **login: object) -> list[KafkaError]:

@@ -88,13 +88,16 @@ def test_compose_secret_files_are_readable_by_the_containers_user_and_private_on
     version made them, stop the service with one line naming the file.
     """
     private = tmp_path / "secrets"
-    write_compose_secrets(private, "merchstore", "merchstore")
+    write_compose_secrets(private, "merchstore")
     assert private.stat().st_mode & 0o777 == 0o700
     mounted = Path(tempfile.mkdtemp(prefix="merchstore-run-secrets-"))
     try:
         mounted.chmod(0o755)
         for secret in private.iterdir():
-            os.link(secret, mounted / secret.name)
+            if not secret.name.startswith("database_url_"):
+                os.link(secret, mounted / secret.name)
+        # Storage's own URL, under the name Compose mounts it as.
+        os.link(private / "database_url_storage", mounted / "merchstore_database_url")
         env = {
             "PATH": os.environ["PATH"],
             "MERCHSTORE_SECRETS_DIR": str(mounted),
@@ -103,7 +106,7 @@ def test_compose_secret_files_are_readable_by_the_containers_user_and_private_on
         probe = "from merchstore.settings import load_settings;print(load_settings().database_dsn)"
         read = run_as_another_user([sys.executable, "-c", probe], env)
         assert read.returncode == 0, read.stderr
-        assert read.stdout.strip() == (private / "merchstore_database_url").read_text()
+        assert read.stdout.strip() == (private / "database_url_storage").read_text()
         # On the host, the folder keeps another user out.
         denied = run_as_another_user(["cat", str(private / "merchstore_jwt_secret")], env)
         assert denied.returncode != 0 and "Permission denied" in denied.stderr
@@ -117,9 +120,9 @@ def test_compose_secret_files_are_readable_by_the_containers_user_and_private_on
         assert f"cannot read the secret file {mounted}/merchstore_database_url" in lines[0]
         assert "Permission denied" in lines[0] and "uid 65534" in lines[0]
         # Running compose-secrets again opens the existing files up, content unchanged.
-        before = (private / "merchstore_database_url").read_text()
-        write_compose_secrets(private, "merchstore", "merchstore")
-        assert (private / "merchstore_database_url").stat().st_mode & 0o777 == 0o644
-        assert (private / "merchstore_database_url").read_text() == before
+        before = (private / "database_url_storage").read_text()
+        write_compose_secrets(private, "merchstore")
+        assert (private / "database_url_storage").stat().st_mode & 0o777 == 0o644
+        assert (private / "database_url_storage").read_text() == before
     finally:
         shutil.rmtree(mounted)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from importlib import resources
 from typing import Any
@@ -50,18 +51,41 @@ def check_encoding(connection: psycopg.Connection) -> None:
 
 
 def describe_database(url: str) -> str:
-    """``host:port/dbname`` of a connection URL, safe to print."""
+    """``user@host:port/dbname`` of a connection URL (no password), safe to print."""
     try:
         info = conninfo_to_dict(url)
     except psycopg.ProgrammingError:
         return "(unparsable database URL)"
-    return f"{info.get('host', 'localhost')}:{info.get('port', 5432)}/{info.get('dbname', '')}"
+    user = f"{info['user']}@" if info.get("user") else ""
+    where = f"{info.get('host', 'localhost')}:{info.get('port', 5432)}/{info.get('dbname', '')}"
+    return user + where
+
+
+def why_refused(url: str, timeout_s: float = 5.0) -> str | None:
+    """Why one connection to ``url`` fails, in libpq's words on one line; None if it succeeds.
+
+    The pool only times out; this says what it met: a refused password, a certificate of
+    another CA, a missing CA file, no ``pg_hba.conf`` line for a plain connection. libpq's
+    messages name the host and user, never the password.
+    """
+    try:
+        psycopg.connect(url, connect_timeout=max(1, round(timeout_s))).close()
+    except psycopg.Error as error:
+        return " ".join(str(error).split())
+    return None
+
+
+_NOBODY_THERE = ("Connection refused", "timeout expired", "could not translate host name")
+"""libpq's words for a server that is not there, rather than one that turned the login away."""
 
 
 def _unreachable(url: str) -> DatabaseUnavailable:
+    reason = why_refused(url)
+    where = describe_database(url)
+    if reason is not None and not any(words in reason for words in _NOBODY_THERE):
+        return DatabaseUnavailable(f"PostgreSQL at {where} cannot be used: {reason}")
     return DatabaseUnavailable(
-        f"PostgreSQL at {describe_database(url)} is not reachable; start it or set "
-        "MERCHSTORE_DATABASE_URL"
+        f"PostgreSQL at {where} is not reachable; start it or set MERCHSTORE_DATABASE_URL"
     )
 
 
@@ -135,7 +159,7 @@ async def open_async_pool(
         await pool.open(wait=True, timeout=timeout_s)
     except PoolTimeout:
         await pool.close()
-        raise _unreachable(url) from None
+        raise await asyncio.to_thread(_unreachable, url) from None
     return pool
 
 

@@ -1,9 +1,10 @@
 """The Compose deployment's certificates and Kafka credentials, made beside its other secrets.
 
 One CA signs a certificate for each gRPC party (store-api, db-service, logging-service and the
-dashboard, which probes the other two), for the Kafka broker, and for ``kafka-init``, the
-one-shot job that sets users, ACLs and topics up. Each Kafka user (`SERVICE_ACCESS`) gets a
-random password in a file of its own, which Compose mounts into that service's container only.
+dashboard, which probes the other two), for PostgreSQL, for the Kafka broker, and for
+``kafka-init``, the one-shot job that sets users, ACLs and topics up. Each Kafka user
+(`SERVICE_ACCESS`) gets a random password in a file of its own, which Compose mounts into that
+service's container only.
 The administrator's credentials are a settings file for the host's ``merchstore`` commands.
 
 As the other secret files, each is readable by the containers' own user in a private folder;
@@ -27,6 +28,8 @@ KAFKA_NODE = "kafka"
 """The broker's certificate: its TLS listeners, and its own principal among the super users."""
 KAFKA_SETUP = "kafka-init"
 """The job that makes users, ACLs and topics: a super user by its certificate."""
+POSTGRES = "postgres"
+"""PostgreSQL's server certificate, which the services check (``sslmode=verify-full``)."""
 PUBLISHED_KAFKA = "localhost:9094"
 """Where the host reaches Kafka's published listener."""
 ADMINISTRATOR_SETTINGS = "kafka-administrator.yaml"
@@ -57,7 +60,7 @@ def write_compose_access(directory: Path) -> list[tuple[Path, bool]]:
         (directory / CA_KEY_FILE, made_ca),
     ]
     issued = {}
-    for party in (*GRPC_PARTIES, KAFKA_NODE, KAFKA_SETUP):
+    for party in (*GRPC_PARTIES, KAFKA_NODE, KAFKA_SETUP, POSTGRES):
         certificate = directory / f"{party}.crt"
         issued[party] = made_ca or not certificate.exists()
         if issued[party]:

@@ -14,9 +14,14 @@ import secrets
 from pathlib import Path
 
 POSTGRES_PASSWORD_FILE = "postgres_password"
+"""The database superuser's: for PostgreSQL's container only."""
 JWT_SECRET_FILE = "merchstore_jwt_secret"
-DATABASE_URL_FILE = "merchstore_database_url"
-"""Named as the services read them from /run/secrets (``merchstore_<setting>``)."""
+"""Named as store-api reads it from /run/secrets (``merchstore_<setting>``)."""
+DATABASE_ROLES = {"db-service": "db_service", "storage": "storage"}
+"""The services that store in PostgreSQL and the role of each, which owns its schema only
+(deploy/postgres/merchstore-roles.sh makes them)."""
+CA_MOUNTED = "/run/secrets/ca_certificate"
+"""Where a container finds the deployment's CA, against which it checks PostgreSQL."""
 
 DIRECTORY_MODE = 0o700
 """Only the owner reaches the files on the host."""
@@ -42,20 +47,40 @@ def write_new(path: Path, text: str) -> bool:
     return True
 
 
-def write_compose_secrets(
-    directory: Path, postgres_user: str, postgres_db: str
-) -> list[tuple[Path, bool]]:
-    """Make each missing secret file; return every file and whether it was made now."""
+def role_password_file(role: str) -> str:
+    """The secret file of a PostgreSQL role's password (PostgreSQL's container reads it)."""
+    return f"postgres_password_{role}"
+
+
+def database_url_file(role: str) -> str:
+    """The secret file of the URL a service reaches PostgreSQL with, as its role."""
+    return f"database_url_{role}"
+
+
+def database_url(role: str, password: str, database: str) -> str:
+    """A role's URL: TLS, the server's certificate checked against the CA and its name."""
+    return (
+        f"postgresql://{role}:{password}@postgres:5432/{database}"
+        f"?sslmode=verify-full&sslrootcert={CA_MOUNTED}"
+    )
+
+
+def write_compose_secrets(directory: Path, postgres_db: str) -> list[tuple[Path, bool]]:
+    """Make each missing secret file; return every file and whether it was made now.
+
+    The superuser's password, a password and a URL per role of `DATABASE_ROLES`, and the JWT
+    signing secret.
+    """
     directory.mkdir(parents=True, exist_ok=True, mode=DIRECTORY_MODE)
     # Before any file is written or opened up: the directory is what keeps them private.
     directory.chmod(DIRECTORY_MODE)
-    password_path = directory / POSTGRES_PASSWORD_FILE
-    made_password = write_new(password_path, secrets.token_urlsafe(24))
-    password = password_path.read_text().strip()
-    url = f"postgresql://{postgres_user}:{password}@postgres:5432/{postgres_db}"
-    jwt_path, url_path = directory / JWT_SECRET_FILE, directory / DATABASE_URL_FILE
-    return [
-        (password_path, made_password),
-        (jwt_path, write_new(jwt_path, secrets.token_urlsafe(48))),
-        (url_path, write_new(url_path, url)),
-    ]
+    made = []
+    for name in (POSTGRES_PASSWORD_FILE, *map(role_password_file, DATABASE_ROLES.values())):
+        made.append((directory / name, write_new(directory / name, secrets.token_urlsafe(24))))
+    for role in DATABASE_ROLES.values():
+        password = (directory / role_password_file(role)).read_text().strip()
+        path = directory / database_url_file(role)
+        made.append((path, write_new(path, database_url(role, password, postgres_db))))
+    jwt_path = directory / JWT_SECRET_FILE
+    made.append((jwt_path, write_new(jwt_path, secrets.token_urlsafe(48))))
+    return made

@@ -121,13 +121,22 @@ def test_each_service_gets_only_the_secrets_it_needs_as_files() -> None:
         )
 
     assert granted["store-api"] == {"merchstore_jwt_secret"} | own("store-api", grpc=True)
-    assert granted["db-service"] == {"merchstore_database_url"} | own("db-service", grpc=True)
-    assert granted["storage"] == {"merchstore_database_url"} | own("storage")
+    assert granted["db-service"] == {"database_url_db_service"} | own("db-service", grpc=True)
+    assert granted["storage"] == {"database_url_storage"} | own("storage")
     assert granted["logging-service"] == own("logging-service", grpc=True)
     assert granted["dashboard"] == own("dashboard", kafka=False, grpc=True)
     for service in ("receiver", "processor", "event-logger"):
         assert granted[service] == own(service), service
-    assert granted["postgres"] == {"postgres_password"}
+    assert granted["postgres"] == {
+        "postgres_password",
+        "postgres_password_db_service",
+        "postgres_password_storage",
+        "postgres_certificate",
+        "postgres_key",
+    }
+    for name in ("db-service", "storage"):  # each its own role's URL, where the setting is read
+        role = name.replace("-", "_")
+        assert secret_sources(services[name])[f"database_url_{role}"] == "merchstore_database_url"
     assert granted["kafka"] == {"ca_certificate", "kafka_keystore"}
     passwords = {f"kafka_password_{user.replace('-', '_')}" for user in SERVICE_ACCESS}
     assert (
@@ -172,12 +181,12 @@ def test_the_secured_deployment_has_no_plain_listener() -> None:
 
 def test_compose_secrets_make_a_ca_certificates_and_kafka_logins(tmp_path: Path) -> None:
     secrets = tmp_path / "secrets"
-    write_compose_secrets(secrets, "merchstore", "merchstore")
+    write_compose_secrets(secrets, "merchstore")
     made = dict(write_compose_access(secrets))
     assert all(made.values())
     ca = check_certificate_file(secrets / "ca.crt", ("ca",))
     assert ca[0].subject.rfc4514_string() == "CN=merchstore deployment CA,O=merchstore"
-    for party in ("store-api", "db-service", "logging-service", "dashboard", "kafka"):
+    for party in ("store-api", "db-service", "logging-service", "dashboard", "kafka", "postgres"):
         [certificate] = check_certificate_file(secrets / f"{party}.crt", ("party",))
         names = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName)
         assert party in names.value.get_values_for_type(x509.DNSName)
@@ -197,6 +206,25 @@ def test_compose_secrets_make_a_ca_certificates_and_kafka_logins(tmp_path: Path)
     assert again[secrets / "store-api.crt"] and not again[secrets / "kafka_password_storage"]
 
 
+def test_postgres_takes_tls_logins_of_the_service_roles_only() -> None:
+    postgres = compose()["services"]["postgres"]
+    assert postgres["entrypoint"] == ["sh", "/etc/merchstore/postgres/start.sh"]
+    start = (DEPLOY / "postgres" / "start.sh").read_text()
+    assert "-c ssl=on" in start and "-c hba_file=/etc/merchstore/postgres/pg_hba.conf" in start
+    rules = [
+        line.split()
+        for line in (DEPLOY / "postgres" / "pg_hba.conf").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    # Inside the container, over the socket; over the network TLS and SCRAM, service roles only.
+    assert rules == [
+        ["local", "all", "all", "trust"],
+        ["hostssl", "all", "db_service,storage", "all", "scram-sha-256"],
+    ]
+    mounts = {volume.split(":")[1] for volume in postgres["volumes"]}
+    assert "/docker-entrypoint-initdb.d/10-merchstore-roles.sh" in mounts
+
+
 def test_internal_services_are_on_the_internal_network_only() -> None:
     document = compose()
     assert document["networks"]["internal"]["internal"] is True
@@ -208,20 +236,23 @@ def test_internal_services_are_on_the_internal_network_only() -> None:
 
 
 def test_compose_secrets_are_random_private_and_made_once(tmp_path: Path) -> None:
-    first = write_compose_secrets(tmp_path / "secrets", "merchstore", "merchstore")
+    first = write_compose_secrets(tmp_path / "secrets", "merchstore")
     assert all(made for _, made in first)
     # Private by their folder; readable by the containers' own user (test_cli reads them so).
     assert (tmp_path / "secrets").stat().st_mode & 0o777 == 0o700
     for path, _ in first:
         assert path.stat().st_mode & 0o777 == 0o644 and len(path.read_text()) >= 24
-    password = (tmp_path / "secrets" / "postgres_password").read_text()
-    assert (
-        f":{password}@postgres:5432/"
-        in (tmp_path / "secrets" / "merchstore_database_url").read_text()
-    )
-    again = write_compose_secrets(tmp_path / "secrets", "merchstore", "merchstore")
+    for role in ("db_service", "storage"):
+        password = (tmp_path / "secrets" / f"postgres_password_{role}").read_text()
+        assert (tmp_path / "secrets" / f"database_url_{role}").read_text() == (
+            f"postgresql://{role}:{password}@postgres:5432/merchstore"
+            "?sslmode=verify-full&sslrootcert=/run/secrets/ca_certificate"
+        )
+    superuser = (tmp_path / "secrets" / "postgres_password").read_text()
+    assert all(superuser not in path.read_text() for path, _ in first[1:])
+    again = write_compose_secrets(tmp_path / "secrets", "merchstore")
     assert not any(made for _, made in again)
-    other = write_compose_secrets(tmp_path / "other", "merchstore", "merchstore")
+    other = write_compose_secrets(tmp_path / "other", "merchstore")
     assert (tmp_path / "other" / "merchstore_jwt_secret").read_text() != (
         tmp_path / "secrets" / "merchstore_jwt_secret"
     ).read_text()

@@ -1,8 +1,9 @@
 #!/bin/bash
 # The official postgres image's first start, for the stand-in: a new PGDATA is made with
 # POSTGRES_USER as its superuser and the password from POSTGRES_PASSWORD(_FILE), POSTGRES_DB is
-# created (UTF-8), and the server listens on every address with password (scram-sha-256) logins; then
-# PostgreSQL runs as the postgres user. Any other command runs as given.
+# created (UTF-8), the scripts in /docker-entrypoint-initdb.d run, and the server listens on
+# every address with password (scram-sha-256) logins; then PostgreSQL runs as the postgres user,
+# with the command's arguments. Any other command runs as given.
 set -euo pipefail
 
 if [ "${1:-}" != postgres ]; then
@@ -42,12 +43,28 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
     rm -f "$password_file"
     echo "listen_addresses = '*'" >> "$PGDATA/postgresql.conf"
     echo "host all all all scram-sha-256" >> "$PGDATA/pg_hba.conf"
+    # As the official image: a server on the local socket only, with the command's own
+    # settings, makes POSTGRES_DB and runs /docker-entrypoint-initdb.d's scripts in name order.
+    temporary=("$@" -c "listen_addresses=")
+    as_postgres pg_ctl -D "$PGDATA" -o "$(printf '%q ' "${temporary[@]}")" -w start >/dev/null
     if [ "$database" != postgres ]; then
-        as_postgres pg_ctl -D "$PGDATA" -o "-c listen_addresses=''" -w start >/dev/null
         as_postgres psql -v ON_ERROR_STOP=1 --username="$user" --dbname=postgres -q \
             -c "CREATE DATABASE \"$database\""
-        as_postgres pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null
     fi
+    for script in /docker-entrypoint-initdb.d/*; do
+        case "$script" in
+            *.sh)
+                echo "running $script"
+                as_postgres env POSTGRES_USER="$user" POSTGRES_DB="$database" sh "$script"
+                ;;
+            *.sql)
+                echo "running $script"
+                as_postgres psql -v ON_ERROR_STOP=1 --username="$user" --dbname="$database" \
+                    -q -f "$script"
+                ;;
+        esac
+    done
+    as_postgres pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null
     echo "PostgreSQL init process complete; ready for start up."
 fi
 
