@@ -506,6 +506,17 @@ def test_the_system_through_compose(deployment: Deployment, subtests: Any, tmp_p
             == 401
         )
 
+    with subtests.test("the dashboard's certificate may probe db-service but not call it"):
+        run = deployment.python_in(deployment.container("dashboard"), CALL_AS_DASHBOARD)
+        assert run.returncode == 0, run.stderr[-2000:]
+        assert run.stdout.split() == ["SERVING", "PERMISSION_DENIED"], run.stdout
+        assert (
+            store.http.post(
+                "/users/login", json={"username": "dashboard_user", "password": "p" * 12}
+            ).status_code
+            == 401
+        )
+
     with subtests.test("PostgreSQL: each service's role over TLS, owning only its tables"):
         superuser = deployment.secrets()["postgres_password"]
         seen = {}
@@ -611,6 +622,27 @@ for channel in (
         print(error.code().name)
 """
 """A call to db-service from a container without a certificate: plain, then TLS without one."""
+
+CALL_AS_DASHBOARD = """
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from merchstore.common.grpc_channels import open_channel
+from merchstore.protos import store_pb2, store_pb2_grpc
+from merchstore.settings import load_settings
+request = store_pb2.CreateUserRequest(
+    sid="S2", username="dashboard_user", email="dashboard@example.com", password="p" * 12
+)
+with open_channel("db-service:50051", load_settings().grpc_tls.material()) as channel:
+    health = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=20)
+    print(health_pb2.HealthCheckResponse.ServingStatus.Name(health.status))
+    try:
+        store_pb2_grpc.StoreDataStub(channel).CreateUser(request, timeout=20)
+        print("CALLED")
+    except grpc.RpcError as error:
+        print(error.code().name)
+"""
+"""db-service called from the dashboard's container with its certificate: health, then a
+registration, which only store-api's certificate may make."""
 
 PROBE_POSTGRES = """
 import json, sys, psycopg

@@ -2,8 +2,9 @@
 
 db-service and logging-service require a client certificate; store-api and db-service show
 theirs. A caller without one, or with one of another CA, is refused before any call is read
-(UNAVAILABLE) and changes nothing; with the right one, the store works end to end and its log
-lines reach ``log-channel``.
+(UNAVAILABLE) and changes nothing; a certificate of the CA for a party not allowed to call the
+service (the dashboard's) is refused by its name (PERMISSION_DENIED) and changes nothing; with
+the right one, the store works end to end and its log lines reach ``log-channel``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pytest
 
 from merchstore.common.config.grpc_tls import TlsMaterial
 from merchstore.common.grpc_channels import open_channel
+from merchstore.common.health_probe import check_health
 from merchstore.protos import logging_pb2, logging_pb2_grpc, store_pb2, store_pb2_grpc
 from merchstore.settings import Settings
 from tests.conftest import ServiceLauncher
@@ -103,8 +105,24 @@ def test_db_service_refuses_callers_without_the_deployments_certificate(
         }, way
     assert users_named(database_url, "mallory") == 0
 
-    # Any certificate of the deployment's CA gets through.
-    with open_channel(f"127.0.0.1:{db_service.port}", certificates.material("intruder")) as channel:
+    # A certificate of the deployment's CA for another party is turned away by its name; it
+    # may still ask for health, as the dashboard does.
+    for party in ("dashboard", "intruder"):
+        tls = certificates.material(party)
+        with (
+            open_channel(f"127.0.0.1:{db_service.port}", tls) as channel,
+            pytest.raises(grpc.RpcError) as denied,
+        ):
+            store_pb2_grpc.StoreDataStub(channel).CreateUser(request, timeout=30)
+        assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED, party
+        assert f"CN={party}" in (denied.value.details() or "")
+        assert check_health("grpc", "127.0.0.1", db_service.port, tls=tls).ready, party
+    assert users_named(database_url, "mallory") == 0
+
+    # store-api's certificate gets through.
+    with open_channel(
+        f"127.0.0.1:{db_service.port}", certificates.material("store-api")
+    ) as channel:
         store_pb2_grpc.StoreDataStub(channel).CreateUser(request, timeout=30)
     assert users_named(database_url, "mallory") == 1
 
@@ -134,8 +152,17 @@ def test_logging_service_refuses_streams_without_the_deployments_certificate(
             grpc.StatusCode.UNAUTHENTICATED,
         }, way
 
-    tls: TlsMaterial = certificates.material("db-service")
-    with open_channel(f"127.0.0.1:{logging_service.port}", tls) as channel:
+    # The dashboard's certificate may not ship log lines: none of them reaches log-channel.
+    dashboard = certificates.material("dashboard")
+    with (
+        open_channel(f"127.0.0.1:{logging_service.port}", dashboard) as channel,
+        pytest.raises(grpc.RpcError) as denied,
+    ):
+        logging_pb2_grpc.LogCollectorStub(channel).StreamLogs(lines("forged"), timeout=30)
+    assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+    shipper: TlsMaterial = certificates.material("db-service")
+    with open_channel(f"127.0.0.1:{logging_service.port}", shipper) as channel:
         summary = logging_pb2_grpc.LogCollectorStub(channel).StreamLogs(lines("real"), timeout=30)
     assert summary.published == 5
     messages = read_topic(settings.bootstrap_servers, settings.topics.log_channel, 5, 30)

@@ -9,7 +9,6 @@ own (their gRPC port + 100).
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
@@ -18,6 +17,8 @@ from opentelemetry import trace
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 from prometheus_client import start_http_server as _start_http_server
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from merchstore.common.grpc_interceptors import Behavior, Kind, WrappingInterceptor, observed
 
 METRICS_PORT_OFFSET = 100
 """A gRPC service serves /metrics on its gRPC port plus this."""
@@ -135,48 +136,18 @@ def serve_metrics(grpc_port: int, host: str = "0.0.0.0") -> int:
     return port
 
 
-class RpcMetrics(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+class RpcMetrics(WrappingInterceptor):
     """Counts and times unary and client-streaming RPCs by method and status code."""
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        """Wrap the handler of the method being called."""
-        handler = await continuation(handler_call_details)
-        if handler is None:
-            return handler
-        method = handler_call_details.method
-        if handler.unary_unary is not None:
-            return grpc.unary_unary_rpc_method_handler(
-                _measured(method, handler.unary_unary),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.stream_unary is not None:
-            return grpc.stream_unary_rpc_method_handler(
-                _measured(method, handler.stream_unary),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        return handler
+    def wrap(self, details: grpc.HandlerCallDetails, kind: Kind, behavior: Behavior) -> Behavior:
+        """Count and time every call of the method."""
+        method = details.method
 
+        def count(status: str, seconds: float) -> None:
+            RPC_HANDLED.labels(method, status).inc()
+            RPC_DURATION.labels(method).observe(seconds)
 
-def _measured(
-    method: str, inner: Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
-) -> Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]:
-    async def measured(request: Any, context: grpc.aio.ServicerContext) -> Any:
-        started = time.perf_counter()
-        code = "OK"
-        try:
-            return await inner(request, context)
-        except BaseException:
-            status = context.code()
-            code = status.name if isinstance(status, grpc.StatusCode) else "UNKNOWN"
-            raise
-        finally:
-            RPC_HANDLED.labels(method, code).inc()
-            RPC_DURATION.labels(method).observe(time.perf_counter() - started)
+        async def measured(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            return await observed(behavior, request, context, count)
 
-    return measured
+        return measured

@@ -11,6 +11,13 @@ class DbServiceSettings(GrpcServiceSettings):
     """db-service: store data access over gRPC, PostgreSQL behind a connection pool."""
 
     port: int = Field(50051, ge=1, le=65535)
+    allowed_clients: list[str] = Field(
+        ["store-api"],
+        description=(
+            "With grpc_tls on: the common names of the certificates that may call StoreData; "
+            "another certificate of the CA is refused (PERMISSION_DENIED)."
+        ),
+    )
     # A store request holds a few short texts: nothing near the 4 MiB gRPC takes by default.
     max_message_bytes: int = Field(64 * 1024, ge=1024)
     housekeeping_interval_s: float = Field(

@@ -11,6 +11,13 @@ class LoggingServiceSettings(GrpcServiceSettings):
     """logging-service: operation logs over gRPC, published to ``log-channel``."""
 
     port: int = Field(50052, ge=1, le=65535)
+    allowed_clients: list[str] = Field(
+        ["store-api", "db-service"],
+        description=(
+            "With grpc_tls on: the common names of the certificates that may ship log lines; "
+            "another certificate of the CA is refused (PERMISSION_DENIED)."
+        ),
+    )
     spill_file: str = Field(
         "logging-service/spill.sqlite3",
         description=(

@@ -149,10 +149,17 @@ def test_go_client_speaks_mutual_tls_with_the_deployments_certificate(
     certificates = DeploymentCertificates.create(
         tmp_path / "ca", ["db-service", "logging-service", "go-client"]
     )
+    # The Go client is a party of its own, allowed in beside the deployment's.
     logging_service = services.start(
-        "logging-service", **certificates.environment("logging-service")
+        "logging-service",
+        **certificates.environment("logging-service"),
+        MERCHSTORE_LOGGING_SERVICE__ALLOWED_CLIENTS='["store-api", "db-service", "go-client"]',
     )
-    db_service = services.start("db-service", **certificates.environment("db-service"))
+    db_service = services.start(
+        "db-service",
+        **certificates.environment("db-service"),
+        MERCHSTORE_DB_SERVICE__ALLOWED_CLIENTS='["store-api", "go-client"]',
+    )
     addresses = [
         f"-store=127.0.0.1:{db_service.port}",
         f"-logging=127.0.0.1:{logging_service.port}",

@@ -36,6 +36,14 @@ class GrpcServiceSettings(ServiceSettings):
         ge=1,
         description="Calls served at once; one more is refused (RESOURCE_EXHAUSTED), not queued.",
     )
+    allowed_clients: list[str] = Field(
+        [],
+        description=(
+            "With grpc_tls on: the common names of the certificates that may call this service's "
+            "own methods; another certificate of the CA is refused (PERMISSION_DENIED). Health "
+            "checks and reflection take any certificate of the CA."
+        ),
+    )
 
 
 class HttpSettings(Section):

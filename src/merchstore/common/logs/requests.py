@@ -11,20 +11,25 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from merchstore.common.clean_text import escape_controls
+from merchstore.common.grpc_interceptors import (
+    HEALTH_AND_REFLECTION,
+    Behavior,
+    Kind,
+    WrappingInterceptor,
+    observed,
+)
 from merchstore.common.tracing import (
     REQUEST_ID_METADATA_KEY,
     current_traceparent,
     request_id_var,
 )
 
-_QUIET_RPC_PREFIXES = ("/grpc.health.", "/grpc.reflection.")
 PROBE_PATHS = frozenset({"/health", "/metrics"})
 """What the system's own probes ask every few seconds: logged only when asked for."""
 
@@ -112,50 +117,35 @@ def request_metadata() -> tuple[tuple[str, str], ...]:
     return ((REQUEST_ID_METADATA_KEY, request_id),) if request_id else ()
 
 
-class RpcLogging(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+class RpcLogging(WrappingInterceptor):
     """Logs every unary RPC (method, status, latency) under its trace id and request id."""
 
     def __init__(self, logger_name: str) -> None:
         self._log = logging.getLogger(logger_name)
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        """Wrap unary-unary handlers; leave health checks and reflection unlogged."""
-        handler = await continuation(handler_call_details)
-        method = handler_call_details.method
-        if handler is None or handler.unary_unary is None or method.startswith(_QUIET_RPC_PREFIXES):
-            return handler
-        metadata = dict(handler_call_details.invocation_metadata or ())
+    def wrap(self, details: grpc.HandlerCallDetails, kind: Kind, behavior: Behavior) -> Behavior:
+        """Log unary-unary calls; leave streams, health checks and reflection unlogged."""
+        method = details.method
+        if kind != "unary_unary" or method.startswith(HEALTH_AND_REFLECTION):
+            return behavior
+        metadata = dict(details.invocation_metadata or ())
         request_id = request_id_from(metadata.get(REQUEST_ID_METADATA_KEY))
-        inner = handler.unary_unary
         log = self._log
+
+        def write(status: str, seconds: float) -> None:
+            log.info(
+                "%s %s %.1fms",
+                escape_controls(method),
+                status,
+                seconds * 1000,
+                extra={"traceparent": current_traceparent(), "request_id": request_id},
+            )
 
         async def logged(request: Any, context: grpc.aio.ServicerContext) -> Any:
             token = request_id_var.set(request_id)
-            started = time.perf_counter()
-            outcome = "OK"
             try:
-                return await inner(request, context)
-            except BaseException:
-                code = context.code()
-                outcome = code.name if isinstance(code, grpc.StatusCode) else "ERROR"
-                raise
+                return await observed(behavior, request, context, write, failed="ERROR")
             finally:
-                elapsed_ms = (time.perf_counter() - started) * 1000
-                log.info(
-                    "%s %s %.1fms",
-                    escape_controls(method),
-                    outcome,
-                    elapsed_ms,
-                    extra={"traceparent": current_traceparent(), "request_id": request_id},
-                )
                 request_id_var.reset(token)
 
-        return grpc.unary_unary_rpc_method_handler(
-            logged,
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
+        return logged

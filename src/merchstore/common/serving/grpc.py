@@ -20,6 +20,7 @@ from merchstore.common.kafka.clients import check_broker
 from merchstore.common.kafka.producer import KafkaProducer
 from merchstore.common.metrics import METRICS_PORT_OFFSET, RpcMetrics, serve_metrics
 from merchstore.common.serving.health import add_health_and_reflection, set_grpc_serving
+from merchstore.common.serving.peer_authorization import PeerAuthorization
 from merchstore.common.serving.readiness import announce_start, freeze_startup_objects
 from merchstore.common.serving.signals import STOP_SIGNALS
 from merchstore.protos import logging_pb2
@@ -47,14 +48,18 @@ async def grpc_server(
 
     Its RPCs are measured, and ``/metrics`` is served over HTTP on ``port + 100``. What one
     client can make it hold is bounded: the size of a message, and the calls at once. With
-    ``tls`` it takes only clients with a certificate of the deployment's CA.
+    ``tls`` it takes only clients with a certificate of the deployment's CA, and its own
+    methods answer only the parties of ``endpoint.allowed_clients``.
     """
     host, port = endpoint.host, endpoint.port
     # OpenTelemetry's first: the call's SERVER span (continuing the caller's trace) is current
     # for everything the other interceptors and the servicer do.
     tracing = aio_server_interceptor(filter_=_TRACED)  # type: ignore[no-untyped-call]
+    # Over mutual TLS the caller's certificate also says which party it is, and only the
+    # allowed ones reach the service's own methods (measured, so refusals are counted).
+    authorization = [PeerAuthorization(endpoint.allowed_clients)] if tls is not None else []
     server = grpc.aio.server(
-        interceptors=[tracing, RpcMetrics(), *interceptors],
+        interceptors=[tracing, RpcMetrics(), *authorization, *interceptors],
         options=[("grpc.max_receive_message_length", endpoint.max_message_bytes)],
         maximum_concurrent_rpcs=endpoint.max_concurrent_rpcs,
     )
