@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, TextIO
 
+from merchstore.common.config.errors import ConfigError
+from merchstore.common.config.grpc_tls import TlsMaterial
 from merchstore.common.config.secrets import JWT_SECRET_FILE
 from merchstore.common.health_probe import check_health
 from merchstore.common.kafka.topics import ensure_topics
@@ -79,18 +81,33 @@ class Member:
     port: int
     port_setting: str  # the environment variable that moves it, named when the port is taken
     health_path: str = "/health"
+    tls: TlsMaterial | None = None
+    """With grpc_tls on, the certificate a gRPC service's health check is asked with."""
 
     @classmethod
-    def of_service(cls, spec: ServiceSpec, settings: Settings, *, loopback: bool = False) -> Member:
+    def of_service(
+        cls,
+        spec: ServiceSpec,
+        settings: Settings,
+        *,
+        loopback: bool = False,
+        tls: TlsMaterial | None = None,
+    ) -> Member:
         """Service ``spec`` where ``settings`` put it.
 
-        With ``loopback``, a service bound to every interface is reached on 127.0.0.1.
+        With ``loopback``, a service bound to every interface is reached on 127.0.0.1; with
+        ``tls`` (grpc_tls on), a gRPC service's health check is asked with that certificate.
         """
         endpoint = spec.endpoint(settings)
         everywhere = endpoint.host in ("0.0.0.0", "::")
         host = "127.0.0.1" if loopback and everywhere else endpoint.host
         return cls(
-            Program.service(spec.name), spec.protocol, host, endpoint.port, spec.port_setting
+            Program.service(spec.name),
+            spec.protocol,
+            host,
+            endpoint.port,
+            spec.port_setting,
+            tls=tls if spec.protocol == "grpc" else None,
         )
 
     @property
@@ -101,7 +118,12 @@ class Member:
     def healthy(self, timeout_s: float = 2.0) -> bool:
         """Whether it answers its health check as ready."""
         answer = check_health(
-            self.protocol, self.host, self.port, path=self.health_path, timeout_s=timeout_s
+            self.protocol,
+            self.host,
+            self.port,
+            path=self.health_path,
+            timeout_s=timeout_s,
+            tls=self.tls,
         )
         return answer.ready
 
@@ -151,11 +173,12 @@ def plan_members(
     """
     members: list[Member] = [_trace_backend(settings)] if tracing else []
     store_api_ports = [settings.store_api.port]
+    tls = settings.grpc_tls.material()
     for spec in SERVICES:
         endpoint = spec.endpoint(settings)
         replicas = settings.store_api.replicas
         if spec.name != "store-api" or replicas == 1:
-            members.append(Member.of_service(spec, settings))
+            members.append(Member.of_service(spec, settings, tls=tls))
             continue
         ports = [endpoint.port + index for index in range(1, replicas + 1)]
         store_api_ports = ports
@@ -605,7 +628,7 @@ def run_up(settings: Settings, say: Say, prometheus: bool = False, tracing: bool
         except StopRequested:
             say("stop requested while starting")
             return 0
-        except StartupError as error:
+        except (StartupError, ConfigError) as error:  # ConfigError: a certificate, for one
             say(f"error: {error}")
             return 1
         finally:
