@@ -12,7 +12,7 @@ VENDOR := $(WEB)/vendor
 DOCS_ASSETS := docs/assets
 DOCS_PORT ?= 8200
 
-.PHONY: run docs docs-build docs-assets chaos go-client test test-fast fuzz typecheck suite install system-packages protos web-assets openapi bench bench-event-logger bench-pipeline bench-store bench-logging bench-scale bench-spool bench-outage bench-broker bench-brokers bench-tracing bench-security bench-summary wrk clean
+.PHONY: run docs docs-build docs-assets chaos go-client test test-fast fuzz typecheck suite install system-packages protos web-assets openapi bench bench-event-logger bench-pipeline bench-store bench-logging bench-scale bench-spool bench-outage bench-broker bench-brokers bench-tracing bench-security bench-profile bench-summary wrk clean
 
 run: install
 	-scripts/install-system-packages kcat
@@ -157,6 +157,11 @@ bench-tracing: install wrk
 # What SASL_SSL Kafka and mutual TLS gRPC cost the receiver and GET /products, against plain.
 bench-security: install wrk
 	$(BIN)/python -m bench.security
+
+# Where the time goes: a py-spy flame graph of each hot path's service under load, on both
+# brokers, into docs/benchmarks/profiles/ (not part of `make bench`: it measures nothing).
+bench-profile: install wrk system-packages
+	$(BIN)/python -m bench.profile
 
 wrk:
 	scripts/install-system-packages wrk

@@ -74,3 +74,29 @@ def test_the_benchmark_runs_end_to_end_and_the_summary_reports_it(
     assert summary.returncode == 0, summary.stdout[-3000:] + summary.stderr[-3000:]
     report = (tmp_path / "report" / "benchmarks.md").read_text()
     assert all(goal["path"] in report for goal in saved["goals"]), report
+
+
+@pytest.mark.timeout(900)
+def test_the_profiler_records_every_hot_path_on_both_brokers(tmp_path: Path) -> None:
+    """``make bench-profile`` at its smallest: a flame graph and a table per path and broker."""
+    recorded = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.profile",
+            *("--seconds", "1", "--messages", "3000", "--lines", "20000"),
+        ],
+        cwd=REPOSITORY,
+        env={**os.environ, "MERCHSTORE_BENCH_PROFILES": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=800,
+    )
+    assert recorded.returncode == 0, recorded.stdout[-3000:] + recorded.stderr[-3000:]
+    for path in ("receiver", "event-logger", "logging-service", "store-api"):
+        for broker in ("embedded", "kafka"):
+            name = f"{path}-{broker}"
+            assert (tmp_path / f"{name}.svg").read_text().startswith("<?xml"), name
+            table = (tmp_path / f"{name}.txt").read_text()
+            assert table.startswith(f"{name}: ") and "own samples" in table, table
+    assert not list(tmp_path.glob("*.stacks"))
