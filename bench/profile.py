@@ -50,6 +50,16 @@ RATE = 250
 CLIENTS = 32
 TOP = 20
 """How many functions each table lists."""
+ENTRY = (
+    "__main__.py)",
+    "/cli.py)",
+    "/services.py)",
+    "/main.py)",
+    "serving/http.py)",
+    "serving/grpc.py)",
+)
+"""Where every stack starts (the command, a service's entry point, its server): left out of
+the inclusive table, which they would top with nearly every sample."""
 
 
 def py_spy() -> str:
@@ -117,7 +127,7 @@ def samples_by_function(stacks: Path) -> tuple[Counter[str], Counter[str], int]:
         functions = [_function(frame) for frame in frames.split(";")]
         own[functions[-1]] += int(count)
         for function in set(functions):
-            if "merchstore/" in function:
+            if "merchstore/" in function and not function.endswith(ENTRY):
                 inclusive[function] += int(count)
         total += int(count)
     return own, inclusive, total

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from opentelemetry import propagate
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -74,3 +75,27 @@ def test_anything_but_a_valid_traceparent_from_a_client_gives_no_header(
 def test_the_sampled_flag_is_bit_zero_of_the_last_field() -> None:
     assert is_sampled(f"00-{TRACE}-{SPAN}-01") and is_sampled(f"00-{TRACE}-{SPAN}-03")
     assert not is_sampled(f"00-{TRACE}-{SPAN}-00") and not is_sampled("nonsense")
+
+
+def test_a_process_that_exports_nothing_makes_no_producer_span(
+    exported: InMemorySpanExporter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The header still carries the context (the log lines' trace id); no span is made."""
+    monkeypatch.setattr(trace_context, "nested_span_provider", lambda: None)
+    parent = propagate.extract({"traceparent": f"00-{TRACE}-{SPAN}-01"})
+    with trace_context.publishing("events", parent) as headers:
+        pass
+    assert headers == [("traceparent", f"00-{TRACE}-{SPAN}-01".encode())]
+    assert exported.get_finished_spans() == ()
+
+
+def test_a_process_that_exports_makes_a_producer_span_per_message(
+    exported: InMemorySpanExporter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(trace_context, "nested_span_provider", TracerProvider)
+    parent = propagate.extract({"traceparent": f"00-{TRACE}-{SPAN}-01"})
+    with trace_context.publishing("events", parent) as headers:
+        pass
+    [span] = exported.get_finished_spans()
+    assert span.kind == SpanKind.PRODUCER and span.name == "send events"
+    assert headers == [("traceparent", f"00-{TRACE}-{span.context.span_id:016x}-01".encode())]
