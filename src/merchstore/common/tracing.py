@@ -23,6 +23,7 @@ from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import SynchronousMultiSpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased
 from opentelemetry.trace import Link
 
@@ -35,6 +36,23 @@ SUPPORTED_PROTOCOL = "http/protobuf"
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 """The client's ``X-Request-ID`` of the request being handled, if it sent one."""
+
+preset_trace_id: ContextVar[int | None] = ContextVar("preset_trace_id", default=None)
+"""The trace id a new trace's first span gets, when the sampler was asked about it before."""
+
+
+class PresetTraceIds(RandomIdGenerator):
+    """Random ids, but a new trace's id is `preset_trace_id` when it is set.
+
+    `SampledRequests` asks the sampler about a request before its span exists; the span then
+    has the trace id it asked about, so the sampler (a ratio of trace ids) decides the same.
+    """
+
+    def generate_trace_id(self) -> int:
+        """The preset id of the request being started, or a random one."""
+        preset = preset_trace_id.get()
+        return preset if preset is not None else super().generate_trace_id()
+
 
 REQUEST_ID_METADATA_KEY = "x-request-id"
 """The gRPC metadata that carries the request id on to db-service."""
@@ -68,13 +86,17 @@ def start_tracing(service: str) -> TracerProvider:
     resource = Resource.create({SERVICE_NAME: service})  # beside OTEL_RESOURCE_ATTRIBUTES
     if not exporting():
         # Trace ids are still made and passed on (log lines carry them); no span is recorded.
-        provider = TracerProvider(resource=resource, sampler=ALWAYS_OFF)
+        provider = TracerProvider(
+            resource=resource, sampler=ALWAYS_OFF, id_generator=PresetTraceIds()
+        )
         _nested = None
     else:
         exported = SynchronousMultiSpanProcessor()  # type: ignore[no-untyped-call]
         exported.add_span_processor(BatchSpanProcessor(_exporter()))
         # The sampler OTEL_TRACES_SAMPLER names.
-        provider = TracerProvider(resource=resource, active_span_processor=exported)
+        provider = TracerProvider(
+            resource=resource, active_span_processor=exported, id_generator=PresetTraceIds()
+        )
         _nested = TracerProvider(
             resource=resource,
             sampler=ParentBased(ALWAYS_OFF),

@@ -4,10 +4,11 @@ The span starts before routing, named by the method alone; `HttpMetrics`, which 
 template once a route ran, names it after the template (``GET /orders/{id}``), never the raw
 path, which would make every order a span name of its own.
 
-A process that exports no spans needs of a request only its W3C trace context: the trace id
-of its log lines and of what it sends on. `TraceContext` makes just that, through the SDK, at a
-fraction of the ASGI instrumentation's cost per request (which took a third of the receiver's
-throughput for spans nobody records).
+Only a request whose trace is sampled goes through the ASGI instrumentation. One that is not
+needs only its W3C trace context (the trace id of its log lines and of what it sends on), and
+`SampledRequests` makes just that through the SDK, at a fraction of the instrumentation's cost
+(which took a third of the receiver's throughput for spans nobody records): so a process that
+exports nothing, or samples one trace in ten, pays the instrumentation for no other request.
 """
 
 from __future__ import annotations
@@ -18,32 +19,42 @@ from fastapi import FastAPI
 from opentelemetry import context, propagate, trace
 from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from opentelemetry.sdk.trace import TracerProvider as SdkTracerProvider
-from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
+from opentelemetry.sdk.trace.sampling import Decision
 from opentelemetry.trace import SpanKind, TracerProvider
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from merchstore.common.tracing import nested_span_provider
+from merchstore.common.tracing import preset_trace_id
 
 UNTRACED_PATHS = "/health,/metrics"
 """What the system's own probes ask every few seconds: no span."""
 _UNTRACED = frozenset(UNTRACED_PATHS.split(","))
 _CONTEXT_HEADERS = (b"traceparent", b"tracestate")
-_unrecorded = SdkTracerProvider(sampler=ALWAYS_OFF).get_tracer("merchstore.http")
-"""Spans that are never recorded, with their ids made as the SDK makes every span's."""
 
 
-class TraceContext:
-    """ASGI middleware: each request's W3C trace context, continuing a client's, no span recorded.
+class SampledRequests:
+    """ASGI middleware: the ASGI instrumentation for sampled requests, the context for others.
 
-    What OpenTelemetry's ASGI middleware gives a request in a process that records nothing,
-    made alike (the SDK's tracer with nothing sampled, W3C propagation) and only that.
+    A request whose trace is not sampled gets its W3C trace context alone (continuing a
+    client's), and no span is recorded. The sampler is asked first, as the SDK would ask it,
+    with the trace id the request's span will have: a client's, or a new one that the
+    provider's id generator then gives the span (`preset_trace_id`), so the instrumentation's
+    own sampling decides the same.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, tracer_provider: SdkTracerProvider) -> None:
         self._app = app
+        self._provider = tracer_provider
+        self._tracer = tracer_provider.get_tracer("merchstore.http")
+        self._instrumented = OpenTelemetryMiddleware(
+            app,
+            excluded_urls=UNTRACED_PATHS,
+            exclude_spans=["receive", "send"],
+            tracer_provider=tracer_provider,
+            default_span_details=_method_only,
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Handle the request with its trace context current."""
+        """Handle the request, through the instrumentation when its trace is sampled."""
         if scope["type"] != "http" or scope["path"] in _UNTRACED:
             await self._app(scope, receive, send)
             return
@@ -53,23 +64,42 @@ class TraceContext:
             if name in _CONTEXT_HEADERS
         }
         parent = propagate.extract(carrier) if carrier else None
-        span = _unrecorded.start_span(scope["method"], context=parent, kind=SpanKind.SERVER)
-        token = context.attach(trace.set_span_in_context(span, parent))
+        remote = trace.get_current_span(parent).get_span_context()
+        trace_id = (
+            remote.trace_id if remote.is_valid else self._provider.id_generator.generate_trace_id()
+        )
+        method = scope["method"]
+        # Recorded (whether exported or not) is what the instrumentation is there for.
+        sampled = (
+            self._provider.sampler.should_sample(parent, trace_id, method, SpanKind.SERVER).decision
+            != Decision.DROP
+        )
+        preset = preset_trace_id.set(trace_id)
         try:
-            await self._app(scope, receive, send)
+            if sampled:
+                await self._instrumented(scope, receive, send)
+                return
+            span = self._tracer.start_span(method, context=parent, kind=SpanKind.SERVER)
+            token = context.attach(trace.set_span_in_context(span, parent))
+            try:
+                await self._app(scope, receive, send)
+            finally:
+                context.detach(token)
         finally:
-            context.detach(token)
+            preset_trace_id.reset(preset)
 
 
 def add_tracing(app: FastAPI, tracer_provider: TracerProvider | None = None) -> None:
     """Give every request of ``app`` but the probes' a span, continuing a client's traceparent.
 
     Added last, so that the span is current for every other middleware and route. The spans
-    come from the global tracer provider (`start_tracing`) unless ``tracer_provider`` is given;
-    with neither one given nor anything exported, `TraceContext` gives each its context only.
+    come from the global tracer provider (`start_tracing`) unless ``tracer_provider`` is given.
+    Only sampled requests go through the ASGI instrumentation (`SampledRequests`) when the
+    provider is the SDK's; any other provider's go through it all.
     """
-    if tracer_provider is None and nested_span_provider() is None:
-        app.add_middleware(TraceContext)
+    provider = tracer_provider or trace.get_tracer_provider()
+    if isinstance(provider, SdkTracerProvider):
+        app.add_middleware(SampledRequests, tracer_provider=provider)
         return
     app.add_middleware(
         OpenTelemetryMiddleware,

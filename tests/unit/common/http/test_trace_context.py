@@ -1,18 +1,23 @@
-"""`TraceContext`: a request's W3C trace context where no span is ever exported."""
+"""`SampledRequests`: the instrumentation for sampled requests, the trace context for others."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from opentelemetry import propagate, trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased, Sampler, TraceIdRatioBased
 
-from merchstore.common.http.tracing import TraceContext, add_tracing
+from merchstore.common.http.tracing import SampledRequests, add_tracing
+from merchstore.common.tracing import PresetTraceIds, is_sampled
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 SPAN = "00f067aa0ba902b7"
 
 
-def client() -> TestClient:
+def client(sampler: Sampler, exported: InMemorySpanExporter | None = None) -> TestClient:
     """An app whose route answers the trace context current while it runs."""
     app = FastAPI()
 
@@ -20,16 +25,18 @@ def client() -> TestClient:
     def context_of_the_request(path: str) -> dict[str, str]:
         carrier: dict[str, str] = {}
         propagate.inject(carrier)
-        span = trace.get_current_span()
-        return {**carrier, "recording": str(span.is_recording())}
+        return {**carrier, "recording": str(trace.get_current_span().is_recording())}
 
-    add_tracing(app)  # nothing exported in a unit test: the context-only middleware
-    assert [getattr(m, "cls", None) for m in app.user_middleware] == [TraceContext]
+    provider = TracerProvider(sampler=sampler, id_generator=PresetTraceIds())
+    if exported is not None:
+        provider.add_span_processor(SimpleSpanProcessor(exported))
+    add_tracing(app, provider)
+    assert [getattr(m, "cls", None) for m in app.user_middleware] == [SampledRequests]
     return TestClient(app)
 
 
 def test_a_clients_trace_is_continued_by_a_span_of_the_request_that_is_not_recorded() -> None:
-    with client() as http:
+    with client(ALWAYS_OFF) as http:
         answer = http.get(
             "/products",
             headers={"traceparent": f"00-{TRACE}-{SPAN}-01", "tracestate": "vendor=value"},
@@ -42,7 +49,7 @@ def test_a_clients_trace_is_continued_by_a_span_of_the_request_that_is_not_recor
 
 
 def test_a_request_without_a_context_starts_a_trace_of_its_own() -> None:
-    with client() as http:
+    with client(ALWAYS_OFF) as http:
         first = http.get("/products").json()["traceparent"]
         second = http.get("/products").json()["traceparent"]
     assert first[3:35] != second[3:35]
@@ -50,6 +57,28 @@ def test_a_request_without_a_context_starts_a_trace_of_its_own() -> None:
 
 
 def test_the_probes_get_no_context() -> None:
-    with client() as http:
+    with client(ALWAYS_OFF) as http:
         for path in ("/health", "/metrics"):
             assert "traceparent" not in http.get(path).json(), path
+
+
+def test_a_sampled_request_goes_through_the_instrumentation_as_the_client_asked() -> None:
+    exported = InMemorySpanExporter()
+    with client(ParentBased(ALWAYS_OFF), exported) as http:
+        answer = http.get("/products", headers={"traceparent": f"00-{TRACE}-{SPAN}-01"}).json()
+        http.get("/products", headers={"traceparent": f"00-{'1' * 32}-{SPAN}-00"})
+    [span] = exported.get_finished_spans()  # the unsampled one made none
+    assert format(span.context.trace_id, "032x") == TRACE and answer["recording"] == "True"
+    assert span.kind == trace.SpanKind.SERVER and span.attributes is not None
+    assert span.attributes.get("http.method", span.attributes.get("http.request.method")) == "GET"
+
+
+def test_a_ratio_sampler_decides_once_for_each_new_trace() -> None:
+    """The trace id the sampler was asked about is the span's: no request is decided twice."""
+    exported = InMemorySpanExporter()
+    with client(TraceIdRatioBased(0.5), exported) as http:
+        answers = [http.get("/products").json() for _ in range(60)]
+    recorded = {format(span.context.trace_id, "032x") for span in exported.get_finished_spans()}
+    sampled = {a["traceparent"][3:35] for a in answers if is_sampled(a["traceparent"])}
+    assert recorded == sampled and 0 < len(sampled) < 60
+    assert all(a["recording"] == str(is_sampled(a["traceparent"])) for a in answers)
