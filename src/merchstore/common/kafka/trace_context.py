@@ -40,10 +40,12 @@ def publishing(topic: str, parent: Context | None = None) -> Iterator[Headers]:
 
     ``parent`` is the context to continue (an order's, kept in the outbox); by default the
     current one. Send the message inside the block, so the span lasts until it is acknowledged.
-    In a process that exports nothing no span would ever be recorded: the headers then carry
-    the context as it is (the same trace id), and the hot path makes no span at all.
+    A span that would not be recorded is not made: in a process that exports nothing, or in a
+    trace that is not sampled (its child would not be either, with any of the standard
+    samplers), the headers carry the context as it is, the same trace id.
     """
-    if nested_span_provider() is None:
+    known = trace.get_current_span(parent).get_span_context()
+    if nested_span_provider() is None or (known.is_valid and not known.trace_flags.sampled):
         carrier: dict[str, str] = {}
         propagate.inject(carrier, context=parent)
         yield [(name, value.encode()) for name, value in carrier.items()]

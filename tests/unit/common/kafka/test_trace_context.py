@@ -99,3 +99,17 @@ def test_a_process_that_exports_makes_a_producer_span_per_message(
     [span] = exported.get_finished_spans()
     assert span.kind == SpanKind.PRODUCER and span.name == "send events"
     assert headers == [("traceparent", f"00-{TRACE}-{span.context.span_id:016x}-01".encode())]
+
+
+def test_a_message_of_a_trace_that_is_not_sampled_makes_no_producer_span(
+    exported: InMemorySpanExporter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its child would not be recorded either: the header carries the context as it is."""
+    monkeypatch.setattr(trace_context, "nested_span_provider", TracerProvider)
+    unsampled = f"00-{TRACE}-{SPAN}-00"
+    with trace_context.publishing("events", propagate.extract({"traceparent": unsampled})) as (
+        headers
+    ):
+        pass
+    assert headers == [("traceparent", unsampled.encode())]
+    assert exported.get_finished_spans() == ()
