@@ -499,23 +499,13 @@ def test_the_system_through_compose(deployment: Deployment, subtests: Any, tmp_p
         assert tried.returncode == 0, tried.stderr[-2000:]
         assert tried.stdout.split() == ["UNAVAILABLE", "UNAVAILABLE"], tried.stdout
         # Nothing was made: the user it tried to register does not exist.
-        assert (
-            store.http.post(
-                "/users/login", json={"username": "intruder", "password": "p" * 12}
-            ).status_code
-            == 401
-        )
+        assert not_registered(store, "intruder")
 
     with subtests.test("the dashboard's certificate may probe db-service but not call it"):
         run = deployment.python_in(deployment.container("dashboard"), CALL_AS_DASHBOARD)
         assert run.returncode == 0, run.stderr[-2000:]
         assert run.stdout.split() == ["SERVING", "PERMISSION_DENIED"], run.stdout
-        assert (
-            store.http.post(
-                "/users/login", json={"username": "dashboard_user", "password": "p" * 12}
-            ).status_code
-            == 401
-        )
+        assert not_registered(store, "dashboard_user")
 
     with subtests.test("PostgreSQL: each service's role over TLS, owning only its tables"):
         superuser = deployment.secrets()["postgres_password"]
@@ -681,6 +671,12 @@ print(json.dumps(found))
 """What a storing service's own role is and may do in PostgreSQL, asked in its container: its
 role, whether TLS carries it, the tables it owns, another service's table and the public schema;
 and whether a plain connection, or the superuser (password given), is let in."""
+
+
+def not_registered(store: Store, username: str) -> bool:
+    """Whether ``username`` has no account: its login with the tried password answers 401."""
+    login = {"username": username, "password": "p" * 12}
+    return store.http.post("/users/login", json=login).status_code == 401
 
 
 def produce_as(user: str, topic: str, **login: object) -> list[KafkaError]:

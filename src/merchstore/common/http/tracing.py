@@ -31,6 +31,19 @@ _UNTRACED = frozenset(UNTRACED_PATHS.split(","))
 _CONTEXT_HEADERS = (b"traceparent", b"tracestate")
 
 
+def _method_only(scope: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    # Until a route names it: never the raw path (a scan of 404s would be a name per path).
+    return str(scope.get("method", "HTTP")), {}
+
+
+_INSTRUMENTATION: dict[str, Any] = {
+    "excluded_urls": UNTRACED_PATHS,
+    "exclude_spans": ["receive", "send"],
+    "default_span_details": _method_only,
+}
+"""How the ASGI instrumentation is set up, wherever it runs."""
+
+
 class SampledRequests:
     """ASGI middleware: the ASGI instrumentation for sampled requests, the context for others.
 
@@ -46,11 +59,7 @@ class SampledRequests:
         self._provider = tracer_provider
         self._tracer = tracer_provider.get_tracer("merchstore.http")
         self._instrumented = OpenTelemetryMiddleware(
-            app,
-            excluded_urls=UNTRACED_PATHS,
-            exclude_spans=["receive", "send"],
-            tracer_provider=tracer_provider,
-            default_span_details=_method_only,
+            app, tracer_provider=tracer_provider, **_INSTRUMENTATION
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -101,15 +110,4 @@ def add_tracing(app: FastAPI, tracer_provider: TracerProvider | None = None) -> 
     if isinstance(provider, SdkTracerProvider):
         app.add_middleware(SampledRequests, tracer_provider=provider)
         return
-    app.add_middleware(
-        OpenTelemetryMiddleware,
-        excluded_urls=UNTRACED_PATHS,
-        exclude_spans=["receive", "send"],
-        tracer_provider=tracer_provider,
-        default_span_details=_method_only,
-    )
-
-
-def _method_only(scope: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    # Until a route names it: never the raw path (a scan of 404s would be a name per path).
-    return str(scope.get("method", "HTTP")), {}
+    app.add_middleware(OpenTelemetryMiddleware, tracer_provider=tracer_provider, **_INSTRUMENTATION)

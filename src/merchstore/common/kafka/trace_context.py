@@ -46,9 +46,7 @@ def publishing(topic: str, parent: Context | None = None) -> Iterator[Headers]:
     """
     known = trace.get_current_span(parent).get_span_context()
     if nested_span_provider() is None or (known.is_valid and not known.trace_flags.sampled):
-        carrier: dict[str, str] = {}
-        propagate.inject(carrier, context=parent)
-        yield [(name, value.encode()) for name, value in carrier.items()]
+        yield current_headers(parent)
         return
     with _tracer.start_as_current_span(
         f"send {topic}",
@@ -59,10 +57,10 @@ def publishing(topic: str, parent: Context | None = None) -> Iterator[Headers]:
         yield current_headers()
 
 
-def current_headers() -> Headers:
-    """Headers that carry the current trace context (empty when there is none)."""
+def current_headers(context: Context | None = None) -> Headers:
+    """Headers that carry ``context``, by default the current one (empty when there is none)."""
     carrier: dict[str, str] = {}
-    propagate.inject(carrier)
+    propagate.inject(carrier, context=context)
     return [(name, value.encode()) for name, value in carrier.items()]
 
 
@@ -106,10 +104,9 @@ def forwarding(topic: str, traceparent: str) -> Headers | None:
         kind=SpanKind.PRODUCER,
         attributes=_attributes(topic, "send"),
     )
-    carrier: dict[str, str] = {}
-    propagate.inject(carrier, context=trace.set_span_in_context(span))
+    headers = current_headers(trace.set_span_in_context(span))
     span.end()
-    return [(name, value.encode()) for name, value in carrier.items()]
+    return headers
 
 
 def record_processing(
