@@ -7,11 +7,10 @@ import sys
 from fastapi import FastAPI
 
 from merchstore.common.config.sections import HttpSettings, ServiceSettings
-from merchstore.common.http.app import NO_NATIVE_TELEMETRY
 from merchstore.common.serving.http import run_uvicorn
 
-# Built as the services are: FastAPI's OpenTelemetry hooks off in both.
-app = FastAPI(telemetry=NO_NATIVE_TELEMETRY)
+# A bare endpoint: none of FastAPI's OpenTelemetry hooks (a service's run for sampled requests).
+app = FastAPI(telemetry={"tracing": False, "metrics": False, "logs": False})
 
 
 @app.post("/hello", status_code=201)

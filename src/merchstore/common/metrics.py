@@ -13,7 +13,6 @@ from typing import Any
 
 import grpc
 from fastapi import FastAPI, Response
-from opentelemetry import trace
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 from prometheus_client import start_http_server as _start_http_server
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -82,7 +81,6 @@ class HttpMetrics:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                _name_span(scope)
             await send(message)
 
         try:
@@ -105,19 +103,6 @@ class HttpMetrics:
                 self._children[labels] = children
             children[0].inc()
             children[1].observe(time.perf_counter() - started)
-
-
-def _name_span(scope: Scope) -> None:
-    """Name the request's span after its route template, now that a route answered.
-
-    The span (common/http/tracing.py) began before routing, and ends with the answer's body.
-    """
-    span = trace.get_current_span()
-    route = scope.get("route")
-    template = getattr(route, "path_format", None) or getattr(route, "path", None)
-    if template and span.is_recording():
-        span.update_name(f"{scope.get('method', '')} {template}")
-        span.set_attribute("http.route", template)
 
 
 def add_metrics(app: FastAPI) -> None:

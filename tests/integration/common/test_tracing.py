@@ -106,7 +106,7 @@ def test_a_failed_calls_grpc_status_is_on_the_spans_of_both_sides(
         assert rpc.attributes.get("rpc.grpc.status_code") == 5  # NOT_FOUND
         assert call.attributes.get("rpc.grpc.status_code") == 5
         spans = receiver.spans(trace_id)
-        assert one(spans, "store-api", SERVER).attributes.get("http.status_code") == 404
+        assert one(spans, "store-api", SERVER).attributes.get("http.response.status_code") == 404
 
 
 def test_a_clients_not_sampled_is_respected_and_a_request_without_one_starts_a_trace(

@@ -5,18 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
-from fastapi.telemetry import TelemetryConfig
 
 from merchstore.common.http.browser_assets import add_browser_assets
 from merchstore.common.http.errors import install_error_handlers
 from merchstore.common.http.request_guard import RequestGuard
+from merchstore.common.http.tracing import native_telemetry
 from merchstore.common.metrics import add_metrics
 from merchstore.common.serving.health import ReadinessCheck, health_router, not_started
-
-NO_NATIVE_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
-"""FastAPI's own OpenTelemetry hooks, off: merchstore exports Prometheus metrics (``/metrics``)
-and trace ids in its logs, and the hooks would look up OpenTelemetry's global providers on every
-request of every service."""
 
 
 def service_app(
@@ -39,7 +34,8 @@ def service_app(
         title=f"merchstore {name}",
         description=description,
         version="1.0.0",
-        telemetry=NO_NATIVE_TELEMETRY,
+        # The spans of sampled requests (common/http/tracing.py); no others.
+        telemetry=native_telemetry(),
         # Swagger UI from the vendored files (add_browser_assets): FastAPI's own loads it,
         # and ReDoc, from a CDN, a blank page without internet.
         docs_url=None,

@@ -18,11 +18,12 @@ from typing import Any, Protocol
 
 import uvicorn
 from fastapi import FastAPI
+from starlette.types import ASGIApp
 from uvicorn.server import HANDLED_SIGNALS
 
 from merchstore.common.config.base import CommonSettings
 from merchstore.common.config.sections import HttpSettings, ServiceSettings
-from merchstore.common.http.tracing import add_tracing
+from merchstore.common.http.tracing import traced
 from merchstore.common.kafka.clients import check_broker
 from merchstore.common.kafka.producer import KafkaProducer
 from merchstore.common.messages import START_ANNOUNCEMENTS
@@ -117,11 +118,10 @@ def serve_http(
                 await asyncio.to_thread(producer.close, 5.0)
 
     app = create_app(readiness, lifespan=lifespan)
-    add_tracing(app)
-    run_uvicorn(app, endpoint, settings.http)
+    run_uvicorn(traced(app), endpoint, settings.http)
 
 
-def run_uvicorn(app: FastAPI, endpoint: ServiceSettings, http: HttpSettings) -> None:
+def run_uvicorn(app: ASGIApp, endpoint: ServiceSettings, http: HttpSettings) -> None:
     """Serve ``app`` until a stop signal, then shut down gracefully and exit 0.
 
     The application's lifespan starts and stops the service's parts. uvicorn re-raises the

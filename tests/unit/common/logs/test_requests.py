@@ -11,14 +11,15 @@ from fastapi.testclient import TestClient
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 
-from merchstore.common.http.tracing import add_tracing
+from merchstore.common.http.tracing import native_telemetry, traced
 from merchstore.common.logs.requests import PROBE_PATHS, RequestLogging
 
 LOGGER = "merchstore.test.requests"
 
 
 def client(log_probes: bool) -> TestClient:
-    app = FastAPI()
+    provider = TracerProvider(sampler=ALWAYS_OFF)
+    app = FastAPI(telemetry=native_telemetry(provider))
 
     @app.get("/{path:path}")
     def anything(path: str) -> dict[str, str]:
@@ -26,8 +27,7 @@ def client(log_probes: bool) -> TestClient:
 
     app.add_middleware(RequestLogging, logger_name=LOGGER, log_probes=log_probes)
     # As every service: the request's span outermost (nothing recorded, trace ids all the same).
-    add_tracing(app, TracerProvider(sampler=ALWAYS_OFF))
-    return TestClient(app)
+    return TestClient(traced(app, provider))
 
 
 def logged_paths(caplog: pytest.LogCaptureFixture) -> list[str]:
