@@ -150,7 +150,7 @@ bench-broker: install
 bench-brokers: install wrk system-packages
 	$(BIN)/python -m bench.brokers
 
-# What tracing costs the receiver, GET /products and storage ingest: off, at 10% and at 100%.
+# What tracing costs the receiver, GET /products and storage ingest: off, at the default 5%, at 10% and at 100%.
 bench-tracing: install wrk
 	$(BIN)/python -m bench.tracing
 

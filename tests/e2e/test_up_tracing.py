@@ -44,7 +44,7 @@ def test_an_order_placed_through_store_api_is_one_trace_of_five_services_in_zipk
         assert ui is not None, row
         zipkin = ui.group(0).removesuffix("/zipkin/")
         assert zipkin == f"http://127.0.0.1:{ports['trace_backend']}"
-        assert "Zipkin 3." in row and "10% of new requests traced" in row
+        assert "Zipkin 3." in row and "5% of new requests traced" in row
 
         shopper = Store(f"http://127.0.0.1:{ports['store_api']}").register("tracer")
         trace_id = secrets.token_hex(16)

@@ -168,7 +168,7 @@ class TracingSettings(Section):
     """The trace backend `merchstore up --tracing` runs, and where the dashboard links to."""
 
     sample_ratio: float = Field(
-        0.1,
+        0.05,
         ge=0,
         le=1,
         description=(

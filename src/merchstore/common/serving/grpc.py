@@ -21,7 +21,7 @@ from merchstore.common.kafka.producer import KafkaProducer
 from merchstore.common.metrics import METRICS_PORT_OFFSET, RpcMetrics, serve_metrics
 from merchstore.common.serving.health import add_health_and_reflection, set_grpc_serving
 from merchstore.common.serving.peer_authorization import PeerAuthorization
-from merchstore.common.serving.readiness import announce_start, freeze_startup_objects
+from merchstore.common.serving.readiness import announce_start, tune_garbage_collector
 from merchstore.common.serving.signals import STOP_SIGNALS
 from merchstore.protos import logging_pb2
 
@@ -129,7 +129,7 @@ def serve_grpc(
                 await set_grpc_serving(health, service_names, False)
                 await server.stop(grace_period_s)
 
-    freeze_startup_objects()
+    tune_garbage_collector()
     try:
         asyncio.run(serve())
     finally:

@@ -28,7 +28,7 @@ from merchstore.common.kafka.clients import check_broker
 from merchstore.common.kafka.producer import KafkaProducer
 from merchstore.common.messages import START_ANNOUNCEMENTS
 from merchstore.common.serving.health import ReadinessCheck
-from merchstore.common.serving.readiness import Readiness, announce_start, freeze_startup_objects
+from merchstore.common.serving.readiness import Readiness, announce_start, tune_garbage_collector
 from merchstore.common.serving.signals import STOP_SIGNALS
 
 log = logging.getLogger(__name__)
@@ -145,7 +145,7 @@ def run_uvicorn(app: ASGIApp, endpoint: ServiceSettings, http: HttpSettings) -> 
     # uvicorn stops on its own signals only; the others are handed over to it as a SIGTERM.
     for stop_signal in set(STOP_SIGNALS) - set(HANDLED_SIGNALS):
         signal.signal(stop_signal, lambda signum, frame: server.handle_exit(signal.SIGTERM, frame))
-    freeze_startup_objects()
+    tune_garbage_collector()
     server.run()
     if not server.started:
         # uvicorn could not bind or start the application; it has logged why.

@@ -9,7 +9,7 @@ from opentelemetry import propagate
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import SpanKind, StatusCode
 
 from merchstore.common.kafka import trace_context
 from merchstore.common.kafka.trace_context import forwarding
@@ -113,3 +113,16 @@ def test_a_message_of_a_trace_that_is_not_sampled_makes_no_producer_span(
         pass
     assert headers == [("traceparent", unsampled.encode())]
     assert exported.get_finished_spans() == ()
+
+
+def test_a_write_that_fails_ends_its_producer_span_as_an_error_with_the_reason(
+    exported: InMemorySpanExporter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(trace_context, "nested_span_provider", TracerProvider)
+    parent = propagate.extract({"traceparent": f"00-{TRACE}-{SPAN}-01"})
+    with pytest.raises(TimeoutError), trace_context.publishing("events", parent):
+        raise TimeoutError("no acknowledgement within 5 s")
+    [span] = exported.get_finished_spans()
+    assert span.status.status_code == StatusCode.ERROR
+    assert span.status.description == "TimeoutError: no acknowledgement within 5 s"
+    assert [event.name for event in span.events] == ["exception"]
