@@ -33,7 +33,7 @@ SMALLEST = {
     "outage": ("outage", ["--requests", "300", "--seconds", "1"]),
     "scale": ("scale", ["--seconds", "1", "--events", "3000"]),
     "embedded_broker": ("embedded-broker", ["--seconds", "1"]),
-    "brokers": ("brokers", ["--seconds", "1", "--events", "3000"]),
+    "brokers": ("brokers", ["--seconds", "1", "--events", "3000", "--log-messages", "3000"]),
     "tracing": ("tracing", ["--seconds", "1", "--events", "3000", "--turns", "1"]),
     "security": ("security", ["--seconds", "1", "--turns", "1"]),
 }
