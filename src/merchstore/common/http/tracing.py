@@ -31,13 +31,13 @@ UNTRACED_PATHS = "/health,/metrics"
 """What the system's own probes ask every few seconds: no span."""
 _UNTRACED = frozenset(UNTRACED_PATHS.split(","))
 _CONTEXT_HEADERS = (b"traceparent", b"tracestate")
-SAMPLED_KEY = "merchstore.trace_sampled"
+_SAMPLED_KEY = "merchstore.trace_sampled"
 """The ASGI scope's mark of a request whose trace `SampledRequests` found sampled."""
 _FASTAPI_TELEMETRY_KEY = "fastapi.telemetry"
 
 
 def _not_marked_sampled(scope: MutableMapping[str, Any]) -> bool:
-    return scope.get(SAMPLED_KEY) is not True
+    return scope.get(_SAMPLED_KEY) is not True
 
 
 def native_telemetry(tracer_provider: TracerProvider | None = None) -> TelemetryConfig:
@@ -98,7 +98,7 @@ class SampledRequests:
         preset = preset_trace_id.set(trace_id)
         try:
             if sampled:
-                scope[SAMPLED_KEY] = True
+                scope[_SAMPLED_KEY] = True
                 await self._app(scope, receive, send)
                 return
             # FastAPI's own mark of a request its telemetry leaves alone, as it marks one its
