@@ -10,21 +10,9 @@ from merchstore.common.kafka.delivery import DeliveryFailed
 from merchstore.common.messages import DomainEvent
 from merchstore.receiver.domain import ACTIONS, DEFAULT_ACTION
 from merchstore.receiver.use_cases import PlayerActions
+from tests.unit.receiver.fakes import RecordingPublisher
 
 SWORD = next(action for action in ACTIONS if action.event_type == "purchase_sword")
-
-
-class RecordingPublisher:
-    """Keeps what it was given; fails every publish while ``down``."""
-
-    def __init__(self) -> None:
-        self.published: list[DomainEvent] = []
-        self.down = False
-
-    async def publish(self, event: DomainEvent) -> None:
-        if self.down:
-            raise DeliveryFailed("delivery to events failed: broker unreachable")
-        self.published.append(event)
 
 
 def test_an_action_is_published_as_its_event() -> None:
