@@ -32,8 +32,19 @@ GOAL_REPEATS = 1 if SMOKE else 5
 their ratio moves most from one turn to the next, so it is the median of more turns."""
 
 
-def interleaved(runs: Mapping[str, Callable[[], T]], repeats: int = REPEATS) -> dict[str, list[T]]:
-    """Each run ``repeats`` times, taking turns (a, b, a, b, ...), so drift hits all alike."""
+def interleaved(
+    runs: Mapping[str, Callable[[], T]], repeats: int = REPEATS, *, warm_up: int = 0
+) -> dict[str, list[T]]:
+    """Each run ``repeats`` times, taking turns (a, b, a, b, ...), so drift hits all alike.
+
+    ``warm_up``: that many turns of each first, not counted (none at the smallest setting). For
+    what is measured first on a server just started: a Java broker compiles its hot code in its
+    first ten seconds or so under load, on the cores the measured process needs, which a
+    broker that has been running, as users run one, no longer does.
+    """
+    for _ in range(0 if SMOKE else warm_up):
+        for run in runs.values():
+            run()
     results: dict[str, list[T]] = {name: [] for name in runs}
     for _ in range(repeats):
         for name, run in runs.items():

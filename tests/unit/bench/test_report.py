@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
+
+import bench.report
 from bench.report import Goal, goal_rows, interleaved, median_by
 from bench.wrk import LoadResult, load_goal
 
@@ -21,6 +24,19 @@ def test_runs_take_turns() -> None:
     results = interleaved({"a": taking("a", 1), "b": taking("b", 2)}, repeats=3)
     assert order == ["a", "b", "a", "b", "a", "b"]
     assert results == {"a": [1, 1, 1], "b": [2, 2, 2]}
+
+
+def test_warm_up_turns_run_first_and_are_not_counted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bench.report, "SMOKE", False)
+    turns = iter(range(100))
+    results = interleaved({"a": lambda: next(turns), "b": lambda: next(turns)}, 2, warm_up=2)
+    assert results == {"a": [4, 6], "b": [5, 7]}, "turns 0 to 3 warmed up, a and b in turn"
+
+
+def test_the_smallest_setting_warms_nothing_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bench.report, "SMOKE", True)
+    turns = iter(range(100))
+    assert interleaved({"a": lambda: next(turns)}, 1, warm_up=3) == {"a": [0]}
 
 
 def test_the_median_is_the_middle_run() -> None:
