@@ -13,6 +13,7 @@ import json
 import os
 import platform
 import statistics
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -33,7 +34,11 @@ their ratio moves most from one turn to the next, so it is the median of more tu
 
 
 def interleaved(
-    runs: Mapping[str, Callable[[], T]], repeats: int = REPEATS, *, warm_up: int = 0
+    runs: Mapping[str, Callable[[], T]],
+    repeats: int = REPEATS,
+    *,
+    warm_up: int = 0,
+    settle_s: float = 0.0,
 ) -> dict[str, list[T]]:
     """Each run ``repeats`` times, taking turns (a, b, a, b, ...), so drift hits all alike.
 
@@ -41,14 +46,23 @@ def interleaved(
     what is measured first on a server just started: a Java broker compiles its hot code in its
     first ten seconds or so under load, on the cores the measured process needs, which a
     broker that has been running, as users run one, no longer does.
+
+    ``settle_s``: a pause before each turn (none at the smallest setting), for runs that leave
+    work behind them when their figure is taken: it would land on the next run's turn.
     """
+    pause_s = 0.0 if SMOKE else settle_s
+
+    def turn(run: Callable[[], T]) -> T:
+        time.sleep(pause_s)
+        return run()
+
     for _ in range(0 if SMOKE else warm_up):
         for run in runs.values():
-            run()
+            turn(run)
     results: dict[str, list[T]] = {name: [] for name in runs}
     for _ in range(repeats):
         for name, run in runs.items():
-            results[name].append(run())
+            results[name].append(turn(run))
     return results
 
 

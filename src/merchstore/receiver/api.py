@@ -35,9 +35,8 @@ class Parts:
 def parts_of(request: Request) -> Parts:
     """The parts the receiver was started with.
 
-    Read from the request rather than declared as a dependency (`app_parts`): on this path,
-    where a request costs a few hundred microseconds, FastAPI's solving of one more dependency
-    cost a twentieth of it.
+    Read from the request rather than declared as a dependency (`app_parts`): FastAPI solves a
+    dependency anew for every request, about 16 µs of the route's 150 µs measured in process.
     """
     parts: Parts = request.app.state.parts
     return parts
@@ -78,9 +77,10 @@ IDEMPOTENCY_KEY_PARAMETER: dict[str, Any] = {
 def idempotency_key(request: Request) -> str | None:
     """The request's ``Idempotency-Key`` (1 to 255 characters), None without one.
 
-    Read here rather than declared as a header parameter: FastAPI's extraction of one header
-    cost this path a tenth of its time. A key of the wrong length is refused as a parameter
-    would be, with pydantic's own error, located at the header.
+    Read here rather than declared as a header parameter, whose extraction FastAPI works out
+    anew for every request: about 24 µs of the route's 150 µs measured in process. A key of the
+    wrong length is refused as a parameter would be, with pydantic's own error, located at the
+    header; `IDEMPOTENCY_KEY_PARAMETER` documents it as FastAPI did.
     """
     value = request.headers.get(IDEMPOTENCY_KEY)
     if value is None:

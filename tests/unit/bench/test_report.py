@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import pytest
@@ -37,6 +38,19 @@ def test_the_smallest_setting_warms_nothing_up(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(bench.report, "SMOKE", True)
     turns = iter(range(100))
     assert interleaved({"a": lambda: next(turns)}, 1, warm_up=3) == {"a": [0]}
+
+
+def test_each_turn_waits_for_the_last_to_settle(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bench.report, "SMOKE", False)
+    order: list[str] = []
+    monkeypatch.setattr(time, "sleep", lambda s: order.append(f"pause {s}"))
+
+    def run() -> int:
+        order.append("turn")
+        return 1
+
+    interleaved({"a": run, "b": run}, 1, warm_up=1, settle_s=6.0)
+    assert order == ["pause 6.0", "turn"] * 4
 
 
 def test_the_median_is_the_middle_run() -> None:
