@@ -53,7 +53,8 @@ def interleaved(
     pause_s = 0.0 if SMOKE else settle_s
 
     def turn(run: Callable[[], T]) -> T:
-        time.sleep(pause_s)
+        if pause_s:
+            time.sleep(pause_s)
         return run()
 
     for _ in range(0 if SMOKE else warm_up):

@@ -1,4 +1,4 @@
-"""The receiver's routes in process, against a fake publisher: keys, parts and the API document."""
+"""The receiver's routes in process, against a fake publisher: keys, answers, API document."""
 
 from __future__ import annotations
 
