@@ -40,7 +40,11 @@ def interleaved(
     warm_up: int = 0,
     settle_s: float = 0.0,
 ) -> dict[str, list[T]]:
-    """Each run ``repeats`` times, taking turns (a, b, a, b, ...), so drift hits all alike.
+    """Each run ``repeats`` times, taking turns, so drift hits all alike.
+
+    Every other round goes the other way round (a, b, c; c, b, a; a, b, c; ...): a drift
+    through the rounds (a table that grows, a machine that warms) would otherwise always favour
+    whichever runs first in a round over whichever runs last.
 
     ``warm_up``: that many turns of each first, not counted (none at the smallest setting). For
     what is measured first on a server just started: a Java broker compiles its hot code in its
@@ -61,9 +65,10 @@ def interleaved(
         for run in runs.values():
             turn(run)
     results: dict[str, list[T]] = {name: [] for name in runs}
-    for _ in range(repeats):
-        for name, run in runs.items():
-            results[name].append(turn(run))
+    names = list(runs)
+    for round_number in range(repeats):
+        for name in names if round_number % 2 == 0 else reversed(names):
+            results[name].append(turn(runs[name]))
     return results
 
 

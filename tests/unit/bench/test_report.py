@@ -22,16 +22,18 @@ def test_runs_take_turns() -> None:
 
         return run
 
-    results = interleaved({"a": taking("a", 1), "b": taking("b", 2)}, repeats=3)
-    assert order == ["a", "b", "a", "b", "a", "b"]
-    assert results == {"a": [1, 1, 1], "b": [2, 2, 2]}
+    results = interleaved(
+        {"a": taking("a", 1), "b": taking("b", 2), "c": taking("c", 3)}, repeats=3
+    )
+    assert order == ["a", "b", "c", "c", "b", "a", "a", "b", "c"], "every other round reversed"
+    assert results == {"a": [1, 1, 1], "b": [2, 2, 2], "c": [3, 3, 3]}
 
 
 def test_warm_up_turns_run_first_and_are_not_counted(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(bench.report, "SMOKE", False)
     turns = iter(range(100))
     results = interleaved({"a": lambda: next(turns), "b": lambda: next(turns)}, 2, warm_up=2)
-    assert results == {"a": [4, 6], "b": [5, 7]}, "turns 0 to 3 warmed up, a and b in turn"
+    assert results == {"a": [4, 7], "b": [5, 6]}, "turns 0 to 3 warmed up, then a, b; b, a"
 
 
 def test_the_smallest_setting_warms_nothing_up(monkeypatch: pytest.MonkeyPatch) -> None:
