@@ -208,7 +208,13 @@ def test_an_order_and_a_game_event_are_each_one_trace_to_the_stored_row(
         )
         counted = one(receiver.spans(order_trace), "processor", INTERNAL)
         assert counted.name == "count event" and counted.parent_span_id == relayed.span_id
-        [run] = [s for s in receiver.spans() if s.name == "processor run"]
+
+        def runs() -> list[ReceivedSpan]:
+            return [s for s in receiver.spans() if s.name == "processor run"]
+
+        # The run's span ends after its events' spans: it may come in the exporter's next batch.
+        wait_until(lambda: bool(runs()), 30, "the processor run's span")
+        [run] = runs()
         assert run.trace_id != order_trace  # a trace of its own, linked from each event's span
 
         def feed_read() -> bool:
