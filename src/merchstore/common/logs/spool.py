@@ -23,6 +23,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 CAPACITY_BYTES = 8 << 20
 """The spool's size: a line that finds it full is refused (and counted)."""
 
@@ -44,13 +46,20 @@ def _parse(data: bytes) -> list[list[Any]]:
     return found
 
 
-_ENCODER = json.JSONEncoder(separators=(",", ":"), check_circular=False)
-"""Made once: ``json.dumps`` with any option makes a new encoder for every line (a third of
-the cost of encoding one, on the request's path)."""
+_FALLBACK_ENCODER = json.JSONEncoder(separators=(",", ":"), check_circular=False)
 
 
 def _encode(line: Sequence[Any]) -> bytes:
-    return (_ENCODER.encode(line) + "\n").encode()
+    """One spool line: the JSON list and its newline.
+
+    orjson encodes a line in a twentieth of the standard library's time, on the request's own
+    path; a message it cannot take (a lone surrogate, which is not UTF-8) goes through the
+    standard encoder, which escapes it.
+    """
+    try:
+        return orjson.dumps(line, option=orjson.OPT_APPEND_NEWLINE)
+    except orjson.JSONEncodeError:
+        return (_FALLBACK_ENCODER.encode(line) + "\n").encode()
 
 
 class LogSpool:
