@@ -2,13 +2,15 @@
 
 Run: ``make bench-tracing`` (installs ``wrk``), or ``.venv/bin/python -m bench.tracing``
 
-Each path runs four ways at once, as separate processes on the same servers, and the turns are
-interleaved: tracing off (no exporter: nothing recorded), on at the default ratio (5% of new
-traces, what ``merchstore up --tracing`` and the Compose deployment record), at 10%, and on for
-every request (100%). "On" is what ``up --tracing`` runs: every span exported to a real Zipkin
-from its pinned jar, on this machine, one Zipkin for the 100% turns and one for the others (see
-``main``). Goal: at the default ratio each path keeps >= 90% of its throughput with tracing
-off; at 10% and 100% the figures are reported.
+Each path runs four ways at once, as separate processes on the same servers: tracing off (no
+exporter: nothing recorded), on at the default ratio (5% of new traces, what ``merchstore up
+--tracing`` and the Compose deployment record), at 10%, and on for every request (100%). Their
+turns are interleaved in two phases, each with turns of tracing off of its own: off, 5% and 10%,
+then off and 100% (a 100% turn's spans kept Zipkin busy through the turns after it). "On" is
+what ``up --tracing`` runs: every span exported to a real Zipkin from its pinned jar, on this
+machine, one Zipkin for the 100% turns and one for the others (see ``main``). Goal: at the
+default ratio each path keeps >= 90% of its throughput with tracing off; at 10% and 100% the
+figures are reported.
 
 - receiver: ``POST /purchase_a_sword`` from 32 wrk connections (a request, a publish, spans).
 - ``GET /products``: store-api from 32 connections (its product cache on, as it runs).
@@ -24,10 +26,10 @@ import os
 import random
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 
@@ -55,6 +57,7 @@ WAYS = {"off": None, DEFAULT: DEFAULT_RATIO, "10%": 0.1, "100%": 1.0}
 """Each way tracing runs: its ratio of new traces recorded (None: no exporter at all)."""
 TARGETS = {DEFAULT: "ratio>=:0.9", "10%": "report", "100%": "report"}
 """The goal at the default ratio; the others are reported as they come out."""
+T = TypeVar("T")
 SETTLE_S = 6.0
 """The pause before each turn. A turn's figure is taken when its load ends, but the spans it
 made are exported by the SDK in the next 5 s (``OTEL_BSP_SCHEDULE_DELAY``), and Zipkin takes
@@ -146,15 +149,18 @@ def measure(
 ) -> None:
     """Every path, every way, in interleaved turns; the goals saved beside the others.
 
-    Only the processes of the path being measured run (the three ways of it, at once): an idle
+    Only the processes of the path being measured run (the ways of it, at once): an idle
     consumer still polls its broker, and would take its share of the cores from the others.
-    Each path's turns come after one of each way not counted: Zipkin, a Java server just
-    started, compiles its hot code in its first seconds of spans, on the cores of the traced
-    ways only.
+    Each path is measured in two phases (`PHASES`), each with turns of tracing off of its own:
+    the ways sampled at a low ratio (the default's among them), then the 100% way. A 100% turn
+    makes thousands of spans that its Zipkin stores and collects after the turn; in the same
+    rounds, that work fell on the turns that came next, the default ratio's among them, and
+    not on tracing off's before them. Each phase's turns come after one of each way not
+    counted: Zipkin, a Java server just started, compiles its hot code in its first seconds.
     """
     print(
         f"cpus={os.cpu_count()}  {seconds} s per load turn, {events:,} events per ingest turn,"
-        f" {turns} turns interleaved, wrk -t1 -c{CLIENTS}\n"
+        f" {turns} turns interleaved per phase, wrk -t1 -c{CLIENTS}\n"
     )
     goals: list[Goal] = []
     with ExitStack() as running:
@@ -168,8 +174,7 @@ def measure(
             way: partial(post_load, f"{p.url}/purchase_a_sword", BODY, CLIENTS, seconds)
             for way, p in receivers.items()
         }
-        results = interleaved(runs, turns, warm_up=1, settle_s=SETTLE_S)
-        goals += _load_goals("receiver, 32 clients", "events/s", results)
+        goals += _load_goals("receiver, 32 clients", "events/s", in_phases(runs, turns))
     with ExitStack() as running:
         stores = {}
         for way in WAYS:
@@ -191,8 +196,7 @@ def measure(
             way: partial(run_load, f"{p.url}/products", CLIENTS, seconds)
             for way, p in stores.items()
         }
-        results = interleaved(runs, turns, warm_up=1, settle_s=SETTLE_S)
-        goals += _load_goals("GET /products, 32 clients", "req/s", results)
+        goals += _load_goals("GET /products, 32 clients", "req/s", in_phases(runs, turns))
     with ExitStack() as running:
         ingest_runs = {}
         for way, ratio in WAYS.items():
@@ -212,16 +216,17 @@ def measure(
                 )
             )
             ingest_runs[way] = ingest_turn(servers, topic, ratio or 0.0, events)
-        rates = interleaved(ingest_runs, turns, warm_up=1, settle_s=SETTLE_S)
+        rates = in_phases(ingest_runs, turns)
         _report("storage ingest", rates, lambda r: r)
         for way, target in TARGETS.items():
+            turns_on, turns_off = rates[way]
             goals.append(
                 Goal.from_turns(
                     f"storage ingest, tracing at {way} vs off",
-                    rates[way],
+                    turns_on,
                     "events/s",
                     "tracing off",
-                    rates["off"],
+                    turns_off,
                     target,
                 )
             )
@@ -232,20 +237,40 @@ def measure(
         [
             "Tracing on: every span exported to Zipkin (in memory) on this machine, as"
             " `merchstore up --tracing` runs it; Zipkin shares the cores with the services.",
-            "The three ways of a path run as separate processes at once; only the one measured"
+            "The ways of a path run as separate processes at once; only the one measured"
             " is loaded, and only that path's processes run.",
+            "Each way is beside the tracing-off turns of its own phase, the phases one after"
+            " the other: " + "; ".join(", ".join(("off", *phase)) for phase in PHASES) + ".",
         ],
     )
 
 
-def _load_goals(path: str, unit: str, results: dict[str, list[LoadResult]]) -> list[Goal]:
+PHASES = ((DEFAULT, "10%"), ("100%",))
+"""The ways whose turns go round together, phase after phase, each phase with tracing off."""
+
+
+def in_phases(
+    runs: Mapping[str, Callable[[], T]], turns: int
+) -> dict[str, tuple[list[T], list[T]]]:
+    """Each way's turns and the tracing-off turns of its phase: ``{way: (its, off's)}``."""
+    results: dict[str, tuple[list[T], list[T]]] = {}
+    for phase in PHASES:
+        ways = {way: runs[way] for way in ("off", *phase)}
+        measured = interleaved(ways, turns, warm_up=1, settle_s=SETTLE_S)
+        results.update({way: (measured[way], measured["off"]) for way in phase})
+    return results
+
+
+def _load_goals(
+    path: str, unit: str, results: dict[str, tuple[list[LoadResult], list[LoadResult]]]
+) -> list[Goal]:
     _report(path, results, lambda r: r.per_second)
     return [
         load_goal(
             f"{path}, tracing at {way} vs off",
-            results[way],
+            results[way][0],
             "tracing off",
-            results["off"],
+            results[way][1],
             target,
             unit,
         )
@@ -253,11 +278,16 @@ def _load_goals(path: str, unit: str, results: dict[str, list[LoadResult]]) -> l
     ]
 
 
-def _report(path: str, results: dict[str, list[Any]], figure: Callable[[Any], float]) -> None:
-    off = figure(median_by(results["off"], figure))
-    for way, runs in results.items():
-        median = figure(median_by(runs, figure))
-        print(f"{path:<28} tracing {way:>4}: {median:>9,.0f}/s  ({median / off:.1%} of off)")
+def _report(
+    path: str, results: dict[str, tuple[list[Any], list[Any]]], figure: Callable[[Any], float]
+) -> None:
+    for way, (turns, off_turns) in results.items():
+        median = figure(median_by(turns, figure))
+        off = figure(median_by(off_turns, figure))
+        print(
+            f"{path:<28} tracing {way:>4}: {median:>9,.0f}/s  ({median / off:.1%} of off:"
+            f" {off:,.0f}/s in its phase)"
+        )
 
 
 def ingest_turn(servers: BenchServers, topic: str, ratio: float, count: int) -> Callable[[], float]:
