@@ -6,7 +6,7 @@ Each path runs four ways at once, as separate processes on the same servers: tra
 exporter: nothing recorded), on at the default ratio (5% of new traces, what ``merchstore up
 --tracing`` and the Compose deployment record), at 10%, and on for every request (100%). Their
 turns are interleaved in two phases, each with turns of tracing off of its own: off, 5% and 10%,
-then off and 100% (a 100% turn's spans kept Zipkin busy through the turns after it). "On" is
+then off and 100% (a 100% turn's spans are exported and stored in the turns after it). "On" is
 what ``up --tracing`` runs: every span exported to a real Zipkin from its pinned jar, on this
 machine, one Zipkin for the 100% turns and one for the others (see ``main``). Goal: at the
 default ratio each path keeps >= 90% of its throughput with tracing off; at 10% and 100% the
@@ -57,6 +57,8 @@ WAYS = {"off": None, DEFAULT: DEFAULT_RATIO, "10%": 0.1, "100%": 1.0}
 """Each way tracing runs: its ratio of new traces recorded (None: no exporter at all)."""
 TARGETS = {DEFAULT: "ratio>=:0.9", "10%": "report", "100%": "report"}
 """The goal at the default ratio; the others are reported as they come out."""
+PHASES = ((DEFAULT, "10%"), ("100%",))
+"""The ways whose turns go round together, phase after phase, each phase with tracing off."""
 T = TypeVar("T")
 SETTLE_S = 6.0
 """The pause before each turn. A turn's figure is taken when its load ends, but the spans it
@@ -153,7 +155,7 @@ def measure(
     consumer still polls its broker, and would take its share of the cores from the others.
     Each path is measured in two phases (`PHASES`), each with turns of tracing off of its own:
     the ways sampled at a low ratio (the default's among them), then the 100% way. A 100% turn
-    makes thousands of spans that its Zipkin stores and collects after the turn; in the same
+    makes thousands of spans that are exported and stored after the turn; in the same
     rounds, that work fell on the turns that came next, the default ratio's among them, and
     not on tracing off's before them. Each phase's turns come after one of each way not
     counted: Zipkin, a Java server just started, compiles its hot code in its first seconds.
@@ -243,10 +245,6 @@ def measure(
             " the other: " + "; ".join(", ".join(("off", *phase)) for phase in PHASES) + ".",
         ],
     )
-
-
-PHASES = ((DEFAULT, "10%"), ("100%",))
-"""The ways whose turns go round together, phase after phase, each phase with tracing off."""
 
 
 def in_phases(
